@@ -1,0 +1,328 @@
+/* lower.c: IR -> plan.
+ *
+ * Each IR node becomes zero (views), one or two kernel ops, once for the
+ * prefill entry point and once for decode.  The only node that lowers
+ * differently in the two is attention: prefill writes the prompt's K and V
+ * into the cache (fill_cache) and attends causally over the prompt (sdpa);
+ * decode writes one position per user (update_cache) and attends over each
+ * user's cache (sdpa_decode).
+ *
+ * Weights become slice tables: for every device, the range of the checkpoint
+ * tensor it reads and the local shape it stores (padding rows/columns are
+ * zeros the runtime adds). */
+#include "lower.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s ? s : "");
+    if (!p)
+        abort();
+    return p;
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+    void *p = calloc(n ? n : 1, sz);
+    if (!p)
+        abort();
+    return p;
+}
+
+static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+static void lower_weight(const mgc_ir *ir, const mgc_ir_weight *w, mgc_plan_weight *pw)
+{
+    int ndev = ir->ndevices;
+    pw->id = xstrdup(w->id);
+    pw->hf_name = xstrdup(w->hf_name);
+    pw->rank = w->rank;
+    pw->hf_shape[0] = w->hf_rows > 0 ? w->hf_rows : w->row0 + w->rows;
+    pw->hf_shape[1] = w->rank == 2 ? w->cols : 0;
+    pw->shape[0] = w->rows;
+    pw->shape[1] = w->rank == 2 ? w->cols : 0;
+    pw->row0 = w->row0;
+    pw->role = w->role;
+    pw->dtype = w->dtype;
+    pw->shard = w->shard;
+    pw->dim = w->dim;
+    pw->padded = w->shard == MGC_SHARD_SPLIT ? w->padded : 0;
+    pw->slices = xcalloc((size_t)ndev, sizeof *pw->slices);
+    uint64_t maxbytes = 0;
+    for (int dv = 0; dv < ndev; dv++) {
+        mgc_weight_slice *s = &pw->slices[dv];
+        s->range[0].lo = w->row0;
+        s->range[0].hi = w->row0 + w->rows;
+        s->range[1].lo = 0;
+        s->range[1].hi = w->rank == 2 ? w->cols : 0;
+        s->local_shape[0] = w->rows;
+        s->local_shape[1] = w->rank == 2 ? w->cols : 0;
+        if (w->shard == MGC_SHARD_SPLIT) {
+            int64_t full = w->dim == 0 ? w->rows : w->cols;
+            int64_t local = w->padded / ndev;
+            int64_t lo = (int64_t)dv * local, hi = lo + local;
+            if (lo > full)
+                lo = full;
+            if (hi > full)
+                hi = full;
+            int64_t base = w->dim == 0 ? w->row0 : 0;
+            s->range[w->dim].lo = base + lo;
+            s->range[w->dim].hi = base + hi;
+            s->local_shape[w->dim] = local;
+        }
+        uint64_t n = (uint64_t)s->local_shape[0] * (uint64_t)(w->rank == 2 ? s->local_shape[1] : 1);
+        uint64_t b = mgc_dtype_bytes(w->dtype, n);
+        if (b > maxbytes)
+            maxbytes = b;
+    }
+    pw->bytes_per_device = maxbytes;
+}
+
+/* Lowering state of one entry point. */
+typedef struct L {
+    const mgc_ir *ir;
+    mgc_plan_entry *en;
+    size_t capops, capbufs;
+    int *buf_of;       /* IR node -> buffer id (views share their input's) */
+    int decode;
+} L;
+
+static int add_buf(L *l, const mgc_ir_node *n, const char *name)
+{
+    mgc_plan_entry *en = l->en;
+    if (en->nbufs == l->capbufs) {
+        l->capbufs = l->capbufs ? l->capbufs * 2 : 64;
+        en->bufs = realloc(en->bufs, l->capbufs * sizeof *en->bufs);
+        if (!en->bufs)
+            abort();
+    }
+    mgc_plan_buffer *b = &en->bufs[en->nbufs];
+    memset(b, 0, sizeof *b);
+    b->id = (int)en->nbufs;
+    b->name = xstrdup(name);
+    b->cols = mgc_ir_local_width(l->ir, n);
+    b->dtype = n->act;
+    b->size = en->rows * b->cols;
+    b->first = b->last = -1;
+    en->nbufs++;
+    return b->id;
+}
+
+static mgc_plan_op *add_op(L *l, mgc_kernel k, const mgc_ir_node *n)
+{
+    mgc_plan_entry *en = l->en;
+    if (en->nops == l->capops) {
+        l->capops = l->capops ? l->capops * 2 : 128;
+        en->ops = realloc(en->ops, l->capops * sizeof *en->ops);
+        if (!en->ops)
+            abort();
+    }
+    mgc_plan_op *op = &en->ops[en->nops++];
+    memset(op, 0, sizeof *op);
+    op->kernel = k;
+    op->in[0] = op->in[1] = op->in[2] = -1;
+    op->out = op->weight = op->layer = op->rope = -1;
+    char where[512];
+    snprintf(where, sizeof where, "%s:%d:%d", n->span.file ? n->span.file : "?", n->span.line, n->span.col);
+    op->where = xstrdup(where);
+    return op;
+}
+
+static const char *buf_name(const mgc_ir *ir, const mgc_ir_node *n, size_t idx, char *buf, size_t sz)
+{
+    const char *what = mgc_ir_opcode_name(n->op);
+    if (n->weight >= 0) {
+        const char *id = ir->weights[n->weight].id;
+        /* model.layers.3.self_attn.q_proj.weight -> l3.self_attn.q_proj */
+        const char *p = strstr(id, "layers.");
+        char tmp[256];
+        if (p) {
+            snprintf(tmp, sizeof tmp, "l%s", p + 7);
+        } else {
+            const char *q = strncmp(id, "model.", 6) == 0 ? id + 6 : id;
+            snprintf(tmp, sizeof tmp, "%s", q);
+        }
+        char *dotw = strstr(tmp, ".weight");
+        if (dotw)
+            memmove(dotw, dotw + 7, strlen(dotw + 7) + 1);
+        snprintf(buf, sz, "%s", tmp);
+    } else if (n->op == MGC_IR_ATTENTION) {
+        snprintf(buf, sz, "l%d.attention", n->layer);
+    } else {
+        snprintf(buf, sz, "%s.%zu", what, idx);
+    }
+    return buf;
+}
+
+static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entry *en)
+{
+    memset(en, 0, sizeof *en);
+    en->rows = rows;
+    L l = {.ir = ir, .en = en, .decode = decode};
+    l.buf_of = xcalloc(ir->nnodes, sizeof(int));
+    int ndev = ir->ndevices;
+    for (size_t i = 0; i < ir->nnodes; i++) {
+        const mgc_ir_node *n = &ir->nodes[i];
+        char name[256];
+        buf_name(ir, n, i, name, sizeof name);
+        int in0 = n->nin > 0 ? l.buf_of[n->in[0]] : -1;
+        int in1 = n->nin > 1 ? l.buf_of[n->in[1]] : -1;
+        int in2 = n->nin > 2 ? l.buf_of[n->in[2]] : -1;
+        int local_heads = n->heads ? (n->sh == MGC_SH_SPLIT && ndev > 1 ? n->heads / ndev : n->heads) : 0;
+        mgc_plan_op *op;
+        switch (n->op) {
+        case MGC_IR_INPUT:
+            l.buf_of[i] = add_buf(&l, n, "tokens");
+            en->bufs[l.buf_of[i]].dtype = MGC_I32;
+            en->input = l.buf_of[i];
+            continue;
+        case MGC_IR_HEADS:
+        case MGC_IR_CONCAT_HEADS:
+            l.buf_of[i] = in0; /* a view */
+            continue;
+        case MGC_IR_OUTPUT:
+            op = add_op(&l, MGC_K_OUTPUT, n);
+            op->in[0] = in0;
+            op->vocab = n->width;
+            l.buf_of[i] = -1;
+            continue;
+        default:
+            break;
+        }
+        int out = add_buf(&l, n, name);
+        l.buf_of[i] = out;
+        switch (n->op) {
+        case MGC_IR_EMBEDDING:
+            op = add_op(&l, MGC_K_EMBEDDING, n);
+            op->in[0] = in0;
+            op->weight = n->weight;
+            break;
+        case MGC_IR_LINEAR:
+            op = add_op(&l, MGC_K_LINEAR, n);
+            op->in[0] = in0;
+            op->weight = n->weight;
+            break;
+        case MGC_IR_RMS_NORM:
+            op = add_op(&l, MGC_K_RMS_NORM, n);
+            op->in[0] = in0;
+            op->weight = n->weight;
+            op->eps = n->eps;
+            op->group = n->heads ? (int)n->head_dim : 0;
+            op->n_heads = local_heads;
+            op->head_dim = (int)n->head_dim;
+            break;
+        case MGC_IR_ROTARY:
+            op = add_op(&l, MGC_K_ROTARY, n);
+            op->in[0] = in0;
+            op->rope = n->rope;
+            op->n_heads = local_heads;
+            op->head_dim = (int)n->head_dim;
+            break;
+        case MGC_IR_ATTENTION: {
+            const mgc_ir_node *k = &ir->nodes[n->in[1]];
+            int local_kv = n->sh == MGC_SH_SPLIT && ndev > 1 ? k->heads / ndev : k->heads;
+            mgc_plan_op *c = add_op(&l, decode ? MGC_K_UPDATE_CACHE : MGC_K_FILL_CACHE, n);
+            c->in[0] = in1;
+            c->in[1] = in2;
+            c->layer = n->layer;
+            c->n_kv_heads = local_kv;
+            c->head_dim = (int)n->head_dim;
+            op = add_op(&l, decode ? MGC_K_SDPA_DECODE : MGC_K_SDPA, n);
+            op->in[0] = in0;
+            if (!decode) {
+                op->in[1] = in1;
+                op->in[2] = in2;
+            }
+            op->layer = n->layer;
+            op->n_heads = local_heads;
+            op->n_kv_heads = local_kv;
+            op->head_dim = (int)n->head_dim;
+            op->scale = n->scale;
+            break;
+        }
+        case MGC_IR_ADD:
+        case MGC_IR_SUB:
+        case MGC_IR_MUL:
+            op = add_op(&l, n->op == MGC_IR_ADD ? MGC_K_ADD : n->op == MGC_IR_SUB ? MGC_K_SUB : MGC_K_MUL, n);
+            op->in[0] = in0;
+            op->in[1] = in1;
+            break;
+        case MGC_IR_SCALE:
+            op = add_op(&l, MGC_K_SCALE, n);
+            op->in[0] = in0;
+            op->scale = n->scale;
+            break;
+        case MGC_IR_SILU:
+        case MGC_IR_GELU:
+        case MGC_IR_GELU_TANH:
+            op = add_op(&l, n->op == MGC_IR_SILU ? MGC_K_SILU : n->op == MGC_IR_GELU ? MGC_K_GELU : MGC_K_GELU_TANH, n);
+            op->in[0] = in0;
+            break;
+        case MGC_IR_ALL_REDUCE:
+            op = add_op(&l, MGC_K_ALL_REDUCE, n);
+            op->in[0] = in0;
+            break;
+        case MGC_IR_ALL_GATHER:
+            op = add_op(&l, MGC_K_ALL_GATHER, n);
+            op->in[0] = in0;
+            op->vocab = n->width; /* the real width: gathers drop each device's padding */
+            break;
+        default:
+            free(l.buf_of);
+            return -1;
+        }
+        op->out = out;
+    }
+    free(l.buf_of);
+    return 0;
+}
+
+int mgc_lower(const mgc_ir *ir, const mgc_lower_opts *o, mgc_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->model = xstrdup(ir->model);
+    p->spec = xstrdup(o->spec);
+    p->system = xstrdup(ir->system);
+    p->mesh[0] = o->mesh[0];
+    p->mesh[1] = o->mesh[1];
+    p->ndevices = ir->ndevices;
+    p->topology = xstrdup(o->topology);
+    p->dram_bytes = o->dram_bytes;
+    p->tile = o->tile;
+    p->hidden = ir->hidden;
+    p->vocab = ir->vocab;
+    p->padded_vocab = ir->output >= 0 ? ir->nodes[ir->nodes[ir->output].in[0]].padded : ir->vocab;
+    p->n_layers = ir->cache_layers;
+    p->weights_dtype = ir->weights_dtype;
+    p->act_dtype = ir->act_dtype;
+    p->kv_dtype = ir->kv_dtype;
+    p->cache_users = round_up(ir->cache_users, 32);
+    p->cache_kv_heads = ir->cache_layers ? (ir->cache_split ? ir->kv_heads / ir->ndevices : ir->kv_heads) : 0;
+    p->cache_len = ir->cache_layers ? ir->cache_len : 0;
+    p->cache_head_dim = ir->cache_layers ? ir->head_dim : 0;
+    p->cache_layers = ir->cache_layers;
+
+    p->nweights = ir->nweights;
+    p->weights = xcalloc(ir->nweights, sizeof *p->weights);
+    for (size_t i = 0; i < ir->nweights; i++)
+        lower_weight(ir, &ir->weights[i], &p->weights[i]);
+    p->nropes = ir->nropes;
+    p->ropes = xcalloc(ir->nropes, sizeof *p->ropes);
+    for (size_t i = 0; i < ir->nropes; i++) {
+        p->ropes[i] = ir->ropes[i].r;
+        int half = p->ropes[i].dim / 2;
+        if (p->ropes[i].short_factor) {
+            p->ropes[i].short_factor = xcalloc((size_t)half, sizeof(double));
+            p->ropes[i].long_factor = xcalloc((size_t)half, sizeof(double));
+            memcpy(p->ropes[i].short_factor, ir->ropes[i].r.short_factor, sizeof(double) * (size_t)half);
+            memcpy(p->ropes[i].long_factor, ir->ropes[i].r.long_factor, sizeof(double) * (size_t)half);
+        }
+    }
+    if (lower_entry(ir, 0, round_up(ir->cache_len, o->tile), &p->prefill) < 0 ||
+        lower_entry(ir, 1, round_up(ir->cache_users, 32), &p->decode) < 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* engine.h: a loaded plan, ready to execute.
+ *
+ * rt_engine_load places every device's weight slices (read from the
+ * checkpoint, converted to the plan's storage dtypes, zero-padded), allocates
+ * each device's KV cache and activation arena, and builds the mesh.  Then
+ * rt_engine_prefill and rt_engine_decode run the plan's two entry points: all
+ * devices execute the same op list concurrently on their own slices, with
+ * collectives between them, and the logits arrive on the host. */
+#ifndef RT_ENGINE_H
+#define RT_ENGINE_H
+
+#include <stdint.h>
+
+#include "mgc_error.h"
+#include "plan.h"
+
+typedef struct rt_engine rt_engine;
+
+typedef struct rt_engine_opts {
+    int n_cores;        /* host cores the devices share; 0 = all online cores */
+    int progress;       /* print loading progress to stderr (the driver sets it on a terminal) */
+} rt_engine_opts;
+
+/* `model_dir` holds the checkpoint (model.safetensors or an index) and,
+ * optionally, config.json (checked against the plan's model facts). */
+int rt_engine_load(const mgc_plan *plan, const char *model_dir, const rt_engine_opts *o, rt_engine **out,
+                   mgc_error *e);
+void rt_engine_free(rt_engine *en);
+
+int64_t rt_engine_vocab(const rt_engine *en);
+int64_t rt_engine_max_seq(const rt_engine *en);   /* KV-cache length = longest sequence */
+int64_t rt_engine_max_users(const rt_engine *en); /* decode batch (padded users) */
+int64_t rt_engine_hidden(const rt_engine *en);
+int rt_engine_n_layers(const rt_engine *en);
+const mgc_plan *rt_engine_plan(const rt_engine *en);
+
+/* Prefill: runs `n` tokens of user `user` at positions start..start+n-1
+ * through the prefill entry point, writing their K/V into the cache.
+ * logits: [n][vocab] (all rows; NULL to skip).  n + start <= max_seq. */
+int rt_engine_prefill(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits,
+                      mgc_error *e);
+
+/* Decode: one token for each of `b` users (users[i] in [0, max_users)) at
+ * position pos[i] (its current length); logits: [b][vocab]. */
+int rt_engine_decode(rt_engine *en, int b, const int *users, const int32_t *tokens, const int32_t *pos,
+                     float *logits, mgc_error *e);
+
+#endif

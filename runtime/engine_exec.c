@@ -1,0 +1,291 @@
+/* engine_exec.c: run a plan entry point on every device.
+ *
+ * A small interpreter in the spirit of SQLite's VDBE: one loop over the op
+ * list, one case per kernel.  Every device runs the same list on its own
+ * weights, cache and arena (SPMD); collectives synchronise them.  Buffers
+ * hold `rows` x `cols` f32 values; a buffer whose plan dtype is bf16 is
+ * rounded to bf16 after it is written, which is what storing it as bf16
+ * would do. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccl.h"
+#include "engine_internal.h"
+
+static float *buf(const rt_device *d, const mgc_plan_entry *en, int id)
+{
+    return d->arena + en->bufs[id].offset;
+}
+
+/* all_gather of a split [rows][local] buffer into a replicated
+ * [rows][width]: device dv holds columns [dv*local, (dv+1)*local) of the
+ * padded width; columns past `width` are padding and are dropped. */
+static int gather_cols(rt_device_ctx *ctx, rt_device *d, const float *in, int rows, int64_t local, int64_t width,
+                       float *out, int64_t out_stride, mgc_error *e)
+{
+    size_t n = (size_t)rows * (size_t)local;
+    if (rt_all_gather(ctx, in, n, d->gather, e) != 0)
+        return -1;
+    for (int r = 0; r < rows; r++)
+        for (int dv = 0; dv < ctx->n_devices; dv++) {
+            int64_t c0 = dv * local;
+            if (c0 >= width)
+                break;
+            int64_t nc = width - c0 < local ? width - c0 : local;
+            memcpy(out + (size_t)r * (size_t)out_stride + c0, d->gather + (size_t)dv * n + (size_t)r * (size_t)local,
+                   sizeof(float) * (size_t)nc);
+        }
+    return 0;
+}
+
+static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call *c, const mgc_plan_op *op,
+                  mgc_error *e)
+{
+    const mgc_plan_entry *ent = c->entry;
+    const mgc_plan *p = en->plan;
+    int rows = c->rows;
+    float *out = op->out >= 0 ? buf(d, ent, op->out) : NULL;
+    int64_t cols = op->out >= 0 ? ent->bufs[op->out].cols : 0;
+    size_t n = (size_t)rows * (size_t)cols;
+    const float *x = op->in[0] >= 0 ? buf(d, ent, op->in[0]) : NULL;
+    int bf16 = op->out >= 0 && ent->bufs[op->out].dtype == MGC_BF16;
+    switch (op->kernel) {
+    case MGC_K_EMBEDDING:
+        rt_embedding((const int32_t *)x, rows, &d->mats[op->weight], out);
+        break;
+    case MGC_K_LINEAR:
+        rt_linear(x, rows, &d->mats[op->weight], out, d->scratch);
+        break;
+    case MGC_K_RMS_NORM:
+        if (op->group > 0)
+            rt_rms_norm(x, (int)(n / (size_t)op->group), op->group, d->vecs[op->weight], (float)op->eps, bf16, out);
+        else
+            rt_rms_norm(x, rows, (int)cols, d->vecs[op->weight], (float)op->eps, bf16, out);
+        break;
+    case MGC_K_ROTARY: {
+        if (out != x)
+            memmove(out, x, sizeof(float) * n);
+        int half = p->ropes[op->rope].dim / 2;
+        for (int r = 0; r < rows; r++)
+            rt_rope_apply(out + (size_t)r * (size_t)cols, 1, op->n_heads, op->head_dim, 2 * half, &c->pos[r],
+                          c->inv_freq[op->rope] + (size_t)r * (size_t)half, c->attn_scale[op->rope][r], bf16);
+        break;
+    }
+    case MGC_K_FILL_CACHE:
+        rt_cache_fill(&d->caches[op->layer], c->user, x, buf(d, ent, op->in[1]), rows, c->start);
+        return 0;
+    case MGC_K_SDPA:
+        if (c->start == 0)
+            rt_attention_prefill(x, buf(d, ent, op->in[1]), buf(d, ent, op->in[2]), rows, op->n_heads, op->n_kv_heads,
+                                 op->head_dim, (float)op->scale, out, d->scratch);
+        else
+            rt_attention_prefill_cached(x, &d->caches[op->layer], c->user, rows, c->start, op->n_heads,
+                                        (float)op->scale, out, d->scratch);
+        break;
+    case MGC_K_UPDATE_CACHE:
+        rt_cache_update(&d->caches[op->layer], rows, c->users, x, buf(d, ent, op->in[1]), c->pos);
+        return 0;
+    case MGC_K_SDPA_DECODE: {
+        int32_t len[1024];
+        for (int r = 0; r < rows; r++)
+            len[r] = c->pos[r] + 1;
+        rt_attention_decode(x, &d->caches[op->layer], rows, c->users, len, op->n_heads, (float)op->scale, out,
+                            d->scratch);
+        break;
+    }
+    case MGC_K_ADD:
+        rt_add(x, buf(d, ent, op->in[1]), out, n);
+        break;
+    case MGC_K_SUB: {
+        const float *y = buf(d, ent, op->in[1]);
+        for (size_t i = 0; i < n; i++)
+            out[i] = x[i] - y[i];
+        break;
+    }
+    case MGC_K_MUL:
+        rt_mul(x, buf(d, ent, op->in[1]), out, n);
+        break;
+    case MGC_K_SCALE:
+        for (size_t i = 0; i < n; i++)
+            out[i] = x[i] * (float)op->scale;
+        break;
+    case MGC_K_SILU:
+        rt_silu(x, out, n);
+        break;
+    case MGC_K_GELU:
+        rt_gelu(x, out, n);
+        break;
+    case MGC_K_GELU_TANH:
+        rt_gelu_tanh(x, out, n);
+        break;
+    case MGC_K_ALL_REDUCE:
+        if (out != x)
+            memmove(out, x, sizeof(float) * n);
+        if (rt_all_reduce_sum(ctx, out, n, e) != 0)
+            return -1;
+        break;
+    case MGC_K_ALL_GATHER:
+        if (gather_cols(ctx, d, x, rows, ent->bufs[op->in[0]].cols, op->vocab, out, cols, e) != 0)
+            return -1;
+        break;
+    case MGC_K_OUTPUT: {
+        int64_t local = ent->bufs[op->in[0]].cols;
+        if (local == op->vocab || ctx->n_devices == 1) {
+            /* replicated (or one device): device 0 hands its rows to the host */
+            if (ctx->device == 0 && c->logits)
+                for (int r = 0; r < rows; r++)
+                    memcpy(c->logits + (size_t)r * (size_t)op->vocab, x + (size_t)r * (size_t)local,
+                           sizeof(float) * (size_t)op->vocab);
+            return 0;
+        }
+        /* vocab shards: everyone takes part in the gather, device 0 keeps it */
+        float *dst = ctx->device == 0 && c->logits ? c->logits : NULL;
+        size_t nn = (size_t)rows * (size_t)local;
+        if (rt_all_gather(ctx, x, nn, d->gather, e) != 0)
+            return -1;
+        if (dst)
+            for (int r = 0; r < rows; r++)
+                for (int dv = 0; dv < ctx->n_devices; dv++) {
+                    int64_t c0 = dv * local;
+                    if (c0 >= op->vocab)
+                        break;
+                    int64_t nc = op->vocab - c0 < local ? op->vocab - c0 : local;
+                    memcpy(dst + (size_t)r * (size_t)op->vocab + c0,
+                           d->gather + (size_t)dv * nn + (size_t)r * (size_t)local, sizeof(float) * (size_t)nc);
+                }
+        return 0;
+    }
+    default:
+        return mgc_errorf(e, "unknown kernel %d", (int)op->kernel);
+    }
+    if (bf16 && out)
+        rt_round_bf16(out, n);
+    return 0;
+}
+
+int rt_engine_device_run(rt_device_ctx *ctx, void *arg)
+{
+    struct rt_engine_run_arg *a = arg;
+    rt_engine *en = a->en;
+    rt_call *c = a->call;
+    rt_device *d = &en->dev[ctx->device];
+    const mgc_plan_entry *ent = c->entry;
+    /* token ids go into the input buffer (int32 bits in f32 slots) */
+    memcpy(buf(d, ent, ent->input), c->tokens, sizeof(int32_t) * (size_t)c->rows);
+    mgc_error e = {{0}};
+    for (size_t i = 0; i < ent->nops; i++)
+        if (run_op(ctx, en, d, c, &ent->ops[i], &e) != 0)
+            return mgc_errorf(ctx->err, "%s (op %zu, %s, from %s)", e.msg, i, mgc_kernel_name(ent->ops[i].kernel),
+                              ent->ops[i].where ? ent->ops[i].where : "?");
+    return 0;
+}
+
+/* RoPE tables for this call: one per rope and row (LongRoPE picks its factor
+ * set from each row's sequence length, as HF does per forward call). */
+static void rope_tables(const mgc_plan *p, rt_call *c, const int32_t *seq_len)
+{
+    c->inv_freq = calloc(p->nropes ? p->nropes : 1, sizeof(float *));
+    c->attn_scale = calloc(p->nropes ? p->nropes : 1, sizeof(float *));
+    for (size_t k = 0; k < p->nropes; k++) {
+        const mgc_plan_rope *r = &p->ropes[k];
+        rt_rope_cfg cfg = {
+            .type = r->kind == MGC_ROPE_LLAMA3 ? RT_ROPE_LLAMA3
+                    : r->kind == MGC_ROPE_LONGROPE ? RT_ROPE_LONGROPE
+                                                   : RT_ROPE_DEFAULT,
+            .rotary_dim = r->dim,
+            .theta = r->theta,
+            .factor = r->factor,
+            .low_freq_factor = r->low_freq_factor,
+            .high_freq_factor = r->high_freq_factor,
+            .original_max = (int)r->original_max,
+            .short_factor = r->short_factor,
+            .long_factor = r->long_factor,
+            .max_position = (int)r->max_pos,
+        };
+        int half = r->dim / 2;
+        c->inv_freq[k] = malloc(sizeof(float) * (size_t)half * (size_t)c->rows);
+        c->attn_scale[k] = malloc(sizeof(float) * (size_t)c->rows);
+        for (int row = 0; row < c->rows; row++) {
+            if (row > 0 && seq_len[row] == seq_len[row - 1]) {
+                memcpy(c->inv_freq[k] + (size_t)row * (size_t)half, c->inv_freq[k] + (size_t)(row - 1) * (size_t)half,
+                       sizeof(float) * (size_t)half);
+                c->attn_scale[k][row] = c->attn_scale[k][row - 1];
+                continue;
+            }
+            rt_rope_inv_freq(&cfg, seq_len[row], c->inv_freq[k] + (size_t)row * (size_t)half, &c->attn_scale[k][row]);
+        }
+    }
+}
+
+static void free_tables(const mgc_plan *p, rt_call *c)
+{
+    for (size_t k = 0; k < p->nropes; k++) {
+        free(c->inv_freq[k]);
+        free(c->attn_scale[k]);
+    }
+    free(c->inv_freq);
+    free(c->attn_scale);
+}
+
+static int run_call(rt_engine *en, rt_call *c, const int32_t *seq_len, mgc_error *e)
+{
+    rope_tables(en->plan, c, seq_len);
+    struct rt_engine_run_arg a = {en, c};
+    int rc = rt_mesh_run(en->mesh, rt_engine_device_run, &a, e);
+    free_tables(en->plan, c);
+    return rc;
+}
+
+int rt_engine_prefill(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits, mgc_error *e)
+{
+    const mgc_plan *p = en->plan;
+    if (n <= 0)
+        return mgc_errorf(e, "nothing to prefill (no tokens)");
+    if (n > p->prefill.rows || (int64_t)start + n > rt_engine_max_seq(en))
+        return mgc_errorf(e, "a prompt of %d tokens (from position %d) exceeds the plan's maximum sequence of %lld "
+                             "(compile with a larger --max-seq-len)",
+                          n, start, (long long)rt_engine_max_seq(en));
+    if (user < 0 || user >= p->cache_users)
+        return mgc_errorf(e, "user %d is outside the plan's %lld users", user, (long long)p->cache_users);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= en->vocab)
+            return mgc_errorf(e, "token %d at position %d is outside the vocabulary of %lld", tokens[i], i,
+                              (long long)en->vocab);
+    int32_t *pos = malloc(sizeof(int32_t) * (size_t)n * 2);
+    int32_t *seq = pos + n;
+    for (int i = 0; i < n; i++) {
+        pos[i] = start + i;
+        seq[i] = start + n; /* HF: max position of this forward call + 1 */
+    }
+    rt_call c = {.entry = &p->prefill, .rows = n, .tokens = tokens, .pos = pos, .user = user, .start = start,
+                 .logits = logits};
+    int rc = run_call(en, &c, seq, e);
+    free(pos);
+    return rc;
+}
+
+int rt_engine_decode(rt_engine *en, int b, const int *users, const int32_t *tokens, const int32_t *pos, float *logits,
+                     mgc_error *e)
+{
+    const mgc_plan *p = en->plan;
+    if (b <= 0 || b > p->decode.rows || b > 1024)
+        return mgc_errorf(e, "decode of %d users: the plan decodes at most %lld at once", b, (long long)p->decode.rows);
+    for (int i = 0; i < b; i++) {
+        if (users[i] < 0 || users[i] >= p->cache_users)
+            return mgc_errorf(e, "user %d is outside the plan's %lld users", users[i], (long long)p->cache_users);
+        if (pos[i] < 0 || pos[i] >= rt_engine_max_seq(en))
+            return mgc_errorf(e, "user %d is at position %d, past the KV cache of %lld positions", users[i], pos[i],
+                              (long long)rt_engine_max_seq(en));
+        if (tokens[i] < 0 || tokens[i] >= en->vocab)
+            return mgc_errorf(e, "token %d is outside the vocabulary of %lld", tokens[i], (long long)en->vocab);
+    }
+    int32_t *seq = malloc(sizeof(int32_t) * (size_t)b);
+    for (int i = 0; i < b; i++)
+        seq[i] = pos[i] + 1;
+    rt_call c = {.entry = &p->decode, .decode = 1, .rows = b, .tokens = tokens, .pos = pos, .users = users,
+                 .logits = logits};
+    int rc = run_call(en, &c, seq, e);
+    free(seq);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/* engine_internal.h: the engine's state, shared by engine_load.c (placing
+ * weights) and engine_exec.c (running the op lists).  Not a public header. */
+#ifndef RT_ENGINE_INTERNAL_H
+#define RT_ENGINE_INTERNAL_H
+
+#include "engine.h"
+#include "kernels.h"
+#include "mesh.h"
+
+/* One device's memory: only its own slices, cache and arena. */
+typedef struct rt_device {
+    rt_matrix *mats;        /* [nweights]: linear and embedding weights */
+    float **vecs;           /* [nweights]: norm weights (f32), NULL for matrices */
+    rt_kv_cache *caches;    /* [cache_layers] */
+    float *arena;           /* activation arena (max of both entry points) */
+    float *scratch;         /* kernel scratch */
+    size_t scratch_floats;
+    float *gather;          /* staging for all_gather: ndevices * largest gathered buffer */
+    size_t gather_floats;
+} rt_device;
+
+/* The arguments of one entry-point call, shared by the device threads. */
+typedef struct rt_call {
+    const mgc_plan_entry *entry;
+    int decode;
+    int rows;               /* rows used (tokens or users) */
+    const int32_t *tokens;  /* [rows] */
+    const int32_t *pos;     /* [rows] position of each row */
+    const int *users;       /* decode: [rows]; prefill: NULL */
+    int user, start;        /* prefill */
+    float *logits;          /* host [rows][vocab] or NULL */
+    float **inv_freq;       /* [nropes][rows][dim/2] per-row tables (LongRoPE may differ per row) */
+    float **attn_scale;     /* [nropes][rows] */
+} rt_call;
+
+struct rt_engine {
+    const mgc_plan *plan;   /* owned copy lives in `owned_plan` when loaded by path */
+    int ndev;
+    rt_mesh *mesh;
+    rt_device *dev;
+    int64_t vocab;
+};
+
+int rt_engine_device_run(rt_device_ctx *ctx, void *arg);
+struct rt_engine_run_arg {
+    rt_engine *en;
+    rt_call *call;
+};
+
+#endif

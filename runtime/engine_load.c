@@ -1,0 +1,283 @@
+/* engine_load.c: place a plan's weights on its devices.
+ *
+ * For every weight and every device, read exactly the slice the plan names
+ * from the checkpoint (converted to f32 one slice at a time), zero-pad it to
+ * the local shape, and store it at the plan's dtype.  The checkpoint is
+ * checked against the plan first, so a wrong model fails before any work:
+ * every tensor present, with the shape and a dtype the loader reads. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "config.h"
+#include "engine_internal.h"
+
+static rt_dtype to_rt(mgc_dtype d)
+{
+    switch (d) {
+    case MGC_F32: return RT_F32;
+    case MGC_BF16: return RT_BF16;
+    case MGC_BF8_B: return RT_BF8_B;
+    case MGC_BF4_B: return RT_BF4_B;
+    default: return RT_I32;
+    }
+}
+
+static int check_config(const mgc_plan *p, const char *dir, mgc_error *e)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (access(path, F_OK) != 0)
+        return 0; /* a bare checkpoint directory: the tensor shapes are checked below */
+    mgc_config *cfg = NULL;
+    if (mgc_config_load(path, &cfg, e) != 0)
+        return -1;
+    int64_t hidden = 0, vocab = 0;
+    mgc_config_value v;
+    if (mgc_config_get(cfg, "hidden_size", &v) == MGC_CV_INT)
+        hidden = v.i;
+    if (mgc_config_get(cfg, "vocab_size", &v) == MGC_CV_INT)
+        vocab = v.i;
+    mgc_config_free(cfg);
+    if ((hidden && hidden != p->hidden) || (vocab && vocab != p->vocab))
+        return mgc_errorf(e, "%s: the plan is for %s (hidden %lld, vocab %lld) but this model has hidden %lld, vocab %lld",
+                          path, p->model, (long long)p->hidden, (long long)p->vocab, (long long)hidden,
+                          (long long)vocab);
+    return 0;
+}
+
+static int check_tensor(const mgc_plan_weight *w, const rt_st_tensor *t, const char *dir, mgc_error *e)
+{
+    if (!t)
+        return mgc_errorf(e, "%s: the checkpoint has no tensor '%s' (needed by the plan)", dir, w->hf_name);
+    if (t->dtype != RT_ST_BF16 && t->dtype != RT_ST_F16 && t->dtype != RT_ST_F32)
+        return mgc_errorf(e, "%s: tensor '%s' is %s; weights must be BF16, F16 or F32", t->file, w->hf_name,
+                          rt_st_dtype_name(t->dtype));
+    int bad = t->ndim != w->rank;
+    for (int i = 0; !bad && i < w->rank; i++)
+        bad = t->shape[i] != w->hf_shape[i];
+    if (bad) {
+        char got[128];
+        rt_st_shape_str(t, got, sizeof got);
+        if (w->rank == 2)
+            return mgc_errorf(e, "%s: tensor '%s' is %s but the plan expects [%lld, %lld] (a plan for another model?)",
+                              t->file, w->hf_name, got, (long long)w->hf_shape[0], (long long)w->hf_shape[1]);
+        return mgc_errorf(e, "%s: tensor '%s' is %s but the plan expects [%lld] (a plan for another model?)", t->file,
+                          w->hf_name, got, (long long)w->hf_shape[0]);
+    }
+    return 0;
+}
+
+/* Reads device `dv`'s slice of `w` into a zeroed local f32 buffer. */
+static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, float *local, mgc_error *e)
+{
+    const mgc_weight_slice *s = &w->slices[dv];
+    int64_t l0 = s->local_shape[0], l1 = w->rank == 2 ? s->local_shape[1] : 1;
+    memset(local, 0, sizeof(float) * (size_t)(l0 * l1));
+    int64_t r0 = s->range[0].lo, r1 = s->range[0].hi;
+    int64_t c0 = w->rank == 2 ? s->range[1].lo : 0, c1 = w->rank == 2 ? s->range[1].hi : 1;
+    if (r1 <= r0 || c1 <= c0)
+        return 0; /* a device holding only padding */
+    if (c1 - c0 == l1)
+        return rt_st_read_f32(t, r0, r1, c0, c1, local, e);
+    /* narrower than the local width (padding columns): read, then spread rows */
+    float *tmp = malloc(sizeof(float) * (size_t)((r1 - r0) * (c1 - c0)));
+    if (!tmp)
+        return mgc_errorf(e, "out of memory loading '%s'", w->hf_name);
+    int rc = rt_st_read_f32(t, r0, r1, c0, c1, tmp, e);
+    for (int64_t r = 0; rc == 0 && r < r1 - r0; r++)
+        memcpy(local + r * l1, tmp + r * (c1 - c0), sizeof(float) * (size_t)(c1 - c0));
+    free(tmp);
+    return rc;
+}
+
+/* Places device dv's slice of weight i. */
+static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t, int dv, float *local,
+                       double *mib, mgc_error *e)
+{
+    if (read_slice(w, t, dv, local, e) != 0)
+        return -1;
+    int64_t l0 = w->slices[dv].local_shape[0];
+    if (w->rank == 1) {
+        d->vecs[i] = malloc(sizeof(float) * (size_t)l0);
+        if (!d->vecs[i])
+            return mgc_errorf(e, "out of memory");
+        memcpy(d->vecs[i], local, sizeof(float) * (size_t)l0);
+        *mib += (double)l0 * 4 / 1048576.0;
+        return 0;
+    }
+    int64_t l1 = w->slices[dv].local_shape[1];
+    rt_dtype dt = to_rt(w->dtype);
+    if (w->role == MGC_W_EMBEDDING && dt != RT_F32 && dt != RT_BF16)
+        return mgc_errorf(e, "embedding tables must be f32 or bf16 in the plan, not %s", mgc_dtype_name(w->dtype));
+    if (rt_matrix_init(&d->mats[i], dt, (int)l0, (int)l1, e) != 0)
+        return -1;
+    rt_matrix_set_rows_f32(&d->mats[i], 0, (int)l0, local);
+    *mib += (double)d->mats[i].bytes / 1048576.0;
+    return 0;
+}
+
+static size_t max_z(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Scratch each device needs: the largest any op of either entry asks for. */
+static size_t scratch_need(const mgc_plan *p, const rt_device *d)
+{
+    size_t need = 0;
+    const mgc_plan_entry *ens[2] = {&p->prefill, &p->decode};
+    for (int k = 0; k < 2; k++) {
+        const mgc_plan_entry *en = ens[k];
+        for (size_t i = 0; i < en->nops; i++) {
+            const mgc_plan_op *op = &en->ops[i];
+            if (op->kernel == MGC_K_LINEAR)
+                need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows));
+            else if (op->kernel == MGC_K_SDPA) {
+                need = max_z(need, rt_attention_prefill_scratch_floats((int)en->rows));
+                need = max_z(need, rt_attention_prefill_cached_scratch_floats(&d->caches[op->layer], (int)en->rows, 0));
+            } else if (op->kernel == MGC_K_SDPA_DECODE)
+                need = max_z(need, rt_attention_decode_scratch_floats(&d->caches[op->layer], op->n_heads));
+        }
+    }
+    return need;
+}
+
+static size_t gather_need(const mgc_plan *p)
+{
+    size_t need = 0;
+    const mgc_plan_entry *ens[2] = {&p->prefill, &p->decode};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < ens[k]->nops; i++) {
+            const mgc_plan_op *op = &ens[k]->ops[i];
+            if (op->kernel == MGC_K_ALL_GATHER || op->kernel == MGC_K_OUTPUT)
+                need = max_z(need, (size_t)ens[k]->bufs[op->in[0]].size);
+        }
+    return need * (size_t)p->ndevices;
+}
+
+static void progress(const rt_engine_opts *o, size_t done, size_t total, double mib)
+{
+    if (!o || !o->progress)
+        return;
+    fprintf(stderr, "\rloading weights: %zu/%zu tensors, %.1f MiB", done, total, mib);
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opts *o, rt_engine **out, mgc_error *e)
+{
+    *out = NULL;
+    if (mgc_plan_validate(p, e) != 0)
+        return -1;
+    if (check_config(p, model_dir, e) != 0)
+        return -1;
+    rt_ckpt *ck = NULL;
+    if (rt_ckpt_open(model_dir, &ck, e) != 0)
+        return -1;
+    for (size_t i = 0; i < p->nweights; i++)
+        if (check_tensor(&p->weights[i], rt_ckpt_find(ck, p->weights[i].hf_name), model_dir, e) != 0) {
+            rt_ckpt_close(ck);
+            return -1;
+        }
+    int cores = o && o->n_cores > 0 ? o->n_cores : rt_host_cores();
+    /* Devices run as threads sharing the host's cores; BLAS gets the cores
+     * only when there is a single device (no oversubscription). */
+    if (rt_kernels_init(p->ndevices == 1 ? cores : 1, e) != 0) {
+        rt_ckpt_close(ck);
+        return -1;
+    }
+    rt_engine *en = calloc(1, sizeof *en);
+    en->plan = p;
+    en->ndev = p->ndevices;
+    en->vocab = p->vocab;
+    en->dev = calloc((size_t)en->ndev, sizeof *en->dev);
+    int rc = 0;
+    size_t maxlocal = 0;
+    for (size_t i = 0; i < p->nweights; i++) {
+        const mgc_plan_weight *w = &p->weights[i];
+        size_t n = (size_t)(w->slices[0].local_shape[0] * (w->rank == 2 ? w->slices[0].local_shape[1] : 1));
+        maxlocal = max_z(maxlocal, n);
+    }
+    float *local = malloc(sizeof(float) * (maxlocal ? maxlocal : 1));
+    double mib = 0;
+    for (int dv = 0; dv < en->ndev && rc == 0; dv++) {
+        rt_device *d = &en->dev[dv];
+        d->mats = calloc(p->nweights ? p->nweights : 1, sizeof *d->mats);
+        d->vecs = calloc(p->nweights ? p->nweights : 1, sizeof *d->vecs);
+        for (size_t i = 0; i < p->nweights && rc == 0; i++) {
+            const mgc_plan_weight *w = &p->weights[i];
+            rc = load_weight(d, i, w, rt_ckpt_find(ck, w->hf_name), dv, local, &mib, e);
+            if (rc != 0) {
+                mgc_error_prefix(e, "loading '%s' for device %d", w->hf_name, dv);
+                break;
+            }
+            progress(o, (size_t)dv * p->nweights + i + 1, (size_t)en->ndev * p->nweights, mib);
+        }
+        if (rc != 0)
+            break;
+        d->caches = calloc((size_t)(p->cache_layers ? p->cache_layers : 1), sizeof *d->caches);
+        for (int64_t l = 0; l < p->cache_layers && rc == 0; l++)
+            rc = rt_kv_cache_init(&d->caches[l], to_rt(p->kv_dtype), (int)p->cache_users, (int)p->cache_kv_heads,
+                                  (int)p->cache_len, (int)p->cache_head_dim, e);
+        if (rc != 0)
+            break;
+        int64_t arena = p->prefill.arena_values > p->decode.arena_values ? p->prefill.arena_values
+                                                                          : p->decode.arena_values;
+        d->arena = calloc((size_t)(arena ? arena : 1), sizeof(float));
+        d->scratch_floats = scratch_need(p, d);
+        d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
+        d->gather_floats = gather_need(p);
+        d->gather = calloc(d->gather_floats ? d->gather_floats : 1, sizeof(float));
+        if (!d->arena || !d->scratch || !d->gather) {
+            rc = mgc_errorf(e, "out of memory allocating device %d's buffers", dv);
+            break;
+        }
+    }
+    free(local);
+    rt_ckpt_close(ck);
+    if (rc == 0) {
+        en->mesh = rt_mesh_create(en->ndev, cores, e);
+        if (!en->mesh)
+            rc = -1;
+    }
+    if (rc != 0) {
+        rt_engine_free(en);
+        return -1;
+    }
+    *out = en;
+    return 0;
+}
+
+void rt_engine_free(rt_engine *en)
+{
+    if (!en)
+        return;
+    const mgc_plan *p = en->plan;
+    for (int dv = 0; dv < en->ndev; dv++) {
+        rt_device *d = &en->dev[dv];
+        for (size_t i = 0; d->mats && i < p->nweights; i++) {
+            rt_matrix_free(&d->mats[i]);
+            free(d->vecs[i]);
+        }
+        free(d->mats);
+        free(d->vecs);
+        for (int64_t l = 0; d->caches && l < p->cache_layers; l++)
+            rt_kv_cache_free(&d->caches[l]);
+        free(d->caches);
+        free(d->arena);
+        free(d->scratch);
+        free(d->gather);
+    }
+    free(en->dev);
+    if (en->mesh)
+        rt_mesh_destroy(en->mesh);
+    free(en);
+}
+
+int64_t rt_engine_vocab(const rt_engine *en) { return en->vocab; }
+int64_t rt_engine_max_seq(const rt_engine *en) { return en->plan->cache_len ? en->plan->cache_len : en->plan->prefill.rows; }
+int64_t rt_engine_max_users(const rt_engine *en) { return en->plan->decode.rows; }
+int64_t rt_engine_hidden(const rt_engine *en) { return en->plan->hidden; }
+int rt_engine_n_layers(const rt_engine *en) { return (int)en->plan->n_layers; }
+const mgc_plan *rt_engine_plan(const rt_engine *en) { return en->plan; }

@@ -1,0 +1,294 @@
+/* kernels: the runtime's CPU compute kernels.
+ *
+ * Conventions
+ *  - Activations are f32, row-major.  An activation tensor is [T][D]: a row is
+ *    a token (prefill) or a user (decode).  A "heads" view [T][H][hd] is the
+ *    same memory.
+ *  - Every kernel is single-threaded and keeps no state; the caller runs one
+ *    thread per mesh device.  The only thing that may start threads is
+ *    OpenBLAS (prefill matmuls), sized by rt_kernels_init().
+ *  - Kernels with hand-written SIMD code (rt_linear's GEMV, rms_norm's sum of
+ *    squares, decode attention and the rt_dot / rt_axpy primitives) come in
+ *    three builds: AVX-512, AVX2+FMA and portable scalar, picked once per
+ *    process from the CPU (and MGC_KERNELS, see rt_kernels_isa()).  The plain
+ *    entry points use that choice; the *_isa variants take it explicitly
+ *    (tests run every path).
+ *  - Determinism: every SIMD reduction has one documented summation order
+ *    that the scalar build reproduces operation by operation (fmaf where the
+ *    SIMD code fuses), so all three builds give bit-identical results.  The
+ *    "canonical dot" used for f32/bf16 dot products and sums of squares is:
+ *        p[l] = 0 for l < 16;  for k = 0..n-1: p[k%16] = fma(a[k], b[k], p[k%16]);
+ *        then p[l] += p[l+8] (l<8), p[l] += p[l+4] (l<4), p[l] += p[l+2] (l<2),
+ *        result = p[0] + p[1].
+ *    OpenBLAS paths (prefill) are deterministic for given sizes but do not
+ *    follow this order.
+ *  - Sizes and indices are the caller's responsibility: kernels assert()
+ *    their preconditions (so a debug/sanitizer build stops at the first
+ *    misuse) but do not return errors.
+ */
+#ifndef RT_KERNELS_H
+#define RT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtype.h"
+#include "mgc_error.h"
+
+/* ===================== CPU features and setup ===================== */
+
+typedef enum { RT_ISA_SCALAR, RT_ISA_AVX2, RT_ISA_AVX512 } rt_isa;
+
+/* "scalar", "avx2", "avx512". */
+const char *rt_isa_name(rt_isa isa);
+
+/* Best ISA this CPU runs: AVX512 needs avx512f/bw/vl/dq (+fma), AVX2 needs
+ * avx2+fma.  Detected once (thread-safe). */
+rt_isa rt_cpu_best_isa(void);
+
+/* Pure helper behind rt_kernels_isa(): the ISA for an MGC_KERNELS value.
+ * NULL, "" or "auto" -> best; "scalar"/"avx2"/"avx512" -> that one, capped at
+ * best.  Returns 0, or -1 for any other value (*out is then best). */
+int rt_isa_from_env(const char *value, rt_isa best, rt_isa *out);
+
+/* The ISA the plain kernels use: rt_isa_from_env(getenv("MGC_KERNELS"),
+ * rt_cpu_best_isa()), evaluated once per process. */
+rt_isa rt_kernels_isa(void);
+
+/* Call once at start-up, before any kernel runs on another thread: fixes the
+ * ISA choice, and sets OpenBLAS to blas_threads threads (1 when every mesh
+ * device has its own thread and there are no spare cores).  Fails only if
+ * MGC_KERNELS holds an unknown value (the kernels then use the best ISA). */
+int rt_kernels_init(int blas_threads, mgc_error *e);
+
+/* ===================== vector primitives ===================== */
+/* Canonical-order dot products (see above) and y += alpha*x (one fma per
+ * element, so any sequence of axpy calls has a fixed per-element order).
+ * n >= 0.  These are the inner loops of other kernels and do not check isa:
+ * pass one the CPU supports (<= rt_cpu_best_isa()). */
+float rt_dot_f32(rt_isa isa, const float *a, const float *b, int n);
+float rt_dot_bf16(rt_isa isa, const float *a, const uint16_t *b, int n);
+void rt_axpy_f32(rt_isa isa, float alpha, const float *x, float *y, int n);
+void rt_axpy_bf16(rt_isa isa, float alpha, const uint16_t *x, float *y, int n);
+
+/* ===================== weight matrices ===================== */
+
+/* A linear weight in HF orientation W[n out][k in]; y = x @ W^T.
+ *
+ * Storage by dtype:
+ *   f32   data = float[n] rows of ld floats (ld >= k)
+ *   bf16  data = uint16_t[n] rows of ld elements (ld >= k)
+ *   bf8_b blocks of 16 run along n (the output dim, as Tenstorrent blocks a
+ *         weight it stores as [k][n]); nb = ceil(n/16), the last block padded
+ *         with zero rows.  exps[nb*k + c] is the shared exponent of rows
+ *         16nb..16nb+15 at column c, and data = int8_t mantissas
+ *         [nb][k][16]: the 16 mantissas of (nb, c) are contiguous, so a GEMV
+ *         is a stream of 16-wide vectors.  Mantissas are held as int8 two's
+ *         complement (-127..127): the same value as tt's sign-magnitude byte
+ *         (sign<<7 | mant7, never -0), in the form the CPU extends in one
+ *         instruction.
+ *   bf4_b like bf8_b, but two columns share the 16 bytes of a row block:
+ *         data = uint8_t[nb][ceil(k/2)][16], byte j of (nb, c/2) holds row
+ *         16nb+j: column c (even) in the low nibble, c+1 in the high nibble,
+ *         each nibble tt's code sign<<3 | mant3.  exps as bf8_b.
+ * Quantisation (bf8_b/bf4_b) is dtype.h's bit-exact block codec, applied to
+ * the 16 values W[16nb..16nb+15][c].
+ */
+typedef struct rt_matrix {
+    rt_dtype dtype;
+    int n, k;
+    size_t ld;        /* f32/bf16: elements between rows; k for owned storage */
+    void *data;
+    uint8_t *exps;    /* bf8_b/bf4_b shared exponents [nb][k]; NULL otherwise */
+    size_t bytes;     /* bytes of data + exps (what the weight costs in memory) */
+    int owned;        /* data/exps allocated by rt_matrix_init (freed by _free) */
+    int nonfinite;    /* bf8_b/bf4_b: blocks holding Inf/NaN (shared exp 0xFF);
+                       * rt_linear then takes the exact dequantising path */
+} rt_matrix;
+
+/* Allocates zeroed storage (64-byte aligned) for an [n][k] weight in dt
+ * (f32, bf16, bf8_b or bf4_b). */
+int rt_matrix_init(rt_matrix *m, rt_dtype dt, int n, int k, mgc_error *e);
+
+/* Wraps caller memory (e.g. an mmapped safetensors tensor) as an f32 or bf16
+ * matrix without copying: row r starts at data + r*ld elements.  A
+ * column-parallel shard is a row range (data offset), a row-parallel shard a
+ * column range (data offset + ld = full k).  Not freed by rt_matrix_free. */
+int rt_matrix_wrap(rt_matrix *m, rt_dtype dt, int n, int k, size_t ld, void *data, mgc_error *e);
+
+/* src [nrows][k] f32 -> rows row0..row0+nrows-1, converted to m->dtype.
+ * bf8_b/bf4_b encode whole 16-row blocks: row0 must be a multiple of 16 and
+ * nrows a multiple of 16 unless the range ends at row n (asserted). */
+void rt_matrix_set_rows_f32(rt_matrix *m, int row0, int nrows, const float *src);
+
+/* Dequantises row `row` (k values) into dst.  Exact for every dtype. */
+void rt_matrix_get_row_f32(const rt_matrix *m, int row, float *dst);
+
+void rt_matrix_free(rt_matrix *m);
+
+/* ===================== linear ===================== */
+
+/* m <= RT_GEMV_MAX_M rows use the hand-written GEMV, which reads each weight
+ * byte once for all m rows; larger m use OpenBLAS sgemm (f32 weights
+ * directly, other dtypes through an f32 scratch panel of a few hundred
+ * weight rows at a time, never the whole matrix). */
+#define RT_GEMV_MAX_M 4
+
+/* y[m][n] = x[m][k] @ W^T.  x and y must not overlap.  scratch must hold
+ * rt_linear_scratch_floats(w, m) floats (may be NULL when that is 0).
+ *
+ * GEMV summation order, per output (identical across ISAs):
+ *   f32/bf16: the canonical dot of x row and W row.
+ *   bf8_b/bf4_b: acc = 0; for c = 0..k-1 in order:
+ *       acc = fma((x[c] * 2^-(W-1)) * 2^(e-127), mant, acc)
+ *     with e the block exponent and mant the signed integer mantissa: the
+ *     block scale is folded into x (exact unless x*scale leaves the normal
+ *     f32 range), so each weight costs one int->float convert and one fma. */
+void rt_linear(const float *x, int m, const rt_matrix *w, float *y, float *scratch);
+void rt_linear_isa(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, float *scratch);
+
+/* Scratch floats rt_linear needs for this m (0 for f32 weights and for the
+ * GEMV range); non-decreasing in m, so size it for the largest m you use. */
+size_t rt_linear_scratch_floats(const rt_matrix *w, int m);
+
+/* ===================== embedding ===================== */
+
+/* out[t][hidden] = table[tokens[t]] dequantised.  Any matrix dtype works
+ * (bf8_b/bf4_b rows are gathered from their column blocks, exact but
+ * slower); token ids must lie in [0, table->n) (asserted: validate ids
+ * before calling). */
+void rt_embedding(const int32_t *tokens, int t, const rt_matrix *table, float *out);
+
+/* ===================== normalisation ===================== */
+
+/* HF RMSNorm over rows of dim values, in f32:
+ *   r = 1 / sqrtf(canonical_dot(x, x) / dim + eps);  n = x * r;
+ *   act_bf16 == 0: out = w * n
+ *   act_bf16 != 0: out = bf16(w * bf16(n))   (HF rounds to the activation
+ *                  dtype before the weight multiply; the product is bf16)
+ * w: [dim] f32 (a bf16 checkpoint weight upcast exactly).  Per-head use
+ * (Qwen3 q/k norm): rows = T*H, dim = head_dim.  out may equal x. */
+void rt_rms_norm(const float *x, int rows, int dim, const float *w, float eps, int act_bf16, float *out);
+void rt_rms_norm_isa(rt_isa isa, const float *x, int rows, int dim, const float *w, float eps, int act_bf16,
+                     float *out);
+
+/* ===================== RoPE ===================== */
+
+typedef enum { RT_ROPE_DEFAULT, RT_ROPE_LLAMA3, RT_ROPE_LONGROPE } rt_rope_type;
+
+typedef struct rt_rope_cfg {
+    rt_rope_type type;
+    int rotary_dim;          /* dims rotated per head (= head_dim normally), even */
+    double theta;            /* rope_theta */
+    /* LLAMA3 */
+    double factor, low_freq_factor, high_freq_factor;
+    int original_max;        /* rope_scaling.original_max_position_embeddings
+                              * (LLAMA3), config original_max_position_embeddings
+                              * (LONGROPE) */
+    /* LONGROPE: rotary_dim/2 values each, as written in config.json */
+    const double *short_factor, *long_factor;
+    int max_position;        /* max_position_embeddings (LONGROPE) */
+} rt_rope_cfg;
+
+/* inv_freq[rotary_dim/2] exactly as HF 4.51 computes it in float32 (checked
+ * bit-exact against the fixtures' rope_inv_freq), and the factor that
+ * multiplies cos and sin (1 except LONGROPE:
+ * sqrt(1 + ln(max/orig)/ln(orig)), 1 if max/orig <= 1).  LONGROPE uses the
+ * long factors when seq_len > original_max (HF's seq_len: max position + 1
+ * of the current forward call, including the cache); the others ignore
+ * seq_len. */
+void rt_rope_inv_freq(const rt_rope_cfg *cfg, int seq_len, float *inv_freq, float *attn_scale);
+
+/* Rotates x [rows][n_heads][head_dim] in place, HF rotate-half layout: pair i
+ * is (x[i], x[i + rotary_dim/2]), i < rotary_dim/2; dims >= rotary_dim pass
+ * through.  Row r is at position pos[r].  In f32: a = (float)(inv_freq[i] *
+ * (float)pos), c = cosf(a) * attn_scale, s = sinf(a) * attn_scale
+ * (act_bf16: c, s rounded to bf16), then
+ *   x'[i] = x[i]*c - x[i+h]*s,  x'[i+h] = x[i+h]*c + x[i]*s
+ * with each product and the sum rounded to f32 (act_bf16: to bf16), the
+ * order torch evaluates q*cos + rotate_half(q)*sin. */
+void rt_rope_apply(float *x, int rows, int n_heads, int head_dim, int rotary_dim, const int32_t *pos,
+                   const float *inv_freq, float attn_scale, int act_bf16);
+
+/* ===================== attention ===================== */
+/* GQA: query head h reads kv head h / (hq/hkv).  Scores are
+ * (q . k) * scale (scale normally head_dim^-0.5), softmax in f32 after
+ * subtracting the row max (sum of exps accumulated in double), then
+ * out = sum_j p_j v_j.  Causal: a query at position p sees keys 0..p. */
+
+/* Self-contained causal prefill: q [s][hq][hd], k, v [s][hkv][hd] at
+ * positions 0..s-1; out [s][hq][hd] (must not overlap the inputs).  Uses
+ * OpenBLAS for the products, in query blocks of RT_ATTN_QBLOCK rows. */
+#define RT_ATTN_QBLOCK 64
+void rt_attention_prefill(const float *q, const float *k, const float *v, int s, int hq, int hkv, int hd,
+                          float scale, float *out, float *scratch);
+size_t rt_attention_prefill_scratch_floats(int s);
+
+/* KV cache, layout [user][kv_head][pos][hd] (Tenstorrent's
+ * [32, n_kv_heads, cache_len, head_dim]), f32 or bf16 (values written to a
+ * bf16 cache are rounded to nearest even). */
+typedef struct rt_kv_cache {
+    rt_dtype dtype;
+    int users, hkv, cap, hd;
+    void *k, *v;             /* float* or uint16_t*, zero-initialised */
+    size_t bytes;            /* of k and v together */
+} rt_kv_cache;
+
+int rt_kv_cache_init(rt_kv_cache *c, rt_dtype dt, int users, int hkv, int cap, int hd, mgc_error *e);
+void rt_kv_cache_free(rt_kv_cache *c);
+
+/* Writes k, v [s][hkv][hd] (prefill rows) into user's slot at positions
+ * start..start+s-1.  Bounds (user < users, start + s <= cap) are the caller's
+ * to check; violations trip an assert. */
+void rt_cache_fill(rt_kv_cache *c, int user, const float *k, const float *v, int s, int start);
+
+/* Decode write: row b of k, v [nusers][hkv][hd] goes to user users[b]
+ * (users == NULL: user b) at position pos[b].  Asserted bounds as above. */
+void rt_cache_update(rt_kv_cache *c, int nusers, const int *users, const float *k, const float *v,
+                     const int32_t *pos);
+
+/* Decode: q [b][hq][hd]; row i belongs to user users[i] (NULL: user i) and
+ * attends to cache positions 0..len[i]-1 (1 <= len[i] <= cap).
+ * out [b][hq][hd].  The dot products use the canonical order, the weighted
+ * sum of v one fma per position in order.  scratch: 
+ * rt_attention_decode_scratch_floats(c, hq) floats. */
+void rt_attention_decode(const float *q, const rt_kv_cache *c, int b, const int *users, const int32_t *len,
+                         int hq, float scale, float *out, float *scratch);
+void rt_attention_decode_isa(rt_isa isa, const float *q, const rt_kv_cache *c, int b, const int *users,
+                             const int32_t *len, int hq, float scale, float *out, float *scratch);
+size_t rt_attention_decode_scratch_floats(const rt_kv_cache *c, int hq);
+
+/* Chunked prefill against the cache: q [s][hq][hd] holds positions
+ * start..start+s-1 of `user`, whose keys/values 0..start+s-1 are already in
+ * the cache (call rt_cache_fill first).  Causal.  out [s][hq][hd]. */
+void rt_attention_prefill_cached(const float *q, const rt_kv_cache *c, int user, int s, int start, int hq,
+                                 float scale, float *out, float *scratch);
+size_t rt_attention_prefill_cached_scratch_floats(const rt_kv_cache *c, int s, int start);
+
+/* ===================== elementwise ===================== */
+/* All f32, n elements; out may equal an input. */
+void rt_add(const float *a, const float *b, float *out, size_t n);
+void rt_mul(const float *a, const float *b, float *out, size_t n);
+/* silu(x) = x / (1 + expf(-x)) (torch's formula). */
+void rt_silu(const float *x, float *out, size_t n);
+/* out = silu(g) * u; act_bf16: bf16(bf16(silu(g)) * u), as HF's bf16 MLP
+ * rounds the activation before the multiply. */
+void rt_silu_mul(const float *g, const float *u, float *out, size_t n, int act_bf16);
+/* HF "gelu": x/2 * (1 + erf(x/sqrt2)), evaluated as x/2 * erfc(-x/sqrt2) so
+ * the far negative tail keeps its relative precision. */
+void rt_gelu(const float *x, float *out, size_t n);
+/* HF "gelu_pytorch_tanh": x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
+ * evaluated as x * sigmoid(2u) (the same function, no cancellation). */
+void rt_gelu_tanh(const float *x, float *out, size_t n);
+/* Rounds every element to the nearest bf16 (emulates bf16 activations). */
+void rt_round_bf16(float *x, size_t n);
+/* In place softmax of one row: exp(x - max) / sum (sum in double). */
+void rt_softmax_row(float *x, int n);
+/* Index of the largest value, lowest index among equals; NaN never wins
+ * (all NaN -> 0); n <= 0 -> -1. */
+int rt_argmax(const float *x, int n);
+/* The k largest (1 <= k <= n) in descending order, ties to the lower index,
+ * NaNs after every number (in index order). */
+void rt_topk(const float *x, int n, int k, int *idx);
+
+#endif

@@ -1,0 +1,138 @@
+/* Elementwise kernels, softmax, argmax/top-k and the embedding lookup.
+ * Each formula is the one torch evaluates in f32 unless a comment says
+ * otherwise; these loops are simple enough for the compiler to vectorise
+ * the parts that can be. */
+#include "kernels.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+void rt_add(const float *a, const float *b, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+void rt_mul(const float *a, const float *b, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] * b[i];
+}
+
+static float silu1(float x)
+{
+    return x / (1.0f + expf(-x));
+}
+
+void rt_silu(const float *x, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = silu1(x[i]);
+}
+
+void rt_silu_mul(const float *g, const float *u, float *out, size_t n, int act_bf16)
+{
+    if (act_bf16)
+        for (size_t i = 0; i < n; i++)
+            out[i] = rt_bf16_round(rt_bf16_round(silu1(g[i])) * u[i]);
+    else
+        for (size_t i = 0; i < n; i++)
+            out[i] = silu1(g[i]) * u[i];
+}
+
+void rt_gelu(const float *x, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        /* 1 + erf(z) = erfc(-z): no cancellation for large negative v */
+        out[i] = 0.5f * v * erfcf(-v * (float)M_SQRT1_2);
+    }
+}
+
+void rt_gelu_tanh(const float *x, float *out, size_t n)
+{
+    const float k = (float)0.7978845608028654; /* sqrt(2/pi) */
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float u = k * (v + 0.044715f * v * v * v);
+        /* (1 + tanh(u)) / 2 = 1 / (1 + exp(-2u)) */
+        out[i] = v / (1.0f + expf(-2.0f * u));
+    }
+}
+
+void rt_round_bf16(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        if ((u & 0x7fffffffu) > 0x7f800000u)
+            u |= 0x00400000u; /* NaN: quiet, payload truncated below */
+        else
+            u += 0x7fffu + ((u >> 16) & 1u);
+        u &= 0xffff0000u;
+        memcpy(&x[i], &u, 4);
+    }
+}
+
+void rt_softmax_row(float *x, int n)
+{
+    if (n <= 0)
+        return;
+    float mx = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > mx)
+            mx = x[i];
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float s = (float)sum;
+    for (int i = 0; i < n; i++)
+        x[i] = x[i] / s;
+}
+
+int rt_argmax(const float *x, int n)
+{
+    if (n <= 0)
+        return -1;
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (!isnan(x[i]) && (best < 0 || x[i] > x[best]))
+            best = i;
+    return best < 0 ? 0 : best;
+}
+
+/* a ranks strictly before b (b already placed, so b has the lower index). */
+static int ranks_before(float a, float b)
+{
+    return !isnan(a) && (isnan(b) || a > b);
+}
+
+void rt_topk(const float *x, int n, int k, int *idx)
+{
+    assert(k >= 1 && k <= n);
+    int have = 0;
+    for (int i = 0; i < n; i++) {
+        if (have == k && !ranks_before(x[i], x[idx[k - 1]]))
+            continue;
+        /* insertion point: after every entry that x[i] does not beat */
+        int p = have < k ? have : k - 1;
+        while (p > 0 && ranks_before(x[i], x[idx[p - 1]]))
+            p--;
+        int last = have < k ? have : k - 1;
+        memmove(idx + p + 1, idx + p, (size_t)(last - p) * sizeof(int));
+        idx[p] = i;
+        if (have < k)
+            have++;
+    }
+}
+
+void rt_embedding(const int32_t *tokens, int t, const rt_matrix *table, float *out)
+{
+    for (int i = 0; i < t; i++) {
+        assert(tokens[i] >= 0 && tokens[i] < table->n);
+        rt_matrix_get_row_f32(table, tokens[i], out + (size_t)i * table->k);
+    }
+}

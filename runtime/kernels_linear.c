@@ -1,0 +1,752 @@
+/* Weight matrices (rt_matrix) and the linear kernel y = x @ W^T.
+ *
+ * Decode (m <= RT_GEMV_MAX_M): hand-written GEMVs that stream every weight
+ * byte once for all m rows of x, in three builds with identical arithmetic
+ * (kernels.h states the per-output order):
+ *   f32/bf16 rows: the canonical 16-lane dot, several weight rows at a time
+ *     so the fma chains overlap.
+ *   bf8_b/bf4_b: 16 outputs (one row block) per vector, columns in order.
+ *     The block scale is folded into x (one multiply per 16 weights, done
+ *     16 columns at a time), so a weight costs an integer extend, an
+ *     int->float convert (bf4_b: a 16-entry table permute) and an fma.
+ * Prefill (m > RT_GEMV_MAX_M): OpenBLAS sgemm, on f32 weights directly and
+ * on an f32 panel of a few hundred dequantised weight rows otherwise.
+ */
+#include "kernels.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t n_blocks(int n)
+{
+    return ((size_t)n + 15) / 16;
+}
+
+static size_t k_pairs(int k)
+{
+    return ((size_t)k + 1) / 2;
+}
+
+static float u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float bf16f(uint16_t h)
+{
+    return u2f((uint32_t)h << 16);
+}
+
+/* Block-float value of the k-th nibble/byte: tt's bf4 code -> value/scale. */
+static const float bf4_code_value[16] = {0, 1, 2, 3, 4, 5, 6, 7, -0.0f, -1, -2, -3, -4, -5, -6, -7};
+
+/* ===================== rt_matrix ===================== */
+
+static size_t mant_bytes(rt_dtype dt, int n, int k)
+{
+    switch (dt) {
+    case RT_F32:
+        return 4 * (size_t)n * (size_t)k;
+    case RT_BF16:
+        return 2 * (size_t)n * (size_t)k;
+    case RT_BF8_B:
+        return n_blocks(n) * (size_t)k * 16;
+    case RT_BF4_B:
+        return n_blocks(n) * k_pairs(k) * 16;
+    default:
+        return 0;
+    }
+}
+
+static void *zalloc64(size_t bytes)
+{
+    size_t sz = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, sz ? sz : 64);
+    if (p)
+        memset(p, 0, sz ? sz : 64);
+    return p;
+}
+
+int rt_matrix_init(rt_matrix *m, rt_dtype dt, int n, int k, mgc_error *e)
+{
+    memset(m, 0, sizeof *m);
+    if (n <= 0 || k <= 0)
+        return mgc_errorf(e, "weight matrix shape [%d, %d] is not positive", n, k);
+    if (dt != RT_F32 && dt != RT_BF16 && dt != RT_BF8_B && dt != RT_BF4_B)
+        return mgc_errorf(e, "weight matrices cannot be stored as %s", rt_dtype_name(dt));
+    size_t mb = mant_bytes(dt, n, k);
+    size_t eb = (dt == RT_BF8_B || dt == RT_BF4_B) ? n_blocks(n) * (size_t)k : 0;
+    m->data = zalloc64(mb);
+    m->exps = eb ? zalloc64(eb) : NULL;
+    if (!m->data || (eb && !m->exps)) {
+        free(m->data);
+        free(m->exps);
+        memset(m, 0, sizeof *m);
+        return mgc_errorf(e, "out of memory for a %s weight [%d, %d] (%zu bytes)", rt_dtype_name(dt), n, k, mb + eb);
+    }
+    m->dtype = dt;
+    m->n = n;
+    m->k = k;
+    m->ld = (size_t)k;
+    m->bytes = mb + eb;
+    m->owned = 1;
+    return 0;
+}
+
+int rt_matrix_wrap(rt_matrix *m, rt_dtype dt, int n, int k, size_t ld, void *data, mgc_error *e)
+{
+    memset(m, 0, sizeof *m);
+    if (n <= 0 || k <= 0 || ld < (size_t)k)
+        return mgc_errorf(e, "cannot wrap a weight [%d, %d] with row stride %zu", n, k, ld);
+    if (dt != RT_F32 && dt != RT_BF16)
+        return mgc_errorf(e, "only f32 and bf16 weights can be wrapped in place, not %s", rt_dtype_name(dt));
+    m->dtype = dt;
+    m->n = n;
+    m->k = k;
+    m->ld = ld;
+    m->data = data;
+    m->bytes = (dt == RT_F32 ? 4 : 2) * (size_t)n * (size_t)k;
+    return 0;
+}
+
+void rt_matrix_free(rt_matrix *m)
+{
+    if (m->owned) {
+        free(m->data);
+        free(m->exps);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+/* tt's sign-magnitude byte <-> the int8 we store. */
+static int8_t bf8_code_to_i8(uint8_t code)
+{
+    int mag = code & 0x7f;
+    return (int8_t)((code & 0x80) ? -mag : mag);
+}
+
+static uint8_t bf8_i8_to_code(int8_t q)
+{
+    return q < 0 ? (uint8_t)(0x80 | -q) : (uint8_t)q;
+}
+
+void rt_matrix_set_rows_f32(rt_matrix *m, int row0, int nrows, const float *src)
+{
+    assert(row0 >= 0 && nrows >= 0 && row0 + nrows <= m->n);
+    const int K = m->k;
+    if (m->dtype == RT_F32) {
+        for (int r = 0; r < nrows; r++)
+            memcpy((float *)m->data + (size_t)(row0 + r) * m->ld, src + (size_t)r * K, (size_t)K * sizeof(float));
+        return;
+    }
+    if (m->dtype == RT_BF16) {
+        for (int r = 0; r < nrows; r++)
+            rt_f32_to_bf16_row(src + (size_t)r * K, (uint16_t *)m->data + (size_t)(row0 + r) * m->ld, (size_t)K);
+        return;
+    }
+    assert(m->dtype == RT_BF8_B || m->dtype == RT_BF4_B);
+    assert(row0 % 16 == 0 && (nrows % 16 == 0 || row0 + nrows == m->n));
+    const int W = rt_dtype_mant_bits(m->dtype);
+    const size_t KP = k_pairs(K);
+    for (int nb = row0 / 16; nb * 16 < row0 + nrows; nb++) {
+        for (int c = 0; c < K; c++) {
+            float blk[16];
+            for (int j = 0; j < 16; j++) {
+                int r = nb * 16 + j - row0;
+                blk[j] = r < nrows ? src[(size_t)r * K + c] : 0.0f;
+            }
+            uint8_t e, codes[16];
+            rt_bfp_encode_block(blk, W, &e, codes);
+            uint8_t *ep = &m->exps[(size_t)nb * K + c];
+            m->nonfinite += (e == 0xff) - (*ep == 0xff);
+            *ep = e;
+            if (W == 7) {
+                int8_t *q = (int8_t *)m->data + ((size_t)nb * K + c) * 16;
+                for (int j = 0; j < 16; j++)
+                    q[j] = bf8_code_to_i8(codes[j]);
+            } else {
+                uint8_t *q = (uint8_t *)m->data + ((size_t)nb * KP + (size_t)c / 2) * 16;
+                int sh = 4 * (c & 1);
+                for (int j = 0; j < 16; j++)
+                    q[j] = (uint8_t)((q[j] & ~(0xf << sh)) | codes[j] << sh);
+            }
+        }
+    }
+}
+
+/* Code of (row, column c) of a block-float matrix, in tt's form. */
+static uint8_t bfp_code(const rt_matrix *m, int row, int c)
+{
+    size_t nb = (size_t)row / 16, j = (size_t)row % 16;
+    if (m->dtype == RT_BF8_B)
+        return bf8_i8_to_code(((const int8_t *)m->data)[((nb * m->k) + c) * 16 + j]);
+    uint8_t byte = ((const uint8_t *)m->data)[(nb * k_pairs(m->k) + (size_t)c / 2) * 16 + j];
+    return (uint8_t)((byte >> (4 * (c & 1))) & 0xf);
+}
+
+void rt_matrix_get_row_f32(const rt_matrix *m, int row, float *dst)
+{
+    assert(row >= 0 && row < m->n);
+    const int K = m->k;
+    switch (m->dtype) {
+    case RT_F32:
+        memcpy(dst, (const float *)m->data + (size_t)row * m->ld, (size_t)K * sizeof(float));
+        return;
+    case RT_BF16:
+        rt_bf16_to_f32_row((const uint16_t *)m->data + (size_t)row * m->ld, dst, (size_t)K);
+        return;
+    default: {
+        const int W = rt_dtype_mant_bits(m->dtype);
+        const uint8_t *ex = m->exps + (size_t)(row / 16) * K;
+        for (int c = 0; c < K; c++)
+            dst[c] = rt_bfp_decode_value(ex[c], bfp_code(m, row, c), W);
+    }
+    }
+}
+
+/* ===================== GEMV: scalar (the reference order) ===================== */
+
+static float reduce16(float p[16])
+{
+    for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++)
+            p[l] = p[l] + p[l + w];
+    return p[0];
+}
+
+static void gemv_rows_scalar(const float *x, int M, const rt_matrix *w, float *y)
+{
+    const int N = w->n, K = w->k;
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < M; i++) {
+            const float *xi = x + (size_t)i * K;
+            float p[16] = {0};
+            if (w->dtype == RT_F32) {
+                const float *wr = (const float *)w->data + (size_t)r * w->ld;
+                for (int c = 0; c < K; c++)
+                    p[c % 16] = fmaf(xi[c], wr[c], p[c % 16]);
+            } else {
+                const uint16_t *wr = (const uint16_t *)w->data + (size_t)r * w->ld;
+                for (int c = 0; c < K; c++)
+                    p[c % 16] = fmaf(xi[c], bf16f(wr[c]), p[c % 16]);
+            }
+            y[(size_t)i * N + r] = reduce16(p);
+        }
+}
+
+/* The folded block scale: (x * 2^-(W-1)) * 2^(e-127); e = 0 gives 0 (the
+ * block is all zero), e = 0xFF never reaches here (see rt_linear_isa). */
+static float bfp_xs(float x, uint8_t e, float cw)
+{
+    return (x * cw) * u2f((uint32_t)e << 23);
+}
+
+static void gemv_bfp_scalar(const float *x, int M, const rt_matrix *w, float *y)
+{
+    const int N = w->n, K = w->k, W = rt_dtype_mant_bits(w->dtype);
+    const float cw = W == 7 ? 1.0f / 64 : 1.0f / 4;
+    const size_t KP = k_pairs(K);
+    for (size_t nb = 0; nb < n_blocks(N); nb++) {
+        int rows = N - (int)nb * 16 < 16 ? N - (int)nb * 16 : 16;
+        for (int i = 0; i < M; i++) {
+            float acc[16] = {0};
+            for (int c = 0; c < K; c++) {
+                float xs = bfp_xs(x[(size_t)i * K + c], w->exps[nb * K + c], cw);
+                for (int j = 0; j < 16; j++) {
+                    float v;
+                    if (W == 7)
+                        v = (float)((const int8_t *)w->data)[(nb * K + c) * 16 + j];
+                    else
+                        v = bf4_code_value[(((const uint8_t *)w->data)[(nb * KP + c / 2) * 16 + j] >> (4 * (c & 1))) &
+                                           0xf];
+                    acc[j] = fmaf(xs, v, acc[j]);
+                }
+            }
+            memcpy(y + (size_t)i * N + nb * 16, acc, (size_t)rows * sizeof(float));
+        }
+    }
+}
+
+/* Block-float matrix holding Inf/NaN: the same order with the exactly
+ * decoded weights, so Inf/NaN propagate per IEEE (shared by every ISA). */
+static void gemv_bfp_exact(const float *x, int M, const rt_matrix *w, float *y)
+{
+    const int N = w->n, K = w->k, W = rt_dtype_mant_bits(w->dtype);
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < M; i++) {
+            float acc = 0;
+            for (int c = 0; c < K; c++)
+                acc = fmaf(x[(size_t)i * K + c],
+                           rt_bfp_decode_value(w->exps[(size_t)(r / 16) * K + c], bfp_code(w, r, c), W), acc);
+            y[(size_t)i * N + r] = acc;
+        }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* ===================== GEMV: AVX2 ===================== */
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+static ALWAYS_INLINE __m256 ld8_avx2(const void *w, int bf16, size_t off)
+{
+    if (bf16) {
+        __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + off));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    return _mm256_loadu_ps((const float *)w + off);
+}
+
+/* Rows n0..n0+R-1 for M rows of x; 16 lanes as two 8-lane halves. */
+static ALWAYS_INLINE void rows_avx2(const float *x, int M, const rt_matrix *w, float *y, int n0, int R)
+{
+    const int K = w->k, N = w->n, bf16 = w->dtype == RT_BF16;
+    __m256 lo[4][2], hi[4][2];
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++)
+            lo[i][r] = hi[i][r] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m256 wl[2], wh[2];
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) {
+            size_t off = (size_t)(n0 + r) * w->ld + k;
+            wl[r] = ld8_avx2(w->data, bf16, off);
+            wh[r] = ld8_avx2(w->data, bf16, off + 8);
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < M; i++) {
+            __m256 xl = _mm256_loadu_ps(x + (size_t)i * K + k), xh = _mm256_loadu_ps(x + (size_t)i * K + k + 8);
+#pragma GCC unroll 2
+            for (int r = 0; r < R; r++) {
+                lo[i][r] = _mm256_fmadd_ps(xl, wl[r], lo[i][r]);
+                hi[i][r] = _mm256_fmadd_ps(xh, wh[r], hi[i][r]);
+            }
+        }
+    }
+    for (int i = 0; i < M; i++)
+        for (int r = 0; r < R; r++) {
+            float p[16];
+            _mm256_storeu_ps(p, lo[i][r]);
+            _mm256_storeu_ps(p + 8, hi[i][r]);
+            const float *xi = x + (size_t)i * K;
+            size_t off = (size_t)(n0 + r) * w->ld;
+            for (int c = k; c < K; c++) {
+                float wv = bf16 ? bf16f(((const uint16_t *)w->data)[off + c]) : ((const float *)w->data)[off + c];
+                p[c % 16] = fmaf(xi[c], wv, p[c % 16]);
+            }
+            y[(size_t)i * N + n0 + r] = reduce16(p);
+        }
+}
+
+static void gemv_rows_avx2(const float *x, int M, const rt_matrix *w, float *y)
+{
+    int n0 = 0;
+    if (M == 1)
+        for (; n0 + 2 <= w->n; n0 += 2)
+            rows_avx2(x, 1, w, y, n0, 2);
+    for (; n0 < w->n; n0++)
+        switch (M) {
+        case 1: rows_avx2(x, 1, w, y, n0, 1); break;
+        case 2: rows_avx2(x, 2, w, y, n0, 1); break;
+        case 3: rows_avx2(x, 3, w, y, n0, 1); break;
+        default: rows_avx2(x, 4, w, y, n0, 1); break;
+        }
+}
+
+/* One row block (16 outputs) for M rows of x, two 8-lane halves. */
+static ALWAYS_INLINE void bfp_block_avx2(const float *x, int M, const rt_matrix *w, float *y, size_t nb, int W)
+{
+    const int K = w->k, N = w->n;
+    const size_t KP = k_pairs(K);
+    const float cw = W == 7 ? 1.0f / 64 : 1.0f / 4;
+    const __m256 mag_tab = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i sign = _mm256_set1_epi32((int)0x80000000u), nib = _mm256_set1_epi32(0xf);
+    __m256 lo[4], hi[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++)
+        lo[i] = hi[i] = _mm256_setzero_ps();
+    const uint8_t *ex = w->exps + nb * K;
+    for (int c = 0; c < K; c++) {
+        __m256 wl, wh;
+        if (W == 7) {
+            const int8_t *q = (const int8_t *)w->data + (nb * K + c) * 16;
+            wl = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
+            wh = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + 8))));
+        } else {
+            const uint8_t *q = (const uint8_t *)w->data + (nb * KP + (size_t)c / 2) * 16;
+            __m256i bl = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)q));
+            __m256i bh = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q + 8)));
+            if (c & 1) {
+                bl = _mm256_srli_epi32(bl, 4);
+                bh = _mm256_srli_epi32(bh, 4);
+            }
+            bl = _mm256_and_si256(bl, nib);
+            bh = _mm256_and_si256(bh, nib);
+            /* magnitude by table (low 3 bits), sign from bit 3 */
+            wl = _mm256_xor_ps(_mm256_permutevar8x32_ps(mag_tab, bl),
+                               _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(bl, 28), sign)));
+            wh = _mm256_xor_ps(_mm256_permutevar8x32_ps(mag_tab, bh),
+                               _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(bh, 28), sign)));
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < M; i++) {
+            __m256 xs = _mm256_set1_ps(bfp_xs(x[(size_t)i * K + c], ex[c], cw));
+            lo[i] = _mm256_fmadd_ps(xs, wl, lo[i]);
+            hi[i] = _mm256_fmadd_ps(xs, wh, hi[i]);
+        }
+    }
+    int rows = N - (int)nb * 16 < 16 ? N - (int)nb * 16 : 16;
+    for (int i = 0; i < M; i++) {
+        float p[16];
+        _mm256_storeu_ps(p, lo[i]);
+        _mm256_storeu_ps(p + 8, hi[i]);
+        memcpy(y + (size_t)i * N + nb * 16, p, (size_t)rows * sizeof(float));
+    }
+}
+
+static void gemv_bfp_avx2(const float *x, int M, const rt_matrix *w, float *y)
+{
+    const int W = rt_dtype_mant_bits(w->dtype);
+    for (size_t nb = 0; nb < n_blocks(w->n); nb++) {
+        if (W == 7)
+            switch (M) {
+            case 1: bfp_block_avx2(x, 1, w, y, nb, 7); break;
+            case 2: bfp_block_avx2(x, 2, w, y, nb, 7); break;
+            case 3: bfp_block_avx2(x, 3, w, y, nb, 7); break;
+            default: bfp_block_avx2(x, 4, w, y, nb, 7); break;
+            }
+        else
+            switch (M) {
+            case 1: bfp_block_avx2(x, 1, w, y, nb, 3); break;
+            case 2: bfp_block_avx2(x, 2, w, y, nb, 3); break;
+            case 3: bfp_block_avx2(x, 3, w, y, nb, 3); break;
+            default: bfp_block_avx2(x, 4, w, y, nb, 3); break;
+            }
+    }
+}
+
+#pragma GCC pop_options
+
+/* ===================== GEMV: AVX-512 ===================== */
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+
+static ALWAYS_INLINE float reduce16_avx512(__m512 p)
+{
+    __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(p), _mm512_extractf32x8_ps(p, 1));
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+static ALWAYS_INLINE __m512 ld16_avx512(const void *w, int bf16, size_t off, __mmask16 m)
+{
+    if (bf16) {
+        __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + off);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    return _mm512_maskz_loadu_ps(m, (const float *)w + off);
+}
+
+/* Rows n0..n0+R-1 for M rows of x: R*M independent fma chains. */
+static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w, float *y, int n0, int R)
+{
+    const int K = w->k, N = w->n, bf16 = w->dtype == RT_BF16;
+    __m512 acc[4][8];
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            acc[i][r] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k < K; k += 16) {
+        __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512 wv[8];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            wv[r] = ld16_avx512(w->data, bf16, (size_t)(n0 + r) * w->ld + k, m);
+#pragma GCC unroll 4
+        for (int i = 0; i < M; i++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)i * K + k);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) /* masked lanes keep their partial sum */
+                acc[i][r] = _mm512_mask3_fmadd_ps(xv, wv[r], acc[i][r], m);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            y[(size_t)i * N + n0 + r] = reduce16_avx512(acc[i][r]);
+}
+
+static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y)
+{
+    int n0 = 0;
+    const int N = w->n;
+    switch (M) {
+    case 1:
+        for (; n0 + 8 <= N; n0 += 8)
+            rows_avx512(x, 1, w, y, n0, 8);
+        break;
+    case 2:
+        for (; n0 + 4 <= N; n0 += 4)
+            rows_avx512(x, 2, w, y, n0, 4);
+        break;
+    case 3:
+        for (; n0 + 4 <= N; n0 += 4)
+            rows_avx512(x, 3, w, y, n0, 4);
+        break;
+    default:
+        for (; n0 + 4 <= N; n0 += 4)
+            rows_avx512(x, 4, w, y, n0, 4);
+        break;
+    }
+    for (; n0 < N; n0++)
+        switch (M) {
+        case 1: rows_avx512(x, 1, w, y, n0, 1); break;
+        case 2: rows_avx512(x, 2, w, y, n0, 1); break;
+        case 3: rows_avx512(x, 3, w, y, n0, 1); break;
+        default: rows_avx512(x, 4, w, y, n0, 1); break;
+        }
+}
+
+/* NBB row blocks nb0.. (16 outputs each) for M rows of x.  Per 16 columns the
+ * folded scales x*2^-(W-1)*2^(e-127) are computed as vectors and parked in
+ * xs[][][], then each column's weights are one extend+convert (bf8_b) or one
+ * table permute (bf4_b, two columns per 16 loaded bytes) and M fmas. */
+static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t nb0,
+                                            int NBB, int W)
+{
+    const int K = w->k, N = w->n;
+    const size_t KP = k_pairs(K);
+    const __m512 cw = _mm512_set1_ps(W == 7 ? 1.0f / 64 : 1.0f / 4);
+    const __m512 tab = _mm512_loadu_ps(bf4_code_value);
+    __m512 acc[4][4];
+    float xs[4][4][16] __attribute__((aligned(64)));
+#pragma GCC unroll 4
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 4
+        for (int b = 0; b < NBB; b++)
+            acc[i][b] = _mm512_setzero_ps();
+    for (int k0 = 0; k0 < K; k0 += 16) {
+        int kc = K - k0 >= 16 ? 16 : K - k0;
+        __mmask16 km = (__mmask16)((1u << kc) - 1);
+        __m512 xv[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < M; i++)
+            xv[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(km, x + (size_t)i * K + k0), cw);
+#pragma GCC unroll 4
+        for (int b = 0; b < NBB; b++) {
+            __m128i e8 = _mm_maskz_loadu_epi8(km, w->exps + (nb0 + b) * K + k0);
+            __m512 sv = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e8), 23));
+#pragma GCC unroll 4
+            for (int i = 0; i < M; i++)
+                _mm512_store_ps(xs[i][b], _mm512_mul_ps(xv[i], sv));
+        }
+        if (W == 7) {
+            for (int kk = 0; kk < kc; kk++) {
+#pragma GCC unroll 4
+                for (int b = 0; b < NBB; b++) {
+                    const int8_t *q = (const int8_t *)w->data + ((nb0 + b) * K + (size_t)(k0 + kk)) * 16;
+                    __m512 wv = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
+#pragma GCC unroll 4
+                    for (int i = 0; i < M; i++)
+                        acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk]), wv, acc[i][b]);
+                }
+            }
+        } else {
+            for (int kk = 0; kk < kc; kk += 2) {
+#pragma GCC unroll 4
+                for (int b = 0; b < NBB; b++) {
+                    const uint8_t *q = (const uint8_t *)w->data + ((nb0 + b) * KP + (size_t)(k0 + kk) / 2) * 16;
+                    __m512i by = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
+                    /* vpermps reads only the low 4 bits of each index */
+                    __m512 w0 = _mm512_permutexvar_ps(by, tab);
+#pragma GCC unroll 4
+                    for (int i = 0; i < M; i++)
+                        acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk]), w0, acc[i][b]);
+                    if (kk + 1 < kc) {
+                        __m512 w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(by, 4), tab);
+#pragma GCC unroll 4
+                        for (int i = 0; i < M; i++)
+                            acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk + 1]), w1, acc[i][b]);
+                    }
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int b = 0; b < NBB; b++) {
+        int rows = N - (int)(nb0 + b) * 16 < 16 ? N - (int)(nb0 + b) * 16 : 16;
+        __mmask16 rm = (__mmask16)((1u << rows) - 1);
+#pragma GCC unroll 4
+        for (int i = 0; i < M; i++)
+            _mm512_mask_storeu_ps(y + (size_t)i * N + (nb0 + b) * 16, rm, acc[i][b]);
+    }
+}
+
+#define BFP_CALL(M_, NBB_)                                                                                     \
+    do {                                                                                                       \
+        if (W == 7)                                                                                            \
+            bfp_blocks_avx512(x, M_, w, y, nb, NBB_, 7);                                                       \
+        else                                                                                                   \
+            bfp_blocks_avx512(x, M_, w, y, nb, NBB_, 3);                                                       \
+    } while (0)
+
+static void gemv_bfp_avx512(const float *x, int M, const rt_matrix *w, float *y)
+{
+    const int W = rt_dtype_mant_bits(w->dtype);
+    const size_t NB = n_blocks(w->n);
+    size_t nb = 0;
+    /* Four row blocks at a time: four independent fma chains per x row. */
+    for (; nb + 4 <= NB; nb += 4)
+        switch (M) {
+        case 1: BFP_CALL(1, 4); break;
+        case 2: BFP_CALL(2, 4); break;
+        case 3: BFP_CALL(3, 4); break;
+        default: BFP_CALL(4, 4); break;
+        }
+    for (; nb < NB; nb++)
+        switch (M) {
+        case 1: BFP_CALL(1, 1); break;
+        case 2: BFP_CALL(2, 1); break;
+        case 3: BFP_CALL(3, 1); break;
+        default: BFP_CALL(4, 1); break;
+        }
+}
+#undef BFP_CALL
+
+#pragma GCC pop_options
+#endif /* __x86_64__ */
+
+/* ===================== prefill: OpenBLAS ===================== */
+
+/* Weight rows dequantised per sgemm call: about 2 MiB of f32 (an L2's
+ * worth), a multiple of 16, between 64 and 512 rows. */
+static int panel_rows(const rt_matrix *w)
+{
+    size_t p = ((size_t)1 << 19) / (size_t)w->k;
+    p = p / 16 * 16;
+    if (p < 64)
+        p = 64;
+    if (p > 512)
+        p = 512;
+    size_t nr = n_blocks(w->n) * 16;
+    return (int)(p < nr ? p : nr);
+}
+
+size_t rt_linear_scratch_floats(const rt_matrix *w, int m)
+{
+    if (w->dtype == RT_F32 || m <= RT_GEMV_MAX_M)
+        return 0;
+    return (size_t)panel_rows(w) * (size_t)w->k;
+}
+
+static void linear_sgemm(const float *x, int m, const rt_matrix *w, float *y, float *scratch)
+{
+    const int N = w->n, K = w->k;
+    if (w->dtype == RT_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, N, K, 1.0f, x, K, (const float *)w->data,
+                    (int)w->ld, 0.0f, y, N);
+        return;
+    }
+    assert(scratch);
+    const int P = panel_rows(w);
+    for (int p0 = 0; p0 < N; p0 += P) {
+        int np = N - p0 < P ? N - p0 : P;
+        if (w->dtype == RT_BF16) {
+            /* panel = W rows p0..p0+np-1, [np][K] */
+            for (int r = 0; r < np; r++)
+                rt_bf16_to_f32_row((const uint16_t *)w->data + (size_t)(p0 + r) * w->ld, scratch + (size_t)r * K,
+                                   (size_t)K);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, np, K, 1.0f, x, K, scratch, K, 0.0f, y + p0, N);
+            continue;
+        }
+        /* Block floats decode naturally as W^T: panel [K][P], 16 outputs of
+         * a column contiguous. */
+        const int W = rt_dtype_mant_bits(w->dtype);
+        const size_t KP = k_pairs(K);
+        for (int nb = p0 / 16; nb * 16 < p0 + np; nb++) {
+            float *dst0 = scratch + (size_t)(nb * 16 - p0);
+            for (int c = 0; c < K; c++) {
+                uint8_t e = w->exps[(size_t)nb * K + c];
+                float *dst = dst0 + (size_t)c * P;
+                if (e == 0xff) {
+                    for (int j = 0; j < 16; j++)
+                        dst[j] = rt_bfp_decode_value(e, bfp_code(w, nb * 16 + j, c), W);
+                    continue;
+                }
+                /* exact 2^(e-127-(W-1)) (subnormal for tiny e) */
+                float scale = rt_bfp_decode_value(e, (uint8_t)1, W);
+                if (W == 7) {
+                    const int8_t *q = (const int8_t *)w->data + ((size_t)nb * K + c) * 16;
+                    for (int j = 0; j < 16; j++)
+                        dst[j] = (float)q[j] * scale;
+                } else {
+                    const uint8_t *q = (const uint8_t *)w->data + ((size_t)nb * KP + (size_t)c / 2) * 16;
+                    int sh = 4 * (c & 1);
+                    for (int j = 0; j < 16; j++)
+                        dst[j] = bf4_code_value[(q[j] >> sh) & 0xf] * scale;
+                }
+            }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, np, K, 1.0f, x, K, scratch, P, 0.0f, y + p0, N);
+    }
+}
+
+/* ===================== entry points ===================== */
+
+void rt_linear_isa(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, float *scratch)
+{
+    assert(m >= 0 && w->data);
+    if (m == 0)
+        return;
+    if (isa > rt_cpu_best_isa())
+        isa = rt_cpu_best_isa();
+    if (m > RT_GEMV_MAX_M) {
+        linear_sgemm(x, m, w, y, scratch);
+        return;
+    }
+    const int blocked = w->dtype == RT_BF8_B || w->dtype == RT_BF4_B;
+    if (blocked && w->nonfinite) {
+        gemv_bfp_exact(x, m, w, y);
+        return;
+    }
+#if defined(__x86_64__)
+    if (isa == RT_ISA_AVX512) {
+        if (blocked)
+            gemv_bfp_avx512(x, m, w, y);
+        else
+            gemv_rows_avx512(x, m, w, y);
+        return;
+    }
+    if (isa == RT_ISA_AVX2) {
+        if (blocked)
+            gemv_bfp_avx2(x, m, w, y);
+        else
+            gemv_rows_avx2(x, m, w, y);
+        return;
+    }
+#endif
+    if (blocked)
+        gemv_bfp_scalar(x, m, w, y);
+    else
+        gemv_rows_scalar(x, m, w, y);
+}
+
+void rt_linear(const float *x, int m, const rt_matrix *w, float *y, float *scratch)
+{
+    rt_linear_isa(rt_kernels_isa(), x, m, w, y, scratch);
+}

@@ -1,0 +1,34 @@
+/* RMSNorm, HF semantics (LlamaRMSNorm and its copies in Mistral, Phi-3,
+ * Qwen3): variance = mean(x^2) in f32, x * rsqrt(variance + eps), rounded to
+ * the activation dtype, then times the weight. */
+#include "kernels.h"
+
+#include <assert.h>
+#include <math.h>
+
+void rt_rms_norm_isa(rt_isa isa, const float *x, int rows, int dim, const float *w, float eps, int act_bf16,
+                     float *out)
+{
+    assert(rows >= 0 && dim > 0);
+    if (isa > rt_cpu_best_isa())
+        isa = rt_cpu_best_isa();
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * dim;
+        float *o = out + (size_t)r * dim;
+        /* torch: mean = sum / dim in f32; rsqrt(v) = 1 / sqrt(v), both
+         * correctly rounded. */
+        float var = rt_dot_f32(isa, xr, xr, dim) / (float)dim;
+        float inv = 1.0f / sqrtf(var + eps);
+        if (act_bf16)
+            for (int i = 0; i < dim; i++)
+                o[i] = rt_bf16_round(w[i] * rt_bf16_round(xr[i] * inv));
+        else
+            for (int i = 0; i < dim; i++)
+                o[i] = w[i] * (xr[i] * inv);
+    }
+}
+
+void rt_rms_norm(const float *x, int rows, int dim, const float *w, float eps, int act_bf16, float *out)
+{
+    rt_rms_norm_isa(rt_kernels_isa(), x, rows, dim, w, eps, act_bf16, out);
+}

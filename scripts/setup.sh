@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages mgc needs to build and test.  As root it runs
+# apt-get itself; otherwise it prints the exact command to run.  Idempotent and
+# quick when everything is already there.
+set -e
+PKGS="make gcc flex bison pkg-config libyaml-dev libjson-c-dev libopenblas-dev libcmocka-dev"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  echo "setup: installing:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+  echo "setup: missing Debian packages. Run as root:" >&2
+  echo "  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
+  exit 1
+fi

@@ -1,0 +1,14 @@
+/* plan_sample.h: a small but complete plan built in code, for the plan
+ * serialization tests (test_plan_io.c, test_plan_mutation.c). */
+#ifndef MGC_TEST_PLAN_SAMPLE_H
+#define MGC_TEST_PLAN_SAMPLE_H
+
+#include "plan.h"
+
+/* 2 devices (mesh [1, 2]); 7 weights (replicated, split with padding, fused
+ * q/k/v parts of one tensor, a rank-1 norm); a longrope and a llama3 rope;
+ * prefill (14 ops, 13 buffers, one arena slot reused) and decode (15 ops,
+ * 14 buffers).  Free with mgc_plan_free. */
+void mgc_test_sample_plan(mgc_plan *p);
+
+#endif

@@ -1206,14 +1206,14 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
         return (val){.k = V_WEIGHT, .w = w};
     }
     case MGC_EX_NAME: {
+        const val *v = lookup(s, x->str);
+        if (v)
+            return *v;
         if (strcmp(x->str, "config") == 0)
             return (val){.k = V_CONFIG, .s = ""};
         if (strcmp(x->str, "cache") == 0)
             return (val){.k = V_CACHE};
-        const val *v = lookup(s, x->str);
-        if (!v)
-            return fail(e, x->span, "'%s' is not defined", x->str);
-        return *v;
+        return fail(e, x->span, "'%s' is not defined", x->str);
     }
     case MGC_EX_MEMBER: {
         const char *cp = config_path_of(e, x);

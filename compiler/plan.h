@@ -185,7 +185,24 @@ int mgc_plan_read(const char *path, mgc_plan *out, mgc_error *e);
 int mgc_plan_parse(const char *label, const char *text, size_t len, mgc_plan *out, mgc_error *e);
 /* Structural validation (also run by read): indices in range, live ranges
  * consistent with the op list, arena offsets non-overlapping for buffers live
- * at the same time, slices inside checkpoint shapes. */
+ * at the same time, slices inside checkpoint shapes.  In detail, besides
+ * ranges and indices (plan.c has the full list):
+ *   - ndevices == mesh[0] * mesh[1]; memory.total == weights + kv_cache +
+ *     activations, memory.dram == dram_bytes, total <= dram;
+ *   - a weight's slices: every dimension not split reads the whole part
+ *     ([row0, row0+shape[0]) on dim 0); the split dimension's pieces are
+ *     contiguous in device order and cover the part, local size padded/ndevices;
+ *     bytes_per_device == mgc_dtype_bytes(dtype, local_shape[0] * local_shape[1]);
+ *     rank 2 for linear/embedding roles, 1 for norm; ids unique;
+ *   - buffers: bufs[i].id == i, size == rows * cols, offset + size <=
+ *     arena_values, 0 <= first <= last < nops; the input buffer is i32 with 1 col;
+ *   - ops: what the kernel needs is present (inputs, output, weight of the
+ *     right role, cache layer, rope, heads, eps, scale, vocab); fill_cache,
+ *     update_cache and output have no output buffer; fill_cache/sdpa only in
+ *     prefill, update_cache/sdpa_decode only in decode; every buffer an op
+ *     touches is live at that op, and every buffer it reads (bar the input)
+ *     was written by an earlier op.
+ * Replicated weights ignore `dim` and `padded`. */
 int mgc_plan_validate(const mgc_plan *p, mgc_error *e);
 
 /* Which record a validation failure is about, so that a reader can put the

@@ -34,27 +34,30 @@ typedef struct rd {
 static int line_of(const yaml_node_t *n) { return n ? (int)n->start_mark.line + 1 : 1; }
 
 __attribute__((format(printf, 3, 4)))
-static int err(rd *r, const yaml_node_t *n, const char *fmt, ...)
+static void report(rd *r, const yaml_node_t *n, const char *fmt, ...)
 {
     char msg[900];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return mgc_errorf(r->e, "%s:%d: %s", r->label, line_of(n), msg);
+    mgc_errorf(r->e, "%s:%d: %s", r->label, line_of(n), msg);
 }
+/* "LABEL:LINE: cause" for node n; evaluates to -1 (a macro, so that the
+ * compiler sees the constant and knows outputs are set on success) */
+#define err(r, n, ...) (report((r), (n), __VA_ARGS__), -1)
 
 /* The node at `index`, which must not have been used before. */
 static yaml_node_t *take(rd *r, int index, const yaml_node_t *parent)
 {
     yaml_node_t *n = yaml_document_get_node(r->doc, index);
     if (!n) {
-        err(r, parent, "missing node");
+        report(r, parent, "missing node");
         return NULL;
     }
     size_t i = (size_t)index - 1;
     if (r->seen[i]) {
-        err(r, parent, "a node is used twice (anchors and aliases are not allowed)");
+        report(r, parent, "a node is used twice (anchors and aliases are not allowed)");
         return NULL;
     }
     r->seen[i] = 1;
@@ -62,7 +65,7 @@ static yaml_node_t *take(rd *r, int index, const yaml_node_t *parent)
                      : n->type == YAML_SEQUENCE_NODE ? YAML_DEFAULT_SEQUENCE_TAG
                      : YAML_DEFAULT_MAPPING_TAG;
     if (!n->tag || strcmp((const char *)n->tag, want) != 0) {
-        err(r, n, "tags are not allowed");
+        report(r, n, "tags are not allowed");
         return NULL;
     }
     return n;
@@ -73,15 +76,15 @@ static yaml_node_t *take(rd *r, int index, const yaml_node_t *parent)
 static const char *scalar(rd *r, const yaml_node_t *n, const char *what, int need_plain)
 {
     if (n->type != YAML_SCALAR_NODE) {
-        err(r, n, "%s: expected a scalar", what);
+        report(r, n, "%s: expected a scalar", what);
         return NULL;
     }
     if (need_plain && n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
-        err(r, n, "%s: expected an unquoted value", what);
+        report(r, n, "%s: expected an unquoted value", what);
         return NULL;
     }
     if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
-        err(r, n, "%s: contains a NUL character", what);
+        report(r, n, "%s: contains a NUL character", what);
         return NULL;
     }
     return (const char *)n->data.scalar.value;
@@ -238,7 +241,7 @@ static int *new_lines(rd *r, const yaml_node_t *n, size_t count)
 {
     int *l = calloc(count ? count : 1, sizeof *l);
     if (!l)
-        err(r, n, "out of memory");
+        report(r, n, "out of memory");
     return l;
 }
 

@@ -1,12 +1,196 @@
-#include "commands.h"
+/* mgc eval: teacher-forced accuracy of a plan against a reference file. */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-/* Placeholder until the eval command lands. */
-int mgc_cmd_eval(int argc, char **argv)
+#include "atomic_file.h"
+#include "commands.h"
+#include "eval.h"
+#include "plan.h"
+
+void mgc_help_eval(FILE *out)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "mgc eval: not built yet\n");
-    return MGC_EXIT_USAGE;
+    fprintf(out,
+            "usage: mgc eval PLAN --model DIR --reference REF.safetensors [options]\n"
+            "\n"
+            "Teacher forcing as tt-metal measures it: prefills the reference's prompt\n"
+            "(prompt_len in its metadata) in one pass, then decodes one position at a time\n"
+            "feeding the reference's next token, and compares every position's logits with\n"
+            "the reference's: top-1 (our argmax is the reference's), top-5 (our argmax is in\n"
+            "the reference's top 5), Pearson correlation (PCC), max abs error, KL divergence\n"
+            "and perplexity.  The last line is YT_METRICS={...} (JSON) for automation.\n"
+            "\n"
+            "  --model DIR              the HuggingFace checkpoint directory\n"
+            "  --reference FILE         reference outputs (input_ids, logits, top5; safetensors)\n"
+            "  --max-new-tokens N       compare only the prompt and N decoded positions\n"
+            "  --prefill-decode         debug: run the prompt through the decode path one\n"
+            "                           token at a time (metrics are then not final)\n"
+            "  --json FILE              write the per-position report as JSON\n"
+            "  --positions              print a per-position table\n");
 }
 
-void mgc_help_eval(FILE *out) { fprintf(out, "usage: mgc eval (not built yet)\n"); }
+static double nz(double x) { return isnan(x) ? 0 : x; }
+
+static void progress(void *ud, int64_t done, int64_t total)
+{
+    (void)ud;
+    fprintf(stderr, "\rdecode %lld/%lld", (long long)done, (long long)total);
+    if (done == total)
+        fprintf(stderr, "\r\033[K");
+    fflush(stderr);
+}
+
+static void row(const char *name, const rt_metrics_summary *s)
+{
+    if (s->positions == 0)
+        return;
+    printf("%-8s %9ld  %6.3f  %6.3f  %9.6f  %9.6f  %11.4g  %9.4g  %9.4g\n", name, s->positions, s->top1, s->top5,
+           s->pcc_min, s->pcc_mean, s->max_abs_err, s->kl_mean, s->perplexity);
+}
+
+static int write_json(const char *path, const mgc_plan *plan, const rt_reference *ref, const rt_eval_result *r,
+                      mgc_error *e)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "model", json_object_new_string(plan->model));
+    json_object_object_add(o, "system", json_object_new_string(plan->system));
+    json_object_object_add(o, "reference", json_object_new_string(ref->path));
+    json_object_object_add(o, "prompt_len", json_object_new_int64(r->prompt_len));
+    json_object *arr = json_object_new_array();
+    for (int64_t i = 0; i < r->positions; i++) {
+        const rt_pos_metrics *m = &r->pos[i];
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "position", json_object_new_int64(i));
+        json_object_object_add(p, "phase", json_object_new_string(i < r->prompt_len ? "prefill" : "decode"));
+        json_object_object_add(p, "token", json_object_new_int(ref->input_ids[i]));
+        json_object_object_add(p, "top1", json_object_new_int(m->top1));
+        json_object_object_add(p, "ref_top1", json_object_new_int(m->ref_top5[0]));
+        json_object_object_add(p, "top1_match", json_object_new_boolean(m->top1_match));
+        json_object_object_add(p, "top5_match", json_object_new_boolean(m->top5_match));
+        json_object_object_add(p, "pcc", json_object_new_double(nz(m->pcc)));
+        json_object_object_add(p, "max_abs_err", json_object_new_double(nz(m->max_abs_err)));
+        json_object_object_add(p, "kl", json_object_new_double(nz(m->kl)));
+        if (m->next_token >= 0)
+            json_object_object_add(p, "nll", json_object_new_double(nz(m->nll)));
+        json_object_array_add(arr, p);
+    }
+    json_object_object_add(o, "positions", arr);
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+    int rc = mgc_write_file_atomic(path, s, strlen(s), e);
+    json_object_put(o);
+    return rc;
+}
+
+int mgc_cmd_eval(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},     {"reference", required_argument, 0, 'r'},
+        {"max-new-tokens", required_argument, 0, 'n'}, {"prefill-decode", no_argument, 0, 'p'},
+        {"json", required_argument, 0, 'j'},      {"positions", no_argument, 0, 'P'},
+        {0, 0, 0, 0},
+    };
+    const char *model = NULL, *refpath = NULL, *json = NULL;
+    long long max_new = -1;
+    int prefill_decode = 0, positions = 0;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'r': refpath = optarg; break;
+        case 'j': json = optarg; break;
+        case 'p': prefill_decode = 1; break;
+        case 'P': positions = 1; break;
+        case 'n': {
+            char *end;
+            max_new = strtoll(optarg, &end, 10);
+            if (!*optarg || *end || max_new < 0) {
+                fprintf(stderr, "mgc eval: --max-new-tokens needs a non-negative integer, got '%s'\n", optarg);
+                return MGC_EXIT_USAGE;
+            }
+            break;
+        }
+        default:
+            fprintf(stderr, "mgc eval: unknown or incomplete option '%s' (see mgc eval --help)\n", argv[optind - 1]);
+            return MGC_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || !model || !refpath) {
+        fprintf(stderr, "mgc eval: expected PLAN --model DIR --reference FILE (see mgc eval --help)\n");
+        return MGC_EXIT_USAGE;
+    }
+    const char *planpath = argv[optind];
+    mgc_error err = {{0}};
+    mgc_plan plan;
+    memset(&plan, 0, sizeof plan);
+    rt_reference ref;
+    memset(&ref, 0, sizeof ref);
+    rt_engine *en = NULL;
+    rt_eval_result res;
+    memset(&res, 0, sizeof res);
+    int rc = MGC_EXIT_INPUT;
+    if (mgc_plan_read(planpath, &plan, &err) != 0 || rt_reference_load(refpath, &ref, &err) != 0)
+        goto fail;
+    rt_engine_opts eo = {.progress = isatty(2)};
+    if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
+        goto fail;
+    rt_eval_opts o = {.prefill_decode = prefill_decode};
+    if (max_new >= 0)
+        o.max_positions = ref.prompt_len + max_new;
+    if (isatty(2))
+        o.on_step = progress;
+    if (rt_eval_teacher_forcing(en, &ref, &o, &res, &err) != 0)
+        goto fail;
+
+    printf("mgc eval: %s on %s (%d device%s), weights %s, activations %s, kv cache %s\n", plan.model, plan.system,
+           plan.ndevices, plan.ndevices == 1 ? "" : "s", mgc_dtype_name(plan.weights_dtype),
+           mgc_dtype_name(plan.act_dtype), mgc_dtype_name(plan.kv_dtype));
+    printf("reference %s: %lld tokens, prompt %lld, vocab %lld\n", refpath, (long long)ref.t,
+           (long long)ref.prompt_len, (long long)ref.vocab);
+    if (prefill_decode)
+        printf("NOTE: --prefill-decode: the prompt went through the decode path; these metrics are for debugging, not final\n");
+    if (positions) {
+        printf("\n%5s  %-7s  %6s  %6s  %6s  %3s  %10s  %10s\n", "pos", "phase", "token", "ours", "ref", "hit", "pcc",
+               "max_abs");
+        for (int64_t i = 0; i < res.positions; i++) {
+            const rt_pos_metrics *m = &res.pos[i];
+            printf("%5lld  %-7s  %6d  %6d  %6d  %3s  %10.7f  %10.4g\n", (long long)i,
+                   i < res.prompt_len ? "prefill" : "decode", ref.input_ids[i], m->top1, m->ref_top5[0],
+                   m->top1_match ? "x" : m->top5_match ? "-" : ".", m->pcc, m->max_abs_err);
+        }
+    }
+    printf("\n%-8s %9s  %6s  %6s  %9s  %9s  %11s  %9s  %9s\n", "", "positions", "top1", "top5", "pcc_min", "pcc_mean",
+           "max_abs_err", "kl_mean", "ppl");
+    row("prefill", &res.prefill);
+    row("decode", &res.decode);
+    row("all", &res.all);
+    double pre_tps = res.prefill_seconds > 0 ? (double)res.prompt_len / res.prefill_seconds : 0;
+    double dec_tps = res.decode_seconds > 0 ? (double)res.decode_steps / res.decode_seconds : 0;
+    printf("\nprefill: %lld tokens in %.3f s (%.1f tok/s); decode: %lld steps in %.3f s (%.1f tok/s/user)\n",
+           (long long)res.prompt_len, res.prefill_seconds, pre_tps, (long long)res.decode_steps, res.decode_seconds,
+           dec_tps);
+    if (json && write_json(json, &plan, &ref, &res, &err) != 0)
+        goto fail;
+    printf("YT_METRICS={\"model\":\"%s\",\"system\":\"%s\",\"weights_dtype\":\"%s\",\"activations_dtype\":\"%s\","
+           "\"tokens\":%lld,\"prompt_len\":%lld,\"top1\":%.6f,\"top5\":%.6f,\"pcc_min\":%.8f,\"pcc_mean\":%.8f,"
+           "\"max_abs_err\":%.6g,\"kl_mean\":%.6g,\"perplexity\":%.6g,\"prefill_tok_s\":%.2f,\"decode_tok_s_u\":%.2f%s}\n",
+           plan.model, plan.system, mgc_dtype_name(plan.weights_dtype), mgc_dtype_name(plan.act_dtype),
+           (long long)res.positions, (long long)res.prompt_len, nz(res.all.top1), nz(res.all.top5), nz(res.all.pcc_min),
+           nz(res.all.pcc_mean), nz(res.all.max_abs_err), nz(res.all.kl_mean), nz(res.decode.perplexity), pre_tps, dec_tps,
+           prefill_decode ? ",\"final\":false" : "");
+    rc = MGC_EXIT_OK;
+    goto out;
+fail:
+    fprintf(stderr, "mgc eval: %s\n", err.msg);
+out:
+    rt_eval_result_free(&res);
+    rt_engine_free(en);
+    rt_reference_free(&ref);
+    mgc_plan_free(&plan);
+    return rc;
+}

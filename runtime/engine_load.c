@@ -76,8 +76,11 @@ static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, f
     const mgc_weight_slice *s = &w->slices[dv];
     int64_t l0 = s->local_shape[0], l1 = w->rank == 2 ? s->local_shape[1] : 1;
     memset(local, 0, sizeof(float) * (size_t)(l0 * l1));
-    int64_t r0 = s->range[0].lo, r1 = s->range[0].hi;
-    int64_t c0 = w->rank == 2 ? s->range[1].lo : 0, c1 = w->rank == 2 ? s->range[1].hi : 1;
+    /* the reader views a vector as one row */
+    int64_t r0 = w->rank == 2 ? s->range[0].lo : 0, r1 = w->rank == 2 ? s->range[0].hi : 1;
+    int64_t c0 = w->rank == 2 ? s->range[1].lo : s->range[0].lo, c1 = w->rank == 2 ? s->range[1].hi : s->range[0].hi;
+    if (w->rank == 1)
+        l1 = l0, l0 = 1;
     if (r1 <= r0 || c1 <= c0)
         return 0; /* a device holding only padding */
     if (c1 - c0 == l1)

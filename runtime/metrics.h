@@ -14,9 +14,8 @@
  * PCC, defined everywhere:
  *   - rows that are element-wise equal: 1 (also when both are constant);
  *   - otherwise, when either row is constant (zero variance): 0.  A collapsed,
- *     constant row of logits carries no signal and must not pass a PCC bar;
- *     this is stricter than tt-metal's comp_pcc, which reports 1.0 whenever
- *     numpy's correlation is undefined;
+ *     constant row of logits carries no signal and must not pass a PCC bar
+ *     (stricter than treating an undefined correlation as a pass);
  *   - otherwise cov(x,y) / (sd(x) sd(y)) by two passes around the means,
  *     clamped to [-1, 1].
  * Non-finite logits of ours (a broken model): NaN or +inf makes pcc, kl and nll

@@ -14,7 +14,8 @@
  *
  * Reproducibility: the PRNG is xoshiro256** seeded through splitmix64, owned
  * by the sampler (no global state).  The same seed, parameters and logits give
- * the same tokens on every run and machine.  Each non-greedy draw consumes
+ * the same tokens on every run (and on every machine whose libm exp() rounds
+ * alike: the weights go through it).  Each non-greedy draw consumes
  * exactly one 64-bit number; greedy draws consume none.
  *
  * Logits: -inf marks a token that cannot be drawn; NaN or +inf is an error. */

@@ -610,6 +610,13 @@ static void test_write_missing_dir(void **state)
     assert_int_equal(mgc_plan_write(&p, path, &e), -1);
     assert_non_null(strstr(e.msg, path));
     assert_int_equal(count_entries(dir), 0);
+    /* the rename fails (the path is a directory): the temporary is removed */
+    snprintf(path, sizeof path, "%s/sub", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_int_equal(mgc_plan_write(&p, path, &e), -1);
+    assert_non_null(strstr(e.msg, "cannot rename"));
+    assert_int_equal(count_entries(dir), 1);
+    rmdir(path);
     mgc_plan_free(&p);
     remove_dir(dir);
     free(dir);

@@ -18,8 +18,12 @@
 #include "plan_sample.h"
 
 #define LABEL "mutant.plan.yaml"
+#ifndef MUTANTS /* -DMUTANTS=... -DSEED=... for a longer hunt */
 #define MUTANTS 3000
+#endif
+#ifndef SEED
 #define SEED 0x6d67632d706c616eull
+#endif
 
 static uint64_t next(uint64_t *s)
 {
@@ -187,7 +191,7 @@ static void test_mutations(void **state)
     free(orig);
 }
 
-/* Every prefix of the text is read without harm. */
+/* Prefixes of the text (every 7th, then all of the last 64) are read without harm. */
 static void test_every_truncation(void **state)
 {
     (void)state;
@@ -198,7 +202,7 @@ static void test_every_truncation(void **state)
     assert_non_null(orig);
     mgc_plan_free(&p);
     size_t n = strlen(orig);
-    for (size_t cut = 0; cut < n; cut++) {
+    for (size_t cut = 0; cut < n; cut += cut + 64 < n ? 7 : 1) {
         char *exact = malloc(cut ? cut : 1);
         assert_non_null(exact);
         memcpy(exact, orig, cut);

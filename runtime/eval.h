@@ -1,0 +1,34 @@
+/* eval.h: teacher-forced evaluation of a loaded plan against a reference, as
+ * tt-metal's accuracy tests do it: prefill the reference's prompt in one
+ * pass, then decode one position at a time feeding the reference's own next
+ * token whatever the model predicted, and compare every position's logits
+ * with the reference's (top-1, top-5, PCC, max abs error, KL, NLL). */
+#ifndef RT_EVAL_H
+#define RT_EVAL_H
+
+#include "engine.h"
+#include "metrics.h"
+#include "reference.h"
+
+typedef struct rt_eval_opts {
+    int prefill_decode;     /* debug: run the prompt through the decode path too */
+    int64_t max_positions;  /* stop after this many positions (0 = the whole reference) */
+    float *logits_out;      /* if set: [positions][vocab] our logits */
+    void (*on_step)(void *ud, int64_t done, int64_t total); /* progress, may be NULL */
+    void *ud;
+} rt_eval_opts;
+
+typedef struct rt_eval_result {
+    int64_t positions;       /* positions compared */
+    int64_t prompt_len;
+    rt_pos_metrics *pos;     /* [positions] */
+    rt_metrics_summary all, prefill, decode;
+    double prefill_seconds, decode_seconds;
+    int64_t decode_steps;
+} rt_eval_result;
+
+int rt_eval_teacher_forcing(rt_engine *en, const rt_reference *ref, const rt_eval_opts *o, rt_eval_result *out,
+                            mgc_error *e);
+void rt_eval_result_free(rt_eval_result *r);
+
+#endif

@@ -1,0 +1,28 @@
+/* reference.h: a reference file for eval, in the format the HF fixtures use
+ * (safetensors): input_ids I64 [T], logits F32 [T, V], top5 I64 [T, 5],
+ * optionally hidden_states F32 [L+1, T, H], and `prompt_len` in the
+ * metadata.  Every tensor is validated against the others on load. */
+#ifndef RT_REFERENCE_H
+#define RT_REFERENCE_H
+
+#include <stdint.h>
+
+#include "mgc_error.h"
+
+typedef struct rt_reference {
+    char *path;
+    int64_t t;            /* tokens */
+    int64_t vocab;
+    int64_t prompt_len;
+    int32_t *input_ids;   /* [t] */
+    float *logits;        /* [t][vocab], or NULL if the file has none */
+    int32_t *top5;        /* [t][5] (derived from logits when absent) */
+    int64_t hidden_layers;/* L+1 slices of hidden_states, 0 if absent */
+    int64_t hidden;
+    float *hidden_states; /* [hidden_layers][t][hidden] or NULL */
+} rt_reference;
+
+int rt_reference_load(const char *path, rt_reference *out, mgc_error *e);
+void rt_reference_free(rt_reference *r);
+
+#endif

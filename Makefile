@@ -18,7 +18,7 @@ else
 SANFLAGS :=
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Icompiler -Iruntime -Idriver -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) cmocka)
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Icompiler -Iruntime -Idriver -Itests/support -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) cmocka)
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(OPT) -g $(SANFLAGS) -pthread
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -pthread
 LDFLAGS += $(SANFLAGS)
@@ -45,7 +45,7 @@ LIBRT   := $(BUILD)/libmgc_runtime.a
 LIBDRV  := $(BUILD)/libmgc_driver.a
 LIBCOMMON := $(BUILD)/libmgc_common.a
 
-.PHONY: all test bench clean setup
+.PHONY: all test bench clean setup demo
 all: $(BUILD)/mgc
 
 # Generated frontend: flex/bison -> C.
@@ -98,6 +98,10 @@ bench: $(BUILD)/mgc $(BENCHES)
 
 setup:
 	@sh scripts/setup.sh
+
+# The README's main job: compile a bundled bringup and evaluate it.
+demo: $(BUILD)/mgc
+	@MGC=$(BUILD)/mgc sh scripts/demo.sh $(MODEL)
 
 clean:
 	rm -rf build

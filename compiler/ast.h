@@ -140,6 +140,7 @@ typedef struct mgc_ast_file {
     size_t source_len;
     mgc_ast_stmt **stmts;    size_t nstmts;
     mgc_ast_comment *comments; size_t ncomments;
+    size_t syntax_errors;    /* errors the lexer and parser reported: the tree is partial */
 } mgc_ast_file;
 
 void mgc_ast_free(mgc_ast_file *f);

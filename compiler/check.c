@@ -1134,6 +1134,11 @@ int mgc_check_program(const mgc_program *p, mgc_diags *d)
     size_t before = d->nerrors;
     if (!p || p->nfiles == 0)
         return 0;
+    /* A partial tree would only yield follow-on errors ("unknown name" for
+     * what the bad statement defined): the syntax errors come first. */
+    for (size_t i = 0; i < p->nfiles; i++)
+        if (p->files[i].ast->syntax_errors)
+            return 0;
     checker c;
     memset(&c, 0, sizeof c);
     c.p = p;

@@ -12,7 +12,9 @@
 #include "diag.h"
 #include "program.h"
 
-/* Appends a diagnostic per problem; returns the number of errors found. */
+/* Appends a diagnostic per problem; returns the number of errors found.
+ * Does nothing when a file of the program has syntax errors (its tree is
+ * partial, so most findings would be follow-on errors). */
 int mgc_check_program(const mgc_program *p, mgc_diags *d);
 
 #endif

@@ -215,10 +215,50 @@ static void print_snippet(const mgc_diag_source *src, const mgc_diagnostic *g, F
     fputc('\n', out);
 }
 
+/* Diagnostics are printed grouped by file (in order of first mention) and
+ * by position within a file: stages report in their own order (the loader
+ * reports an import problem after the whole importing file was parsed). */
+typedef struct order {
+    size_t group, idx;
+    int line, col;
+} order;
+
+static int order_cmp(const void *a, const void *b)
+{
+    const order *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->col != y->col)
+        return x->col < y->col ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
 void mgc_diags_print(const mgc_diags *d, FILE *out, int color)
 {
+    order *ord = xrealloc(NULL, (d->n ? d->n : 1) * sizeof *ord);
     for (size_t i = 0; i < d->n; i++) {
         const mgc_diagnostic *g = &d->items[i];
+        size_t group = i;
+        for (size_t j = 0; j < i; j++) {
+            const char *a = g->span.file, *b = d->items[j].span.file;
+            if ((a == NULL) == (b == NULL) && (a == b || (a && b && strcmp(a, b) == 0))) {
+                group = ord[j].group;
+                break;
+            }
+        }
+        ord[i].group = group;
+        ord[i].idx = i;
+        /* the "too many errors" marker stays last */
+        ord[i].line = g->span.file ? g->span.line : 0;
+        ord[i].col = g->span.col;
+        if (!g->span.file && i > 0 && d->dropped && i == d->n - 1)
+            ord[i].group = (size_t)-1;
+    }
+    qsort(ord, d->n, sizeof *ord, order_cmp);
+    for (size_t k = 0; k < d->n; k++) {
+        const mgc_diagnostic *g = &d->items[ord[k].idx];
         if (color)
             fputs("\033[1m", out);
         if (g->span.file && g->span.line > 0)
@@ -237,6 +277,7 @@ void mgc_diags_print(const mgc_diags *d, FILE *out, int color)
         if (g->hint)
             fprintf(out, "%shint:%s %s\n", color ? "\033[1;36m" : "", color ? "\033[0m" : "", g->hint);
     }
+    free(ord);
 }
 
 /* ---- did you mean ---- */

@@ -31,6 +31,7 @@ typedef struct wref {
     const char *part;      /* fused part name or NULL */
     int tied;
     int64_t row0, rows;    /* rows = -1: whole tensor, size unknown yet */
+    int64_t total;         /* fused part: rows of the whole fused tensor (the sum of its parts) */
     mgc_span span;
 } wref;
 
@@ -96,6 +97,7 @@ typedef struct E {
     stmt_ctx *sc;
     int depth;
     int failed;
+    int tapped;            /* the forward's layer loop has been found */
     mgc_span model_span;
 } E;
 
@@ -459,7 +461,8 @@ static int use_weight(E *e, const wref *w, mgc_weight_role role, int64_t rows, i
     x->rows = rows;
     x->cols = rank == 2 ? cols : 0;
     x->row0 = w->part ? w->row0 : 0;
-    x->hf_rows = hf_rows >= 0 ? hf_rows : (w->part ? -1 : rows);
+    /* without a checkpoint, a fused part's tensor has the rows of all its parts */
+    x->hf_rows = hf_rows >= 0 ? hf_rows : (w->part ? w->total : rows);
     x->role = role;
     x->dtype = dt;
     x->shard = e->tp ? shard : MGC_SHARD_REPLICATED;
@@ -544,13 +547,30 @@ static int as_num(E *e, val v, mgc_span sp, const char *what, double *out)
     return -1;
 }
 
-static int as_tensor(E *e, val v, mgc_span sp, const char *what)
+/* Token ids are integers that only embedding() looks up; any other op on
+ * them would compute on ids (and leave the plan without a model width). */
+static int not_ids(E *e, int x, mgc_span sp, const char *what)
+{
+    if (x >= 0 && e->ir->nodes[x].op == MGC_IR_INPUT) {
+        fail(e, sp, "%s is the token ids, which only embedding() takes", what);
+        mgc_diag_hint(e->d, "look them up first: embedding(tokens, w\"...\", vocab=V, dim=D)");
+        return -1;
+    }
+    return x;
+}
+
+static int tensor_arg(E *e, val v, mgc_span sp, const char *what)
 {
     if (v.k == V_TENSOR)
         return v.idx;
     if (v.k != V_NONE)
         fail(e, sp, "%s must be a tensor, but it is %s", what, kind_name(v.k));
     return -1;
+}
+
+static int as_tensor(E *e, val v, mgc_span sp, const char *what)
+{
+    return not_ids(e, tensor_arg(e, v, sp, what), sp, what);
 }
 
 static val tensor(int idx) { return (val){.k = V_TENSOR, .idx = idx}; }
@@ -579,6 +599,8 @@ static const val *kwarg(const args *a, const char *name, mgc_span *sp)
 
 static val elementwise(E *e, mgc_ir_opcode op, int a, int b, mgc_span sp)
 {
+    if (not_ids(e, a, sp, "an operand") < 0 || not_ids(e, b, sp, "an operand") < 0)
+        return NONE;
     mgc_ir_node *na = node(e, a), *nb = node(e, b);
     if (na->width != nb->width || na->heads != nb->heads) {
         const char *opn = op == MGC_IR_ADD ? "+" : op == MGC_IR_SUB ? "-" : "*";
@@ -610,6 +632,8 @@ static val elementwise(E *e, mgc_ir_opcode op, int a, int b, mgc_span sp)
 
 static val unary_op(E *e, mgc_ir_opcode op, int a, mgc_span sp, double scale)
 {
+    if (not_ids(e, a, sp, "the operand") < 0)
+        return NONE;
     if (op != MGC_IR_SCALE && node(e, a)->sh == MGC_SH_PARTIAL)
         a = ensure_replicated(e, a, sp);
     mgc_ir_node src = *node(e, a);
@@ -687,7 +711,7 @@ static val op_linear(E *e, const args *a, mgc_span sp)
 
 static val op_embedding(E *e, const args *a, mgc_span sp)
 {
-    int x = as_tensor(e, a->pos[0], a->pos_span[0], "embedding's input");
+    int x = tensor_arg(e, a->pos[0], a->pos_span[0], "embedding's input");
     if (x < 0)
         return NONE;
     if (node(e, x)->op != MGC_IR_INPUT)
@@ -1232,6 +1256,7 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
                     w->tied = b.p->tied;
                     w->row0 = row0;
                     w->rows = b.p->rows[i];
+                    w->total = b.p->total;
                     w->span = x->span;
                     return (val){.k = V_WEIGHT, .w = w};
                 }
@@ -1366,6 +1391,31 @@ static int stmt_annots(E *e, const mgc_ast_stmt *st, stmt_ctx *c)
     return 0;
 }
 
+static void add_tap(E *e, int node_idx)
+{
+    mgc_ir *ir = e->ir;
+    *(int *)mgc_arena_push(&ir->arena, (void **)&ir->taps, &ir->ntaps, &ir->captaps, sizeof(int)) = node_idx;
+}
+
+/* The residual stream of the forward's layer loop: the one name the loop
+ * body rebinds that already holds a tensor (x = decoder(x, ...)). */
+static const char *residual_name(scope *s, const mgc_ast_stmt *loop)
+{
+    const char *found = NULL;
+    for (size_t i = 0; i < loop->nbody; i++) {
+        const mgc_ast_stmt *b = loop->body[i];
+        if (b->kind != MGC_ST_ASSIGN)
+            continue;
+        const val *v = lookup(s, b->name);
+        if (!v || v->k != V_TENSOR)
+            continue;
+        if (found && strcmp(found, b->name) != 0)
+            return NULL;
+        found = b->name;
+    }
+    return found;
+}
+
 static val run_body(E *e, scope *s, mgc_ast_stmt **body, size_t n, int *returned)
 {
     for (size_t i = 0; i < n && !e->failed; i++) {
@@ -1390,6 +1440,11 @@ static val run_body(E *e, scope *s, mgc_ast_stmt **body, size_t n, int *returned
             break;
         }
         case MGC_ST_FOR: {
+            const char *resid = e->depth == 0 && !e->tapped ? residual_name(s, st) : NULL;
+            if (resid) {
+                e->tapped = 1;
+                add_tap(e, lookup(s, resid)->idx);
+            }
             val lo = eval(e, s, st->value), hi = eval(e, s, st->hi);
             int64_t a, b;
             if (as_int(e, lo, st->value->span, "a loop bound", &a) < 0 ||
@@ -1404,6 +1459,11 @@ static val run_body(E *e, scope *s, mgc_ast_stmt **body, size_t n, int *returned
                 val r = run_body(e, s, st->body, st->nbody, returned);
                 if (*returned)
                     return r;
+                if (resid && !e->failed) {
+                    const val *rv = lookup(s, resid);
+                    if (rv && rv->k == V_TENSOR)
+                        add_tap(e, rv->idx);
+                }
             }
             break;
         }
@@ -1565,6 +1625,24 @@ int mgc_elaborate(const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
     }
     if (!ir->vocab)
         ir->vocab = node(&e, out)->width;
+    if (!ir->hidden) /* a config without hidden_size: the embedding's width */
+        for (size_t i = 0; i < ir->nnodes && !ir->hidden; i++)
+            if (ir->nodes[i].op == MGC_IR_EMBEDDING)
+                ir->hidden = ir->nodes[i].width;
+    /* the final snapshot is what the logits are computed from (HF's last
+     * hidden state is the final norm's output) */
+    if (ir->ntaps > 0) {
+        int t = out;
+        while (node(&e, t)->op == MGC_IR_ALL_GATHER || node(&e, t)->op == MGC_IR_ALL_REDUCE)
+            t = node(&e, t)->in[0];
+        if (node(&e, t)->op == MGC_IR_LINEAR && node(&e, node(&e, t)->in[0])->sh == MGC_SH_REPLICATED)
+            add_tap(&e, node(&e, t)->in[0]);
+        else
+            ir->ntaps = 0; /* no clean final snapshot: no layer comparison */
+    }
+    for (size_t i = 0; i < ir->ntaps; i++)
+        if (node(&e, ir->taps[i])->sh != MGC_SH_REPLICATED || node(&e, ir->taps[i])->width != ir->hidden)
+            ir->ntaps = 0;
     if (node(&e, out)->sh == MGC_SH_PARTIAL)
         out = ensure_replicated(&e, out, node(&e, out)->span);
     mgc_ir_node src = *node(&e, out);

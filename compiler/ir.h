@@ -87,6 +87,9 @@ typedef struct mgc_ir {
     mgc_ir_weight *weights; size_t nweights, capweights;
     mgc_ir_rope *ropes;    size_t nropes, capropes;
     int input, output;
+    /* residual-stream snapshots for layer-by-layer comparison: the value
+     * entering the first decoder layer, after each layer, and the final norm */
+    int *taps;             size_t ntaps, captaps;
     int ndevices;
     /* cache */
     int cache_layers;

@@ -124,7 +124,7 @@ static mgc_plan_op *add_op(L *l, mgc_kernel k, const mgc_ir_node *n)
     memset(op, 0, sizeof *op);
     op->kernel = k;
     op->in[0] = op->in[1] = op->in[2] = -1;
-    op->out = op->weight = op->layer = op->rope = -1;
+    op->out = op->weight = op->layer = op->rope = op->tap = -1;
     char where[512];
     snprintf(where, sizeof where, "%s:%d:%d", n->span.file ? n->span.file : "?", n->span.line, n->span.col);
     op->where = xstrdup(where);
@@ -275,6 +275,9 @@ static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entr
             return -1;
         }
         op->out = out;
+        for (size_t t = 0; t < ir->ntaps; t++)
+            if (ir->taps[t] == (int)i)
+                op->tap = (int)t;
     }
     free(l.buf_of);
     return 0;
@@ -295,7 +298,10 @@ int mgc_lower(const mgc_ir *ir, const mgc_lower_opts *o, mgc_plan *p)
     p->hidden = ir->hidden;
     p->vocab = ir->vocab;
     p->padded_vocab = ir->output >= 0 ? ir->nodes[ir->nodes[ir->output].in[0]].padded : ir->vocab;
-    p->n_layers = ir->cache_layers;
+    /* a forward without attention has no cache layers; the plan still
+     * describes (at least) one layer */
+    p->n_layers = ir->cache_layers > 0 ? ir->cache_layers : 1;
+    p->n_taps = (int)ir->ntaps;
     p->weights_dtype = ir->weights_dtype;
     p->act_dtype = ir->act_dtype;
     p->kv_dtype = ir->kv_dtype;

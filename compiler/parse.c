@@ -126,7 +126,9 @@ mgc_ast_file *mgc_parse_string(const char *path_label, const char *text, size_t 
         abort();
     }
     YY_BUFFER_STATE buf = mgc_yy_scan_bytes(text, (int)len, scanner);
+    size_t before = d->nerrors;
     mgc_yyparse(scanner, &ctx);
+    f->syntax_errors = d->nerrors - before;
     mgc_yy_delete_buffer(buf, scanner);
     mgc_yylex_destroy(scanner);
     return f;

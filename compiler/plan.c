@@ -456,6 +456,8 @@ static int check_op(vctx *v, int en, size_t i, unsigned char *written)
         return OPFAIL("%s op %zu (%s): missing eps", ename, i, k);
     if ((need & N_SCALE) && !(o->scale > 0))
         return OPFAIL("%s op %zu (%s): missing scale", ename, i, k);
+    if (o->tap < -1 || o->tap >= p->n_taps || (o->tap >= 0 && o->out < 0))
+        return OPFAIL("%s op %zu (%s): tap %d is not a snapshot of this plan's %d", ename, i, k, o->tap, p->n_taps);
     if (!in_range(o->vocab, 0, p->vocab))
         return OPFAIL("%s op %zu (%s): vocab %lld is outside 0..%lld", ename, i, k,
                       (long long)o->vocab, (long long)p->vocab);

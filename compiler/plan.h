@@ -137,6 +137,10 @@ typedef struct mgc_plan_op {
     int group;              /* rms_norm: 0 = whole row, else per-head width */
     double eps, scale;
     int64_t vocab;          /* OUTPUT: real vocab size (after trimming padding) */
+    int tap;                /* >= 0: the output is residual-stream snapshot #tap (for
+                             * layer-by-layer comparison): 0 the embeddings, i the
+                             * output of decoder layer i-1, n_taps-1 the final norm;
+                             * -1 = none */
     char *where;            /* spec location it came from, "file:line:col" */
 } mgc_plan_op;
 
@@ -163,6 +167,7 @@ typedef struct mgc_plan {
     int tile;
     /* model facts the runtime checks a checkpoint against */
     int64_t hidden, vocab, padded_vocab, n_layers;
+    int n_taps;             /* residual-stream snapshots the prefill entry records (0 = none) */
     mgc_dtype weights_dtype, act_dtype, kv_dtype;  /* the spec-wide defaults, for reports */
     /* KV cache per device: [users, kv_heads, max_len, head_dim] per layer */
     int64_t cache_users, cache_kv_heads, cache_len, cache_head_dim, cache_layers;

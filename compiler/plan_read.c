@@ -269,15 +269,16 @@ static int read_system(rd *r, const yaml_node_t *n)
 
 static int read_facts(rd *r, const yaml_node_t *n)
 {
-    static const char *const keys[] = { "hidden", "vocab", "padded_vocab", "layers", NULL };
-    yaml_node_t *v[4];
+    static const char *const keys[] = { "hidden", "vocab", "padded_vocab", "layers", "?taps", NULL };
+    yaml_node_t *v[5];
     mgc_plan *p = r->p;
     r->l_facts = line_of(n);
     return fields(r, n, "model_facts", keys, v) ||
            get_int(r, v[0], "model_facts.hidden", 1, MAX_VALUES, &p->hidden) ||
            get_int(r, v[1], "model_facts.vocab", 1, MAX_VALUES, &p->vocab) ||
            get_int(r, v[2], "model_facts.padded_vocab", 1, MAX_VALUES, &p->padded_vocab) ||
-           get_int(r, v[3], "model_facts.layers", 1, MAX_RECORDS, &p->n_layers) ? -1 : 0;
+           get_int(r, v[3], "model_facts.layers", 1, MAX_RECORDS, &p->n_layers) ||
+           (v[4] && get_i32(r, v[4], "model_facts.taps", 0, MAX_RECORDS, &p->n_taps)) ? -1 : 0;
 }
 
 static int read_precision(rd *r, const yaml_node_t *n)
@@ -516,9 +517,9 @@ static int read_op(rd *r, const yaml_node_t *n, mgc_plan_op *o)
 {
     static const char *const keys[] = { "op", "?in", "?out", "?weight", "?layer", "?rope", "?n_heads",
                                         "?n_kv_heads", "?head_dim", "?group", "?eps", "?scale",
-                                        "?vocab", "?where", NULL };
-    yaml_node_t *v[14];
-    *o = (mgc_plan_op){ .in = { -1, -1, -1 }, .out = -1, .weight = -1, .layer = -1, .rope = -1 };
+                                        "?vocab", "?where", "?tap", NULL };
+    yaml_node_t *v[15];
+    *o = (mgc_plan_op){ .in = { -1, -1, -1 }, .out = -1, .weight = -1, .layer = -1, .rope = -1, .tap = -1 };
     if (fields(r, n, "op", keys, v))
         return -1;
     const char *k = scalar(r, v[0], "op", 1);
@@ -545,7 +546,8 @@ static int read_op(rd *r, const yaml_node_t *n, mgc_plan_op *o)
            (v[10] && get_double(r, v[10], "op.eps", &o->eps)) ||
            (v[11] && get_double(r, v[11], "op.scale", &o->scale)) ||
            (v[12] && get_int(r, v[12], "op.vocab", 0, MAX_VALUES, &o->vocab)) ||
-           (v[13] && get_str(r, v[13], "op.where", &o->where)) ? -1 : 0;
+           (v[13] && get_str(r, v[13], "op.where", &o->where)) ||
+           (v[14] && get_i32(r, v[14], "op.tap", 0, MAX_RECORDS, &o->tap)) ? -1 : 0;
 }
 
 static int read_entry(rd *r, const yaml_node_t *n, int en)

@@ -165,6 +165,7 @@ static void write_header(wr *w, const mgc_plan *p)
     k_i64(w, "vocab", p->vocab);
     k_i64(w, "padded_vocab", p->padded_vocab);
     k_i64(w, "layers", p->n_layers);
+    k_i64(w, "taps", p->n_taps);
     map_end(w);
 
     plain(w, "precision");
@@ -330,6 +331,7 @@ static void write_entry(wr *w, const char *name, const mgc_plan_entry *E)
         if (o->eps != 0) k_dbl(w, "eps", o->eps);
         if (o->scale != 0) k_dbl(w, "scale", o->scale);
         if (o->vocab) k_i64(w, "vocab", o->vocab);
+        if (o->tap >= 0) k_i64(w, "tap", o->tap);
         if (o->where) k_str(w, "where", o->where);
         map_end(w);
     }

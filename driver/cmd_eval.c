@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "builtin_ref.h"
 #include "commands.h"
 #include "eval.h"
 #include "plan.h"
@@ -16,6 +17,7 @@ void mgc_help_eval(FILE *out)
 {
     fprintf(out,
             "usage: mgc eval PLAN --model DIR --reference REF.safetensors [options]\n"
+            "       mgc eval PLAN --model DIR --reference builtin (--tokens L | --prompt T | --prompt-file F)\n"
             "\n"
             "Teacher forcing as tt-metal measures it: prefills the reference's prompt\n"
             "(prompt_len in its metadata) in one pass, then decodes one position at a time\n"
@@ -26,11 +28,19 @@ void mgc_help_eval(FILE *out)
             "\n"
             "  --model DIR              the HuggingFace checkpoint directory\n"
             "  --reference FILE         reference outputs (input_ids, logits, top5; safetensors)\n"
+            "  --reference builtin      make the reference here: the plan's spec unsharded on\n"
+            "                           one device in f32 (greedy continuation of the prompt\n"
+            "                           with --max-new-tokens, else the prompt split in halves)\n"
+            "  --tokens L, --prompt T, --prompt-file F   the prompt of a builtin reference\n"
             "  --max-new-tokens N       compare only the prompt and N decoded positions\n"
             "  --prefill-decode         debug: run the prompt through the decode path one\n"
             "                           token at a time (metrics are then not final)\n"
             "  --json FILE              write the per-position report as JSON\n"
-            "  --positions              print a per-position table\n");
+            "  --positions              print a per-position table\n"
+            "  --layers                 compare the residual stream after every decoder layer\n"
+            "                           with the reference's hidden_states (PCC per layer) and\n"
+            "                           name the first layer below --layers-threshold\n"
+            "  --layers-threshold X     default 0.99\n");
 }
 
 static double nz(double x) { return isnan(x) ? 0 : x; }
@@ -91,11 +101,15 @@ int mgc_cmd_eval(int argc, char **argv)
         {"model", required_argument, 0, 'm'},     {"reference", required_argument, 0, 'r'},
         {"max-new-tokens", required_argument, 0, 'n'}, {"prefill-decode", no_argument, 0, 'p'},
         {"json", required_argument, 0, 'j'},      {"positions", no_argument, 0, 'P'},
+        {"layers", no_argument, 0, 'l'},          {"layers-threshold", required_argument, 0, 'L'},
+        {"tokens", required_argument, 0, 't'},    {"prompt", required_argument, 0, 'T'},
+        {"prompt-file", required_argument, 0, 'F'},
         {0, 0, 0, 0},
     };
-    const char *model = NULL, *refpath = NULL, *json = NULL;
+    const char *model = NULL, *refpath = NULL, *json = NULL, *tokens = NULL, *prompt = NULL, *pfile = NULL;
     long long max_new = -1;
-    int prefill_decode = 0, positions = 0;
+    int prefill_decode = 0, positions = 0, layers = 0;
+    double threshold = 0.99;
     optind = 0;
     opterr = 0;
     int c;
@@ -106,6 +120,20 @@ int mgc_cmd_eval(int argc, char **argv)
         case 'j': json = optarg; break;
         case 'p': prefill_decode = 1; break;
         case 'P': positions = 1; break;
+        case 'l': layers = 1; break;
+        case 't': tokens = optarg; break;
+        case 'T': prompt = optarg; break;
+        case 'F': pfile = optarg; break;
+        case 'L': {
+            char *end;
+            threshold = strtod(optarg, &end);
+            if (!*optarg || *end || !(threshold >= -1 && threshold <= 1)) {
+                fprintf(stderr, "mgc eval: --layers-threshold takes a number in [-1, 1], got '%s'\n", optarg);
+                return MGC_EXIT_USAGE;
+            }
+            layers = 1;
+            break;
+        }
         case 'n': {
             char *end;
             max_new = strtoll(optarg, &end, 10);
@@ -125,6 +153,12 @@ int mgc_cmd_eval(int argc, char **argv)
         return MGC_EXIT_USAGE;
     }
     const char *planpath = argv[optind];
+    int builtin = strcmp(refpath, "builtin") == 0;
+    if (builtin != (!!tokens + !!prompt + !!pfile == 1) || !!tokens + !!prompt + !!pfile > 1) {
+        fprintf(stderr, "mgc eval: --reference builtin needs exactly one of --tokens, --prompt or --prompt-file "
+                        "(and they only go with it)\n");
+        return MGC_EXIT_USAGE;
+    }
     mgc_error err = {{0}};
     mgc_plan plan;
     memset(&plan, 0, sizeof plan);
@@ -133,14 +167,36 @@ int mgc_cmd_eval(int argc, char **argv)
     rt_engine *en = NULL;
     rt_eval_result res;
     memset(&res, 0, sizeof res);
+    rt_layer_cmp lc;
+    memset(&lc, 0, sizeof lc);
     int rc = MGC_EXIT_INPUT;
-    if (mgc_plan_read(planpath, &plan, &err) != 0 || rt_reference_load(refpath, &ref, &err) != 0)
+    if (mgc_plan_read(planpath, &plan, &err) != 0)
+        goto fail;
+    if (builtin) {
+        int32_t *ids = NULL;
+        int n = 0;
+        mgc_plan rplan;
+        rt_engine *ren = NULL;
+        int ok = mgc_reference_tokens(model, tokens, prompt, pfile, &ids, &n, &err) == 0 &&
+                 mgc_builtin_reference_engine(plan.spec, model, plan.cache_len, &rplan, &ren, &err) == 0 &&
+                 mgc_reference_build(ren, ids, n, max_new > 0 ? max_new : 0, &ref, &err) == 0;
+        free(ids);
+        if (ren) {
+            rt_engine_free(ren);
+            mgc_plan_free(&rplan);
+        }
+        if (!ok)
+            goto fail;
+        ref.path = strdup("builtin reference (f32, one device)");
+    } else if (rt_reference_load(refpath, &ref, &err) != 0)
         goto fail;
     rt_engine_opts eo = {.progress = isatty(2)};
     if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
         goto fail;
+    if (layers && rt_eval_layers(en, &ref, &lc, &err) != 0)
+        goto fail;
     rt_eval_opts o = {.prefill_decode = prefill_decode};
-    if (max_new >= 0)
+    if (max_new >= 0 && !builtin)
         o.max_positions = ref.prompt_len + max_new;
     if (isatty(2))
         o.on_step = progress;
@@ -150,7 +206,7 @@ int mgc_cmd_eval(int argc, char **argv)
     printf("mgc eval: %s on %s (%d device%s), weights %s, activations %s, kv cache %s\n", plan.model, plan.system,
            plan.ndevices, plan.ndevices == 1 ? "" : "s", mgc_dtype_name(plan.weights_dtype),
            mgc_dtype_name(plan.act_dtype), mgc_dtype_name(plan.kv_dtype));
-    printf("reference %s: %lld tokens, prompt %lld, vocab %lld\n", refpath, (long long)ref.t,
+    printf("reference %s: %lld tokens, prompt %lld, vocab %lld\n", ref.path, (long long)ref.t,
            (long long)ref.prompt_len, (long long)ref.vocab);
     if (prefill_decode)
         printf("NOTE: --prefill-decode: the prompt went through the decode path; these metrics are for debugging, not final\n");
@@ -163,6 +219,31 @@ int mgc_cmd_eval(int argc, char **argv)
                    i < res.prompt_len ? "prefill" : "decode", ref.input_ids[i], m->top1, m->ref_top5[0],
                    m->top1_match ? "x" : m->top5_match ? "-" : ".", m->pcc, m->max_abs_err);
         }
+    }
+    if (layers) {
+        printf("\nlayer by layer: the residual stream against the reference's hidden_states (%lld positions)\n",
+               (long long)ref.t);
+        printf("  %-22s  %12s  %12s\n", "entry", "pcc", "max_abs_err");
+        for (int i = 0; i < lc.n; i++) {
+            char name[64];
+            if (i == 0)
+                snprintf(name, sizeof name, "embeddings");
+            else if (i < lc.n - 1)
+                snprintf(name, sizeof name, "layer %d output", i - 1);
+            else
+                snprintf(name, sizeof name, "final norm");
+            printf("  %-22s  %12.8f  %12.6g%s\n", name, lc.pcc[i], lc.max_abs_err[i],
+                   lc.pcc[i] >= threshold ? "" : "   < threshold");
+        }
+        int first = rt_layer_cmp_first_below(&lc, threshold);
+        if (first < 0)
+            printf("every layer has pcc >= %g\n", threshold);
+        else if (first == 0)
+            printf("first below %g: the embeddings\n", threshold);
+        else if (first == lc.n - 1)
+            printf("first below %g: the final norm\n", threshold);
+        else
+            printf("first below %g: layer %d (its output; its input matched)\n", threshold, first - 1);
     }
     printf("\n%-8s %9s  %6s  %6s  %9s  %9s  %11s  %9s  %9s\n", "", "positions", "top1", "top5", "pcc_min", "pcc_mean",
            "max_abs_err", "kl_mean", "ppl");
@@ -189,6 +270,7 @@ fail:
     fprintf(stderr, "mgc eval: %s\n", err.msg);
 out:
     rt_eval_result_free(&res);
+    rt_layer_cmp_free(&lc);
     rt_engine_free(en);
     rt_reference_free(&ref);
     mgc_plan_free(&plan);

@@ -10,6 +10,8 @@ const mgc_command mgc_commands[] = {
     {"compile", "bind a spec to a config.json and lower it to a plan", mgc_cmd_compile, mgc_help_compile},
     {"run", "execute a plan: prefill a prompt, then generate", mgc_cmd_run, mgc_help_run},
     {"eval", "teacher-forced accuracy of a plan against a reference", mgc_cmd_eval, mgc_help_eval},
+    {"reference", "write a reference file from an f32 one-device run of a spec", mgc_cmd_reference,
+     mgc_help_reference},
 };
 const int mgc_ncommands = (int)(sizeof mgc_commands / sizeof mgc_commands[0]);
 

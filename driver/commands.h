@@ -25,6 +25,8 @@ int mgc_cmd_run(int argc, char **argv);
 void mgc_help_run(FILE *out);
 int mgc_cmd_eval(int argc, char **argv);
 void mgc_help_eval(FILE *out);
+int mgc_cmd_reference(int argc, char **argv);
+void mgc_help_reference(FILE *out);
 
 /* The table main() dispatches on (driver/command_table.c). */
 extern const mgc_command mgc_commands[];

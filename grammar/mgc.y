@@ -41,9 +41,13 @@ typedef struct mgc_tokval {
 
 enum { MGC_MAX_NEST = 256, MGC_MAX_FILE = 8 * 1024 * 1024 };
 
+typedef struct mgc_parse_ctx mgc_parse_ctx;
+}
+
+%code provides {
 /* Everything the lexer and parser share for one file.  Lives on the stack of
  * mgc_parse_string(). */
-typedef struct mgc_parse_ctx {
+struct mgc_parse_ctx {
     mgc_ast_file *file;
     mgc_diags *diags;
     size_t comment_cap;
@@ -58,12 +62,20 @@ typedef struct mgc_parse_ctx {
     int stop;               /* fatal error: the lexer returns end of file */
     int brace_line[MGC_MAX_NEST + 1], brace_col[MGC_MAX_NEST + 1];
     int nbrace;             /* open '{', innermost last (for "not closed" hints) */
+    int paren_line[MGC_MAX_NEST + 1], paren_col[MGC_MAX_NEST + 1];
+    int nl_swallowed;       /* a newline inside ( ) since the last token ... */
+    int nl_line, nl_col;    /* ... and where the last one was */
+    int unclosed_line, unclosed_col; /* '(' closed by a virtual newline (for the hint) */
+    int lex_error_line;     /* line of the last lexical error: no syntax error there too */
+    int has_pending;        /* a token held back behind a virtual newline */
+    int pending_tok;
+    MGC_YYSTYPE pending_val;
+    MGC_YYLTYPE pending_loc;
+    char pending_buf[48];
+    size_t pending_len;
     char tok_buf[48];       /* text of the last token, for error messages */
     size_t tok_len;
-} mgc_parse_ctx;
-}
-
-%code provides {
+};
 int mgc_yylex(MGC_YYSTYPE *lval, MGC_YYLTYPE *lloc, void *scanner);
 }
 
@@ -124,7 +136,7 @@ static mgc_ast_expr *binary(mgc_parse_ctx *ctx, mgc_ast_binop op, mgc_ast_expr *
     e->depth = (dl > dr ? dl : dr) + 1;
     if (e->depth > MGC_MAX_NEST && !ctx->stop) {
         mgc_error_at(ctx->diags, span_of(ctx, oploc),
-                     "expression nests too deeply (the limit is %d levels)", MGC_MAX_NEST);
+                     "too deeply nested (the limit is %d levels)", MGC_MAX_NEST);
         ctx->stop = 1;
     }
     return e;
@@ -477,20 +489,9 @@ static const char *kind_name(yysymbol_kind_t k, char *buf, size_t cap)
 {
     const char *n = yysymbol_name(k);
     if (k == YYSYMBOL_YYEOF || k == YYSYMBOL_NAME || k == YYSYMBOL_INT || k == YYSYMBOL_FLOAT ||
-        k == YYSYMBOL_STRING || k == YYSYMBOL_WEIGHT || k == YYSYMBOL_NEWLINE) {
-        /* the alias, without its quotes */
-        size_t len = strlen(n);
-        if (len >= 2 && n[0] == '"') {
-            snprintf(buf, cap, "%.*s", (int)(len - 2), n + 1);
-            return buf;
-        }
+        k == YYSYMBOL_STRING || k == YYSYMBOL_WEIGHT || k == YYSYMBOL_NEWLINE || n[0] == '\'')
         return n;
-    }
-    size_t len = strlen(n);
-    if (len >= 2 && n[0] == '"')
-        snprintf(buf, cap, "'%.*s'", (int)(len - 2), n + 1);
-    else
-        snprintf(buf, cap, "%s", n);
+    snprintf(buf, cap, "'%s'", n);
     return buf;
 }
 
@@ -535,8 +536,15 @@ static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_pa
         items[m] = names[m];
         m++;
     }
-    if (m > 6)
-        m = 6; /* long lists help nobody; the first few say enough */
+    if (m > 10)
+        m = 10; /* long lists help nobody; the first few say enough */
+    /* At the end of the file inside a block, the missing '}' is the news. */
+    if (yypcontext_token(pctx) == YYSYMBOL_YYEOF)
+        for (int i = 0; i < n; i++)
+            if (strcmp(yysymbol_name(exp[i]), "'}'") == 0) {
+                items[0] = "'}'";
+                m = 1;
+            }
     msg[0] = 0;
     if (m > 0) {
         len += (size_t)snprintf(msg + len, sizeof msg - len, "expected ");
@@ -564,12 +572,20 @@ static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_pa
         snprintf(msg + len, sizeof msg - len, "%s%s", m > 0 ? "found " : "", what);
 
     mgc_span sp = span_of(ctx, *yypcontext_location(pctx));
+    if (sp.line == ctx->lex_error_line)
+        return 0; /* the lexer's error on this line says it already */
     if (found == YYSYMBOL_NEWLINE) { /* point at the end of the line, not the next one */
         sp.end_line = sp.line;
         sp.end_col = sp.col + 1;
     }
     mgc_error_at(ctx->diags, sp, "%s", msg);
-    if (found == YYSYMBOL_YYEOF && ctx->nbrace > 0)
+    if (found == YYSYMBOL_NEWLINE && ctx->unclosed_line > 0)
+        mgc_diag_hint(ctx->diags, "the '%c' at line %d, column %d is not closed", ctx->unclosed_col < 0 ? '[' : '(',
+                      ctx->unclosed_line, ctx->unclosed_col < 0 ? -ctx->unclosed_col : ctx->unclosed_col);
+    else if (found == YYSYMBOL_YYEOF && ctx->paren > 0)
+        mgc_diag_hint(ctx->diags, "the '%c' at line %d, column %d is not closed", ctx->paren_col[0] < 0 ? '[' : '(',
+                      ctx->paren_line[0], ctx->paren_col[0] < 0 ? -ctx->paren_col[0] : ctx->paren_col[0]);
+    else if (found == YYSYMBOL_YYEOF && ctx->nbrace > 0)
         mgc_diag_hint(ctx->diags, "the '{' at line %d, column %d is not closed",
                       ctx->brace_line[ctx->nbrace - 1], ctx->brace_col[ctx->nbrace - 1]);
     return 0;

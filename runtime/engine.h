@@ -40,6 +40,13 @@ const mgc_plan *rt_engine_plan(const rt_engine *en);
 int rt_engine_prefill(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits,
                       mgc_error *e);
 
+/* The same, also recording the residual stream: hidden [n_taps][n][hidden]
+ * (rt_engine_n_taps: 0 the embeddings, i the output of decoder layer i-1,
+ * the last the final norm's output, as HF's output_hidden_states). */
+int rt_engine_prefill_hidden(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits,
+                             float *hidden, mgc_error *e);
+int rt_engine_n_taps(const rt_engine *en);
+
 /* Decode: one token for each of `b` users (users[i] in [0, max_users)) at
  * position pos[i] (its current length); logits: [b][vocab]. */
 int rt_engine_decode(rt_engine *en, int b, const int *users, const int32_t *tokens, const int32_t *pos,

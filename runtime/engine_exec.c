@@ -161,6 +161,8 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
     }
     if (bf16 && out)
         rt_round_bf16(out, n);
+    if (op->tap >= 0 && c->hidden && ctx->device == 0 && cols == p->hidden)
+        memcpy(c->hidden + (size_t)op->tap * n, out, sizeof(float) * n);
     return 0;
 }
 
@@ -239,6 +241,12 @@ static int run_call(rt_engine *en, rt_call *c, const int32_t *seq_len, mgc_error
 
 int rt_engine_prefill(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits, mgc_error *e)
 {
+    return rt_engine_prefill_hidden(en, user, tokens, n, start, logits, NULL, e);
+}
+
+int rt_engine_prefill_hidden(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits,
+                             float *hidden, mgc_error *e)
+{
     const mgc_plan *p = en->plan;
     if (n <= 0)
         return mgc_errorf(e, "nothing to prefill (no tokens)");
@@ -259,7 +267,9 @@ int rt_engine_prefill(rt_engine *en, int user, const int32_t *tokens, int n, int
         seq[i] = start + n; /* HF: max position of this forward call + 1 */
     }
     rt_call c = {.entry = &p->prefill, .rows = n, .tokens = tokens, .pos = pos, .user = user, .start = start,
-                 .logits = logits};
+                 .logits = logits, .hidden = hidden};
+    if (hidden)
+        memset(hidden, 0, sizeof(float) * (size_t)p->n_taps * (size_t)n * (size_t)p->hidden);
     int rc = run_call(en, &c, seq, e);
     free(pos);
     return rc;

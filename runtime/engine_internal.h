@@ -29,6 +29,7 @@ typedef struct rt_call {
     const int *users;       /* decode: [rows]; prefill: NULL */
     int user, start;        /* prefill */
     float *logits;          /* host [rows][vocab] or NULL */
+    float *hidden;          /* host [n_taps][rows][hidden] residual snapshots, or NULL */
     float **inv_freq;       /* [nropes][rows][dim/2] per-row tables (LongRoPE may differ per row) */
     float **attn_scale;     /* [nropes][rows] */
 } rt_call;

@@ -283,4 +283,5 @@ int64_t rt_engine_max_seq(const rt_engine *en) { return en->plan->cache_len ? en
 int64_t rt_engine_max_users(const rt_engine *en) { return en->plan->decode.rows; }
 int64_t rt_engine_hidden(const rt_engine *en) { return en->plan->hidden; }
 int rt_engine_n_layers(const rt_engine *en) { return (int)en->plan->n_layers; }
+int rt_engine_n_taps(const rt_engine *en) { return en->plan->n_taps; }
 const mgc_plan *rt_engine_plan(const rt_engine *en) { return en->plan; }

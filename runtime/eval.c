@@ -100,3 +100,67 @@ void rt_eval_result_free(rt_eval_result *r)
     free(r->pos);
     memset(r, 0, sizeof *r);
 }
+
+int rt_eval_layers(rt_engine *en, const rt_reference *ref, rt_layer_cmp *out, mgc_error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!ref->hidden_states)
+        return mgc_errorf(e, "%s: the reference has no hidden_states to compare layers with", ref->path);
+    int taps = rt_engine_n_taps(en);
+    int64_t layers = ref->hidden_layers - 1, hidden = rt_engine_hidden(en), t = ref->t;
+    if (taps == 0)
+        return mgc_errorf(e, "the plan records no residual-stream snapshots (its forward has no layer loop "
+                             "'for i in ... { x = layer(x, ...) }')");
+    if (taps != layers + 2)
+        return mgc_errorf(e, "%s: hidden_states has %lld layers but the plan has %d", ref->path, (long long)layers,
+                          taps - 2);
+    if (ref->hidden != hidden)
+        return mgc_errorf(e, "%s: hidden_states are %lld wide but the model's hidden size is %lld", ref->path,
+                          (long long)ref->hidden, (long long)hidden);
+    if (t > rt_engine_max_seq(en))
+        return mgc_errorf(e, "%s: %lld tokens do not fit the plan's KV cache of %lld", ref->path, (long long)t,
+                          (long long)rt_engine_max_seq(en));
+    float *ours = malloc(sizeof(float) * (size_t)taps * (size_t)t * (size_t)hidden);
+    if (!ours)
+        return mgc_errorf(e, "out of memory");
+    if (rt_engine_prefill_hidden(en, 0, ref->input_ids, (int)t, 0, NULL, ours, e) != 0) {
+        free(ours);
+        return -1;
+    }
+    out->n = (int)layers + 1;
+    out->pcc = calloc((size_t)out->n, sizeof(double));
+    out->max_abs_err = calloc((size_t)out->n, sizeof(double));
+    size_t slice = (size_t)t * (size_t)hidden;
+    for (int i = 0; i < out->n; i++) {
+        /* our snapshot taps-1 is the final norm, HF's entry `layers` */
+        const float *a = ours + (size_t)(i < layers ? i : taps - 1) * slice;
+        const float *b = ref->hidden_states + (size_t)i * slice;
+        out->pcc[i] = rt_pcc(a, b, slice);
+        double m = 0;
+        for (size_t k = 0; k < slice; k++) {
+            double d = (double)a[k] - (double)b[k];
+            if (d < 0)
+                d = -d;
+            if (d > m)
+                m = d;
+        }
+        out->max_abs_err[i] = m;
+    }
+    free(ours);
+    return 0;
+}
+
+void rt_layer_cmp_free(rt_layer_cmp *c)
+{
+    free(c->pcc);
+    free(c->max_abs_err);
+    memset(c, 0, sizeof *c);
+}
+
+int rt_layer_cmp_first_below(const rt_layer_cmp *c, double threshold)
+{
+    for (int i = 0; i < c->n; i++)
+        if (!(c->pcc[i] >= threshold))
+            return i;
+    return -1;
+}

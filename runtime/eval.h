@@ -31,4 +31,20 @@ int rt_eval_teacher_forcing(rt_engine *en, const rt_reference *ref, const rt_eva
                             mgc_error *e);
 void rt_eval_result_free(rt_eval_result *r);
 
+/* Layer-by-layer comparison (the seeds' advice for localising a bringup bug):
+ * one prefill over the reference's whole input_ids recording the residual
+ * stream, compared with the reference's hidden_states: entry i < layers is
+ * the value entering decoder layer i (0 = the embeddings), entry `layers` the
+ * final norm's output. */
+typedef struct rt_layer_cmp {
+    int n;                  /* layers + 1 entries */
+    double *pcc;            /* [n] over all positions and values */
+    double *max_abs_err;    /* [n] */
+} rt_layer_cmp;
+
+int rt_eval_layers(rt_engine *en, const rt_reference *ref, rt_layer_cmp *out, mgc_error *e);
+void rt_layer_cmp_free(rt_layer_cmp *c);
+/* The first entry whose PCC is below `threshold`, or -1. */
+int rt_layer_cmp_first_below(const rt_layer_cmp *c, double threshold);
+
 #endif

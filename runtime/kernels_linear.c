@@ -459,23 +459,56 @@ static ALWAYS_INLINE __m512 ld16_avx512(const void *w, int bf16, size_t off, __m
     return _mm512_maskz_loadu_ps(m, (const float *)w + off);
 }
 
-/* Rows n0..n0+R-1 for M rows of x: R*M independent fma chains. */
-static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w, float *y, int n0, int R)
+/* Rows n0..n0+R-1 for M rows of x: R*M independent fma chains.  BF16, M
+ * and R are compile-time constants at every call site. */
+static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w, float *y, int n0, int R, int BF16)
 {
-    const int K = w->k, N = w->n, bf16 = w->dtype == RT_BF16;
+    const int K = w->k, N = w->n;
+    const float *wf[8];
+    const uint16_t *wh[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        wf[r] = (const float *)w->data + (size_t)(n0 + r) * w->ld;
+        wh[r] = (const uint16_t *)w->data + (size_t)(n0 + r) * w->ld;
+    }
     __m512 acc[4][8];
 #pragma GCC unroll 4
     for (int i = 0; i < M; i++)
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
             acc[i][r] = _mm512_setzero_ps();
+    /* Rows are short streams (a 2048-wide bf16 row is 64 cache lines), too
+     * short for the hardware prefetcher to ramp up on; so while reading
+     * rows n0..n0+R-1 we prefetch the same line of rows n0+R..n0+2R-1. */
+    const size_t pf = (size_t)R * w->ld * (BF16 ? 2 : 4);
+    const int last_group = n0 + 2 * R > N;
     int k = 0;
-    for (; k < K; k += 16) {
-        __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+    for (; k + 16 <= K; k += 16) {
+        __m512 wv[8];
+        if (!last_group && (!BF16 || !(k & 16)))
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++)
+                _mm_prefetch((const char *)(BF16 ? (const void *)(wh[r] + k) : (const void *)(wf[r] + k)) + pf,
+                             _MM_HINT_T0);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            wv[r] = BF16 ? _mm512_castsi512_ps(_mm512_slli_epi32(
+                               _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(wh[r] + k))), 16))
+                         : _mm512_loadu_ps(wf[r] + k);
+#pragma GCC unroll 4
+        for (int i = 0; i < M; i++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)i * K + k);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++)
+                acc[i][r] = _mm512_fmadd_ps(xv, wv[r], acc[i][r]);
+        }
+    }
+    if (k < K) {
+        __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
         __m512 wv[8];
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
-            wv[r] = ld16_avx512(w->data, bf16, (size_t)(n0 + r) * w->ld + k, m);
+            wv[r] = BF16 ? ld16_avx512(wh[r], 1, (size_t)k, m) : ld16_avx512(wf[r], 0, (size_t)k, m);
 #pragma GCC unroll 4
         for (int i = 0; i < M; i++) {
             __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)i * K + k);
@@ -491,41 +524,53 @@ static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w,
             y[(size_t)i * N + n0 + r] = reduce16_avx512(acc[i][r]);
 }
 
+#define ROWS_CALL(M_, R_)                                                                                      \
+    do {                                                                                                       \
+        if (bf16)                                                                                              \
+            rows_avx512(x, M_, w, y, n0, R_, 1);                                                               \
+        else                                                                                                   \
+            rows_avx512(x, M_, w, y, n0, R_, 0);                                                               \
+    } while (0)
+
 static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y)
 {
     int n0 = 0;
-    const int N = w->n;
+    const int N = w->n, bf16 = w->dtype == RT_BF16;
     switch (M) {
     case 1:
         for (; n0 + 8 <= N; n0 += 8)
-            rows_avx512(x, 1, w, y, n0, 8);
+            ROWS_CALL(1, 8);
         break;
     case 2:
         for (; n0 + 4 <= N; n0 += 4)
-            rows_avx512(x, 2, w, y, n0, 4);
+            ROWS_CALL(2, 4);
         break;
     case 3:
         for (; n0 + 4 <= N; n0 += 4)
-            rows_avx512(x, 3, w, y, n0, 4);
+            ROWS_CALL(3, 4);
         break;
     default:
         for (; n0 + 4 <= N; n0 += 4)
-            rows_avx512(x, 4, w, y, n0, 4);
+            ROWS_CALL(4, 4);
         break;
     }
     for (; n0 < N; n0++)
         switch (M) {
-        case 1: rows_avx512(x, 1, w, y, n0, 1); break;
-        case 2: rows_avx512(x, 2, w, y, n0, 1); break;
-        case 3: rows_avx512(x, 3, w, y, n0, 1); break;
-        default: rows_avx512(x, 4, w, y, n0, 1); break;
+        case 1: ROWS_CALL(1, 1); break;
+        case 2: ROWS_CALL(2, 1); break;
+        case 3: ROWS_CALL(3, 1); break;
+        default: ROWS_CALL(4, 1); break;
         }
 }
+#undef ROWS_CALL
 
 /* NBB row blocks nb0.. (16 outputs each) for M rows of x.  Per 16 columns the
  * folded scales x*2^-(W-1)*2^(e-127) are computed as vectors and parked in
  * xs[][][], then each column's weights are one extend+convert (bf8_b) or one
  * table permute (bf4_b, two columns per 16 loaded bytes) and M fmas. */
+#ifndef BFP_PF_BYTES
+#define BFP_PF_BYTES 2048
+#endif
 static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t nb0,
                                             int NBB, int W)
 {
@@ -543,6 +588,22 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
     for (int k0 = 0; k0 < K; k0 += 16) {
         int kc = K - k0 >= 16 ? 16 : K - k0;
         __mmask16 km = (__mmask16)((1u << kc) - 1);
+        /* Software prefetch BFP_PF_BYTES ahead in each block's stream: the
+         * kernel outruns the hardware prefetcher on NBB interleaved streams
+         * (past the end of a block this touches the next block's bytes,
+         * which are read soon anyway; prefetches never fault). */
+#pragma GCC unroll 4
+        for (int b = 0; b < NBB; b++) {
+            const char *base = W == 7 ? (const char *)w->data + ((nb0 + b) * K + (size_t)k0) * 16
+                                      : (const char *)w->data + ((nb0 + b) * KP + (size_t)k0 / 2) * 16;
+            _mm_prefetch(base + BFP_PF_BYTES, _MM_HINT_T0);
+            _mm_prefetch(base + BFP_PF_BYTES + 64, _MM_HINT_T0);
+            if (W == 7) { /* 256 bytes per 16 columns, bf4_b 128 */
+                _mm_prefetch(base + BFP_PF_BYTES + 128, _MM_HINT_T0);
+                _mm_prefetch(base + BFP_PF_BYTES + 192, _MM_HINT_T0);
+            }
+            _mm_prefetch((const char *)(w->exps + (nb0 + b) * K + k0) + 256, _MM_HINT_T0);
+        }
         __m512 xv[4];
 #pragma GCC unroll 4
         for (int i = 0; i < M; i++)

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "engine.h"
 #include "mgc_error.h"
 
 typedef struct rt_reference {
@@ -24,5 +25,15 @@ typedef struct rt_reference {
 
 int rt_reference_load(const char *path, rt_reference *out, mgc_error *e);
 void rt_reference_free(rt_reference *r);
+
+/* Makes a reference with `en` (normally an f32 plan on one device): with
+ * n_new > 0, input_ids = the ntok prompt tokens + n_new greedy tokens and
+ * prompt_len = ntok; with n_new == 0, input_ids = tokens and prompt_len as
+ * given.  logits, top5 and (when the plan records them) hidden_states come
+ * from one forward over the whole sequence, as HF's do. */
+int rt_reference_make(rt_engine *en, const int32_t *tokens, int ntok, int prompt_len, int n_new, rt_reference *r,
+                      mgc_error *e);
+/* Writes it in the fixtures' format (atomically); meta: key, value, ..., NULL. */
+int rt_reference_write(const rt_reference *r, const char *path, const char *const *meta, mgc_error *e);
 
 #endif

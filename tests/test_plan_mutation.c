@@ -120,6 +120,8 @@ static int mutate(text *t, uint64_t *rng)
             snprintf(num, sizeof num, "%s", r);
         } else { /* off by a little */
             long long v = strtoll(t->s + a, NULL, 10);
+            if (v > (1LL << 50))
+                v = 1LL << 50;
             snprintf(num, sizeof num, "%lld", v + (long long)below(rng, 5) - 2);
         }
         splice(t, a, b - a, num, strlen(num));

@@ -73,7 +73,7 @@ static mgc_plan_op *op(mgc_plan_entry *E, mgc_kernel k, int in0, int in1, int in
 {
     mgc_plan_op *o = &E->ops[E->nops++];
     *o = (mgc_plan_op){ .kernel = k, .in = { in0, in1, in2 }, .out = out, .weight = -1,
-                        .layer = -1, .rope = -1 };
+                        .layer = -1, .rope = -1, .tap = -1 };
     o->where = where ? dup(where) : NULL;
     return o;
 }

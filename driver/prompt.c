@@ -1,0 +1,86 @@
+#include "prompt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mgc_parse_token_list(const char *s, int32_t **out, int *n, mgc_error *e)
+{
+    int cap = 16, k = 0;
+    int32_t *v = malloc(sizeof(int32_t) * (size_t)cap);
+    const char *p = s;
+    while (v && *p) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(p, &end, 10);
+        if (end == p || errno || x < 0 || x > INT32_MAX || (*end && *end != ',')) {
+            free(v);
+            return mgc_errorf(e, "token lists are comma-separated non-negative integers, got '%s'", s);
+        }
+        if (k == cap) {
+            cap *= 2;
+            int32_t *nv = realloc(v, sizeof(int32_t) * (size_t)cap);
+            if (!nv) {
+                free(v);
+                return mgc_errorf(e, "out of memory");
+            }
+            v = nv;
+        }
+        v[k++] = (int32_t)x;
+        p = *end ? end + 1 : end;
+    }
+    if (k == 0) {
+        free(v);
+        return mgc_errorf(e, "the token list is empty");
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+char *mgc_read_text_file(const char *path, mgc_error *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mgc_errorf(e, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (len > (64u << 20)) {
+            free(buf);
+            fclose(f);
+            mgc_errorf(e, "%s: larger than 64 MiB", path);
+            return NULL;
+        }
+        if (cap - len - 1 == 0) {
+            cap *= 2;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                free(buf);
+            buf = nb;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        mgc_errorf(e, "%s: cannot read it", path);
+        return NULL;
+    }
+    buf[len] = 0;
+    return buf;
+}
+
+int mgc_tokenize_prompt(const char *model_dir, const char *text, int32_t **out, int *n, mgc_error *e)
+{
+    (void)text;
+    (void)out;
+    (void)n;
+    return mgc_errorf(e, "%s: text prompts need the model's tokenizer.json, which this build cannot read yet; "
+                         "give token ids (--tokens)", model_dir);
+}

@@ -1,0 +1,325 @@
+/* End-to-end runtime tests on the fixture checkpoints, in-process
+ * (mgc_compile -> rt_engine_load -> rt_eval_teacher_forcing / prefill /
+ * decode), against the HuggingFace references in tests/fixtures/:
+ *   - f32 plans on t3000 and n150 match HF (top-1/top-5 100%, PCC >= 0.99999,
+ *     max abs err <= 1e-4 of the largest reference logit), and agree with
+ *     each other (PCC >= 0.999999 at every position);
+ *   - the precision each bringup's spec declares: PCC >= 0.99, top-5 >= 0.95
+ *     (the figures are printed);
+ *   - decode with the KV cache reproduces step_logits and generated_ids;
+ *   - several users decoded as one batch get what each gets alone;
+ *   - the prompt through the decode path gives the same top-1 tokens.
+ * Run from the repository root. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/e2e_helpers.h"
+#include "eval.h"
+#include "metrics.h"
+#include "reference.h"
+
+#define PCC_F32 0.99999        /* against HF, f32 plan */
+#define PCC_SYSTEMS 0.999999   /* t3000 vs n150, batch vs alone */
+
+static void load_ref(const e2e_arch *a, const char *ref, rt_reference *r)
+{
+    char path[512];
+    mgc_error err = {{0}};
+    if (rt_reference_load(e2e_ref_path(a, ref, path, sizeof path), r, &err) != 0)
+        fail_msg("%s", err.msg);
+}
+
+/* Teacher-forced eval of the whole reference; logits (if non-NULL) receive ours. */
+static void eval_ref(e2e_model *m, const rt_reference *r, int prefill_decode, float *logits, rt_eval_result *res)
+{
+    mgc_error err = {{0}};
+    rt_eval_opts o = {.prefill_decode = prefill_decode, .logits_out = logits};
+    if (rt_eval_teacher_forcing(m->en, r, &o, res, &err) != 0)
+        fail_msg("eval of %s: %s", r->path, err.msg);
+    assert_int_equal(res->positions, r->t);
+    assert_int_equal(res->prompt_len, r->prompt_len);
+}
+
+/* ---- 1 + 2: f32 plans on t3000 and n150 ------------------------------------------ */
+
+static void f32_systems(const e2e_arch *a)
+{
+    static const char *const systems[2] = {"t3000", "n150"};
+    float *logits[2][2] = {{NULL, NULL}, {NULL, NULL}}; /* [system][ref] */
+    rt_reference refs[2];
+    memset(refs, 0, sizeof refs);
+    int nref = 0;
+    while (nref < 2 && a->refs[nref])
+        nref++;
+    for (int k = 0; k < nref; k++)
+        load_ref(a, a->refs[k], &refs[k]);
+    for (int s = 0; s < 2; s++) {
+        e2e_model m;
+        e2e_model_open(&m, a, systems[s], 1);
+        assert_string_equal(m.plan.system, systems[s]);
+        assert_int_equal(m.plan.ndevices, s == 0 ? 8 : 1);
+        for (int k = 0; k < nref; k++) {
+            const rt_reference *r = &refs[k];
+            logits[s][k] = malloc(sizeof(float) * (size_t)(r->t * r->vocab));
+            assert_non_null(logits[s][k]);
+            rt_eval_result res;
+            eval_ref(&m, r, 0, logits[s][k], &res);
+            double maxref = e2e_max_abs(r->logits, (size_t)(r->t * r->vocab));
+            printf("[ f32      ] %s/%s on %s: top1 %.3f top5 %.3f pcc_min %.8f max_abs_err %.3g (%.2g of max|logit|)\n",
+                   a->name, a->refs[k], systems[s], res.all.top1, res.all.top5, res.all.pcc_min,
+                   res.all.max_abs_err, res.all.max_abs_err / maxref);
+            assert_true(res.all.top1 == 1.0);
+            assert_true(res.all.top5 == 1.0);
+            assert_true(res.all.pcc_min >= PCC_F32);
+            assert_true(res.all.max_abs_err <= 1e-4 * maxref);
+            assert_true(res.prefill.positions > 0 && res.decode.positions > 0);
+            rt_eval_result_free(&res);
+        }
+        e2e_model_close(&m);
+    }
+    for (int k = 0; k < nref; k++) {
+        const rt_reference *r = &refs[k];
+        double worst = 1;
+        for (int64_t p = 0; p < r->t; p++) {
+            double pcc = rt_pcc(logits[0][k] + p * r->vocab, logits[1][k] + p * r->vocab, (size_t)r->vocab);
+            if (!(pcc >= PCC_SYSTEMS))
+                fail_msg("%s/%s: t3000 and n150 logits disagree at position %lld (pcc %.9f)", a->name,
+                         a->refs[k], (long long)p, pcc);
+            worst = pcc < worst ? pcc : worst;
+        }
+        printf("[ systems  ] %s/%s: t3000 vs n150 pcc_min %.9f\n", a->name, a->refs[k], worst);
+        free(logits[0][k]);
+        free(logits[1][k]);
+        rt_reference_free(&refs[k]);
+    }
+}
+
+/* ---- 3: the precision the spec declares ------------------------------------------ */
+
+static void spec_precision(const e2e_arch *a)
+{
+    e2e_model m;
+    e2e_model_open(&m, a, NULL, 0);
+    for (int k = 0; a->refs[k]; k++) {
+        rt_reference r;
+        load_ref(a, a->refs[k], &r);
+        rt_eval_result res;
+        eval_ref(&m, &r, 0, NULL, &res);
+        printf("[ figures  ] %s/%s (%s on %s; weights %s, activations %s, kv %s): top1 %.3f top5 %.3f pcc_min %.6f "
+               "(%lld positions)\n",
+               a->name, a->refs[k], m.plan.model, m.plan.system, mgc_dtype_name(m.plan.weights_dtype),
+               mgc_dtype_name(m.plan.act_dtype), mgc_dtype_name(m.plan.kv_dtype), res.all.top1, res.all.top5,
+               res.all.pcc_min, (long long)res.positions);
+        assert_true(res.all.pcc_min >= 0.99);
+        assert_true(res.all.top5 >= 0.95);
+        rt_eval_result_free(&res);
+        rt_reference_free(&r);
+    }
+    e2e_model_close(&m);
+}
+
+/* ---- 4: decode with the KV cache -------------------------------------------------- */
+
+static void decode_kv(const e2e_arch *a)
+{
+    e2e_model m;
+    e2e_model_open(&m, a, "t3000", 1);
+    int64_t vocab = rt_engine_vocab(m.en);
+    for (int k = 0; a->refs[k]; k++) {
+        char path[512];
+        e2e_ref_path(a, a->refs[k], path, sizeof path);
+        rt_reference r;
+        load_ref(a, a->refs[k], &r);
+        int64_t ngen = 0, srows = 0, scols = 0;
+        int32_t *gen = e2e_read_ids(path, "generated_ids", &ngen);
+        float *step = e2e_read_f32(path, "step_logits", &srows, &scols);
+        assert_int_equal(srows, ngen);
+        assert_int_equal(scols, vocab);
+        assert_int_equal(r.prompt_len + ngen, r.t);
+        int plen = (int)r.prompt_len;
+        float *logits = malloc(sizeof(float) * (size_t)(plen * vocab));
+        assert_non_null(logits);
+        mgc_error err = {{0}};
+        if (rt_engine_prefill(m.en, 0, r.input_ids, plen, 0, logits, &err) != 0)
+            fail_msg("prefill: %s", err.msg);
+        const float *row = logits + (size_t)(plen - 1) * (size_t)vocab;
+        double worst = 1, worst_err = 0;
+        for (int64_t s = 0; s < ngen; s++) {
+            const float *want = step + s * vocab;
+            double pcc = rt_pcc(row, want, (size_t)vocab);
+            double lim = 1e-4 * e2e_max_abs(want, (size_t)vocab), diff = 0;
+            for (int64_t i = 0; i < vocab; i++)
+                diff = fmax(diff, fabs((double)row[i] - want[i]));
+            int tok = e2e_argmax(row, vocab);
+            if (!(pcc >= PCC_F32) || !(diff <= lim) || tok != gen[s])
+                fail_msg("%s/%s decode step %lld: pcc %.9f, max abs err %.3g (limit %.3g), greedy %d, generate() %d",
+                         a->name, a->refs[k], (long long)s, pcc, diff, lim, tok, gen[s]);
+            worst = fmin(worst, pcc);
+            worst_err = fmax(worst_err, diff);
+            if (s + 1 == ngen)
+                break;
+            /* greedy: feed our own choice back */
+            int user = 0;
+            int32_t t32 = tok, pos = (int32_t)(plen + s);
+            if (rt_engine_decode(m.en, 1, &user, &t32, &pos, logits, &err) != 0)
+                fail_msg("decode step %lld: %s", (long long)s + 1, err.msg);
+            row = logits;
+        }
+        printf("[ decode   ] %s/%s: %lld greedy steps reproduce generated_ids; step_logits pcc_min %.9f, max abs err %.3g\n",
+               a->name, a->refs[k], (long long)ngen, worst, worst_err);
+        free(logits);
+        free(step);
+        free(gen);
+        rt_reference_free(&r);
+    }
+    e2e_model_close(&m);
+}
+
+/* ---- 5: several users in one decode batch ---------------------------------------- */
+
+#define NUSERS 4
+#define NSTEPS 12
+
+static void multi_user(const e2e_arch *a, const char *refname, const char *system)
+{
+    e2e_model m;
+    e2e_model_open(&m, a, system, 1);
+    rt_reference r;
+    load_ref(a, refname, &r);
+    int64_t vocab = rt_engine_vocab(m.en);
+    assert_true(rt_engine_max_users(m.en) >= NUSERS);
+    /* different prompts: prefixes of the reference of different lengths */
+    static const int cut[NUSERS] = {0, 4, 9, 15};
+    int len[NUSERS];
+    for (int u = 0; u < NUSERS; u++) {
+        len[u] = (int)r.prompt_len - cut[u];
+        assert_true(len[u] >= 1 && len[u] + NSTEPS <= r.t);
+    }
+    float *batch = malloc(sizeof(float) * (size_t)(NUSERS * NSTEPS) * (size_t)vocab); /* [user][step][vocab] */
+    float *row = malloc(sizeof(float) * (size_t)(r.prompt_len > NUSERS ? r.prompt_len : NUSERS) * (size_t)vocab);
+    assert_non_null(batch);
+    assert_non_null(row);
+    mgc_error err = {{0}};
+    for (int u = 0; u < NUSERS; u++)
+        if (rt_engine_prefill(m.en, u, r.input_ids, len[u], 0, row, &err) != 0)
+            fail_msg("prefill user %d: %s", u, err.msg);
+    /* the batch in a scrambled order: row i is user order[i] */
+    static const int order[NUSERS] = {2, 0, 3, 1};
+    for (int s = 0; s < NSTEPS; s++) {
+        int32_t tok[NUSERS], pos[NUSERS];
+        for (int i = 0; i < NUSERS; i++) {
+            int u = order[i];
+            pos[i] = len[u] + s;
+            tok[i] = r.input_ids[pos[i]]; /* teacher-forced continuation */
+        }
+        if (rt_engine_decode(m.en, NUSERS, order, tok, pos, row, &err) != 0)
+            fail_msg("batched decode step %d: %s", s, err.msg);
+        for (int i = 0; i < NUSERS; i++)
+            memcpy(batch + ((size_t)order[i] * NSTEPS + (size_t)s) * (size_t)vocab, row + (size_t)i * (size_t)vocab,
+                   sizeof(float) * (size_t)vocab);
+    }
+    double worst = 1;
+    for (int u = 0; u < NUSERS; u++) {
+        /* alone: the same user slot, prefilled again, decoded by itself */
+        if (rt_engine_prefill(m.en, u, r.input_ids, len[u], 0, row, &err) != 0)
+            fail_msg("prefill user %d: %s", u, err.msg);
+        for (int s = 0; s < NSTEPS; s++) {
+            int32_t pos = len[u] + s, tok = r.input_ids[pos];
+            if (rt_engine_decode(m.en, 1, &u, &tok, &pos, row, &err) != 0)
+                fail_msg("decode of user %d alone, step %d: %s", u, s, err.msg);
+            const float *b = batch + ((size_t)u * NSTEPS + (size_t)s) * (size_t)vocab;
+            double pcc = rt_pcc(row, b, (size_t)vocab);
+            if (!(pcc >= PCC_SYSTEMS))
+                fail_msg("%s/%s on %s: user %d step %d (position %d): batched vs alone pcc %.9f", a->name, refname,
+                         system, u, s, pos, pcc);
+            assert_int_equal(e2e_argmax(row, vocab), e2e_argmax(b, vocab));
+            worst = fmin(worst, pcc);
+        }
+    }
+    printf("[ batch    ] %s/%s on %s: %d users x %d steps, batched vs alone pcc_min %.9f\n", a->name, refname, system,
+           NUSERS, NSTEPS, worst);
+    free(batch);
+    free(row);
+    rt_reference_free(&r);
+    e2e_model_close(&m);
+}
+
+static void test_batch_llama32(void **state) { multi_user(e2e_arch_find("llama32"), "reference", "t3000"); }
+static void test_batch_qwen3_n150(void **state) { multi_user(e2e_arch_find("qwen3"), "reference", "n150"); }
+/* prompts on both sides of LongRoPE's switch (64): the per-row factor sets */
+static void test_batch_phi3_long(void **state) { multi_user(e2e_arch_find("phi3"), "reference_long", "t3000"); }
+
+/* ---- 6: the prompt through the decode path ---------------------------------------- */
+
+static void prefill_decode(const e2e_arch *a)
+{
+    e2e_model m;
+    e2e_model_open(&m, a, "t3000", 1);
+    for (int k = 0; a->refs[k]; k++) {
+        rt_reference r;
+        load_ref(a, a->refs[k], &r);
+        float *l1 = malloc(sizeof(float) * (size_t)(r.t * r.vocab)), *l2 = malloc(sizeof(float) * (size_t)(r.t * r.vocab));
+        assert_non_null(l1);
+        assert_non_null(l2);
+        rt_eval_result one, dec;
+        eval_ref(&m, &r, 0, l1, &one);
+        eval_ref(&m, &r, 1, l2, &dec);
+        double worst = 1;
+        for (int64_t p = 0; p < r.t; p++) {
+            if (one.pos[p].top1 != dec.pos[p].top1)
+                fail_msg("%s/%s position %lld: one-pass prefill top-1 %d, prefill through decode %d", a->name,
+                         a->refs[k], (long long)p, one.pos[p].top1, dec.pos[p].top1);
+            worst = fmin(worst, rt_pcc(l1 + p * r.vocab, l2 + p * r.vocab, (size_t)r.vocab));
+        }
+        assert_true(worst >= PCC_F32);
+        assert_true(dec.all.top1 == 1.0);
+        printf("[ pf-dec   ] %s/%s: same top-1 at all %lld positions; pcc_min %.9f\n", a->name, a->refs[k],
+               (long long)r.t, worst);
+        rt_eval_result_free(&one);
+        rt_eval_result_free(&dec);
+        free(l1);
+        free(l2);
+        rt_reference_free(&r);
+    }
+    e2e_model_close(&m);
+}
+
+/* ---- one test per architecture ----------------------------------------------------- */
+
+#define PER_ARCH(fn)                                                                     \
+    static void test_##fn##_llama32(void **state) { fn(e2e_arch_find("llama32")); }    \
+    static void test_##fn##_mistral(void **state) { fn(e2e_arch_find("mistral")); }    \
+    static void test_##fn##_qwen3(void **state) { fn(e2e_arch_find("qwen3")); }        \
+    static void test_##fn##_allam(void **state) { fn(e2e_arch_find("allam")); }        \
+    static void test_##fn##_phi3(void **state) { fn(e2e_arch_find("phi3")); }
+#define PER_ARCH_TESTS(fn)                                                               \
+    cmocka_unit_test(test_##fn##_llama32), cmocka_unit_test(test_##fn##_mistral),        \
+        cmocka_unit_test(test_##fn##_qwen3), cmocka_unit_test(test_##fn##_allam),        \
+        cmocka_unit_test(test_##fn##_phi3)
+
+PER_ARCH(f32_systems)
+PER_ARCH(spec_precision)
+PER_ARCH(decode_kv)
+PER_ARCH(prefill_decode)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        PER_ARCH_TESTS(f32_systems),
+        PER_ARCH_TESTS(spec_precision),
+        PER_ARCH_TESTS(decode_kv),
+        cmocka_unit_test(test_batch_llama32),
+        cmocka_unit_test(test_batch_qwen3_n150),
+        cmocka_unit_test(test_batch_phi3_long),
+        PER_ARCH_TESTS(prefill_decode),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

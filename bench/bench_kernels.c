@@ -5,6 +5,7 @@
  *    do (the call rotates over copies of the weight totalling >= 512 MiB);
  *    "hot" repeats one matrix (cache-resident for the smaller dtypes);
  *  - OpenBLAS's cblas_sgemv on the f32 weight, for reference;
+ *  - decode attention over a bf16 / f32 KV cache (GB/s of K and V read);
  *  - the prefill path (m = 128: OpenBLAS sgemm, on panels of dequantised rows
  *    for non-f32 weights) in GFLOP/s.
  * Each GEMV figure is divided by the DRAM read bandwidth measured by a plain
@@ -32,7 +33,7 @@ static uint64_t sink;
 
 /* ---- the plain read loop: four independent vector sums ---- */
 
-typedef long long v4 __attribute__((vector_size(32)));
+typedef unsigned long long v4 __attribute__((vector_size(32)));
 
 __attribute__((target("avx2"))) static uint64_t read_avx2(const void *a, size_t bytes)
 {
@@ -45,7 +46,7 @@ __attribute__((target("avx2"))) static uint64_t read_avx2(const void *a, size_t 
         s3 += p[i + 3];
     }
     v4 s = s0 + s1 + s2 + s3;
-    return (uint64_t)(s[0] + s[1] + s[2] + s[3]);
+    return s[0] + s[1] + s[2] + s[3];
 }
 
 static uint64_t read_scalar(const void *a, size_t bytes)
@@ -207,6 +208,52 @@ int main(int argc, char **argv)
         free_copies(&ws);
         rt_matrix_free(&w);
     }
+    /* decode attention: 32 users x 32 query heads over 8 kv heads, head_dim
+     * 128, 1024 cached positions each (Mistral-like), GB/s of K+V read */
+    {
+        const int B = 32, HQ = 32, HKV = 8, HD = 128, L = 1024;
+        printf("\ndecode attention: %d users, %d/%d heads, head_dim %d, %d positions; GB/s of K+V read\n", B, HQ,
+               HKV, HD, L);
+        for (int d = 0; d < 2; d++) {
+            rt_kv_cache c;
+            if (rt_kv_cache_init(&c, d ? RT_BF16 : RT_F32, B, HKV, L, HD, &e) != 0) {
+                fprintf(stderr, "bench_kernels: %s\n", e.msg);
+                return 1;
+            }
+            float *kv = malloc((size_t)L * HKV * HD * sizeof(float));
+            for (size_t i = 0; i < (size_t)L * HKV * HD; i++)
+                kv[i] = (float)((int)(i % 251) - 125) * 1e-2f;
+            for (int u = 0; u < B; u++)
+                rt_cache_fill(&c, u, kv, kv, L, 0);
+            float *q = malloc((size_t)B * HQ * HD * sizeof(float)), *o = malloc((size_t)B * HQ * HD * sizeof(float));
+            float *scr = malloc(rt_attention_decode_scratch_floats(&c, HQ) * sizeof(float));
+            for (size_t i = 0; i < (size_t)B * HQ * HD; i++)
+                q[i] = (float)((int)(i % 17) - 8) * 1e-2f;
+            int32_t len[32];
+            for (int b = 0; b < B; b++)
+                len[b] = L;
+            double best = 1e30, best_rd = 1e30, t_end = now() + budget;
+            int i = 0;
+            do {
+                double t0 = now();
+                rt_attention_decode(q, &c, B, NULL, len, HQ, 0.088f, o, scr);
+                double dt = now() - t0;
+                best = dt < best ? dt : best;
+                dt = read_slice_seconds();
+                best_rd = dt < best_rd ? dt : best_rd;
+                i++;
+            } while (now() < t_end || i < 3);
+            double gbs = (double)c.bytes / best / 1e9, dram = (double)RD_SLICE / best_rd / 1e9;
+            printf("%-7s %6.1f MB | %7.1f GB/s  dram %6.1f  ratio %5.2f | %.2f ms per layer step\n",
+                   rt_dtype_name(c.dtype), (double)c.bytes / 1e6, gbs, dram, gbs / dram, best * 1e3);
+            free(kv);
+            free(q);
+            free(o);
+            free(scr);
+            rt_kv_cache_free(&c);
+        }
+    }
+
     printf("\nprefill path m=%d (OpenBLAS sgemm; non-f32 weights dequantised in panels), GFLOP/s\n", MP);
     for (int d = 0; d < 4; d++)
         printf("%-7s %7.1f  (%.2f of f32)\n", rt_dtype_name(dts[d]), gemm_gflops[d],

@@ -34,6 +34,15 @@ static mgc_span model_span(const mgc_program *prog)
     return (mgc_span){.file = root ? root->path : NULL, .line = 1, .col = 1, .end_line = 1, .end_col = 2};
 }
 
+static int has_forward(const mgc_program *prog)
+{
+    const mgc_ast_file *root = prog->root;
+    for (size_t i = 0; root && i < root->nstmts; i++)
+        if (root->stmts[i]->kind == MGC_ST_FORWARD)
+            return 1;
+    return 0;
+}
+
 int mgc_compile(const mgc_compile_opts *o, mgc_diags *d, mgc_ir *ir_out, mgc_plan *plan_out)
 {
     int rc = -1;
@@ -46,6 +55,14 @@ int mgc_compile(const mgc_compile_opts *o, mgc_diags *d, mgc_ir *ir_out, mgc_pla
     if (!prog || d->nerrors || mgc_check_program(prog, d) != 0 || d->nerrors)
         goto out;
 
+    if (!has_forward(prog)) {
+        /* a library (lets and defs): say so rather than ask for a system */
+        mgc_span sp = {.file = prog->root ? prog->root->path : o->spec_path, .line = 1, .col = 1, .end_line = 1,
+                       .end_col = 2};
+        mgc_error_at(d, sp, "no forward(tokens) { ... } in this spec: nothing to compile");
+        mgc_diag_hint(d, "a file with only defs and lets is a library; compile the bringup that imports it");
+        goto out;
+    }
     mgc_error err = {{0}};
     if (mgc_config_load(o->config_path, &cfg, &err) != 0) {
         mgc_diag(d, MGC_ERROR, (mgc_span){0}, "%s", err.msg);

@@ -57,17 +57,27 @@ void mgc_diags_free(mgc_diags *d)
     memset(d, 0, sizeof *d);
 }
 
-void mgc_diags_add_source(mgc_diags *d, const char *path, const char *text, size_t len)
+static mgc_diag_source *source_slot(mgc_diags *d, const char *path)
 {
     for (size_t i = 0; i < d->nsources; i++)
         if (strcmp(d->sources[i].path, path) == 0)
-            return;
+            return &d->sources[i];
     if (d->nsources == d->srccap) {
         d->srccap = d->srccap ? d->srccap * 2 : 4;
         d->sources = xrealloc(d->sources, d->srccap * sizeof *d->sources);
     }
     mgc_diag_source *s = &d->sources[d->nsources++];
     s->path = xstrndup(path, strlen(path));
+    s->text = NULL; /* a file named by a diagnostic but never registered */
+    s->len = 0;
+    return s;
+}
+
+void mgc_diags_add_source(mgc_diags *d, const char *path, const char *text, size_t len)
+{
+    mgc_diag_source *s = source_slot(d, path);
+    if (s->text)
+        return;
     s->text = xstrndup(text, len);
     s->len = len;
 }
@@ -105,6 +115,10 @@ void mgc_diag(mgc_diags *d, mgc_diag_level lvl, mgc_span span, const char *fmt, 
         d->dropped++;
         return;
     }
+    /* The file name is kept in the list's own storage: the tree the span
+     * came from may be freed before the diagnostics are printed. */
+    if (span.file)
+        span.file = source_slot(d, span.file)->path;
     va_list ap;
     va_start(ap, fmt);
     push(d, lvl, span, vformat(fmt, ap));
@@ -139,6 +153,8 @@ static const mgc_diag_source *find_source(const mgc_diags *d, const char *path)
 /* The text of 1-based line `line` (without its newline, or a trailing \r). */
 static int get_line(const mgc_diag_source *s, int line, const char **start, size_t *len)
 {
+    if (!s->text)
+        return 0;
     const char *p = s->text, *end = s->text + s->len;
     for (int l = 1; l < line; l++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

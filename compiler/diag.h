@@ -15,7 +15,10 @@ typedef enum mgc_diag_level { MGC_ERROR, MGC_WARNING, MGC_NOTE } mgc_diag_level;
 
 typedef struct mgc_diag {
     mgc_diag_level level;
-    mgc_span span;      /* span.file == NULL: not tied to source (e.g. a missing file given on the command line) */
+    /* span.file == NULL: not tied to source (e.g. a missing file given on the
+     * command line).  Otherwise it points to the list's own copy of the name,
+     * valid until mgc_diags_free (the tree it came from may be gone). */
+    mgc_span span;
     char *msg;          /* malloc'd */
     char *hint;         /* malloc'd or NULL: "did you mean 'hidden_size'?" */
 } mgc_diagnostic; /* (not `mgc_diag`: that name is the reporting function below) */

@@ -97,6 +97,12 @@ typedef struct E {
     stmt_ctx *sc;
     int depth;
     int failed;
+    /* the def calls being expanded, for "called from" notes on errors */
+    mgc_span calls[72];
+    const char *callees[72];
+    mgc_span fail_calls[72];
+    const char *fail_callees[72];
+    int fail_depth;
     int tapped;            /* the forward's layer loop has been found */
     mgc_span model_span;
 } E;
@@ -117,6 +123,10 @@ static val fail(E *e, mgc_span sp, const char *fmt, ...)
     va_end(ap);
     mgc_error_at(e->d, sp, "%s", msg);
     e->failed = 1;
+    /* the call chain is reported after the error and its hint */
+    e->fail_depth = e->depth < 72 ? e->depth : 72;
+    memcpy(e->fail_calls, e->calls, sizeof e->calls);
+    memcpy(e->fail_callees, e->callees, sizeof e->callees);
     return NONE;
 }
 
@@ -338,11 +348,19 @@ static int checkpoint_shape(E *e, const char *name, mgc_span sp, mgc_tensor_info
         return 1; /* unknown */
     if (t->find(t->ctx, name, ti) != 0) {
         fail(e, sp, "weight '%s' is not in the checkpoint %s", name, t->label);
-        size_t n = t->count(t->ctx);
+        /* suggest among the tensors not bound yet: a missing layer's
+         * tensor is not a misspelling of another layer's */
+        size_t n = t->count(t->ctx), m = 0;
         const char **names = malloc(sizeof(char *) * (n ? n : 1));
-        for (size_t i = 0; i < n; i++)
-            names[i] = t->name_at(t->ctx, i);
-        const char *s = mgc_suggest(name, names, n);
+        for (size_t i = 0; i < n; i++) {
+            const char *c = t->name_at(t->ctx, i);
+            int bound = 0;
+            for (size_t w = 0; w < e->ir->nweights && !bound; w++)
+                bound = strcmp(e->ir->weights[w].hf_name, c) == 0;
+            if (!bound)
+                names[m++] = c;
+        }
+        const char *s = mgc_suggest(name, names, m);
         if (s)
             mgc_diag_hint(e->d, "did you mean '%s'?", s);
         else if (strcmp(name, "lm_head.weight") == 0)
@@ -1151,6 +1169,10 @@ static val call_def(E *e, scope *s, const mgc_ast_stmt *def, const mgc_ast_expr 
     }
     stmt_ctx *saved = e->sc;
     e->sc = NULL; /* a def's statements carry their own annotations */
+    if (e->depth < 72) {
+        e->calls[e->depth] = call->span;
+        e->callees[e->depth] = def->name;
+    }
     e->depth++;
     int returned = 0;
     val r = run_body(e, &local, def->body, def->nbody, &returned);
@@ -1556,32 +1578,46 @@ const char *mgc_spec_system(const mgc_program *prog)
     return NULL;
 }
 
+static int elaborate(E *ep, const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir);
+
 int mgc_elaborate(const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
 {
     memset(ir, 0, sizeof *ir);
-    E e = {.in = in, .d = d, .ir = ir, .A = &ir->arena};
-    e.tp = in->ndevices > 1;
-    e.wdtype = MGC_BF16;
-    e.adtype = MGC_BF16;
-    e.kvdtype = MGC_BF16;
-    e.cache_users = 32;
+    E *e = calloc(1, sizeof *e);
+    if (!e)
+        return -1;
+    int rc = elaborate(e, in, d, ir);
+    for (int i = e->fail_depth; i-- > 0;)
+        mgc_diag(d, MGC_NOTE, e->fail_calls[i], "in '%s', called from here", e->fail_callees[i]);
+    free(e);
+    return rc;
+}
+
+static int elaborate(E *ep, const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
+{
+    *ep = (E){.in = in, .d = d, .ir = ir, .A = &ir->arena};
+    ep->tp = in->ndevices > 1;
+    ep->wdtype = MGC_BF16;
+    ep->adtype = MGC_BF16;
+    ep->kvdtype = MGC_BF16;
+    ep->cache_users = 32;
     ir->input = ir->output = -1;
     ir->ndevices = in->ndevices;
     ir->system = mgc_arena_strdup(&ir->arena, in->system);
 
     const mgc_ast_file *root = in->prog->root;
-    for (size_t i = 0; i < in->prog->nfiles && !e.failed; i++) {
+    for (size_t i = 0; i < in->prog->nfiles && !ep->failed; i++) {
         const mgc_ast_file *f = in->prog->files[i].ast;
-        run_top(&e, f, f == root);
+        run_top(ep, f, f == root);
     }
-    if (e.failed)
+    if (ep->failed)
         return -1;
     if (in->act_dtype >= 0) {
-        e.adtype = in->act_dtype;
-        e.kvdtype = in->act_dtype;
+        ep->adtype = in->act_dtype;
+        ep->kvdtype = in->act_dtype;
     }
     if (in->weights_dtype >= 0)
-        e.wdtype = in->weights_dtype;
+        ep->wdtype = in->weights_dtype;
 
     const mgc_ast_stmt *fwd = NULL;
     for (size_t i = 0; root && i < root->nstmts; i++)
@@ -1589,12 +1625,12 @@ int mgc_elaborate(const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
             fwd = root->stmts[i];
     if (!fwd) {
         mgc_span sp = {.file = root ? root->path : NULL, .line = 1, .col = 1, .end_line = 1, .end_col = 2};
-        fail(&e, sp, "no forward(tokens) { ... } in this spec: nothing to compile");
+        fail(ep, sp, "no forward(tokens) { ... } in this spec: nothing to compile");
         mgc_diag_hint(d, "a file with only defs and lets is a library; compile the bringup that imports it");
         return -1;
     }
     if (fwd->nparams != 1) {
-        fail(&e, fwd->span, "forward takes exactly one parameter (the token ids), it has %zu", fwd->nparams);
+        fail(ep, fwd->span, "forward takes exactly one parameter (the token ids), it has %zu", fwd->nparams);
         return -1;
     }
     /* vocab and hidden size are facts the plan records for the runtime */
@@ -1604,27 +1640,29 @@ int mgc_elaborate(const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
     if (mgc_config_get(in->cfg, "hidden_size", &cv) == MGC_CV_INT)
         ir->hidden = cv.i;
 
-    ir->input = new_node(&e, MGC_IR_INPUT, fwd->params[0].span);
-    node(&e, ir->input)->act = MGC_I32;
-    node(&e, ir->input)->width = 1;
-    scope local = {.parent = &e.globals};
-    bind(&e, &local, fwd->params[0].name, tensor(ir->input));
+    ir->input = new_node(ep, MGC_IR_INPUT, fwd->params[0].span);
+    node(ep, ir->input)->act = MGC_I32;
+    node(ep, ir->input)->width = 1;
+    scope local = {.parent = &ep->globals};
+    bind(ep, &local, fwd->params[0].name, tensor(ir->input));
     int returned = 0;
-    val r = run_body(&e, &local, fwd->body, fwd->nbody, &returned);
-    if (e.failed)
+    val r = run_body(ep, &local, fwd->body, fwd->nbody, &returned);
+    if (ep->failed)
         return -1;
     if (!returned || r.k != V_TENSOR) {
-        fail(&e, fwd->span, "forward must return the logits tensor%s", returned ? "" : " (it has no return)");
+        fail(ep, fwd->span, "forward must return the logits tensor%s", returned ? "" : " (it has no return)");
         return -1;
     }
     int out = r.idx;
-    if (node(&e, out)->heads || (ir->vocab && node(&e, out)->width != ir->vocab)) {
-        fail(&e, node(&e, out)->span, "forward returns %s but the logits must be [T, %lld] (config.vocab_size)",
-             shape_str(&e, node(&e, out)), (long long)ir->vocab);
+    if (not_ids(ep, out, fwd->span, "forward's result") < 0)
+        return -1;
+    if (node(ep, out)->heads || (ir->vocab && node(ep, out)->width != ir->vocab)) {
+        fail(ep, node(ep, out)->span, "forward returns %s but the logits must be [T, %lld] (config.vocab_size)",
+             shape_str(ep, node(ep, out)), (long long)ir->vocab);
         return -1;
     }
     if (!ir->vocab)
-        ir->vocab = node(&e, out)->width;
+        ir->vocab = node(ep, out)->width;
     if (!ir->hidden) /* a config without hidden_size: the embedding's width */
         for (size_t i = 0; i < ir->nnodes && !ir->hidden; i++)
             if (ir->nodes[i].op == MGC_IR_EMBEDDING)
@@ -1633,57 +1671,57 @@ int mgc_elaborate(const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
      * hidden state is the final norm's output) */
     if (ir->ntaps > 0) {
         int t = out;
-        while (node(&e, t)->op == MGC_IR_ALL_GATHER || node(&e, t)->op == MGC_IR_ALL_REDUCE)
-            t = node(&e, t)->in[0];
-        if (node(&e, t)->op == MGC_IR_LINEAR && node(&e, node(&e, t)->in[0])->sh == MGC_SH_REPLICATED)
-            add_tap(&e, node(&e, t)->in[0]);
+        while (node(ep, t)->op == MGC_IR_ALL_GATHER || node(ep, t)->op == MGC_IR_ALL_REDUCE)
+            t = node(ep, t)->in[0];
+        if (node(ep, t)->op == MGC_IR_LINEAR && node(ep, node(ep, t)->in[0])->sh == MGC_SH_REPLICATED)
+            add_tap(ep, node(ep, t)->in[0]);
         else
             ir->ntaps = 0; /* no clean final snapshot: no layer comparison */
     }
     for (size_t i = 0; i < ir->ntaps; i++)
-        if (node(&e, ir->taps[i])->sh != MGC_SH_REPLICATED || node(&e, ir->taps[i])->width != ir->hidden)
+        if (node(ep, ir->taps[i])->sh != MGC_SH_REPLICATED || node(ep, ir->taps[i])->width != ir->hidden)
             ir->ntaps = 0;
-    if (node(&e, out)->sh == MGC_SH_PARTIAL)
-        out = ensure_replicated(&e, out, node(&e, out)->span);
-    mgc_ir_node src = *node(&e, out);
-    int o = new_node(&e, MGC_IR_OUTPUT, src.span);
-    node(&e, o)->in[0] = out;
-    node(&e, o)->nin = 1;
-    node(&e, o)->width = src.width;
-    node(&e, o)->sh = src.sh;
-    node(&e, o)->act = MGC_F32;
-    node(&e, o)->inserted = 1;
+    if (node(ep, out)->sh == MGC_SH_PARTIAL)
+        out = ensure_replicated(ep, out, node(ep, out)->span);
+    mgc_ir_node src = *node(ep, out);
+    int o = new_node(ep, MGC_IR_OUTPUT, src.span);
+    node(ep, o)->in[0] = out;
+    node(ep, o)->nin = 1;
+    node(ep, o)->width = src.width;
+    node(ep, o)->sh = src.sh;
+    node(ep, o)->act = MGC_F32;
+    node(ep, o)->inserted = 1;
     ir->output = o;
 
     /* cache */
     if (ir->cache_layers > 0) {
-        if (!e.cache_max_len) {
-            fail(&e, fwd->span, "the forward uses attention with a KV cache, but the spec sets no cache length");
-            mgc_diag_hint(d, "add e.g. 'cache max_len=1024' at the top level");
+        if (!ep->cache_max_len) {
+            fail(ep, fwd->span, "the forward uses attention with a KV cache, but the spec sets no cache length");
+            mgc_diag_hint(d, "add ep->g. 'cache max_len=1024' at the top level");
             return -1;
         }
-        int64_t len = e.cache_max_len;
+        int64_t len = ep->cache_max_len;
         if (in->max_seq_len > 0) {
-            if (in->max_seq_len > e.cache_max_len) {
-                mgc_span sp = e.model_span;
-                fail(&e, sp, "--max-seq-len %lld exceeds the spec's KV-cache cap of %lld (cache max_len)",
-                     (long long)in->max_seq_len, (long long)e.cache_max_len);
+            if (in->max_seq_len > ep->cache_max_len) {
+                mgc_span sp = ep->model_span;
+                fail(ep, sp, "--max-seq-len %lld exceeds the spec's KV-cache cap of %lld (cache max_len)",
+                     (long long)in->max_seq_len, (long long)ep->cache_max_len);
                 return -1;
             }
             len = in->max_seq_len;
         }
         ir->cache_len = len;
     } else {
-        ir->cache_len = in->max_seq_len > 0 ? in->max_seq_len : (e.cache_max_len ? e.cache_max_len : 2048);
+        ir->cache_len = in->max_seq_len > 0 ? in->max_seq_len : (ep->cache_max_len ? ep->cache_max_len : 2048);
     }
-    int64_t users = in->batch > 0 ? in->batch : e.cache_users;
+    int64_t users = in->batch > 0 ? in->batch : ep->cache_users;
     if (users > 32 * 1024) {
-        fail(&e, fwd->span, "at most 32768 users");
+        fail(ep, fwd->span, "at most 32768 users");
         return -1;
     }
     ir->cache_users = users;
-    ir->weights_dtype = (mgc_dtype)e.wdtype;
-    ir->act_dtype = (mgc_dtype)e.adtype;
-    ir->kv_dtype = (mgc_dtype)e.kvdtype;
+    ir->weights_dtype = (mgc_dtype)ep->wdtype;
+    ir->act_dtype = (mgc_dtype)ep->adtype;
+    ir->kv_dtype = (mgc_dtype)ep->kvdtype;
     return 0;
 }

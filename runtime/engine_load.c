@@ -5,6 +5,7 @@
  * the local shape, and store it at the plan's dtype.  The checkpoint is
  * checked against the plan first, so a wrong model fails before any work:
  * every tensor present, with the shape and a dtype the loader reads. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,16 +36,29 @@ static int check_config(const mgc_plan *p, const char *dir, mgc_error *e)
     if (mgc_config_load(path, &cfg, e) != 0)
         return -1;
     int64_t hidden = 0, vocab = 0;
+    double theta = 0;
     mgc_config_value v;
     if (mgc_config_get(cfg, "hidden_size", &v) == MGC_CV_INT)
         hidden = v.i;
     if (mgc_config_get(cfg, "vocab_size", &v) == MGC_CV_INT)
         vocab = v.i;
+    mgc_cv_kind tk = mgc_config_get(cfg, "rope_theta", &v);
+    if (tk == MGC_CV_INT || tk == MGC_CV_FLOAT)
+        theta = v.f;
     mgc_config_free(cfg);
     if ((hidden && hidden != p->hidden) || (vocab && vocab != p->vocab))
         return mgc_errorf(e, "%s: the plan is for %s (hidden %lld, vocab %lld) but this model has hidden %lld, vocab %lld",
                           path, p->model, (long long)p->hidden, (long long)p->vocab, (long long)hidden,
                           (long long)vocab);
+    /* Same sizes, another model (e.g. a Llama-3.2 plan with a Mistral checkpoint,
+     * whose tensors have the very same names and shapes): the plan's RoPE was
+     * built from its config's rope_theta, so one of its tables must have it. */
+    int theta_ok = theta <= 0 || p->nropes == 0;
+    for (size_t i = 0; !theta_ok && i < p->nropes; i++)
+        theta_ok = fabs(p->ropes[i].theta - theta) <= 1e-9 * theta;
+    if (!theta_ok)
+        return mgc_errorf(e, "%s: rope_theta is %g but the plan (for %s) uses %g: a plan for another model?", path,
+                          theta, p->model, p->ropes[0].theta);
     return 0;
 }
 

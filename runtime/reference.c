@@ -1,5 +1,6 @@
 #include "reference.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,13 @@ int rt_reference_load(const char *path, rt_reference *r, mgc_error *e)
     r->logits = malloc(sizeof(float) * (size_t)(r->t * r->vocab));
     if (!r->logits || rt_st_read_f32(tl, 0, r->t, 0, r->vocab, r->logits, e) != 0)
         goto out;
+    /* the reference is input data: a NaN or inf in it is the file's fault, said here with its name */
+    for (int64_t i = 0; i < r->t * r->vocab; i++)
+        if (!isfinite(r->logits[i])) {
+            mgc_errorf(e, "%s: logits[%lld][%lld] is %g; reference logits must be finite", path,
+                       (long long)(i / r->vocab), (long long)(i % r->vocab), (double)r->logits[i]);
+            goto out;
+        }
     for (int64_t i = 0; i < r->t; i++)
         if (r->input_ids[i] >= r->vocab) {
             mgc_errorf(e, "%s: input_ids[%lld] = %d is outside the vocabulary of %lld", path, (long long)i,

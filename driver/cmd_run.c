@@ -65,6 +65,40 @@ static int parse_tokens(const char *s, int32_t **out, int *n)
     return 0;
 }
 
+/* LongRoPE (Phi-3) picks its short or long factors per forward call, from the
+ * call's sequence length.  HF's generate() drops the KV cache, filled with
+ * short-factor keys, the first time the sequence reaches
+ * original_max_position_embeddings + 1 tokens and runs the whole sequence
+ * again with the long factors (Phi3ForCausalLM.prepare_inputs_for_generation).
+ * The position at which that happens, or 0 if the plan has no LongRoPE. */
+static int64_t longrope_refill_pos(const mgc_plan *p)
+{
+    for (size_t k = 0; k < p->nropes; k++)
+        if (p->ropes[k].kind == MGC_ROPE_LONGROPE)
+            return p->ropes[k].original_max;
+    return 0;
+}
+
+/* Prefills user u's whole sequence (the prompt and its first ngen tokens)
+ * again; the last row of *rows (allocated on first use) is the next token's. */
+static int refill(rt_engine *en, int u, const int32_t *prompt, int nprompt, const int32_t *gen, long ngen,
+                  float **rows, mgc_error *e)
+{
+    int n = nprompt + (int)ngen;
+    int32_t *seq = malloc(sizeof(int32_t) * (size_t)n);
+    if (!*rows)
+        *rows = malloc(sizeof(float) * (size_t)n * (size_t)rt_engine_vocab(en));
+    if (!seq || !*rows) {
+        free(seq);
+        return mgc_errorf(e, "out of memory");
+    }
+    memcpy(seq, prompt, sizeof(int32_t) * (size_t)nprompt);
+    memcpy(seq + nprompt, gen, sizeof(int32_t) * (size_t)ngen);
+    int rc = rt_engine_prefill(en, u, seq, n, 0, *rows, e);
+    free(seq);
+    return rc;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -137,7 +171,7 @@ int mgc_cmd_run(int argc, char **argv)
     memset(&plan, 0, sizeof plan);
     rt_engine *en = NULL;
     int rc = MGC_EXIT_INPUT;
-    float *logits = NULL;
+    float *logits = NULL, *refill_rows = NULL;
     int32_t **gen = NULL;
     rt_sampler *samplers = NULL;
     rt_sample_cand *cand = NULL;
@@ -177,11 +211,20 @@ int mgc_cmd_run(int argc, char **argv)
         ulist[u] = u;
     }
     double t1 = now();
+    int64_t refill_pos = longrope_refill_pos(&plan);
     for (long step = 1; step < max_new; step++) {
-        if (rt_engine_decode(en, (int)users, ulist, next, pos, logits, &err) != 0)
+        /* every user has the same length: all cross LongRoPE's switch together */
+        int again = refill_pos > 0 && pos[0] == refill_pos;
+        if (!again && rt_engine_decode(en, (int)users, ulist, next, pos, logits, &err) != 0)
             goto fail_loop;
         for (int u = 0; u < users; u++) {
-            int tok = rt_sample(&samplers[u], logits + (size_t)u * (size_t)vocab, (int)vocab, cand, &err);
+            const float *row = logits + (size_t)u * (size_t)vocab;
+            if (again) {
+                if (refill(en, u, prompt_ids, nprompt, gen[u], step, &refill_rows, &err) != 0)
+                    goto fail_loop;
+                row = refill_rows + (size_t)pos[u] * (size_t)vocab;
+            }
+            int tok = rt_sample(&samplers[u], row, (int)vocab, cand, &err);
             if (tok < 0)
                 goto fail_loop;
             gen[u][step] = tok;
@@ -217,6 +260,7 @@ out:
     free(samplers);
     free(cand);
     free(logits);
+    free(refill_rows);
     free(prompt_ids);
     rt_engine_free(en);
     mgc_plan_free(&plan);

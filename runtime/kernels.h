@@ -66,6 +66,10 @@ int rt_kernels_init(int blas_threads, mgc_error *e);
  * element, so any sequence of axpy calls has a fixed per-element order).
  * n >= 0.  These are the inner loops of other kernels and do not check isa:
  * pass one the CPU supports (<= rt_cpu_best_isa()). */
+/* out[i] = e^x[i] (out may equal x): a Cephes-style polynomial every build
+ * evaluates with the same operations; max relative error ~1.5e-7 (2 ulp),
+ * overflow to +Inf above ~88.72, gradual underflow, NaN propagates. */
+void rt_exp(rt_isa isa, const float *x, float *out, size_t n);
 float rt_dot_f32(rt_isa isa, const float *a, const float *b, int n);
 float rt_dot_bf16(rt_isa isa, const float *a, const uint16_t *b, int n);
 void rt_axpy_f32(rt_isa isa, float alpha, const float *x, float *y, int n);
@@ -213,8 +217,7 @@ void rt_rope_apply(float *x, int rows, int n_heads, int head_dim, int rotary_dim
 /* ===================== attention ===================== */
 /* GQA: query head h reads kv head h / (hq/hkv).  Scores are
  * (q . k) * scale (scale normally head_dim^-0.5), softmax in f32 after
- * subtracting the row max (sum of exps accumulated in double), then
- * out = sum_j p_j v_j.  Causal: a query at position p sees keys 0..p. */
+ * subtracting the row max (rt_softmax_row), then out = sum_j p_j v_j.  Causal: a query at position p sees keys 0..p. */
 
 /* Self-contained causal prefill: q [s][hq][hd], k, v [s][hkv][hd] at
  * positions 0..s-1; out [s][hq][hd] (must not overlap the inputs).  Uses
@@ -269,7 +272,7 @@ size_t rt_attention_prefill_cached_scratch_floats(const rt_kv_cache *c, int s, i
 /* All f32, n elements; out may equal an input. */
 void rt_add(const float *a, const float *b, float *out, size_t n);
 void rt_mul(const float *a, const float *b, float *out, size_t n);
-/* silu(x) = x / (1 + expf(-x)) (torch's formula). */
+/* silu(x) = x / (1 + exp(-x)) (torch's formula; exp is rt_exp). */
 void rt_silu(const float *x, float *out, size_t n);
 /* out = silu(g) * u; act_bf16: bf16(bf16(silu(g)) * u), as HF's bf16 MLP
  * rounds the activation before the multiply. */
@@ -278,12 +281,15 @@ void rt_silu_mul(const float *g, const float *u, float *out, size_t n, int act_b
  * the far negative tail keeps its relative precision. */
 void rt_gelu(const float *x, float *out, size_t n);
 /* HF "gelu_pytorch_tanh": x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
- * evaluated as x * sigmoid(2u) (the same function, no cancellation). */
+ * evaluated as x / (1 + exp(-2u)) (the same function, no cancellation). */
 void rt_gelu_tanh(const float *x, float *out, size_t n);
 /* Rounds every element to the nearest bf16 (emulates bf16 activations). */
 void rt_round_bf16(float *x, size_t n);
-/* In place softmax of one row: exp(x - max) / sum (sum in double). */
+/* In place softmax of one row: e = rt_exp(x - max) (f32 subtraction, as
+ * torch), sum = the 16-lane canonical tree of e in double, x = e / (float)sum.
+ * Same bits on every ISA. */
 void rt_softmax_row(float *x, int n);
+void rt_softmax_row_isa(rt_isa isa, float *x, int n);
 /* Index of the largest value, lowest index among equals; NaN never wins
  * (all NaN -> 0); n <= 0 -> -1. */
 int rt_argmax(const float *x, int n);

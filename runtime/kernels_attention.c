@@ -175,6 +175,125 @@ size_t rt_attention_decode_scratch_floats(const rt_kv_cache *c, int hq)
     return (size_t)(hq / c->hkv) * (size_t)c->cap;
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+
+static inline __m512 kv_load(const void *base, int bf16, size_t off, __mmask16 m)
+{
+    if (bf16) {
+        __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)base + off);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    return _mm512_maskz_loadu_ps(m, (const float *)base + off);
+}
+
+/* out[j] = canonical_dot(q, k row j) * scale for 16 consecutive cached rows.
+ * The 16 lane-partial vectors are reduced together by a shuffle network
+ * that adds exactly the canonical pairs (lane l with l+8, then l+4, l+2,
+ * l+1), so each result has the bits rt_dot_* would give. */
+static void dots16_avx512(const float *q, const void *k, int bf16, int hd, float scale, float *out)
+{
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; j++)
+        acc[j] = _mm512_setzero_ps();
+    int d = 0;
+    for (; d + 16 <= hd; d += 16) {
+        __m512 qv = _mm512_loadu_ps(q + d);
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++)
+            acc[j] = _mm512_fmadd_ps(qv, kv_load(k, bf16, (size_t)j * hd + d, 0xffff), acc[j]);
+    }
+    if (d < hd) {
+        __mmask16 m = (__mmask16)((1u << (hd - d)) - 1);
+        __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++)
+            acc[j] = _mm512_mask3_fmadd_ps(qv, kv_load(k, bf16, (size_t)j * hd + d, m), acc[j], m);
+    }
+    /* lanes l + l+8: v[i] = [acc 2i (8 lanes) | acc 2i+1 (8 lanes)] */
+    __m512 v8[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        v8[i] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2 * i], acc[2 * i + 1], 0x44),
+                              _mm512_shuffle_f32x4(acc[2 * i], acc[2 * i + 1], 0xee));
+    /* l + l+4: x[i] = 128-bit quarters hold dots 4i..4i+3, 4 lanes each */
+    __m512 x4[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+        x4[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v8[2 * i], v8[2 * i + 1], 0x88),
+                              _mm512_shuffle_f32x4(v8[2 * i], v8[2 * i + 1], 0xdd));
+    /* l + l+2 within quarters: quarter q of z[i] = dots (8i+q: 2 lanes, 8i+4+q: 2 lanes) */
+    __m512 z2[2];
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++)
+        z2[i] = _mm512_add_ps(_mm512_shuffle_ps(x4[2 * i], x4[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                              _mm512_shuffle_ps(x4[2 * i], x4[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* l + l+1: lane 4q + j holds dot q + 4j */
+    __m512 r = _mm512_add_ps(_mm512_shuffle_ps(z2[0], z2[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_ps(z2[0], z2[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512i to_natural = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    r = _mm512_permutexvar_ps(to_natural, r);
+    _mm512_storeu_ps(out, _mm512_mul_ps(r, _mm512_set1_ps(scale)));
+}
+
+/* out[0..hd) = sum_p pr[p] * v row p, one fma per position in order (the
+ * same per-element sequence as repeated rt_axpy_*), keeping up to 128
+ * outputs in registers. */
+static inline __attribute__((always_inline)) void pv_chunk_avx512(const float *pr, const void *v, int bf16, int hd,
+                                                                  int L, int d0, int NC, float *out)
+{
+    __m512 acc[8];
+    __mmask16 last = (__mmask16)(hd - (d0 + 16 * (NC - 1)) >= 16 ? 0xffff : (1u << (hd - (d0 + 16 * (NC - 1)))) - 1);
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (int p = 0; p < L; p++) {
+        __m512 pb = _mm512_set1_ps(pr[p]);
+#pragma GCC unroll 8
+        for (int c = 0; c < NC; c++)
+            acc[c] = _mm512_fmadd_ps(pb, kv_load(v, bf16, (size_t)p * hd + d0 + 16 * c, c == NC - 1 ? last : 0xffff),
+                                     acc[c]);
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; c++)
+        _mm512_mask_storeu_ps(out + d0 + 16 * c, c == NC - 1 ? last : 0xffff, acc[c]);
+}
+
+static void pv_avx512(const float *pr, const void *v, int bf16, int hd, int L, float *out)
+{
+    for (int d0 = 0; d0 < hd; d0 += 128) {
+        int nc = (hd - d0 + 15) / 16;
+        switch (nc > 8 ? 8 : nc) {
+        case 1: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 1, out); break;
+        case 2: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 2, out); break;
+        case 3: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 3, out); break;
+        case 4: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 4, out); break;
+        case 5: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 5, out); break;
+        case 6: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 6, out); break;
+        case 7: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 7, out); break;
+        default: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 8, out); break;
+        }
+    }
+}
+
+#pragma GCC pop_options
+#endif
+
+/* Row p of a cached K or V block starting at element offset off. */
+static const void *cache_row(const rt_kv_cache *c, const void *base, size_t off, int p)
+{
+    size_t e = off + (size_t)p * c->hd;
+    return c->dtype == RT_BF16 ? (const void *)((const uint16_t *)base + e) : (const void *)((const float *)base + e);
+}
+
+static float dot_row(rt_isa isa, const rt_kv_cache *c, const float *q, const void *row)
+{
+    return c->dtype == RT_BF16 ? rt_dot_bf16(isa, q, row, c->hd) : rt_dot_f32(isa, q, row, c->hd);
+}
+
 void rt_attention_decode_isa(rt_isa isa, const float *q, const rt_kv_cache *c, int b, const int *users,
                              const int32_t *len, int hq, float scale, float *out, float *scratch)
 {
@@ -187,26 +306,41 @@ void rt_attention_decode_isa(rt_isa isa, const float *q, const rt_kv_cache *c, i
         int u = users ? users[i] : i, L = len[i];
         assert(u >= 0 && u < c->users && L >= 1 && L <= cap);
         for (int kvh = 0; kvh < c->hkv; kvh++) {
-            size_t off = cache_off(c, u, kvh, 0);
+            const size_t off = cache_off(c, u, kvh, 0);
             const float *qg = q + ((size_t)i * hq + (size_t)kvh * group) * hd;
             float *og = out + ((size_t)i * hq + (size_t)kvh * group) * hd;
-            /* scores[g][p]: each K row is read once for the whole group */
-            for (int p = 0; p < L; p++)
-                for (int g = 0; g < group; g++) {
-                    float d = bf16 ? rt_dot_bf16(isa, qg + (size_t)g * hd, (const uint16_t *)c->k + off + (size_t)p * hd, hd)
-                                   : rt_dot_f32(isa, qg + (size_t)g * hd, (const float *)c->k + off + (size_t)p * hd, hd);
-                    scratch[(size_t)g * cap + p] = d * scale;
-                }
+            int p0 = 0;
+#if defined(__x86_64__)
+            if (isa == RT_ISA_AVX512)
+                /* 16 positions at a time, for every head of the group while
+                 * those 16 K rows are in L1 */
+                for (; p0 + 16 <= L; p0 += 16)
+                    for (int g = 0; g < group; g++)
+                        dots16_avx512(qg + (size_t)g * hd, cache_row(c, c->k, off, p0), bf16, hd, scale,
+                                      scratch + (size_t)g * cap + p0);
+#endif
+            /* the rest (all of it off AVX-512): each K row once for the group */
+            for (int p = p0; p < L; p++)
+                for (int g = 0; g < group; g++)
+                    scratch[(size_t)g * cap + p] = dot_row(isa, c, qg + (size_t)g * hd, cache_row(c, c->k, off, p)) * scale;
             for (int g = 0; g < group; g++)
-                rt_softmax_row(scratch + (size_t)g * cap, L);
+                rt_softmax_row_isa(isa, scratch + (size_t)g * cap, L);
+#if defined(__x86_64__)
+            if (isa == RT_ISA_AVX512) {
+                for (int g = 0; g < group; g++)
+                    pv_avx512(scratch + (size_t)g * cap, cache_row(c, c->v, off, 0), bf16, hd, L, og + (size_t)g * hd);
+                continue;
+            }
+#endif
             memset(og, 0, (size_t)group * hd * sizeof(float));
             for (int p = 0; p < L; p++)
                 for (int g = 0; g < group; g++) {
+                    const void *row = cache_row(c, c->v, off, p);
                     float w = scratch[(size_t)g * cap + p];
                     if (bf16)
-                        rt_axpy_bf16(isa, w, (const uint16_t *)c->v + off + (size_t)p * hd, og + (size_t)g * hd, hd);
+                        rt_axpy_bf16(isa, w, row, og + (size_t)g * hd, hd);
                     else
-                        rt_axpy_f32(isa, w, (const float *)c->v + off + (size_t)p * hd, og + (size_t)g * hd, hd);
+                        rt_axpy_f32(isa, w, row, og + (size_t)g * hd, hd);
                 }
         }
     }

@@ -1,4 +1,4 @@
-/* Elementwise kernels, softmax, argmax/top-k and the embedding lookup.
+/* Elementwise kernels, argmax/top-k and the embedding lookup.
  * Each formula is the one torch evaluates in f32 unless a comment says
  * otherwise; these loops are simple enough for the compiler to vectorise
  * the parts that can be. */
@@ -20,25 +20,34 @@ void rt_mul(const float *a, const float *b, float *out, size_t n)
         out[i] = a[i] * b[i];
 }
 
-static float silu1(float x)
-{
-    return x / (1.0f + expf(-x));
-}
+/* silu(x) = x / (1 + exp(-x)), torch's formula, with the vectorised exp;
+ * chunked through a stack buffer so out may equal x. */
+#define CHUNK 256
 
 void rt_silu(const float *x, float *out, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = silu1(x[i]);
+    rt_silu_mul(x, NULL, out, n, 0);
 }
 
 void rt_silu_mul(const float *g, const float *u, float *out, size_t n, int act_bf16)
 {
-    if (act_bf16)
-        for (size_t i = 0; i < n; i++)
-            out[i] = rt_bf16_round(rt_bf16_round(silu1(g[i])) * u[i]);
-    else
-        for (size_t i = 0; i < n; i++)
-            out[i] = silu1(g[i]) * u[i];
+    const rt_isa isa = rt_kernels_isa();
+    float t[CHUNK];
+    for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
+        size_t c = n - i0 < CHUNK ? n - i0 : CHUNK;
+        for (size_t j = 0; j < c; j++)
+            t[j] = -g[i0 + j];
+        rt_exp(isa, t, t, c);
+        for (size_t j = 0; j < c; j++) {
+            float s = g[i0 + j] / (1.0f + t[j]);
+            if (!u)
+                out[i0 + j] = s;
+            else if (act_bf16)
+                out[i0 + j] = rt_bf16_round(rt_bf16_round(s) * u[i0 + j]);
+            else
+                out[i0 + j] = s * u[i0 + j];
+        }
+    }
 }
 
 void rt_gelu(const float *x, float *out, size_t n)
@@ -53,11 +62,18 @@ void rt_gelu(const float *x, float *out, size_t n)
 void rt_gelu_tanh(const float *x, float *out, size_t n)
 {
     const float k = (float)0.7978845608028654; /* sqrt(2/pi) */
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        float u = k * (v + 0.044715f * v * v * v);
+    const rt_isa isa = rt_kernels_isa();
+    float t[CHUNK];
+    for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
+        size_t c = n - i0 < CHUNK ? n - i0 : CHUNK;
+        for (size_t j = 0; j < c; j++) {
+            float v = x[i0 + j];
+            t[j] = -2.0f * (k * (v + 0.044715f * v * v * v));
+        }
+        rt_exp(isa, t, t, c);
         /* (1 + tanh(u)) / 2 = 1 / (1 + exp(-2u)) */
-        out[i] = v / (1.0f + expf(-2.0f * u));
+        for (size_t j = 0; j < c; j++)
+            out[i0 + j] = x[i0 + j] / (1.0f + t[j]);
     }
 }
 
@@ -73,24 +89,6 @@ void rt_round_bf16(float *x, size_t n)
         u &= 0xffff0000u;
         memcpy(&x[i], &u, 4);
     }
-}
-
-void rt_softmax_row(float *x, int n)
-{
-    if (n <= 0)
-        return;
-    float mx = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > mx)
-            mx = x[i];
-    double sum = 0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
-        sum += x[i];
-    }
-    float s = (float)sum;
-    for (int i = 0; i < n; i++)
-        x[i] = x[i] / s;
 }
 
 int rt_argmax(const float *x, int n)

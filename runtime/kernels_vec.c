@@ -24,6 +24,52 @@ static float reduce16(float p[16])
     return p[0];
 }
 
+/* ---- exp ----
+ * Cephes-style expf, written so that the scalar and vector builds perform
+ * the same IEEE operations: clamp x to [-104, 89]; n = rint(x log2 e);
+ * r = x - n ln2 in two fma steps (ln2 split as 0.693359375 + -2.12194440e-4);
+ * e^r by a degree-7 polynomial (Horner with fma); times 2^n applied as two
+ * normal powers of two 2^floor(n/2) * 2^(n - floor(n/2)) so that results
+ * near overflow and in the subnormal range come out right.  NaN in -> NaN
+ * out.  Max relative error ~1.5e-7 (about 2 ulp) over the whole range. */
+#define EXP_LO (-104.0f)
+#define EXP_HI 89.0f
+#define EXP_LOG2E 1.44269504088896341f
+#define EXP_C1 0.693359375f
+#define EXP_C2 (-2.12194440e-4f)
+#define EXP_P0 1.9875691500e-4f
+#define EXP_P1 1.3981999507e-3f
+#define EXP_P2 8.3334519073e-3f
+#define EXP_P3 4.1665795894e-2f
+#define EXP_P4 1.6666665459e-1f
+#define EXP_P5 5.0000001201e-1f
+
+static float pow2i(int e) /* 2^e for -126 <= e <= 127 */
+{
+    uint32_t u = (uint32_t)(e + 127) << 23;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float exp_scalar(float x)
+{
+    if (isnan(x))
+        return x;
+    float xc = x < EXP_LO ? EXP_LO : x > EXP_HI ? EXP_HI : x;
+    float n = rintf(xc * EXP_LOG2E);
+    float r = fmaf(n, -EXP_C1, xc);
+    r = fmaf(n, -EXP_C2, r);
+    float q = fmaf(EXP_P0, r, EXP_P1);
+    q = fmaf(q, r, EXP_P2);
+    q = fmaf(q, r, EXP_P3);
+    q = fmaf(q, r, EXP_P4);
+    q = fmaf(q, r, EXP_P5);
+    float y = fmaf(q, r * r, r) + 1.0f;
+    int ni = (int)n, h = ni >= 0 ? ni / 2 : -((1 - ni) / 2); /* floor(n/2) */
+    return (y * pow2i(h)) * pow2i(ni - h);
+}
+
 static float dot_f32_scalar(const float *a, const float *b, int n)
 {
     float p[16] = {0};
@@ -104,10 +150,94 @@ static void axpy_bf16_avx2(float alpha, const uint16_t *x, float *y, int n)
         y[i] = fmaf(alpha, bf16f(x[i]), y[i]);
 }
 
+static inline __m256 exp8_avx2(__m256 x)
+{
+    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(EXP_LO)), _mm256_set1_ps(EXP_HI));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-EXP_C1), xc);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-EXP_C2), r);
+    __m256 q = _mm256_fmadd_ps(_mm256_set1_ps(EXP_P0), r, _mm256_set1_ps(EXP_P1));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(EXP_P2));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(EXP_P3));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(EXP_P4));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(EXP_P5));
+    __m256 y = _mm256_add_ps(_mm256_fmadd_ps(q, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    __m256i ni = _mm256_cvtps_epi32(n), h = _mm256_srai_epi32(ni, 1);
+    __m256i bias = _mm256_set1_epi32(127);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), bias), 23));
+    y = _mm256_mul_ps(_mm256_mul_ps(y, s1), s2);
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+static void exp_avx2(const float *x, float *out, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, exp8_avx2(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++)
+        out[i] = exp_scalar(x[i]);
+}
+
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+
+static inline __m512 exp16_avx512(__m512 x)
+{
+    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EXP_LO)), _mm512_set1_ps(EXP_HI));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(EXP_LOG2E)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-EXP_C1), xc);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(-EXP_C2), r);
+    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(EXP_P0), r, _mm512_set1_ps(EXP_P1));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_P2));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_P3));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_P4));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_P5));
+    __m512 y = _mm512_add_ps(_mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    __m512i ni = _mm512_cvtps_epi32(n), h = _mm512_srai_epi32(ni, 1);
+    __m512i bias = _mm512_set1_epi32(127);
+    __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(h, bias), 23));
+    __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ni, h), bias), 23));
+    y = _mm512_mul_ps(_mm512_mul_ps(y, s1), s2);
+    return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+}
+
+static void exp_avx512(const float *x, float *out, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, exp16_avx512(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, m, exp16_avx512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+/* x[i] = exp(x[i] - mx); returns the canonical double sum (16 lanes). */
+static double exp_sub_sum_avx512(float *x, int n, float mx)
+{
+    __m512 vm = _mm512_set1_ps(mx);
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    int i = 0;
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 e = exp16_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm));
+        e = _mm512_maskz_mov_ps(m, e); /* lanes past n add +0 */
+        _mm512_mask_storeu_ps(x + i, m, e);
+        lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
+    }
+    double p[16];
+    _mm512_storeu_pd(p, lo);
+    _mm512_storeu_pd(p + 8, hi);
+    for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++)
+            p[l] = p[l] + p[l + w];
+    return p[0];
+}
 
 static inline float reduce16_avx512(__m512 p)
 {
@@ -240,4 +370,64 @@ void rt_axpy_bf16(rt_isa isa, float alpha, const uint16_t *x, float *y, int n)
 #endif
     for (int i = 0; i < n; i++)
         y[i] = fmaf(alpha, bf16f(x[i]), y[i]);
+}
+
+void rt_exp(rt_isa isa, const float *x, float *out, size_t n)
+{
+#if defined(__x86_64__)
+    if (isa == RT_ISA_AVX512) {
+        exp_avx512(x, out, n);
+        return;
+    }
+    if (isa == RT_ISA_AVX2) {
+        exp_avx2(x, out, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++)
+        out[i] = exp_scalar(x[i]);
+}
+
+void rt_softmax_row_isa(rt_isa isa, float *x, int n)
+{
+    if (n <= 0)
+        return;
+    if (isa > rt_cpu_best_isa())
+        isa = rt_cpu_best_isa();
+    /* max is exact in any order; `a > m ? a : m` is what _mm*_max_ps(a, m)
+     * computes lane-wise, NaN included */
+    float mx = x[0];
+    for (int i = 1; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    double sum;
+#if defined(__x86_64__)
+    if (isa == RT_ISA_AVX512)
+        sum = exp_sub_sum_avx512(x, n, mx);
+    else
+#endif
+    {
+        /* the same exps (rt_exp of x - max) and the same 16-lane double sum */
+        double p[16] = {0};
+        for (int i = 0; i < n; i += 256) {
+            float t[256];
+            int c = n - i < 256 ? n - i : 256;
+            for (int j = 0; j < c; j++)
+                t[j] = x[i + j] - mx;
+            rt_exp(isa, t, x + i, (size_t)c);
+            for (int j = 0; j < c; j++)
+                p[(i + j) % 16] += (double)x[i + j];
+        }
+        for (int w = 8; w >= 1; w /= 2)
+            for (int l = 0; l < w; l++)
+                p[l] = p[l] + p[l + w];
+        sum = p[0];
+    }
+    const float s = (float)sum;
+    for (int i = 0; i < n; i++)
+        x[i] = x[i] / s;
+}
+
+void rt_softmax_row(float *x, int n)
+{
+    rt_softmax_row_isa(rt_kernels_isa(), x, n);
 }

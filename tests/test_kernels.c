@@ -187,6 +187,46 @@ static void test_dot_axpy(void **state)
     }
 }
 
+static void test_exp(void **state)
+{
+    (void)state;
+    rt_isa isas[3];
+    int ni = isa_list(isas);
+    const size_t n = 20000;
+    float *x = malloc(n * sizeof(float)), *y0 = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(rnd() % 20000000) / 20000000.0f * 200.0f - 110.0f; /* [-110, 90) */
+    const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 88.72f, 88.73f, 89.5f, -87.3f, -100.0f, -103.9f, -104.5f,
+                             INFINITY, -INFINITY, NAN, 1e-8f, -1e-8f};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        x[i] = special[i];
+    rt_exp(RT_ISA_SCALAR, x, y0, n);
+    for (size_t i = 0; i < n; i++) {
+        double r = exp((double)x[i]);
+        if (isnan(x[i])) {
+            assert_true(isnan(y0[i]));
+            continue;
+        }
+        if (r > 3.4028234663852886e38) {
+            assert_true(isinf(y0[i]) && y0[i] > 0);
+            continue;
+        }
+        /* ~2 ulp for normal results; subnormal results are quantised to
+         * 2^-149 (plus one extra rounding from the split scaling) */
+        if (!(fabs(y0[i] - r) <= 2.5e-7 * r + 1.5 * 1.401298464324817e-45))
+            fail_msg("exp(%.9g) = %.9g, double %.9g", x[i], y0[i], r);
+    }
+    assert_true(y0[0] == 1.0f && y0[1] == 1.0f);
+    for (int t = 0; t < ni; t++) {
+        rt_exp(isas[t], x, y, n - 3); /* odd length: vector tails */
+        for (size_t i = 0; i < n - 3; i++)
+            assert_true(same(y[i], y0[i]));
+    }
+    free(x);
+    free(y0);
+    free(y);
+}
+
 /* ---------------- linear ---------------- */
 
 static void check_linear(rt_dtype dt, int n, int k, int m)
@@ -794,6 +834,54 @@ static void test_kv_cache_and_decode(void **state)
     assert_int_equal(rt_kv_cache_init(&c, RT_F32, 1, 0, 1, 1, &e), -1);
 }
 
+/* Decode over more shapes: head_dim 40 (16+16+8 lanes) and 160 (more than
+ * the 128 outputs the SIMD build keeps in registers), group sizes 3 and 1,
+ * lengths that are and are not multiples of 16. */
+static void test_decode_shapes(void **state)
+{
+    (void)state;
+    rt_isa isas[3];
+    int ni = isa_list(isas);
+    const int cfgs[][4] = {{6, 2, 40, 50}, {2, 2, 160, 33}, {3, 1, 128, 64}};
+    for (int t = 0; t < 3; t++)
+        for (int dti = 0; dti < 2; dti++) {
+            int hq = cfgs[t][0], hkv = cfgs[t][1], hd = cfgs[t][2], L = cfgs[t][3];
+            rt_kv_cache c;
+            assert_int_equal(rt_kv_cache_init(&c, dti ? RT_BF16 : RT_F32, 2, hkv, L + 3, hd, NULL), 0);
+            float *k = rnd_vec((size_t)L * hkv * hd, 1.5f), *v = rnd_vec((size_t)L * hkv * hd, 1.0f);
+            rt_cache_fill(&c, 1, k, v, L, 0);
+            if (dti) {
+                rt_round_bf16(k, (size_t)L * hkv * hd);
+                rt_round_bf16(v, (size_t)L * hkv * hd);
+            }
+            float *q = rnd_vec((size_t)hq * hd, 1.5f), *o0 = malloc((size_t)hq * hd * sizeof(float));
+            float *o = malloc((size_t)hq * hd * sizeof(float));
+            float *scr = malloc(rt_attention_decode_scratch_floats(&c, hq) * sizeof(float));
+            double *ref = malloc((size_t)hq * hd * sizeof(double));
+            const int user = 1;
+            const int32_t len = L;
+            float scale = 1.0f / sqrtf((float)hd);
+            rt_attention_decode_isa(RT_ISA_SCALAR, q, &c, 1, &user, &len, hq, scale, o0, scr);
+            attn_ref(q, 0, k, v, hkv * hd, 1, L - 1, hq, hkv, hd, scale, ref);
+            check_close_attn(o0, ref, (size_t)hq * hd, 1.0);
+            for (int i = 0; i < ni; i++) {
+                rt_attention_decode_isa(isas[i], q, &c, 1, &user, &len, hq, scale, o, scr);
+                for (int j = 0; j < hq * hd; j++)
+                    if (o[j] != o0[j])
+                        fail_msg("decode hd=%d L=%d %s: out[%d] = %.9g, scalar %.9g", hd, L, rt_isa_name(isas[i]),
+                                 j, o[j], o0[j]);
+            }
+            free(k);
+            free(v);
+            free(q);
+            free(o0);
+            free(o);
+            free(scr);
+            free(ref);
+            rt_kv_cache_free(&c);
+        }
+}
+
 /* GQA mapping: with 4 query heads over 2 kv heads, heads 0,1 read kv 0 and
  * 2,3 read kv 1 (contiguous groups, not h % hkv). */
 static void test_attention_gqa_mapping(void **state)
@@ -916,6 +1004,16 @@ static void test_softmax(void **state)
         float *x = rnd_vec((size_t)n, 30), *y = malloc((size_t)n * sizeof(float));
         memcpy(y, x, (size_t)n * sizeof(float));
         rt_softmax_row(y, n);
+        rt_isa isas[3];
+        int ni = isa_list(isas);
+        for (int t2 = 0; t2 < ni; t2++) {
+            float *z = malloc((size_t)n * sizeof(float));
+            memcpy(z, x, (size_t)n * sizeof(float));
+            rt_softmax_row_isa(isas[t2], z, n);
+            for (int i = 0; i < n; i++)
+                assert_true(z[i] == y[i]);
+            free(z);
+        }
         /* x - max is an f32 subtraction in the kernel (and in torch); its
          * rounding (up to 2^-24 |x - max|) is amplified by exp, so the
          * reference takes that difference as f32 computes it. */
@@ -982,6 +1080,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_isa_selection),
         cmocka_unit_test(test_dot_axpy),
+        cmocka_unit_test(test_exp),
         cmocka_unit_test(test_linear_all_dtypes),
         cmocka_unit_test(test_linear_panels),
         cmocka_unit_test(test_linear_wrapped_shard),
@@ -994,6 +1093,7 @@ int main(void)
         cmocka_unit_test(test_rope_apply),
         cmocka_unit_test(test_attention_prefill),
         cmocka_unit_test(test_kv_cache_and_decode),
+        cmocka_unit_test(test_decode_shapes),
         cmocka_unit_test(test_attention_gqa_mapping),
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_round_bf16),

@@ -7,8 +7,12 @@
  *   - the precision each bringup's spec declares: PCC >= 0.99, top-5 >= 0.95
  *     (the figures are printed);
  *   - decode with the KV cache reproduces step_logits and generated_ids;
- *   - several users decoded as one batch get what each gets alone;
- *   - the prompt through the decode path gives the same top-1 tokens.
+ *   - several users decoded as one batch get what each gets alone (f32 and
+ *     the spec's bf8_b/bf16), including rows on both sides of LongRoPE's switch;
+ *   - a prompt prefilled in chunks (start > 0) gives the one-pass logits;
+ *   - the prompt through the decode path gives the same top-1 tokens (for a
+ *     Phi-3 prompt longer than LongRoPE's switch: its first 64 positions, see
+ *     prefill_decode()).
  * Run from the repository root. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,10 +192,10 @@ static void decode_kv(const e2e_arch *a)
 #define NUSERS 4
 #define NSTEPS 12
 
-static void multi_user(const e2e_arch *a, const char *refname, const char *system)
+static void multi_user(const e2e_arch *a, const char *refname, const char *system, int f32)
 {
     e2e_model m;
-    e2e_model_open(&m, a, system, 1);
+    e2e_model_open(&m, a, system, f32);
     rt_reference r;
     load_ref(a, refname, &r);
     int64_t vocab = rt_engine_vocab(m.en);
@@ -244,7 +248,8 @@ static void multi_user(const e2e_arch *a, const char *refname, const char *syste
             worst = fmin(worst, pcc);
         }
     }
-    printf("[ batch    ] %s/%s on %s: %d users x %d steps, batched vs alone pcc_min %.9f\n", a->name, refname, system,
+    printf("[ batch    ] %s/%s on %s (weights %s, activations %s): %d users x %d steps, batched vs alone pcc_min %.9f\n",
+           a->name, refname, m.plan.system, mgc_dtype_name(m.plan.weights_dtype), mgc_dtype_name(m.plan.act_dtype),
            NUSERS, NSTEPS, worst);
     free(batch);
     free(row);
@@ -252,10 +257,65 @@ static void multi_user(const e2e_arch *a, const char *refname, const char *syste
     e2e_model_close(&m);
 }
 
-static void test_batch_llama32(void **state) { multi_user(e2e_arch_find("llama32"), "reference", "t3000"); }
-static void test_batch_qwen3_n150(void **state) { multi_user(e2e_arch_find("qwen3"), "reference", "n150"); }
+static void test_batch_llama32(void **state) { multi_user(e2e_arch_find("llama32"), "reference", "t3000", 1); }
+static void test_batch_qwen3_n150(void **state) { multi_user(e2e_arch_find("qwen3"), "reference", "n150", 1); }
 /* prompts on both sides of LongRoPE's switch (64): the per-row factor sets */
-static void test_batch_phi3_long(void **state) { multi_user(e2e_arch_find("phi3"), "reference_long", "t3000"); }
+static void test_batch_phi3_long(void **state) { multi_user(e2e_arch_find("phi3"), "reference_long", "t3000", 1); }
+/* the spec's precision: bf8_b weights, bf16 activations and cache */
+static void test_batch_mistral_spec(void **state) { multi_user(e2e_arch_find("mistral"), "reference", NULL, 0); }
+static void test_batch_allam_spec(void **state) { multi_user(e2e_arch_find("allam"), "reference", NULL, 0); }
+
+/* ---- prefill in chunks (start > 0: attention over the cached prefix) ------------- */
+
+static void chunked_prefill(const char *arch, const char *refname, const char *system)
+{
+    const e2e_arch *a = e2e_arch_find(arch);
+    e2e_model m;
+    e2e_model_open(&m, a, system, 1);
+    rt_reference r;
+    load_ref(a, refname, &r);
+    int64_t vocab = rt_engine_vocab(m.en);
+    int n = (int)r.t; /* the whole sequence: one forward call, as the reference's logits */
+    float *one = malloc(sizeof(float) * (size_t)n * (size_t)vocab), *part = malloc(sizeof(float) * (size_t)n * (size_t)vocab);
+    assert_non_null(one);
+    assert_non_null(part);
+    mgc_error err = {{0}};
+    if (rt_engine_prefill(m.en, 0, r.input_ids, n, 0, one, &err) != 0)
+        fail_msg("%s", err.msg);
+    /* user 3, in chunks of 1, 7, 13, then the rest */
+    static const int sizes[] = {1, 7, 13};
+    int start = 0;
+    for (int c = 0; start < n; c++) {
+        int len = c < 3 ? sizes[c] : n - start;
+        if (rt_engine_prefill(m.en, 3, r.input_ids + start, len, start, part + (size_t)start * (size_t)vocab, &err) != 0)
+            fail_msg("chunk at %d: %s", start, err.msg);
+        start += len;
+    }
+    double worst = 1;
+    for (int p = 0; p < n; p++) {
+        double pcc = rt_pcc(one + (size_t)p * (size_t)vocab, part + (size_t)p * (size_t)vocab, (size_t)vocab);
+        if (!(pcc >= PCC_SYSTEMS))
+            fail_msg("%s/%s: chunked prefill position %d: pcc %.9f against one pass", arch, refname, p, pcc);
+        worst = fmin(worst, pcc);
+    }
+    /* and the cache it left decodes like the one-pass cache */
+    int users[2] = {0, 3};
+    int32_t tok[2] = {5, 5}, pos[2] = {n, n};
+    if (rt_engine_decode(m.en, 2, users, tok, pos, part, &err) != 0)
+        fail_msg("%s", err.msg);
+    double pcc = rt_pcc(part, part + vocab, (size_t)vocab);
+    assert_true(pcc >= PCC_SYSTEMS);
+    printf("[ chunks   ] %s/%s on %s: prefill in 4 chunks vs one pass, pcc_min %.9f; next decode pcc %.9f\n", arch,
+           refname, system, worst, pcc);
+    free(one);
+    free(part);
+    rt_reference_free(&r);
+    e2e_model_close(&m);
+}
+
+static void test_chunks_llama32(void **state) { chunked_prefill("llama32", "reference", "t3000"); }
+static void test_chunks_qwen3(void **state) { chunked_prefill("qwen3", "reference", "n150"); }
+static void test_chunks_phi3(void **state) { chunked_prefill("phi3", "reference_short", "t3000"); }
 
 /* ---- 6: the prompt through the decode path ---------------------------------------- */
 
@@ -345,6 +405,11 @@ int main(void)
         cmocka_unit_test(test_batch_llama32),
         cmocka_unit_test(test_batch_qwen3_n150),
         cmocka_unit_test(test_batch_phi3_long),
+        cmocka_unit_test(test_batch_mistral_spec),
+        cmocka_unit_test(test_batch_allam_spec),
+        cmocka_unit_test(test_chunks_llama32),
+        cmocka_unit_test(test_chunks_qwen3),
+        cmocka_unit_test(test_chunks_phi3),
         PER_ARCH_TESTS(prefill_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

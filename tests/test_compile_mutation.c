@@ -1,0 +1,378 @@
+/* The plan reader against mutated real plans.  The plans of two bringups
+ * compiled against their fixture checkpoints (Phi-3: fused parts, LongRoPE,
+ * eight devices; Qwen3: tied lm_head, per-head norms) are corrupted in
+ * thousands of ways with a fixed seed: byte flips, deleted, duplicated and
+ * swapped lines, re-indented lines, truncations, changed numbers and
+ * swapped keywords (dtypes, kernels, roles, shardings).  Each mutant is
+ * written to a file and read with mgc_plan_read, which must either load a
+ * plan that validates and writes back to text that loads again to the same
+ * bytes, or fail with a message that starts with the file name.  Run it under
+ * ASan/UBSan too (make test SAN=1): a crash or an out-of-bounds read is the
+ * failure this test exists to catch.  (test_plan_mutation.c does the same
+ * for the small hand-built sample plan, in memory.) */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "ckpt_lookup.h"
+#include "compile_helpers.h"
+
+#ifndef MUTANTS /* per plan; -DMUTANTS=... -DSEED=... for a longer hunt */
+#define MUTANTS 800
+#endif
+#ifndef SEED
+#define SEED 0x636f6d70696c6521ull
+#endif
+
+static uint64_t next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static size_t below(uint64_t *s, size_t n) { return n ? (size_t)(next(s) % n) : 0; }
+
+typedef struct text {
+    char *s;
+    size_t n;
+} text;
+
+static void splice(text *t, size_t at, size_t del, const char *ins, size_t nins)
+{
+    char *s = malloc(t->n - del + nins + 1);
+    assert_non_null(s);
+    memcpy(s, t->s, at);
+    memcpy(s + at, ins, nins);
+    memcpy(s + at + nins, t->s + at + del, t->n - at - del);
+    t->n = t->n - del + nins;
+    s[t->n] = 0;
+    free(t->s);
+    t->s = s;
+}
+
+/* Line starts of t (at most max); returns the count. */
+static size_t line_starts(const text *t, size_t *starts, size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->n && k < max; i++)
+        if (i == 0 || t->s[i - 1] == '\n')
+            starts[k++] = i;
+    return k;
+}
+
+static size_t line_end(const text *t, const size_t *starts, size_t nl, size_t l)
+{
+    return l + 1 < nl ? starts[l + 1] : t->n;
+}
+
+/* Words of the plan format worth swapping for one another. */
+static const char *const words[] = {
+    "bf16", "f32", "bf8_b", "bf4_b", "i32", "linear", "embedding", "rms_norm", "rotary", "fill_cache", "sdpa",
+    "update_cache", "sdpa_decode", "add", "mul", "silu", "all_reduce", "all_gather", "output", "norm",
+    "replicated", "split", "longrope", "llama3", "default", "true", "false", "null", "~", "\"\"",
+};
+static const size_t nwords = sizeof words / sizeof words[0];
+
+static const char *const numbers[] = {
+    "0", "1", "-1", "2", "7", "31", "32", "33", "64", "96", "127", "128", "255", "256", "4031", "4032", "65536",
+    "2147483647", "2147483648", "-2147483649", "4294967296", "9223372036854775807", "9223372036854775808",
+    "-9223372036854775808", "1e308", "-0", "0.5", "nan", "inf", "-inf", "1e-320", "0x10", "18446744073709551616",
+};
+static const size_t nnumbers = sizeof numbers / sizeof numbers[0];
+
+enum { M_FLIP, M_DELETE, M_DUPLICATE, M_SWAP, M_INDENT, M_TRUNCATE, M_NUMBER, M_WORD, M_KINDS };
+static const char *const kind_names[M_KINDS] = {"flip", "delete", "duplicate", "swap", "indent", "truncate",
+                                                "number", "word"};
+
+/* One random edit of t; returns its kind. */
+static int mutate(text *t, uint64_t *rng)
+{
+    static size_t starts[1 << 16];
+    size_t nl = line_starts(t, starts, sizeof starts / sizeof starts[0]);
+    int kind = (int)below(rng, M_KINDS);
+    if (nl == 0 || t->n == 0)
+        kind = M_FLIP;
+    switch (kind) {
+    case M_FLIP: {
+        static const char special[] = "{}[],:-\"'#&*!|> \n\t0129.e%@`\\";
+        if (t->n == 0)
+            break;
+        size_t at = below(rng, t->n);
+        t->s[at] = below(rng, 3) ? special[below(rng, sizeof special - 1)] : (char)next(rng);
+        break;
+    }
+    case M_DELETE: {
+        size_t l = below(rng, nl);
+        splice(t, starts[l], line_end(t, starts, nl, l) - starts[l], "", 0);
+        break;
+    }
+    case M_DUPLICATE: {
+        size_t l = below(rng, nl), end = line_end(t, starts, nl, l), len = end - starts[l];
+        char *copy = malloc(len + 1);
+        assert_non_null(copy);
+        memcpy(copy, t->s + starts[l], len);
+        splice(t, end, 0, copy, len);
+        free(copy);
+        break;
+    }
+    case M_SWAP: { /* swap two lines: nearby ones (records of one list) or anywhere */
+        size_t a = below(rng, nl);
+        size_t b = below(rng, 2) ? (a + 1 + below(rng, 8)) % nl : below(rng, nl);
+        if (a == b)
+            break;
+        if (a > b) {
+            size_t x = a;
+            a = b;
+            b = x;
+        }
+        size_t ea = line_end(t, starts, nl, a), eb = line_end(t, starts, nl, b);
+        size_t la = ea - starts[a], lb = eb - starts[b];
+        if (la == 0 || lb == 0 || t->s[ea - 1] != '\n' || t->s[eb - 1] != '\n')
+            break;
+        char *s = malloc(t->n + 1);
+        assert_non_null(s);
+        size_t o = 0;
+        memcpy(s + o, t->s, starts[a]), o += starts[a];
+        memcpy(s + o, t->s + starts[b], lb), o += lb;
+        memcpy(s + o, t->s + ea, starts[b] - ea), o += starts[b] - ea;
+        memcpy(s + o, t->s + starts[a], la), o += la;
+        memcpy(s + o, t->s + eb, t->n - eb), o += t->n - eb;
+        s[o] = 0;
+        free(t->s);
+        t->s = s;
+        break;
+    }
+    case M_INDENT: { /* two spaces more or fewer at the start of a line */
+        size_t l = below(rng, nl);
+        if (below(rng, 2) && t->s[starts[l]] == ' ')
+            splice(t, starts[l], t->n - starts[l] >= 2 && t->s[starts[l] + 1] == ' ' ? 2 : 1, "", 0);
+        else
+            splice(t, starts[l], 0, "  ", 2);
+        break;
+    }
+    case M_TRUNCATE:
+        t->n = below(rng, t->n);
+        t->s[t->n] = 0;
+        break;
+    case M_NUMBER: { /* a digit run becomes another number */
+        size_t at = below(rng, t->n), tries = 0;
+        while (tries++ < t->n && !(t->s[at] >= '0' && t->s[at] <= '9'))
+            at = (at + 1) % t->n;
+        if (!(t->s[at] >= '0' && t->s[at] <= '9'))
+            break;
+        size_t a = at, b = at;
+        while (a > 0 && t->s[a - 1] >= '0' && t->s[a - 1] <= '9')
+            a--;
+        while (b < t->n && t->s[b] >= '0' && t->s[b] <= '9')
+            b++;
+        char num[48];
+        long long v = strtoll(t->s + a, NULL, 10);
+        if (v > (1LL << 50))
+            v = 1LL << 50;
+        switch (below(rng, 4)) {
+        case 0: snprintf(num, sizeof num, "%s", numbers[below(rng, nnumbers)]); break;
+        case 1: snprintf(num, sizeof num, "%lld", v + (long long)below(rng, 5) - 2); break;
+        case 2: snprintf(num, sizeof num, "%lld", below(rng, 2) ? v * 2 : v / 2); break;
+        default: snprintf(num, sizeof num, "%lld", v + (below(rng, 2) ? 32 : -32)); break;
+        }
+        splice(t, a, b - a, num, strlen(num));
+        break;
+    }
+    default: { /* a known word becomes another one */
+        const char *from = words[below(rng, nwords)];
+        size_t nfrom = strlen(from);
+        /* the first occurrence at or after a random place, as a whole word */
+        size_t at = below(rng, t->n);
+        const char *p = t->s + at;
+        for (;;) {
+            p = strstr(p, from);
+            if (!p) {
+                p = strstr(t->s, from);
+                if (!p || (size_t)(p - t->s) >= at)
+                    break;
+            }
+            int left = p == t->s || !(p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= '0' && p[-1] <= '9'));
+            char c = p[nfrom];
+            int right = !(c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+            if (left && right)
+                break;
+            p++;
+        }
+        if (!p)
+            break;
+        const char *to = words[below(rng, nwords)];
+        splice(t, (size_t)(p - t->s), nfrom, to, strlen(to));
+        break;
+    }
+    }
+    return kind;
+}
+
+/* The plan of bringup `name` compiled against its fixture checkpoint, as YAML. */
+static char *fixture_plan(const char *name)
+{
+    const mgc_test_bringup *b = mgc_test_bringup_named(name);
+    assert_non_null(b);
+    mgc_error e = {{0}};
+    rt_ckpt *ck = NULL;
+    if (rt_ckpt_open(b->fixture, &ck, &e) != 0)
+        fail_msg("%s", e.msg);
+    mgc_tensor_lookup lookup;
+    mgc_ckpt_lookup_init(&lookup, ck, b->fixture);
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg, "%s/config.json", b->fixture);
+    mgc_compile_opts o;
+    mgc_compile_opts_init(&o);
+    o.spec_path = b->spec;
+    o.config_path = cfg;
+    o.tensors = &lookup;
+    mgc_test_result r;
+    if (mgc_test_compile(&o, &r) != 0) {
+        char *t = mgc_test_diags_text(&r.d);
+        fail_msg("%s does not compile:\n%s", name, t);
+    }
+    assert_int_equal(mgc_test_count_diags(&r.d, MGC_WARNING), 0);
+    char *s = mgc_plan_to_string(&r.plan, &e);
+    if (!s)
+        fail_msg("%s", e.msg);
+    mgc_test_result_free(&r);
+    rt_ckpt_close(ck);
+    return s;
+}
+
+static void mutate_plan(const char *name)
+{
+    char *orig = fixture_plan(name);
+    char *dir = mgc_test_tempdir("mutants");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.plan.yaml", dir, name);
+    size_t plen = strlen(path);
+
+    /* the original reads back */
+    mgc_plan p;
+    mgc_error e = {{0}};
+    assert_int_equal(mgc_test_write_file(path, orig, strlen(orig)), 0);
+    if (mgc_plan_read(path, &p, &e) != 0)
+        fail_msg("the unmutated plan does not read: %s", e.msg);
+    mgc_plan_free(&p);
+
+    uint64_t rng = SEED ^ (uint64_t)strlen(orig);
+    int loaded = 0, rejected = 0, same = 0, by_kind[M_KINDS] = {0}, loaded_by_kind[M_KINDS] = {0};
+    for (int m = 0; m < MUTANTS; m++) {
+        text t = {strdup(orig), strlen(orig)};
+        assert_non_null(t.s);
+        int edits = 1 + (int)below(&rng, 3), kind = M_FLIP;
+        for (int k = 0; k < edits; k++)
+            kind = mutate(&t, &rng);
+        by_kind[kind]++;
+        same += t.n == strlen(orig) && memcmp(t.s, orig, t.n) == 0;
+        assert_int_equal(mgc_test_write_file(path, t.s, t.n), 0);
+        memset(&e, 0, sizeof e);
+        memset(&p, 0x5a, sizeof p); /* whatever the reader leaves must not be garbage */
+        if (mgc_plan_read(path, &p, &e) == 0) {
+            loaded++;
+            loaded_by_kind[kind]++;
+            if (mgc_plan_validate(&p, &e) != 0)
+                fail_msg("%s mutant %d (%s) loaded but does not validate: %s", name, m, kind_names[kind], e.msg);
+            char *again = mgc_plan_to_string(&p, &e);
+            if (!again)
+                fail_msg("%s mutant %d loaded but cannot be written: %s", name, m, e.msg);
+            mgc_plan q;
+            if (mgc_plan_parse(path, again, strlen(again), &q, &e) != 0)
+                fail_msg("%s mutant %d: its rewrite does not load: %s", name, m, e.msg);
+            char *third = mgc_plan_to_string(&q, &e);
+            assert_non_null(third);
+            assert_string_equal(again, third);
+            free(third);
+            free(again);
+            mgc_plan_free(&q);
+            mgc_plan_free(&p);
+        } else {
+            rejected++;
+            if (strncmp(e.msg, path, plen) != 0)
+                fail_msg("%s mutant %d (%s): the message does not start with the file name: \"%s\"", name, m,
+                         kind_names[kind], e.msg);
+            if (strlen(e.msg) <= plen + 2)
+                fail_msg("%s mutant %d: the message gives no cause: \"%s\"", name, m, e.msg);
+        }
+        free(t.s);
+    }
+    print_message("%s: %d mutants (%d unchanged): %d loaded, %d rejected; by kind (loaded/all):", name, MUTANTS, same,
+                  loaded, rejected);
+    for (int k = 0; k < M_KINDS; k++)
+        print_message(" %s %d/%d", kind_names[k], loaded_by_kind[k], by_kind[k]);
+    print_message("\n");
+    assert_true(rejected > MUTANTS / 2);
+    for (int k = 0; k < M_KINDS; k++)
+        assert_true(by_kind[k] > 0);
+    mgc_test_rmtree(dir);
+    free(dir);
+    free(orig);
+}
+
+static void test_mutants_phi3(void **state)
+{
+    (void)state;
+    mutate_plan("phi3");
+}
+
+static void test_mutants_qwen3(void **state)
+{
+    (void)state;
+    mutate_plan("qwen3");
+}
+
+/* Every line of a real plan deleted on its own: read without harm. */
+static void test_each_line_deleted(void **state)
+{
+    (void)state;
+    char *orig = fixture_plan("allam");
+    char *dir = mgc_test_tempdir("lines");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/allam.plan.yaml", dir);
+    text t = {orig, strlen(orig)};
+    static size_t starts[1 << 16];
+    size_t nl = line_starts(&t, starts, sizeof starts / sizeof starts[0]), loaded = 0;
+    for (size_t l = 0; l < nl; l++) {
+        size_t a = starts[l], b = line_end(&t, starts, nl, l);
+        char *s = malloc(t.n + 1);
+        assert_non_null(s);
+        memcpy(s, orig, a);
+        memcpy(s + a, orig + b, t.n - b);
+        assert_int_equal(mgc_test_write_file(path, s, t.n - (b - a)), 0);
+        free(s);
+        mgc_plan p;
+        mgc_error e = {{0}};
+        if (mgc_plan_read(path, &p, &e) == 0) {
+            loaded++;
+            mgc_plan_free(&p);
+        } else if (strncmp(e.msg, path, strlen(path)) != 0) {
+            fail_msg("line %zu deleted: \"%s\"", l + 1, e.msg);
+        }
+    }
+    /* only lines that carry nothing (the note, a comment) may go unnoticed */
+    print_message("allam: %zu lines, %zu deletions still load\n", nl, loaded);
+    assert_true(loaded < 8);
+    mgc_test_rmtree(dir);
+    free(dir);
+    free(orig);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mutants_phi3),
+        cmocka_unit_test(test_mutants_qwen3),
+        cmocka_unit_test(test_each_line_deleted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

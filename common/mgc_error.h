@@ -16,6 +16,10 @@ typedef struct mgc_error {
 /* Formats the message into `e` (if non-NULL) and returns -1. */
 int mgc_errorf(mgc_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Formats "path: message" into `e` and returns -1 (the usual shape of an
+ * error about a file). */
+int mgc_path_errorf(mgc_error *e, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Prepends "prefix: " to an existing message (used to add a file name). */
 int mgc_error_prefix(mgc_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

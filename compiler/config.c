@@ -1,6 +1,8 @@
 /* config: config.json lookups by dotted path.  See config.h. */
 #include "config.h"
 
+#include "json_strict.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
@@ -25,17 +27,6 @@ struct mgc_config {
     num_array *arrs;
     size_t narrs, cap;
 };
-
-__attribute__((format(printf, 3, 4)))
-static int cfg_err(mgc_error *e, const char *path, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return mgc_errorf(e, "%s: %s", path, msg);
-}
 
 void mgc_config_free(mgc_config *cfg)
 {
@@ -108,20 +99,6 @@ static int index_arrays(mgc_config *cfg, json_object *v)
     return 0;
 }
 
-static void line_col(const char *text, size_t off, int *line, int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < off; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
 int mgc_config_parse(const char *text, size_t len, const char *name, mgc_config **out,
                      mgc_error *e)
 {
@@ -129,33 +106,21 @@ int mgc_config_parse(const char *text, size_t len, const char *name, mgc_config 
     const char *nul = memchr(text, 0, len);
     if (nul) {
         int line, col;
-        line_col(text, (size_t)(nul - text), &line, &col);
+        mgc_text_line_col(text, (size_t)(nul - text), &line, &col);
         return mgc_errorf(e, "%s:%d:%d: invalid JSON: NUL byte", name, line, col);
     }
     if (len > MAX_CONFIG_BYTES)
-        return cfg_err(e, name, "%zu bytes is too large for a config.json", len);
-    json_tokener *tok = json_tokener_new();
-    if (!tok)
-        return cfg_err(e, name, "out of memory");
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    json_object *root = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error je = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    if (je == json_tokener_continue) { /* signal the end of input */
-        root = json_tokener_parse_ex(tok, "", 1);
-        je = json_tokener_get_error(tok);
-        end = len;
-    }
-    json_tokener_free(tok);
-    if (je != json_tokener_success || !root) {
-        json_object_put(root);
+        return mgc_path_errorf(e, name, "%zu bytes is too large for a config.json", len);
+    const char *why;
+    size_t at;
+    json_object *root = mgc_json_parse_strict(text, len, &why, &at);
+    if (!root) {
         int line, col;
-        line_col(text, end > len ? len : end, &line, &col);
-        return mgc_errorf(e, "%s:%d:%d: invalid JSON: %s", name, line, col,
-                          json_tokener_error_desc(je));
+        mgc_text_line_col(text, at, &line, &col);
+        return mgc_errorf(e, "%s:%d:%d: invalid JSON: %s", name, line, col, why);
     }
     if (!json_object_is_type(root, json_type_object)) {
-        cfg_err(e, name, "the top level is a JSON %s, expected an object",
+        mgc_path_errorf(e, name, "the top level is a JSON %s, expected an object",
                 json_type_to_name(json_object_get_type(root)));
         json_object_put(root);
         return -1;
@@ -164,12 +129,12 @@ int mgc_config_parse(const char *text, size_t len, const char *name, mgc_config 
     if (!cfg || !(cfg->path = strdup(name))) {
         free(cfg);
         json_object_put(root);
-        return cfg_err(e, name, "out of memory");
+        return mgc_path_errorf(e, name, "out of memory");
     }
     cfg->root = root;
     if (index_arrays(cfg, root) != 0) {
         mgc_config_free(cfg);
-        return cfg_err(e, name, "out of memory");
+        return mgc_path_errorf(e, name, "out of memory");
     }
     *out = cfg;
     return 0;
@@ -180,7 +145,7 @@ int mgc_config_load(const char *path, mgc_config **out, mgc_error *e)
     *out = NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return cfg_err(e, path, "cannot open: %s", strerror(errno));
+        return mgc_path_errorf(e, path, "cannot open: %s", strerror(errno));
     char *buf = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
@@ -190,7 +155,7 @@ int mgc_config_load(const char *path, mgc_config **out, mgc_error *e)
             if (!nb) {
                 free(buf);
                 fclose(fp);
-                return cfg_err(e, path, "file is too large for a config.json");
+                return mgc_path_errorf(e, path, "file is too large for a config.json");
             }
             buf = nb;
         }
@@ -203,7 +168,7 @@ int mgc_config_load(const char *path, mgc_config **out, mgc_error *e)
     fclose(fp);
     if (bad) {
         free(buf);
-        return cfg_err(e, path, "read error");
+        return mgc_path_errorf(e, path, "read error");
     }
     int rc = mgc_config_parse(buf, n, path, out, e);
     free(buf);
@@ -359,7 +324,7 @@ static int type_err(const mgc_config *cfg, const char *path, const mgc_config_va
                     const char *expected, mgc_error *e)
 {
     if (v->kind == MGC_CV_ABSENT)
-        return cfg_err(e, cfg->path, "'%s' is missing (expected %s)", path, expected);
+        return mgc_path_errorf(e, cfg->path, "'%s' is missing (expected %s)", path, expected);
     char shown[96] = "";
     switch (v->kind) {
     case MGC_CV_STRING: snprintf(shown, sizeof shown, " (\"%.64s\")", v->s); break;
@@ -374,8 +339,8 @@ static int type_err(const mgc_config *cfg, const char *path, const mgc_config_va
     default: break;
     }
     if (v->kind == MGC_CV_NULL)
-        return cfg_err(e, cfg->path, "'%s' is null, expected %s", path, expected);
-    return cfg_err(e, cfg->path, "'%s' is %s%s, expected %s", path,
+        return mgc_path_errorf(e, cfg->path, "'%s' is null, expected %s", path, expected);
+    return mgc_path_errorf(e, cfg->path, "'%s' is %s%s, expected %s", path,
                    mgc_config_kind_name(v->kind), shown, expected);
 }
 

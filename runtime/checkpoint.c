@@ -2,6 +2,8 @@
  * name-sorted set of tensors.  See checkpoint.h. */
 #include "checkpoint.h"
 
+#include "json_strict.h"
+
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -23,17 +25,6 @@ struct rt_ckpt {
     const rt_st_tensor **tensors; /* sorted by name */
     size_t ntensors;
 };
-
-__attribute__((format(printf, 3, 4)))
-static int ck_err(mgc_error *e, const char *path, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return mgc_errorf(e, "%s: %s", path, msg);
-}
 
 void rt_ckpt_close(rt_ckpt *ck)
 {
@@ -75,7 +66,7 @@ static int collect(rt_ckpt *ck, mgc_error *e)
         n += rt_st_count(ck->files[i]);
     ck->tensors = calloc(n ? n : 1, sizeof *ck->tensors);
     if (!ck->tensors)
-        return ck_err(e, ck->path, "out of memory");
+        return mgc_path_errorf(e, ck->path, "out of memory");
     for (size_t i = 0; i < ck->nfiles; i++)
         for (size_t j = 0; j < rt_st_count(ck->files[i]); j++)
             ck->tensors[ck->ntensors++] = rt_st_at(ck->files[i], j);
@@ -87,7 +78,7 @@ static int open_single(rt_ckpt *ck, const char *file, mgc_error *e)
 {
     ck->files = calloc(1, sizeof *ck->files);
     if (!ck->files)
-        return ck_err(e, file, "out of memory");
+        return mgc_path_errorf(e, file, "out of memory");
     if (rt_st_open(file, &ck->files[0], e) != 0)
         return -1;
     ck->nfiles = 1;
@@ -99,7 +90,7 @@ static int read_text(const char *path, char **out, size_t *len, mgc_error *e)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return ck_err(e, path, "cannot open: %s", strerror(errno));
+        return mgc_path_errorf(e, path, "cannot open: %s", strerror(errno));
     char *buf = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
@@ -109,7 +100,7 @@ static int read_text(const char *path, char **out, size_t *len, mgc_error *e)
             if (!nb) {
                 free(buf);
                 fclose(fp);
-                return ck_err(e, path, "index file is larger than %u bytes", MAX_INDEX_BYTES);
+                return mgc_path_errorf(e, path, "index file is larger than %u bytes", MAX_INDEX_BYTES);
             }
             buf = nb;
         }
@@ -122,7 +113,7 @@ static int read_text(const char *path, char **out, size_t *len, mgc_error *e)
     fclose(fp);
     if (bad) {
         free(buf);
-        return ck_err(e, path, "read error");
+        return mgc_path_errorf(e, path, "read error");
     }
     buf[n] = 0;
     *out = buf;
@@ -131,46 +122,19 @@ static int read_text(const char *path, char **out, size_t *len, mgc_error *e)
 }
 
 /* line:col of byte offset `off` in text. */
-static void line_col(const char *text, size_t off, int *line, int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < off && text[i]; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
 static json_object *parse_json(const char *path, const char *text, size_t len, mgc_error *e)
 {
     if (memchr(text, 0, len)) {
-        ck_err(e, path, "contains a NUL byte, not JSON");
+        mgc_path_errorf(e, path, "contains a NUL byte, not JSON");
         return NULL;
     }
-    json_tokener *tok = json_tokener_new();
-    if (!tok) {
-        ck_err(e, path, "out of memory");
-        return NULL;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    json_object *root = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error je = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    if (je == json_tokener_continue) { /* signal the end of input */
-        root = json_tokener_parse_ex(tok, "", 1);
-        je = json_tokener_get_error(tok);
-        end = len;
-    }
-    json_tokener_free(tok);
-    if (je != json_tokener_success || !root) {
-        json_object_put(root);
+    const char *why;
+    size_t at;
+    json_object *root = mgc_json_parse_strict(text, len, &why, &at);
+    if (!root) {
         int line, col;
-        line_col(text, end > len ? len : end, &line, &col);
-        mgc_errorf(e, "%s:%d:%d: invalid JSON: %s", path, line, col, json_tokener_error_desc(je));
+        mgc_text_line_col(text, at, &line, &col);
+        mgc_errorf(e, "%s:%d:%d: invalid JSON: %s", path, line, col, why);
         return NULL;
     }
     return root;
@@ -195,42 +159,42 @@ static int open_index(rt_ckpt *ck, const char *index, const char *dir, mgc_error
     if (!root)
         goto out;
     if (!json_object_is_type(root, json_type_object)) {
-        ck_err(e, index, "index is a JSON %s, expected an object",
+        mgc_path_errorf(e, index, "index is a JSON %s, expected an object",
                json_type_to_name(json_object_get_type(root)));
         goto out;
     }
     if (json_object_object_get_ex(root, "metadata", &meta) && meta &&
         !json_object_is_type(meta, json_type_object)) {
-        ck_err(e, index, "\"metadata\" is a JSON %s, expected an object",
+        mgc_path_errorf(e, index, "\"metadata\" is a JSON %s, expected an object",
                json_type_to_name(json_object_get_type(meta)));
         goto out;
     }
     if (!json_object_object_get_ex(root, "weight_map", &wm)) {
-        ck_err(e, index, "index has no \"weight_map\"");
+        mgc_path_errorf(e, index, "index has no \"weight_map\"");
         goto out;
     }
     if (!json_object_is_type(wm, json_type_object)) {
-        ck_err(e, index, "\"weight_map\" is a JSON %s, expected an object of shard file names",
+        mgc_path_errorf(e, index, "\"weight_map\" is a JSON %s, expected an object of shard file names",
                json_type_to_name(json_object_get_type(wm)));
         goto out;
     }
     size_t nwm = (size_t)json_object_object_length(wm);
     shards = calloc(nwm ? nwm : 1, sizeof *shards);
     if (!shards) {
-        ck_err(e, index, "out of memory");
+        mgc_path_errorf(e, index, "out of memory");
         goto out;
     }
     size_t nshards = 0;
     json_object_object_foreach(wm, name, val)
     {
         if (!json_object_is_type(val, json_type_string)) {
-            ck_err(e, index, "weight_map entry for tensor '%s' is a JSON %s, expected a shard "
+            mgc_path_errorf(e, index, "weight_map entry for tensor '%s' is a JSON %s, expected a shard "
                    "file name", name, json_type_to_name(json_object_get_type(val)));
             goto out;
         }
         const char *s = json_object_get_string(val);
         if (!plain_file_name(s, (size_t)json_object_get_string_len(val))) {
-            ck_err(e, index,
+            mgc_path_errorf(e, index,
                    "weight_map shard '%s' for tensor '%s' is not a plain file name in the "
                    "checkpoint directory (no '/', '.' or '..')", s, name);
             goto out;
@@ -242,18 +206,18 @@ static int open_index(rt_ckpt *ck, const char *index, const char *dir, mgc_error
             shards[nshards++] = s;
     }
     if (nshards == 0) {
-        ck_err(e, index, "\"weight_map\" is empty");
+        mgc_path_errorf(e, index, "\"weight_map\" is empty");
         goto out;
     }
     ck->files = calloc(nshards, sizeof *ck->files);
     if (!ck->files) {
-        ck_err(e, index, "out of memory");
+        mgc_path_errorf(e, index, "out of memory");
         goto out;
     }
     for (size_t k = 0; k < nshards; k++) {
         char *p = join(dir, shards[k]);
         if (!p) {
-            ck_err(e, index, "out of memory");
+            mgc_path_errorf(e, index, "out of memory");
             goto out;
         }
         int r = rt_st_open(p, &ck->files[k], e);
@@ -272,7 +236,7 @@ static int open_index(rt_ckpt *ck, const char *index, const char *dir, mgc_error
         while (strcmp(shards[k], s) != 0)
             k++;
         if (!rt_st_find(ck->files[k], name2)) {
-            ck_err(e, index,
+            mgc_path_errorf(e, index,
                    "tensor '%s' is listed in weight_map for shard '%s' but that shard has no "
                    "such tensor", name2, s);
             goto out;
@@ -284,12 +248,12 @@ static int open_index(rt_ckpt *ck, const char *index, const char *dir, mgc_error
             const char *tn = rt_st_at(ck->files[k], j)->name;
             json_object *v;
             if (!json_object_object_get_ex(wm, tn, &v)) {
-                ck_err(e, index, "tensor '%s' in shard '%s' is not listed in weight_map", tn,
+                mgc_path_errorf(e, index, "tensor '%s' in shard '%s' is not listed in weight_map", tn,
                        shards[k]);
                 goto out;
             }
             if (strcmp(json_object_get_string(v), shards[k]) != 0) {
-                ck_err(e, index, "tensor '%s' is in shard '%s' but weight_map names shard '%s'",
+                mgc_path_errorf(e, index, "tensor '%s' is in shard '%s' but weight_map names shard '%s'",
                        tn, shards[k], json_object_get_string(v));
                 goto out;
             }
@@ -308,20 +272,20 @@ int rt_ckpt_open(const char *path, rt_ckpt **out, mgc_error *e)
     rt_ckpt *ck = calloc(1, sizeof *ck);
     if (!ck || !(ck->path = strdup(path))) {
         free(ck);
-        return ck_err(e, path, "out of memory");
+        return mgc_path_errorf(e, path, "out of memory");
     }
     struct stat st;
     int rc = -1;
     char *single = NULL, *index = NULL, *dir = NULL;
     if (stat(path, &st) != 0) {
-        ck_err(e, path, "cannot open checkpoint: %s", strerror(errno));
+        mgc_path_errorf(e, path, "cannot open checkpoint: %s", strerror(errno));
         goto out;
     }
     if (S_ISDIR(st.st_mode)) {
         single = join(path, SINGLE_NAME);
         index = join(path, INDEX_NAME);
         if (!single || !index) {
-            ck_err(e, path, "out of memory");
+            mgc_path_errorf(e, path, "out of memory");
             goto out;
         }
         if (is_file(single))
@@ -329,14 +293,14 @@ int rt_ckpt_open(const char *path, rt_ckpt **out, mgc_error *e)
         else if (is_file(index))
             rc = open_index(ck, index, path, e);
         else
-            ck_err(e, path, "no " SINGLE_NAME " or " INDEX_NAME " in this directory");
+            mgc_path_errorf(e, path, "no " SINGLE_NAME " or " INDEX_NAME " in this directory");
     } else {
         size_t n = strlen(path);
         if (n >= 5 && strcmp(path + n - 5, ".json") == 0) {
             const char *slash = strrchr(path, '/');
             dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup(".");
             if (!dir) {
-                ck_err(e, path, "out of memory");
+                mgc_path_errorf(e, path, "out of memory");
                 goto out;
             }
             rc = open_index(ck, path, dir, e);

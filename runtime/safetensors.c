@@ -2,6 +2,8 @@
  * See safetensors.h for the format and the rules enforced. */
 #include "safetensors.h"
 
+#include "json_strict.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -70,17 +72,6 @@ static bool dtype_is_float(rt_st_dtype dt)
 /* ---- helpers ----------------------------------------------------------------------- */
 
 /* "<path>: <message>" */
-__attribute__((format(printf, 3, 4)))
-static int st_err(mgc_error *e, const char *path, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return mgc_errorf(e, "%s: %s", path, msg);
-}
-
 const char *rt_st_shape_str(const rt_st_tensor *t, char *buf, size_t size)
 {
     size_t k = 0;
@@ -169,64 +160,64 @@ static int parse_entry(const char *path, const char *name, json_object *v, size_
                        rt_st_tensor *t, int64_t *begin, mgc_error *e)
 {
     if (!json_object_is_type(v, json_type_object))
-        return st_err(e, path, "tensor '%s': header entry is a JSON %s, expected an object",
+        return mgc_path_errorf(e, path, "tensor '%s': header entry is a JSON %s, expected an object",
                       name, json_kind(v));
     json_object *jdt, *jshape, *joff;
     if (!json_object_object_get_ex(v, "dtype", &jdt))
-        return st_err(e, path, "tensor '%s': header entry has no \"dtype\"", name);
+        return mgc_path_errorf(e, path, "tensor '%s': header entry has no \"dtype\"", name);
     if (!json_object_object_get_ex(v, "shape", &jshape))
-        return st_err(e, path, "tensor '%s': header entry has no \"shape\"", name);
+        return mgc_path_errorf(e, path, "tensor '%s': header entry has no \"shape\"", name);
     if (!json_object_object_get_ex(v, "data_offsets", &joff))
-        return st_err(e, path, "tensor '%s': header entry has no \"data_offsets\"", name);
+        return mgc_path_errorf(e, path, "tensor '%s': header entry has no \"data_offsets\"", name);
 
     if (!json_object_is_type(jdt, json_type_string))
-        return st_err(e, path, "tensor '%s': dtype is a JSON %s, expected a string", name,
+        return mgc_path_errorf(e, path, "tensor '%s': dtype is a JSON %s, expected a string", name,
                       json_kind(jdt));
     const char *dts = json_object_get_string(jdt);
     if (rt_st_dtype_parse(dts, &t->dtype) != 0)
-        return st_err(e, path,
+        return mgc_path_errorf(e, path,
                       "tensor '%s': unknown dtype '%s' (known: F64, F32, F16, BF16, I64, I32, "
                       "I16, I8, U8, BOOL)", name, dts);
 
     if (!json_object_is_type(jshape, json_type_array))
-        return st_err(e, path, "tensor '%s': shape is a JSON %s, expected an array", name,
+        return mgc_path_errorf(e, path, "tensor '%s': shape is a JSON %s, expected an array", name,
                       json_kind(jshape));
     size_t nd = json_object_array_length(jshape);
     if (nd > RT_ST_MAX_DIMS)
-        return st_err(e, path, "tensor '%s': shape has rank %zu, more than the %d supported",
+        return mgc_path_errorf(e, path, "tensor '%s': shape has rank %zu, more than the %d supported",
                       name, nd, RT_ST_MAX_DIMS);
     t->ndim = (int)nd;
     for (size_t i = 0; i < nd; i++) {
         json_object *d = json_object_array_get_idx(jshape, i);
         if (json_nonneg_int(d, &t->shape[i]) != 0)
-            return st_err(e, path,
+            return mgc_path_errorf(e, path,
                           "tensor '%s': shape[%zu] is %s, expected a non-negative integer",
                           name, i, d ? json_object_to_json_string(d) : "null");
     }
     char sb[256];
     if (shape_size(t->shape, t->ndim, t->dtype, &t->numel, &t->nbytes) != 0)
-        return st_err(e, path, "tensor '%s': shape %s of %s overflows the addressable size",
+        return mgc_path_errorf(e, path, "tensor '%s': shape %s of %s overflows the addressable size",
                       name, rt_st_shape_str(t, sb, sizeof sb), dts);
 
     if (!json_object_is_type(joff, json_type_array) || json_object_array_length(joff) != 2)
-        return st_err(e, path, "tensor '%s': data_offsets is %s, expected [begin, end]", name,
+        return mgc_path_errorf(e, path, "tensor '%s': data_offsets is %s, expected [begin, end]", name,
                       json_object_to_json_string(joff));
     int64_t b, en;
     if (json_nonneg_int(json_object_array_get_idx(joff, 0), &b) != 0 ||
         json_nonneg_int(json_object_array_get_idx(joff, 1), &en) != 0)
-        return st_err(e, path,
+        return mgc_path_errorf(e, path,
                       "tensor '%s': data_offsets %s must be two non-negative integers", name,
                       json_object_to_json_string_ext(joff, JSON_C_TO_STRING_PLAIN));
     if (b > en)
-        return st_err(e, path, "tensor '%s': data_offsets [%lld, %lld] has begin > end", name,
+        return mgc_path_errorf(e, path, "tensor '%s': data_offsets [%lld, %lld] has begin > end", name,
                       (long long)b, (long long)en);
     if ((uint64_t)en > data_size)
-        return st_err(e, path,
+        return mgc_path_errorf(e, path,
                       "tensor '%s': data_offsets [%lld, %lld] run past the end of the data "
                       "section (%zu bytes; is the file truncated?)",
                       name, (long long)b, (long long)en, data_size);
     if ((uint64_t)(en - b) != t->nbytes)
-        return st_err(e, path,
+        return mgc_path_errorf(e, path,
                       "tensor '%s': data_offsets [%lld, %lld] hold %lld bytes but shape %s of "
                       "%s needs %zu bytes",
                       name, (long long)b, (long long)en, (long long)(en - b),
@@ -257,26 +248,26 @@ static int cmp_range(const void *a, const void *b)
 static int parse_metadata(rt_st_file *f, json_object *m, mgc_error *e)
 {
     if (!json_object_is_type(m, json_type_object))
-        return st_err(e, f->path, "__metadata__ is a JSON %s, expected an object of strings",
+        return mgc_path_errorf(e, f->path, "__metadata__ is a JSON %s, expected an object of strings",
                       json_kind(m));
     size_t n = (size_t)json_object_object_length(m);
     f->meta_keys = calloc(n ? n : 1, sizeof *f->meta_keys);
     f->meta_vals = calloc(n ? n : 1, sizeof *f->meta_vals);
     if (!f->meta_keys || !f->meta_vals)
-        return st_err(e, f->path, "out of memory");
+        return mgc_path_errorf(e, f->path, "out of memory");
     json_object_object_foreach(m, key, val)
     {
         if (!json_object_is_type(val, json_type_string))
-            return st_err(e, f->path, "__metadata__ '%s' is a JSON %s, expected a string", key,
+            return mgc_path_errorf(e, f->path, "__metadata__ '%s' is a JSON %s, expected a string", key,
                           json_kind(val));
         const char *s = json_object_get_string(val);
         if (strlen(s) != (size_t)json_object_get_string_len(val))
-            return st_err(e, f->path, "__metadata__ '%s' contains a NUL character", key);
+            return mgc_path_errorf(e, f->path, "__metadata__ '%s' contains a NUL character", key);
         char *k = strdup(key), *vs = strdup(s);
         if (!k || !vs) {
             free(k);
             free(vs);
-            return st_err(e, f->path, "out of memory");
+            return mgc_path_errorf(e, f->path, "out of memory");
         }
         f->meta_keys[f->nmeta] = k;
         f->meta_vals[f->nmeta] = vs;
@@ -288,35 +279,22 @@ static int parse_metadata(rt_st_file *f, json_object *m, mgc_error *e)
 /* Parses and checks the header JSON; fills f->tensors (sorted) and the metadata. */
 static int parse_header(rt_st_file *f, const char *hdr, size_t n, mgc_error *e)
 {
-    json_tokener *tok = json_tokener_new();
-    if (!tok)
-        return st_err(e, f->path, "out of memory");
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    json_object *root = json_tokener_parse_ex(tok, hdr, (int)n);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    if (jerr == json_tokener_continue) { /* signal the end of input */
-        root = json_tokener_parse_ex(tok, "", 1);
-        jerr = json_tokener_get_error(tok);
-        end = n;
-    }
-    json_tokener_free(tok);
-    if (jerr != json_tokener_success || !root) {
-        json_object_put(root);
-        return st_err(e, f->path, "header is not valid JSON (%s near byte %zu of %zu)",
-                      json_tokener_error_desc(jerr), 8 + end, 8 + n);
-    }
+    const char *why;
+    size_t end;
+    json_object *root = mgc_json_parse_strict(hdr, n, &why, &end);
+    if (!root)
+        return mgc_path_errorf(e, f->path, "header is not valid JSON (%s near byte %zu of %zu)", why, 8 + end, 8 + n);
     int rc = -1;
     st_range *ranges = NULL;
     if (!json_object_is_type(root, json_type_object)) {
-        st_err(e, f->path, "header is a JSON %s, expected an object", json_kind(root));
+        mgc_path_errorf(e, f->path, "header is a JSON %s, expected an object", json_kind(root));
         goto out;
     }
     size_t nent = (size_t)json_object_object_length(root);
     f->tensors = calloc(nent ? nent : 1, sizeof *f->tensors);
     ranges = calloc(nent ? nent : 1, sizeof *ranges);
     if (!f->tensors || !ranges) {
-        st_err(e, f->path, "out of memory");
+        mgc_path_errorf(e, f->path, "out of memory");
         goto out;
     }
     json_object_object_foreach(root, key, val)
@@ -331,7 +309,7 @@ static int parse_header(rt_st_file *f, const char *hdr, size_t n, mgc_error *e)
         if (parse_entry(f->path, key, val, f->data_size, t, &begin, e) != 0)
             goto out;
         if (!(t->name = strdup(key))) {
-            st_err(e, f->path, "out of memory");
+            mgc_path_errorf(e, f->path, "out of memory");
             goto out;
         }
         t->data = f->data + begin;
@@ -350,7 +328,7 @@ static int parse_header(rt_st_file *f, const char *hdr, size_t n, mgc_error *e)
         if (ranges[i].begin < max_end) {
             const rt_st_tensor *a = &f->tensors[max_idx], *b = &f->tensors[ranges[i].idx];
             int64_t ab = (const unsigned char *)a->data - f->data;
-            st_err(e, f->path,
+            mgc_path_errorf(e, f->path,
                    "tensors '%s' (bytes [%lld, %lld)) and '%s' (bytes [%lld, %lld)) overlap",
                    a->name, (long long)ab, (long long)(ab + (int64_t)a->nbytes), b->name,
                    (long long)ranges[i].begin, (long long)ranges[i].end);
@@ -373,30 +351,30 @@ int rt_st_open(const char *path, rt_st_file **out, mgc_error *e)
     rt_st_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) {
         free(f);
-        return st_err(e, path, "out of memory");
+        return mgc_path_errorf(e, path, "out of memory");
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        st_err(e, path, "cannot open: %s", strerror(errno));
+        mgc_path_errorf(e, path, "cannot open: %s", strerror(errno));
         goto fail;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        st_err(e, path, "cannot stat: %s", strerror(errno));
+        mgc_path_errorf(e, path, "cannot stat: %s", strerror(errno));
         close(fd);
         goto fail;
     }
     if (!S_ISREG(st.st_mode)) {
-        st_err(e, path, "not a regular file");
+        mgc_path_errorf(e, path, "not a regular file");
         close(fd);
         goto fail;
     }
     size_t size = (size_t)st.st_size;
     if (size < 8) {
         if (size == 0)
-            st_err(e, path, "file is empty, not a safetensors file");
+            mgc_path_errorf(e, path, "file is empty, not a safetensors file");
         else
-            st_err(e, path, "file is only %zu bytes, too short for the 8-byte header length",
+            mgc_path_errorf(e, path, "file is only %zu bytes, too short for the 8-byte header length",
                    size);
         close(fd);
         goto fail;
@@ -405,27 +383,27 @@ int rt_st_open(const char *path, rt_st_file **out, mgc_error *e)
     close(fd);
     if (f->map == MAP_FAILED) {
         f->map = NULL;
-        st_err(e, path, "cannot mmap %zu bytes: %s", size, strerror(errno));
+        mgc_path_errorf(e, path, "cannot mmap %zu bytes: %s", size, strerror(errno));
         goto fail;
     }
     f->map_size = size;
     const unsigned char *base = f->map;
     uint64_t n = load_le64(base);
     if (n > RT_ST_MAX_HEADER) {
-        st_err(e, path, "header length %llu is larger than the %u-byte limit (is this a "
+        mgc_path_errorf(e, path, "header length %llu is larger than the %u-byte limit (is this a "
                "safetensors file?)",
                (unsigned long long)n, RT_ST_MAX_HEADER);
         goto fail;
     }
     if (n > size - 8) {
-        st_err(e, path, "header length %llu runs past the end of the file (%zu bytes)",
+        mgc_path_errorf(e, path, "header length %llu runs past the end of the file (%zu bytes)",
                (unsigned long long)n, size);
         goto fail;
     }
     const char *hdr = (const char *)base + 8;
     const char *nul = memchr(hdr, 0, (size_t)n);
     if (nul) {
-        st_err(e, path, "header contains a NUL byte at file offset %zu",
+        mgc_path_errorf(e, path, "header contains a NUL byte at file offset %zu",
                (size_t)(nul - (const char *)base));
         goto fail;
     }
@@ -666,23 +644,23 @@ static char *build_header(const char *path, const rt_st_entry *const *sorted, si
     json_object *root = json_object_new_object(), *meta = NULL;
     char *out = NULL;
     if (!root) {
-        st_err(e, path, "out of memory");
+        mgc_path_errorf(e, path, "out of memory");
         return NULL;
     }
     if (meta_kv) {
         meta = json_object_new_object();
         if (!meta || json_object_object_add(root, "__metadata__", meta) != 0) {
             json_object_put(meta);
-            st_err(e, path, "out of memory");
+            mgc_path_errorf(e, path, "out of memory");
             goto out;
         }
         for (size_t i = 0; meta_kv[i]; i += 2) {
             if (!meta_kv[i + 1]) {
-                st_err(e, path, "metadata key '%s' has no value", meta_kv[i]);
+                mgc_path_errorf(e, path, "metadata key '%s' has no value", meta_kv[i]);
                 goto out;
             }
             if (json_object_object_get_ex(meta, meta_kv[i], NULL)) {
-                st_err(e, path, "metadata key '%s' is given twice", meta_kv[i]);
+                mgc_path_errorf(e, path, "metadata key '%s' is given twice", meta_kv[i]);
                 goto out;
             }
             json_object_object_add(meta, meta_kv[i], json_object_new_string(meta_kv[i + 1]));
@@ -697,7 +675,7 @@ static char *build_header(const char *path, const rt_st_entry *const *sorted, si
             json_object_put(o);
             json_object_put(sh);
             json_object_put(of);
-            st_err(e, path, "out of memory");
+            mgc_path_errorf(e, path, "out of memory");
             goto out;
         }
         json_object_object_add(root, t->name, o);
@@ -714,12 +692,12 @@ static char *build_header(const char *path, const rt_st_entry *const *sorted, si
         json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     size_t len = strlen(s), padded = (len + 7) / 8 * 8;
     if (padded > RT_ST_MAX_HEADER) {
-        st_err(e, path, "header would be %zu bytes, more than the %u-byte limit", padded,
+        mgc_path_errorf(e, path, "header would be %zu bytes, more than the %u-byte limit", padded,
                RT_ST_MAX_HEADER);
         goto out;
     }
     if (!(out = malloc(padded + 1))) {
-        st_err(e, path, "out of memory");
+        mgc_path_errorf(e, path, "out of memory");
         goto out;
     }
     memcpy(out, s, len);
@@ -738,15 +716,15 @@ static int check_entries(const char *path, const rt_st_entry *const *sorted, siz
     for (size_t i = 0; i < n; i++) {
         const rt_st_entry *t = sorted[i];
         if (!t->name || !t->name[0])
-            return st_err(e, path, "cannot write a tensor with an empty name");
+            return mgc_path_errorf(e, path, "cannot write a tensor with an empty name");
         if (strcmp(t->name, "__metadata__") == 0)
-            return st_err(e, path, "cannot write a tensor named '__metadata__'");
+            return mgc_path_errorf(e, path, "cannot write a tensor named '__metadata__'");
         if (i > 0 && strcmp(sorted[i - 1]->name, t->name) == 0)
-            return st_err(e, path, "tensor '%s' is given twice", t->name);
+            return mgc_path_errorf(e, path, "tensor '%s' is given twice", t->name);
         if ((unsigned)t->dtype >= RT_ST_NDTYPES)
-            return st_err(e, path, "tensor '%s': invalid dtype %d", t->name, (int)t->dtype);
+            return mgc_path_errorf(e, path, "tensor '%s': invalid dtype %d", t->name, (int)t->dtype);
         if (t->ndim < 0 || t->ndim > RT_ST_MAX_DIMS)
-            return st_err(e, path, "tensor '%s': rank %d is outside 0..%d", t->name, t->ndim,
+            return mgc_path_errorf(e, path, "tensor '%s': rank %d is outside 0..%d", t->name, t->ndim,
                           RT_ST_MAX_DIMS);
         rt_st_tensor view = {.name = t->name, .ndim = t->ndim};
         memcpy(view.shape, t->shape, sizeof view.shape);
@@ -754,17 +732,17 @@ static int check_entries(const char *path, const rt_st_entry *const *sorted, siz
         size_t nbytes;
         char sb[256];
         if (shape_size(t->shape, t->ndim, t->dtype, &numel, &nbytes) != 0)
-            return st_err(e, path, "tensor '%s': shape %s is negative or overflows", t->name,
+            return mgc_path_errorf(e, path, "tensor '%s': shape %s is negative or overflows", t->name,
                           rt_st_shape_str(&view, sb, sizeof sb));
         if (nbytes != t->nbytes)
-            return st_err(e, path,
+            return mgc_path_errorf(e, path,
                           "tensor '%s': %zu bytes given but shape %s of %s needs %zu bytes",
                           t->name, t->nbytes, rt_st_shape_str(&view, sb, sizeof sb),
                           rt_st_dtype_name(t->dtype), nbytes);
         if (nbytes && !t->data)
-            return st_err(e, path, "tensor '%s': no data", t->name);
+            return mgc_path_errorf(e, path, "tensor '%s': no data", t->name);
         if (__builtin_add_overflow(total, (int64_t)nbytes, &total))
-            return st_err(e, path, "total tensor size overflows");
+            return mgc_path_errorf(e, path, "total tensor size overflows");
     }
     return 0;
 }
@@ -776,12 +754,12 @@ int rt_st_write(const char *path, const rt_st_entry *tensors, size_t n,
     char *hdr = NULL, *tmp = NULL;
     int fd = -1, rc = -1;
     if (!sorted)
-        return st_err(e, path, "out of memory");
+        return mgc_path_errorf(e, path, "out of memory");
     for (size_t i = 0; i < n; i++)
         sorted[i] = &tensors[i];
     for (size_t i = 0; i < n; i++)
         if (!sorted[i]->name) {
-            st_err(e, path, "cannot write a tensor without a name");
+            mgc_path_errorf(e, path, "cannot write a tensor without a name");
             goto out;
         }
     qsort(sorted, n, sizeof *sorted, cmp_entry_ptr);
@@ -796,17 +774,17 @@ int rt_st_write(const char *path, const rt_st_entry *tensors, size_t n,
     size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
     const char *base = path + dlen;
     if (!*base) {
-        st_err(e, path, "not a file name");
+        mgc_path_errorf(e, path, "not a file name");
         goto out;
     }
     if (asprintf(&tmp, "%.*s.%s.tmp-XXXXXX", (int)dlen, path, base) < 0) {
         tmp = NULL;
-        st_err(e, path, "out of memory");
+        mgc_path_errorf(e, path, "out of memory");
         goto out;
     }
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        st_err(e, path, "cannot create a temporary file in its directory: %s", strerror(errno));
+        mgc_path_errorf(e, path, "cannot create a temporary file in its directory: %s", strerror(errno));
         free(tmp);
         tmp = NULL;
         goto out;
@@ -819,27 +797,27 @@ int rt_st_write(const char *path, const rt_st_entry *tensors, size_t n,
     for (int i = 0; i < 8; i++)
         lenbuf[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
     if (fchmod(fd, mode) != 0 || write_all(fd, lenbuf, 8) != 0 || write_all(fd, hdr, hlen) != 0) {
-        st_err(e, path, "cannot write %s: %s", tmp, strerror(errno));
+        mgc_path_errorf(e, path, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
     }
     for (size_t i = 0; i < n; i++)
         if (sorted[i]->nbytes && write_all(fd, sorted[i]->data, sorted[i]->nbytes) != 0) {
-            st_err(e, path, "cannot write tensor '%s' to %s: %s", sorted[i]->name, tmp,
+            mgc_path_errorf(e, path, "cannot write tensor '%s' to %s: %s", sorted[i]->name, tmp,
                    strerror(errno));
             goto out;
         }
     if (fsync(fd) != 0) {
-        st_err(e, path, "cannot fsync %s: %s", tmp, strerror(errno));
+        mgc_path_errorf(e, path, "cannot fsync %s: %s", tmp, strerror(errno));
         goto out;
     }
     int cfd = fd;
     fd = -1;
     if (close(cfd) != 0) {
-        st_err(e, path, "cannot close %s: %s", tmp, strerror(errno));
+        mgc_path_errorf(e, path, "cannot close %s: %s", tmp, strerror(errno));
         goto out;
     }
     if (rename(tmp, path) != 0) {
-        st_err(e, path, "cannot rename %s into place: %s", tmp, strerror(errno));
+        mgc_path_errorf(e, path, "cannot rename %s into place: %s", tmp, strerror(errno));
         goto out;
     }
     free(tmp);

@@ -67,7 +67,8 @@ typedef struct tok_pieces {
     tok_piece *v;
     size_t n, cap;
 } tok_pieces;
-void tok_pieces_add(tok_pieces *p, const char *s, size_t len, int at_start);
+void tok_pieces_add(tok_pieces *p, const char *s, size_t len, int at_start); /* skips empty s */
+void tok_pieces_add_any(tok_pieces *p, const char *s, size_t len);             /* keeps empty s */
 /* Starts an empty piece whose bytes the caller appends to p->buf. */
 void tok_pieces_begin(tok_pieces *p, int at_start);
 /* Closes the piece begun last (drops it if it stayed empty). */

@@ -61,6 +61,16 @@ void tok_pieces_add(tok_pieces *p, const char *s, size_t len, int at_start)
     tok_pieces_end(p);
 }
 
+void tok_pieces_add_any(tok_pieces *p, const char *s, size_t len)
+{
+    p->v = grow(p->v, &p->cap, p->n + 1, sizeof *p->v);
+    p->v[p->n].off = p->buf.len;
+    p->v[p->n].len = len;
+    p->v[p->n].at_start = 0;
+    p->n++;
+    tok_sb_putn(&p->buf, s, len);
+}
+
 void tok_pieces_clear(tok_pieces *p)
 {
     p->n = 0;

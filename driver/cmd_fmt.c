@@ -3,9 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "atomic_file.h"
 #include "commands.h"
 #include "diag.h"
 #include "fmt.h"
@@ -28,56 +27,12 @@ void mgc_help_fmt(FILE *out)
  * directory, fsync'd, given the original's mode, renamed over it. */
 static int write_atomic(const char *path, const char *text, size_t len)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "mgc fmt: cannot stat '%s': %s\n", path, strerror(errno));
+    mgc_error e = {{0}};
+    if (mgc_write_file_atomic(path, text, len, &e) != 0) {
+        fprintf(stderr, "mgc fmt: %s\n", e.msg);
         return -1;
     }
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp)
-        return -1;
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    memcpy(tmp, path, dirlen);
-    snprintf(tmp + dirlen, n + 16 - dirlen, ".mgcfmt.XXXXXX");
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "mgc fmt: cannot create a temporary file next to '%s': %s\n", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    size_t off = 0;
-    int ok = 1;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            ok = 0;
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (ok && fchmod(fd, st.st_mode & 07777) != 0)
-        ok = 0;
-    if (ok && fsync(fd) != 0)
-        ok = 0;
-    int err = errno;
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        err = errno;
-    }
-    if (!ok) {
-        fprintf(stderr, "mgc fmt: cannot write '%s': %s\n", path, strerror(err));
-        unlink(tmp);
-    }
-    free(tmp);
-    return ok ? 0 : -1;
+    return 0;
 }
 
 int mgc_cmd_fmt(int argc, char **argv)

@@ -31,7 +31,7 @@ static float reduce16(float p[16])
  * e^r by a degree-7 polynomial (Horner with fma); times 2^n applied as two
  * normal powers of two 2^floor(n/2) * 2^(n - floor(n/2)) so that results
  * near overflow and in the subnormal range come out right.  NaN in -> NaN
- * out.  Max relative error ~1.5e-7 (about 2 ulp) over the whole range. */
+ * out.  Max relative error 8.4e-8 (1.4 ulp) for normal results. */
 #define EXP_LO (-104.0f)
 #define EXP_HI 89.0f
 #define EXP_LOG2E 1.44269504088896341f

@@ -2,6 +2,7 @@
  * See safetensors.h for the format and the rules enforced. */
 #include "safetensors.h"
 
+#include "atomic_file.h"
 #include "json_strict.h"
 
 #include <errno.h>
@@ -621,22 +622,6 @@ static int cmp_entry_ptr(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Validates the entries and builds the space-padded header text (caller frees). */
 static char *build_header(const char *path, const rt_st_entry *const *sorted, size_t n,
                           const char *const *meta_kv, size_t *hlen, mgc_error *e)
@@ -751,8 +736,8 @@ int rt_st_write(const char *path, const rt_st_entry *tensors, size_t n,
                 const char *const *meta_kv, mgc_error *e)
 {
     const rt_st_entry **sorted = calloc(n ? n : 1, sizeof *sorted);
-    char *hdr = NULL, *tmp = NULL;
-    int fd = -1, rc = -1;
+    char *hdr = NULL;
+    int rc = -1;
     if (!sorted)
         return mgc_path_errorf(e, path, "out of memory");
     for (size_t i = 0; i < n; i++)
@@ -768,78 +753,26 @@ int rt_st_write(const char *path, const rt_st_entry *tensors, size_t n,
     size_t hlen = 0;
     if (!(hdr = build_header(path, sorted, n, meta_kv, &hlen, e)))
         goto out;
-
-    /* Temporary file in the destination's directory, so that rename() is atomic. */
-    const char *slash = strrchr(path, '/');
-    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *base = path + dlen;
-    if (!*base) {
-        mgc_path_errorf(e, path, "not a file name");
-        goto out;
-    }
-    if (asprintf(&tmp, "%.*s.%s.tmp-XXXXXX", (int)dlen, path, base) < 0) {
-        tmp = NULL;
-        mgc_path_errorf(e, path, "out of memory");
-        goto out;
-    }
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        mgc_path_errorf(e, path, "cannot create a temporary file in its directory: %s", strerror(errno));
-        free(tmp);
-        tmp = NULL;
-        goto out;
-    }
-    struct stat st;
-    mode_t mode = 0644;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-        mode = st.st_mode & 07777;
     unsigned char lenbuf[8];
     for (int i = 0; i < 8; i++)
         lenbuf[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-    if (fchmod(fd, mode) != 0 || write_all(fd, lenbuf, 8) != 0 || write_all(fd, hdr, hlen) != 0) {
-        mgc_path_errorf(e, path, "cannot write %s: %s", tmp, strerror(errno));
+    mgc_atomic_file f;
+    if (mgc_atomic_open(&f, path, e) != 0)
+        goto out;
+    if (mgc_atomic_write(&f, lenbuf, 8, e) != 0 || mgc_atomic_write(&f, hdr, hlen, e) != 0) {
+        mgc_atomic_abort(&f);
         goto out;
     }
     for (size_t i = 0; i < n; i++)
-        if (sorted[i]->nbytes && write_all(fd, sorted[i]->data, sorted[i]->nbytes) != 0) {
-            mgc_path_errorf(e, path, "cannot write tensor '%s' to %s: %s", sorted[i]->name, tmp,
-                   strerror(errno));
+        if (sorted[i]->nbytes && mgc_atomic_write(&f, sorted[i]->data, sorted[i]->nbytes, e) != 0) {
+            mgc_error_prefix(e, "writing tensor '%s'", sorted[i]->name);
+            mgc_atomic_abort(&f);
             goto out;
         }
-    if (fsync(fd) != 0) {
-        mgc_path_errorf(e, path, "cannot fsync %s: %s", tmp, strerror(errno));
+    if (mgc_atomic_commit(&f, e) != 0)
         goto out;
-    }
-    int cfd = fd;
-    fd = -1;
-    if (close(cfd) != 0) {
-        mgc_path_errorf(e, path, "cannot close %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        mgc_path_errorf(e, path, "cannot rename %s into place: %s", tmp, strerror(errno));
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL;
-    /* Make the rename durable (best effort: some filesystems refuse fsync on a dir). */
-    char *dir = dlen ? strndup(path, dlen) : strdup(".");
-    if (dir) {
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
     rc = 0;
 out:
-    if (fd >= 0)
-        close(fd);
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
-    }
     free(hdr);
     free(sorted);
     return rc;

@@ -151,7 +151,10 @@ static size_t scratch_need(const mgc_plan *p, const rt_device *d)
                 need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows));
             else if (op->kernel == MGC_K_SDPA) {
                 need = max_z(need, rt_attention_prefill_scratch_floats((int)en->rows));
-                need = max_z(need, rt_attention_prefill_cached_scratch_floats(&d->caches[op->layer], (int)en->rows, 0));
+                /* a prefill chunk after a cached prefix attends to up to the whole cache */
+                const rt_kv_cache *kc = &d->caches[op->layer];
+                int rows = (int)en->rows < kc->cap ? (int)en->rows : kc->cap;
+                need = max_z(need, rt_attention_prefill_cached_scratch_floats(kc, rows, kc->cap - rows));
             } else if (op->kernel == MGC_K_SDPA_DECODE)
                 need = max_z(need, rt_attention_decode_scratch_floats(&d->caches[op->layer], op->n_heads));
         }

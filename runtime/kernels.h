@@ -7,9 +7,11 @@
  *  - Every kernel is single-threaded and keeps no state; the caller runs one
  *    thread per mesh device.  The only thing that may start threads is
  *    OpenBLAS (prefill matmuls), sized by rt_kernels_init().
- *  - Kernels with hand-written SIMD code (rt_linear's GEMV, rms_norm's sum of
- *    squares, decode attention and the rt_dot / rt_axpy primitives) come in
- *    three builds: AVX-512, AVX2+FMA and portable scalar, picked once per
+ *  - Kernels with hand-written SIMD code (rt_linear's GEMV and dequantising
+ *    panels, rms_norm's sum of squares, decode attention, softmax and the
+ *    rt_dot / rt_axpy / rt_exp primitives behind them and behind silu and
+ *    gelu_tanh) come in three builds: AVX-512, AVX2+FMA and portable scalar,
+ *    picked once per
  *    process from the CPU (and MGC_KERNELS, see rt_kernels_isa()).  The plain
  *    entry points use that choice; the *_isa variants take it explicitly
  *    (tests run every path).
@@ -62,18 +64,23 @@ rt_isa rt_kernels_isa(void);
 int rt_kernels_init(int blas_threads, mgc_error *e);
 
 /* ===================== vector primitives ===================== */
-/* Canonical-order dot products (see above) and y += alpha*x (one fma per
- * element, so any sequence of axpy calls has a fixed per-element order).
- * n >= 0.  These are the inner loops of other kernels and do not check isa:
- * pass one the CPU supports (<= rt_cpu_best_isa()). */
-/* out[i] = e^x[i] (out may equal x): a Cephes-style polynomial every build
- * evaluates with the same operations; max relative error 8.4e-8 (1.4 ulp)
- * overflow to +Inf above ~88.72, gradual underflow, NaN propagates. */
-void rt_exp(rt_isa isa, const float *x, float *out, size_t n);
+/* The inner loops of the other kernels.  They do not check isa: pass one the
+ * CPU supports (<= rt_cpu_best_isa()).  n >= 0. */
+
+/* Canonical-order dot products (see above). */
 float rt_dot_f32(rt_isa isa, const float *a, const float *b, int n);
 float rt_dot_bf16(rt_isa isa, const float *a, const uint16_t *b, int n);
+
+/* y[i] = fma(alpha, x[i], y[i]): one fma per element, so any sequence of
+ * axpy calls has a fixed per-element order. */
 void rt_axpy_f32(rt_isa isa, float alpha, const float *x, float *y, int n);
 void rt_axpy_bf16(rt_isa isa, float alpha, const uint16_t *x, float *y, int n);
+
+/* out[i] = e^x[i] (out may equal x): a Cephes-style polynomial that every
+ * build evaluates with the same operations.  Max relative error 8.4e-8
+ * (1.4 ulp) on normal results; +Inf above ~88.72; gradual underflow; NaN
+ * propagates. */
+void rt_exp(rt_isa isa, const float *x, float *out, size_t n);
 
 /* ===================== weight matrices ===================== */
 
@@ -147,12 +154,19 @@ void rt_matrix_free(rt_matrix *m);
  *       acc = fma((x[c] * 2^-(W-1)) * 2^(e-127), mant, acc)
  *     with e the block exponent and mant the signed integer mantissa: the
  *     block scale is folded into x (exact unless x*scale leaves the normal
- *     f32 range), so each weight costs one int->float convert and one fma. */
+ *     f32 range), so each weight costs one int->float convert and one fma.
+ *     A block-float matrix with nonfinite blocks (w->nonfinite) takes an
+ *     exact path instead: the same order with decoded weights, so Inf/NaN
+ *     follow IEEE (slow; a healthy checkpoint never gets there).
+ * The sgemm path (m > RT_GEMV_MAX_M) dequantises exactly, so every ISA gives
+ * the same bits there too. */
 void rt_linear(const float *x, int m, const rt_matrix *w, float *y, float *scratch);
 void rt_linear_isa(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, float *scratch);
 
-/* Scratch floats rt_linear needs for this m (0 for f32 weights and for the
- * GEMV range); non-decreasing in m, so size it for the largest m you use. */
+/* Scratch floats rt_linear needs for this m: 0 for f32 weights and for
+ * m <= RT_GEMV_MAX_M, else one panel (a multiple of 16 rows, 64..512, about
+ * 2 MiB: panel_rows * k floats).  Non-decreasing in m: size it for the
+ * largest m you use. */
 size_t rt_linear_scratch_floats(const rt_matrix *w, int m);
 
 /* ===================== embedding ===================== */
@@ -217,7 +231,8 @@ void rt_rope_apply(float *x, int rows, int n_heads, int head_dim, int rotary_dim
 /* ===================== attention ===================== */
 /* GQA: query head h reads kv head h / (hq/hkv).  Scores are
  * (q . k) * scale (scale normally head_dim^-0.5), softmax in f32 after
- * subtracting the row max (rt_softmax_row), then out = sum_j p_j v_j.  Causal: a query at position p sees keys 0..p. */
+ * subtracting the row max (rt_softmax_row), then out = sum_j p_j v_j.
+ * Causal: a query at position p sees keys 0..p. */
 
 /* Self-contained causal prefill: q [s][hq][hd], k, v [s][hkv][hd] at
  * positions 0..s-1; out [s][hq][hd] (must not overlap the inputs).  Uses
@@ -225,6 +240,7 @@ void rt_rope_apply(float *x, int rows, int n_heads, int head_dim, int rotary_dim
 #define RT_ATTN_QBLOCK 64
 void rt_attention_prefill(const float *q, const float *k, const float *v, int s, int hq, int hkv, int hd,
                           float scale, float *out, float *scratch);
+/* RT_ATTN_QBLOCK * s floats. */
 size_t rt_attention_prefill_scratch_floats(int s);
 
 /* KV cache, layout [user][kv_head][pos][hd] (Tenstorrent's
@@ -253,8 +269,9 @@ void rt_cache_update(rt_kv_cache *c, int nusers, const int *users, const float *
 /* Decode: q [b][hq][hd]; row i belongs to user users[i] (NULL: user i) and
  * attends to cache positions 0..len[i]-1 (1 <= len[i] <= cap).
  * out [b][hq][hd].  The dot products use the canonical order, the weighted
- * sum of v one fma per position in order.  scratch: 
- * rt_attention_decode_scratch_floats(c, hq) floats. */
+ * sum of v one fma per position in order, so every ISA gives the same
+ * bits.  scratch: rt_attention_decode_scratch_floats(c, hq) floats
+ * ((hq/hkv) * cap). */
 void rt_attention_decode(const float *q, const rt_kv_cache *c, int b, const int *users, const int32_t *len,
                          int hq, float scale, float *out, float *scratch);
 void rt_attention_decode_isa(rt_isa isa, const float *q, const rt_kv_cache *c, int b, const int *users,
@@ -263,7 +280,11 @@ size_t rt_attention_decode_scratch_floats(const rt_kv_cache *c, int hq);
 
 /* Chunked prefill against the cache: q [s][hq][hd] holds positions
  * start..start+s-1 of `user`, whose keys/values 0..start+s-1 are already in
- * the cache (call rt_cache_fill first).  Causal.  out [s][hq][hd]. */
+ * the cache (call rt_cache_fill first).  Causal.  out [s][hq][hd].
+ * Scratch depends on start + s (scores for RT_ATTN_QBLOCK queries over
+ * start+s keys, plus an f32 copy of one kv head's K and V for a bf16
+ * cache): size it for the largest start + s you will use (at most cap:
+ * rt_attention_prefill_cached_scratch_floats(c, s, c->cap - s)). */
 void rt_attention_prefill_cached(const float *q, const rt_kv_cache *c, int user, int s, int start, int hq,
                                  float scale, float *out, float *scratch);
 size_t rt_attention_prefill_cached_scratch_floats(const rt_kv_cache *c, int s, int start);

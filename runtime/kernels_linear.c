@@ -689,6 +689,53 @@ static void gemv_bfp_avx512(const float *x, int M, const rt_matrix *w, float *y)
 }
 #undef BFP_CALL
 
+/* Exact dequantisation for the sgemm path (same values as
+ * panel_block_scalar); blocks with shared exponent 0xFF are not handled
+ * (matrices with nonfinite blocks use the scalar version). */
+static void panel_block_avx512(const rt_matrix *w, size_t nb, float *dst0, int P)
+{
+    const int K = w->k, W = rt_dtype_mant_bits(w->dtype);
+    const size_t KP = k_pairs(K);
+    const __m512 tab = _mm512_loadu_ps(bf4_code_value);
+    const __m512i wm1 = _mm512_set1_epi32(W - 1), one = _mm512_set1_epi32(1), sub_sh = _mm512_set1_epi32(23 - W);
+    float sc[16] __attribute__((aligned(64)));
+    for (int c0 = 0; c0 < K; c0 += 16) {
+        int kc = K - c0 >= 16 ? 16 : K - c0;
+        __mmask16 km = (__mmask16)((1u << kc) - 1);
+        __m512i e = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(km, w->exps + nb * K + c0));
+        /* 2^(e-127-(W-1)): normal bits (e-(W-1))<<23 when e >= W, else the
+         * subnormal 1 << (e + 23 - W) */
+        __m512i nrm = _mm512_slli_epi32(_mm512_sub_epi32(e, wm1), 23);
+        __m512i sub = _mm512_sllv_epi32(one, _mm512_add_epi32(e, sub_sh));
+        __mmask16 is_nrm = _mm512_cmpgt_epi32_mask(e, wm1);
+        _mm512_store_ps(sc, _mm512_castsi512_ps(_mm512_mask_blend_epi32(is_nrm, sub, nrm)));
+        for (int kk = 0; kk < kc; kk++) {
+            int c = c0 + kk;
+            __m512 v;
+            if (W == 7)
+                v = _mm512_cvtepi32_ps(
+                    _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)((const int8_t *)w->data + (nb * K + c) * 16))));
+            else {
+                __m512i by = _mm512_cvtepu8_epi32(
+                    _mm_loadu_si128((const __m128i *)((const uint8_t *)w->data + (nb * KP + (size_t)c / 2) * 16)));
+                v = _mm512_permutexvar_ps((c & 1) ? _mm512_srli_epi32(by, 4) : by, tab);
+            }
+            _mm512_storeu_ps(dst0 + (size_t)c * P, _mm512_mul_ps(v, _mm512_set1_ps(sc[kk])));
+        }
+    }
+}
+
+static void widen_bf16_avx512(const uint16_t *src, float *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, ld16_avx512(src, 1, i, 0xffff));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(dst + i, m, ld16_avx512(src, 1, i, m));
+    }
+}
+
 #pragma GCC pop_options
 #endif /* __x86_64__ */
 
@@ -715,7 +762,36 @@ size_t rt_linear_scratch_floats(const rt_matrix *w, int m)
     return (size_t)panel_rows(w) * (size_t)w->k;
 }
 
-static void linear_sgemm(const float *x, int m, const rt_matrix *w, float *y, float *scratch)
+/* Row block nb of a block-float matrix, dequantised exactly into a W^T
+ * panel: dst0[c*P + j] = W[16nb + j][c]. */
+static void panel_block_scalar(const rt_matrix *w, size_t nb, float *dst0, int P)
+{
+    const int K = w->k, W = rt_dtype_mant_bits(w->dtype);
+    const size_t KP = k_pairs(K);
+    for (int c = 0; c < K; c++) {
+        uint8_t e = w->exps[nb * K + c];
+        float *dst = dst0 + (size_t)c * P;
+        if (e == 0xff) {
+            for (int j = 0; j < 16; j++)
+                dst[j] = rt_bfp_decode_value(e, bfp_code(w, (int)nb * 16 + j, c), W);
+            continue;
+        }
+        /* exact 2^(e-127-(W-1)) (subnormal for tiny e) */
+        float scale = rt_bfp_decode_value(e, (uint8_t)1, W);
+        if (W == 7) {
+            const int8_t *q = (const int8_t *)w->data + (nb * K + c) * 16;
+            for (int j = 0; j < 16; j++)
+                dst[j] = (float)q[j] * scale;
+        } else {
+            const uint8_t *q = (const uint8_t *)w->data + (nb * KP + (size_t)c / 2) * 16;
+            int sh = 4 * (c & 1);
+            for (int j = 0; j < 16; j++)
+                dst[j] = bf4_code_value[(q[j] >> sh) & 0xf] * scale;
+        }
+    }
+}
+
+static void linear_sgemm(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, float *scratch)
 {
     const int N = w->n, K = w->k;
     if (w->dtype == RT_F32) {
@@ -729,39 +805,30 @@ static void linear_sgemm(const float *x, int m, const rt_matrix *w, float *y, fl
         int np = N - p0 < P ? N - p0 : P;
         if (w->dtype == RT_BF16) {
             /* panel = W rows p0..p0+np-1, [np][K] */
-            for (int r = 0; r < np; r++)
-                rt_bf16_to_f32_row((const uint16_t *)w->data + (size_t)(p0 + r) * w->ld, scratch + (size_t)r * K,
-                                   (size_t)K);
+            for (int r = 0; r < np; r++) {
+                const uint16_t *src = (const uint16_t *)w->data + (size_t)(p0 + r) * w->ld;
+#if defined(__x86_64__)
+                if (isa == RT_ISA_AVX512) {
+                    widen_bf16_avx512(src, scratch + (size_t)r * K, (size_t)K);
+                    continue;
+                }
+#endif
+                rt_bf16_to_f32_row(src, scratch + (size_t)r * K, (size_t)K);
+            }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, np, K, 1.0f, x, K, scratch, K, 0.0f, y + p0, N);
             continue;
         }
         /* Block floats decode naturally as W^T: panel [K][P], 16 outputs of
          * a column contiguous. */
-        const int W = rt_dtype_mant_bits(w->dtype);
-        const size_t KP = k_pairs(K);
         for (int nb = p0 / 16; nb * 16 < p0 + np; nb++) {
             float *dst0 = scratch + (size_t)(nb * 16 - p0);
-            for (int c = 0; c < K; c++) {
-                uint8_t e = w->exps[(size_t)nb * K + c];
-                float *dst = dst0 + (size_t)c * P;
-                if (e == 0xff) {
-                    for (int j = 0; j < 16; j++)
-                        dst[j] = rt_bfp_decode_value(e, bfp_code(w, nb * 16 + j, c), W);
-                    continue;
-                }
-                /* exact 2^(e-127-(W-1)) (subnormal for tiny e) */
-                float scale = rt_bfp_decode_value(e, (uint8_t)1, W);
-                if (W == 7) {
-                    const int8_t *q = (const int8_t *)w->data + ((size_t)nb * K + c) * 16;
-                    for (int j = 0; j < 16; j++)
-                        dst[j] = (float)q[j] * scale;
-                } else {
-                    const uint8_t *q = (const uint8_t *)w->data + ((size_t)nb * KP + (size_t)c / 2) * 16;
-                    int sh = 4 * (c & 1);
-                    for (int j = 0; j < 16; j++)
-                        dst[j] = bf4_code_value[(q[j] >> sh) & 0xf] * scale;
-                }
+#if defined(__x86_64__)
+            if (isa == RT_ISA_AVX512 && !w->nonfinite) {
+                panel_block_avx512(w, (size_t)nb, dst0, P);
+                continue;
             }
+#endif
+            panel_block_scalar(w, (size_t)nb, dst0, P);
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, np, K, 1.0f, x, K, scratch, P, 0.0f, y + p0, N);
     }
@@ -777,7 +844,7 @@ void rt_linear_isa(rt_isa isa, const float *x, int m, const rt_matrix *w, float 
     if (isa > rt_cpu_best_isa())
         isa = rt_cpu_best_isa();
     if (m > RT_GEMV_MAX_M) {
-        linear_sgemm(x, m, w, y, scratch);
+        linear_sgemm(isa, x, m, w, y, scratch);
         return;
     }
     const int blocked = w->dtype == RT_BF8_B || w->dtype == RT_BF4_B;

@@ -216,6 +216,39 @@ static void exp_avx512(const float *x, float *out, size_t n)
     }
 }
 
+/* max over x[0..n): lane-wise `x > m ? x : m` (= _mm512_max_ps(x, m)),
+ * lanes seeded with x[0], so NaNs are skipped unless x[0] is NaN, exactly
+ * like the scalar loop; max itself is exact in any order. */
+static float max_avx512(const float *x, int n)
+{
+    __m512 m = _mm512_set1_ps(x[0]);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        m = _mm512_max_ps(_mm512_loadu_ps(x + i), m);
+    if (i < n) {
+        __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        m = _mm512_mask_max_ps(m, k, _mm512_maskz_loadu_ps(k, x + i), m);
+    }
+    float l[16];
+    _mm512_storeu_ps(l, m);
+    float mx = l[0];
+    for (int j = 1; j < 16; j++)
+        mx = l[j] > mx ? l[j] : mx;
+    return mx;
+}
+
+static void div_avx512(float *x, int n, float s)
+{
+    __m512 vs = _mm512_set1_ps(s);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, _mm512_div_ps(_mm512_loadu_ps(x + i), vs));
+    if (i < n) {
+        __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_div_ps(_mm512_maskz_loadu_ps(k, x + i), vs));
+    }
+}
+
 /* x[i] = exp(x[i] - mx); returns the canonical double sum (16 lanes). */
 static double exp_sub_sum_avx512(float *x, int n, float mx)
 {
@@ -394,17 +427,19 @@ void rt_softmax_row_isa(rt_isa isa, float *x, int n)
         return;
     if (isa > rt_cpu_best_isa())
         isa = rt_cpu_best_isa();
+#if defined(__x86_64__)
+    if (isa == RT_ISA_AVX512) {
+        float mx = max_avx512(x, n);
+        div_avx512(x, n, (float)exp_sub_sum_avx512(x, n, mx));
+        return;
+    }
+#endif
     /* max is exact in any order; `a > m ? a : m` is what _mm*_max_ps(a, m)
      * computes lane-wise, NaN included */
     float mx = x[0];
     for (int i = 1; i < n; i++)
         mx = x[i] > mx ? x[i] : mx;
     double sum;
-#if defined(__x86_64__)
-    if (isa == RT_ISA_AVX512)
-        sum = exp_sub_sum_avx512(x, n, mx);
-    else
-#endif
     {
         /* the same exps (rt_exp of x - max) and the same 16-lane double sum */
         double p[16] = {0};

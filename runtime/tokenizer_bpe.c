@@ -97,6 +97,10 @@ int tok_bpe_load(tok_bpe *m, json_object *model, mgc_error *e)
         if (m->unk_id < 0)
             return mgc_errorf(e, "model.unk_token: \"%.100s\" is not in the vocabulary", unk);
     }
+    for (uint32_t cp = 0; cp < 0x800; cp++) {
+        char u[4];
+        m->char_id[cp] = tok_vocab_get(&m->vocab, u, tok_utf8_encode(cp, u));
+    }
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
@@ -169,14 +173,33 @@ void tok_bpe_free(tok_bpe *m)
     memset(m, 0, sizeof *m);
 }
 
-/* ---- the merge heap: min on (rank, pos) ---- */
+/* ---- the merge heap: a 4-ary min-heap on (rank, pos) ---- */
 
 static inline int less(const tok_bpe_merge *x, const tok_bpe_merge *y)
 {
     return x->rank != y->rank ? x->rank < y->rank : x->pos < y->pos;
 }
 
-static void heap_push(tok_scratch *sc, uint32_t rank, uint32_t pos, int32_t new_id)
+static void sift_down(tok_bpe_merge *h, size_t n, size_t i)
+{
+    tok_bpe_merge x = h[i];
+    for (;;) {
+        size_t c = 4 * i + 1, best;
+        if (c >= n)
+            break;
+        best = c;
+        for (size_t k = c + 1; k < c + 4 && k < n; k++)
+            if (less(&h[k], &h[best]))
+                best = k;
+        if (!less(&h[best], &x))
+            break;
+        h[i] = h[best];
+        i = best;
+    }
+    h[i] = x;
+}
+
+static void heap_append(tok_scratch *sc, uint32_t rank, uint32_t pos, int32_t new_id)
 {
     if (sc->heap_n == sc->heap_cap) {
         sc->heap_cap = sc->heap_cap ? sc->heap_cap * 2 : 64;
@@ -184,10 +207,19 @@ static void heap_push(tok_scratch *sc, uint32_t rank, uint32_t pos, int32_t new_
         if (!sc->heap)
             abort();
     }
-    tok_bpe_merge x = {rank, pos, new_id};
-    size_t i = sc->heap_n++;
+    sc->heap[sc->heap_n].rank = rank;
+    sc->heap[sc->heap_n].pos = pos;
+    sc->heap[sc->heap_n].new_id = new_id;
+    sc->heap_n++;
+}
+
+static void heap_push(tok_scratch *sc, uint32_t rank, uint32_t pos, int32_t new_id)
+{
+    heap_append(sc, rank, pos, new_id);
+    tok_bpe_merge x = sc->heap[sc->heap_n - 1];
+    size_t i = sc->heap_n - 1;
     while (i > 0) {
-        size_t p = (i - 1) / 2;
+        size_t p = (i - 1) / 4;
         if (!less(&x, &sc->heap[p]))
             break;
         sc->heap[i] = sc->heap[p];
@@ -199,21 +231,9 @@ static void heap_push(tok_scratch *sc, uint32_t rank, uint32_t pos, int32_t new_
 static tok_bpe_merge heap_pop(tok_scratch *sc)
 {
     tok_bpe_merge top = sc->heap[0];
-    tok_bpe_merge x = sc->heap[--sc->heap_n];
-    size_t i = 0, n = sc->heap_n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && less(&sc->heap[c + 1], &sc->heap[c]))
-            c++;
-        if (!less(&sc->heap[c], &x))
-            break;
-        sc->heap[i] = sc->heap[c];
-        i = c;
-    }
-    if (n)
-        sc->heap[i] = x;
+    sc->heap[0] = sc->heap[--sc->heap_n];
+    if (sc->heap_n)
+        sift_down(sc->heap, sc->heap_n, 0);
     return top;
 }
 
@@ -239,10 +259,8 @@ static void push_pair(const tok_bpe *m, tok_scratch *sc, int32_t pos)
         heap_push(sc, g->rank, (uint32_t)pos, g->new_id);
 }
 
-void tok_bpe_encode(const tok_bpe *m, tok_scratch *sc, const char *s, size_t n, tok_ids *out)
+static void encode_word(const tok_bpe *m, tok_scratch *sc, const char *s, size_t n, tok_ids *out)
 {
-    if (n == 0)
-        return;
     if (m->ignore_merges) {
         int32_t id = tok_vocab_get(&m->vocab, s, n);
         if (id >= 0) {
@@ -253,8 +271,19 @@ void tok_bpe_encode(const tok_bpe *m, tok_scratch *sc, const char *s, size_t n, 
     size_t ns = 0;
     int unk_pending = 0;
     for (size_t i = 0; i < n;) {
-        size_t k = tok_utf8_len(s + i, n - i);
-        int32_t id = tok_vocab_get(&m->vocab, s + i, k);
+        unsigned char c0 = (unsigned char)s[i];
+        size_t k;
+        int32_t id;
+        if (c0 < 0x80) {
+            k = 1;
+            id = m->char_id[c0];
+        } else if (c0 >= 0xC2 && c0 < 0xE0 && i + 1 < n) {
+            k = 2;
+            id = m->char_id[((c0 & 0x1Fu) << 6) | ((unsigned char)s[i + 1] & 0x3Fu)];
+        } else {
+            k = tok_utf8_len(s + i, n - i);
+            id = tok_vocab_get(&m->vocab, s + i, k);
+        }
         if (id >= 0) {
             if (unk_pending)
                 sym_add(sc, &ns, m->unk_id);
@@ -287,8 +316,14 @@ void tok_bpe_encode(const tok_bpe *m, tok_scratch *sc, const char *s, size_t n, 
     sc->sym[ns - 1].next = -1;
 
     sc->heap_n = 0;
-    for (size_t i = 0; i + 1 < ns; i++)
-        push_pair(m, sc, (int32_t)i);
+    for (size_t i = 0; i + 1 < ns; i++) {
+        const tok_merge_slot *g = merge_get(m, sc->sym[i].id, sc->sym[i + 1].id);
+        if (g)
+            heap_append(sc, g->rank, (uint32_t)i, g->new_id);
+    }
+    for (size_t i = sc->heap_n / 4 + 1; i-- > 0;) /* heapify */
+        if (i < sc->heap_n)
+            sift_down(sc->heap, sc->heap_n, i);
     while (sc->heap_n) {
         tok_bpe_merge top = heap_pop(sc);
         tok_bpe_sym *l = &sc->sym[top.pos];
@@ -310,4 +345,41 @@ void tok_bpe_encode(const tok_bpe *m, tok_scratch *sc, const char *s, size_t n, 
     }
     for (int32_t i = 0; i >= 0; i = sc->sym[i].next)
         tok_ids_push(out, sc->sym[i].id);
+}
+
+/* Pre-tokens repeat (words of a text): a call remembers the ids of the short
+ * ones it has already encoded. */
+enum { CACHE_MAX_LEN = 64, CACHE_MAX_WORDS = 65536 };
+
+void tok_bpe_encode(const tok_bpe *m, tok_scratch *sc, const char *s, size_t n, tok_ids *out)
+{
+    if (n == 0)
+        return;
+    if (n > CACHE_MAX_LEN) {
+        encode_word(m, sc, s, n, out);
+        return;
+    }
+    int32_t hit = tok_vocab_get(&sc->cache, s, n);
+    if (hit >= 0) {
+        const tok_span *sp = &sc->cache_at[hit];
+        for (size_t i = sp->start; i < sp->end; i++)
+            tok_ids_push(out, sc->cache_ids.v[i]);
+        return;
+    }
+    size_t first = out->n;
+    encode_word(m, sc, s, n, out);
+    if (sc->cache_n >= CACHE_MAX_WORDS)
+        return;
+    if (sc->cache_n == sc->cache_cap) {
+        sc->cache_cap = sc->cache_cap ? sc->cache_cap * 2 : 256;
+        sc->cache_at = realloc(sc->cache_at, sc->cache_cap * sizeof *sc->cache_at);
+        if (!sc->cache_at)
+            abort();
+    }
+    sc->cache_at[sc->cache_n].start = sc->cache_ids.n;
+    for (size_t i = first; i < out->n; i++)
+        tok_ids_push(&sc->cache_ids, out->v[i]);
+    sc->cache_at[sc->cache_n].end = sc->cache_ids.n;
+    tok_vocab_put(&sc->cache, s, n, (int32_t)sc->cache_n);
+    sc->cache_n++;
 }

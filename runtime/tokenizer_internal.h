@@ -100,6 +100,23 @@ int tok_is_numeric(uint32_t cp);     /* Rust char::is_numeric: general category 
 uint32_t tok_byte_to_cp(unsigned char b);
 int tok_cp_to_byte(uint32_t cp); /* -1 when cp is not in the table */
 
+/* ---- vocabulary hash table (tokenizer_vocab.c) -------------------------- */
+
+typedef struct tok_vocab {
+    char *pool; /* every token, back to back */
+    size_t pool_len, pool_cap;
+    size_t *off;
+    uint32_t *len;
+    int32_t *id;
+    size_t n, cap;
+    uint32_t *slot; /* open addressing: entry index + 1, 0 = empty */
+    size_t mask;
+} tok_vocab;
+/* Inserts or overwrites (the last value of a key wins, as in JSON objects). */
+void tok_vocab_put(tok_vocab *v, const char *s, size_t len, int32_t id);
+int32_t tok_vocab_get(const tok_vocab *v, const char *s, size_t len); /* -1 when absent */
+void tok_vocab_free(tok_vocab *v);
+
 /* ---- regexes and patterns (tokenizer_regex.c) --------------------------- */
 
 typedef struct tok_regex {
@@ -127,6 +144,11 @@ typedef struct tok_scratch {
     tok_bpe_merge *heap;
     size_t heap_n, heap_cap;
     tok_spans spans;
+    /* BPE results of this call's short pre-tokens: piece -> index into cache_at */
+    tok_vocab cache;
+    tok_span *cache_at; /* [start, end) in cache_ids */
+    size_t cache_n, cache_cap;
+    tok_ids cache_ids;
 } tok_scratch;
 void tok_scratch_init(tok_scratch *sc);
 void tok_scratch_free(tok_scratch *sc);
@@ -173,23 +195,6 @@ int tok_json_pattern(json_object *o, const char *path, tok_pattern *p, mgc_error
 int tok_unsupported(mgc_error *e, const char *what, const char *name, const char *path);
 char *tok_strndup(const char *s, size_t n);
 
-/* ---- vocabulary hash table (tokenizer_vocab.c) -------------------------- */
-
-typedef struct tok_vocab {
-    char *pool; /* every token, back to back */
-    size_t pool_len, pool_cap;
-    size_t *off;
-    uint32_t *len;
-    int32_t *id;
-    size_t n, cap;
-    uint32_t *slot; /* open addressing: entry index + 1, 0 = empty */
-    size_t mask;
-} tok_vocab;
-/* Inserts or overwrites (the last value of a key wins, as in JSON objects). */
-void tok_vocab_put(tok_vocab *v, const char *s, size_t len, int32_t id);
-int32_t tok_vocab_get(const tok_vocab *v, const char *s, size_t len); /* -1 when absent */
-void tok_vocab_free(tok_vocab *v);
-
 /* ---- the BPE model (tokenizer_bpe.c) ------------------------------------ */
 
 typedef struct tok_merge_slot {
@@ -205,6 +210,7 @@ typedef struct tok_bpe {
     int32_t unk_id; /* -1: none */
     int byte_fallback, fuse_unk, ignore_merges;
     int32_t byte_id[256]; /* <0xXX> tokens, -1 where absent */
+    int32_t char_id[0x800]; /* the token of each code point below U+0800 (-1: none) */
 } tok_bpe;
 int tok_bpe_load(tok_bpe *m, json_object *model, mgc_error *e);
 void tok_bpe_free(tok_bpe *m);

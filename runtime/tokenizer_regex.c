@@ -109,6 +109,9 @@ void tok_scratch_free(tok_scratch *sc)
     free(sc->sym);
     free(sc->heap);
     free(sc->spans.v);
+    tok_vocab_free(&sc->cache);
+    free(sc->cache_at);
+    free(sc->cache_ids.v);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -118,16 +121,21 @@ int tok_regex_find_all(const tok_regex *rx, tok_scratch *sc, const char *s, size
     if (!sc->md) {
         sc->md = pcre2_match_data_create(16, NULL);
         sc->mc = pcre2_match_context_create(NULL);
-        sc->js = pcre2_jit_stack_create(32 * 1024, 16 * 1024 * 1024, NULL);
         if (!sc->md || !sc->mc)
             return mgc_errorf(e, "out of memory for regex matching");
-        if (sc->js)
-            pcre2_jit_stack_assign(sc->mc, NULL, sc->js);
     }
     PCRE2_SPTR subj = (PCRE2_SPTR)(s ? s : "");
     size_t start = 0;
     while (start <= n) {
         int rc = pcre2_match(rx->code, subj, n, start, PCRE2_NO_UTF_CHECK, sc->md, sc->mc);
+        if (rc == PCRE2_ERROR_JIT_STACKLIMIT && !sc->js) {
+            /* the default 32 KiB JIT stack is too small: give it a real one */
+            sc->js = pcre2_jit_stack_create(256 * 1024, 64 * 1024 * 1024, NULL);
+            if (!sc->js)
+                return mgc_errorf(e, "out of memory for regex matching");
+            pcre2_jit_stack_assign(sc->mc, NULL, sc->js);
+            continue;
+        }
         if (rc == PCRE2_ERROR_NOMATCH)
             break;
         if (rc < 0) {

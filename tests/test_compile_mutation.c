@@ -190,22 +190,21 @@ static int mutate(text *t, uint64_t *rng)
     default: { /* a known word becomes another one */
         const char *from = words[below(rng, nwords)];
         size_t nfrom = strlen(from);
-        /* the first occurrence at or after a random place, as a whole word */
+        /* the first whole-word occurrence at or after a random place (else before it) */
         size_t at = below(rng, t->n);
-        const char *p = t->s + at;
-        for (;;) {
-            p = strstr(p, from);
-            if (!p) {
-                p = strstr(t->s, from);
-                if (!p || (size_t)(p - t->s) >= at)
+        const char *p = NULL;
+        for (int pass = 0; pass < 2 && !p; pass++) {
+            for (const char *q = strstr(t->s + (pass ? 0 : at), from); q; q = strstr(q + 1, from)) {
+                if (pass && (size_t)(q - t->s) >= at)
                     break;
+                char l = q == t->s ? ' ' : q[-1], r = q[nfrom];
+                int inword_l = l == '_' || (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9');
+                int inword_r = r == '_' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9');
+                if (!inword_l && !inword_r) {
+                    p = q;
+                    break;
+                }
             }
-            int left = p == t->s || !(p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= '0' && p[-1] <= '9'));
-            char c = p[nfrom];
-            int right = !(c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
-            if (left && right)
-                break;
-            p++;
         }
         if (!p)
             break;

@@ -389,6 +389,58 @@ static void test_linear_nonfinite_bfp(void **state)
     rt_matrix_free(&w);
 }
 
+/* Weights near the bottom of the f32 range: block exponents below W, so
+ * the dequantising scale 2^(e-127-(W-1)) is a subnormal power of two (a
+ * separate branch in the SIMD panel decoder). */
+static void test_linear_tiny_exponents(void **state)
+{
+    (void)state;
+    const int N = 40, K = 37;
+    float *src = rnd_vec((size_t)N * K, 1);
+    for (int i = 0; i < N * K; i++)
+        src[i] = ldexpf(src[i], -122 - i % 5); /* exponent fields 0..5 */
+    float *x = rnd_vec((size_t)6 * K, 1);
+    for (int i = 0; i < 6 * K; i++)
+        x[i] = ldexpf(x[i], 100);
+    rt_isa isas[3];
+    int ni = isa_list(isas);
+    for (int d = 0; d < 2; d++) {
+        rt_matrix w;
+        assert_int_equal(rt_matrix_init(&w, d ? RT_BF4_B : RT_BF8_B, N, K, NULL), 0);
+        rt_matrix_set_rows_f32(&w, 0, N, src);
+        int small = 0;
+        for (int i = 0; i < 3 * K; i++)
+            small += w.exps[i] < (d ? 3 : 7) && w.exps[i] > 0;
+        assert_true(small > 0);
+        float *wd = malloc((size_t)N * K * sizeof(float)), y0[6 * 40], y[6 * 40];
+        for (int r = 0; r < N; r++)
+            rt_matrix_get_row_f32(&w, r, wd + (size_t)r * K);
+        float *scr = malloc(rt_linear_scratch_floats(&w, 6) * sizeof(float));
+        for (int m = 2; m <= 6; m += 4) { /* GEMV (folded scale) and panels */
+            rt_linear_isa(RT_ISA_SCALAR, x, m, &w, y0, scr);
+            for (int i = 0; i < m; i++)
+                for (int r = 0; r < N; r++) {
+                    double ref = 0, mag = 0;
+                    for (int c = 0; c < K; c++) {
+                        ref += (double)x[i * K + c] * wd[r * K + c];
+                        mag += fabs((double)x[i * K + c] * wd[r * K + c]);
+                    }
+                    assert_true(fabs(y0[i * N + r] - ref) <= 2e-5 * mag + 1e-30);
+                }
+            for (int t = 0; t < ni; t++) {
+                rt_linear_isa(isas[t], x, m, &w, y, scr);
+                for (int i = 0; i < m * N; i++)
+                    assert_true(same(y[i], y0[i]));
+            }
+        }
+        free(wd);
+        free(scr);
+        rt_matrix_free(&w);
+    }
+    free(src);
+    free(x);
+}
+
 /* ---------------- embedding ---------------- */
 
 static void test_embedding(void **state)
@@ -1085,6 +1137,7 @@ int main(void)
         cmocka_unit_test(test_linear_panels),
         cmocka_unit_test(test_linear_wrapped_shard),
         cmocka_unit_test(test_linear_nonfinite_bfp),
+        cmocka_unit_test(test_linear_tiny_exponents),
         cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_rms_norm),
         cmocka_unit_test(test_rope_inv_freq_default),

@@ -107,7 +107,8 @@ int tok_pretok_load(tok_pretok *p, json_object *o, const char *path, mgc_error *
     if (strcmp(type, "Whitespace") == 0) {
         p->type = TOK_PT_WHITESPACE;
         p->pat.is_regex = 1;
-        return tok_regex_compile(&p->pat.rx, "\\w+|[^\\w\\s]+", 13, e);
+        static const char WS_RE[] = "\\w+|[^\\w\\s]+";
+        return tok_regex_compile(&p->pat.rx, WS_RE, strlen(WS_RE), e);
     }
     if (strcmp(type, "WhitespaceSplit") == 0) {
         p->type = TOK_PT_WHITESPACE_SPLIT;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "generate.h"
 #include "kernels.h"
 #include "reference.h"
 #include "safetensors.h"
@@ -33,21 +34,14 @@ int rt_reference_make(rt_engine *en, const int32_t *tokens, int ntok, int prompt
         return mgc_errorf(e, "out of memory");
     }
     memcpy(r->input_ids, tokens, sizeof(int32_t) * (size_t)ntok);
-    /* greedy continuation: prefill the prompt, then decode */
+    /* greedy continuation, as HF's generate() makes its references */
     if (n_new > 0) {
-        if (rt_engine_prefill(en, 0, tokens, ntok, 0, r->logits, e) != 0)
+        rt_sampler greedy;
+        rt_generate_stats st;
+        int32_t *gen = r->input_ids + ntok;
+        if (rt_sampler_init(&greedy, 0, 0, 1, 0, e) != 0 ||
+            rt_generate(en, 1, &tokens, ntok, n_new, &greedy, &gen, &st, e) != 0)
             goto fail;
-        int32_t next = (int32_t)rt_argmax(r->logits + (int64_t)(ntok - 1) * vocab, (int)vocab);
-        for (int k = 0; k < n_new; k++) {
-            r->input_ids[ntok + k] = next;
-            if (k + 1 == n_new)
-                break;
-            int user = 0;
-            int32_t pos = ntok + k;
-            if (rt_engine_decode(en, 1, &user, &next, &pos, r->logits, e) != 0)
-                goto fail;
-            next = (int32_t)rt_argmax(r->logits, (int)vocab);
-        }
     }
     /* the reference logits and hidden states: one full forward, as HF's are */
     int taps = rt_engine_n_taps(en);

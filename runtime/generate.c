@@ -1,0 +1,92 @@
+#include "generate.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The sequence length at which a LongRoPE plan must prefill again, or 0. */
+static int64_t longrope_switch(const mgc_plan *p)
+{
+    for (size_t k = 0; k < p->nropes; k++)
+        if (p->ropes[k].kind == MGC_ROPE_LONGROPE)
+            return p->ropes[k].original_max;
+    return 0;
+}
+
+int rt_generate(rt_engine *en, int users, const int32_t *const *prompts, int nprompt, int n_new,
+                rt_sampler *samplers, int32_t **out, rt_generate_stats *stats, mgc_error *e)
+{
+    memset(stats, 0, sizeof *stats);
+    if (n_new <= 0)
+        return 0;
+    if (users < 1 || users > rt_engine_max_users(en))
+        return mgc_errorf(e, "the plan decodes at most %lld users (compile with --batch)",
+                          (long long)rt_engine_max_users(en));
+    if ((int64_t)nprompt + n_new - 1 > rt_engine_max_seq(en))
+        return mgc_errorf(e, "a prompt of %d tokens plus %d new ones exceeds the plan's maximum sequence of %lld",
+                          nprompt, n_new, (long long)rt_engine_max_seq(en));
+    int64_t vocab = rt_engine_vocab(en), sw = longrope_switch(rt_engine_plan(en));
+    int64_t maxrows = (int64_t)nprompt + n_new > users ? (int64_t)nprompt + n_new : users;
+    float *logits = malloc(sizeof(float) * (size_t)(maxrows * vocab));
+    rt_sample_cand *cand = malloc(sizeof *cand * (size_t)vocab);
+    int32_t *next = calloc((size_t)users, sizeof(int32_t)), *pos = calloc((size_t)users, sizeof(int32_t));
+    int32_t *seq = malloc(sizeof(int32_t) * (size_t)(nprompt + n_new));
+    int *ulist = calloc((size_t)users, sizeof(int));
+    int rc = -1;
+    if (!logits || !cand || !next || !pos || !seq || !ulist) {
+        mgc_errorf(e, "out of memory");
+        goto out;
+    }
+    double t0 = now();
+    for (int u = 0; u < users; u++) {
+        if (rt_engine_prefill(en, u, prompts[u], nprompt, 0, logits, e) != 0)
+            goto out;
+        int tok = rt_sample(&samplers[u], logits + (int64_t)(nprompt - 1) * vocab, (int)vocab, cand, e);
+        if (tok < 0)
+            goto out;
+        out[u][0] = next[u] = tok;
+        pos[u] = nprompt;
+        ulist[u] = u;
+    }
+    double t1 = now();
+    stats->prefill_seconds = t1 - t0;
+    for (int step = 1; step < n_new; step++) {
+        /* all users have the same length, so they cross the switch together */
+        int again = sw > 0 && pos[0] == sw;
+        if (!again && rt_engine_decode(en, users, ulist, next, pos, logits, e) != 0)
+            goto out;
+        for (int u = 0; u < users; u++) {
+            const float *row = logits + (int64_t)u * vocab;
+            if (again) {
+                memcpy(seq, prompts[u], sizeof(int32_t) * (size_t)nprompt);
+                memcpy(seq + nprompt, out[u], sizeof(int32_t) * (size_t)step);
+                if (rt_engine_prefill(en, u, seq, nprompt + step, 0, logits, e) != 0)
+                    goto out;
+                row = logits + (int64_t)pos[u] * vocab;
+            }
+            int tok = rt_sample(&samplers[u], row, (int)vocab, cand, e);
+            if (tok < 0)
+                goto out;
+            out[u][step] = next[u] = tok;
+            pos[u]++;
+        }
+        stats->decode_steps++;
+    }
+    stats->decode_seconds = now() - t1;
+    rc = 0;
+out:
+    free(logits);
+    free(cand);
+    free(next);
+    free(pos);
+    free(seq);
+    free(ulist);
+    return rc;
+}

@@ -100,8 +100,12 @@ static int64_t place(mgc_plan_entry *en)
 
 static uint64_t act_bytes(const mgc_plan_entry *en)
 {
+    /* a device stores activations at their dtype (the token ids are i32,
+     * but one value per row does not decide the arena's element size) */
     uint64_t widest = 2;
     for (size_t i = 0; i < en->nbufs; i++) {
+        if (en->bufs[i].dtype == MGC_I32)
+            continue;
         uint64_t w = en->bufs[i].dtype == MGC_BF16 ? 2 : 4;
         if (w > widest)
             widest = w;

@@ -142,6 +142,7 @@ static int fail(vctx *v, mgc_plan_part part, int entry, size_t index, size_t sub
 
 static int in_range(int64_t x, int64_t lo, int64_t hi) { return x >= lo && x <= hi; }
 static int dtype_ok(mgc_dtype t) { return (unsigned)t < NDTYPES; }
+static int act_dtype_ok(mgc_dtype t) { return t == MGC_F32 || t == MGC_BF16; }
 
 static int check_header(vctx *v)
 {
@@ -174,6 +175,9 @@ static int check_header(vctx *v)
                     (long long)p->padded_vocab, (long long)p->vocab);
     if (!dtype_ok(p->weights_dtype) || !dtype_ok(p->act_dtype) || !dtype_ok(p->kv_dtype))
         return fail(v, MGC_PART_PRECISION, 0, 0, 0, "precision: unknown dtype");
+    if (p->weights_dtype == MGC_I32 || !act_dtype_ok(p->act_dtype) || !act_dtype_ok(p->kv_dtype))
+        return fail(v, MGC_PART_PRECISION, 0, 0, 0,
+                    "precision: weights are f32, bf16, bf8_b or bf4_b; activations and the KV cache f32 or bf16");
     const int64_t c[] = { p->cache_users, p->cache_kv_heads, p->cache_len, p->cache_head_dim };
     int64_t per_layer = 1;
     for (size_t i = 0; i < 4; i++)
@@ -283,6 +287,10 @@ static int check_slices(vctx *v, size_t i)
                 return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
                             "weight '%s' device %d: dim %d is not split, so it must read all of [%lld, %lld)",
                             id, j, d, (long long)base, (long long)end);
+            } else if (local != w->shape[d]) { /* padding is only ever on the split dimension */
+                return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
+                            "weight '%s' device %d: local size %lld on dim %d, which is not split, is not %lld",
+                            id, j, (long long)local, d, (long long)w->shape[d]);
             }
             if (__builtin_mul_overflow(n, (uint64_t)local, &n) || n > (uint64_t)MAX_VALUES)
                 return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
@@ -327,8 +335,8 @@ static int check_weight(vctx *v, size_t i)
     if (w->rank != want_rank)
         return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': its role needs rank %d, not %d",
                     id, want_rank, w->rank);
-    if (!dtype_ok(w->dtype))
-        return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': unknown dtype", id);
+    if (!dtype_ok(w->dtype) || w->dtype == MGC_I32)
+        return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': dtype must be f32, bf16, bf8_b or bf4_b", id);
     if (w->shard == MGC_SHARD_SPLIT) {
         if (w->dim < 0 || w->dim >= w->rank)
             return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': split dim %d is not a dimension", id, w->dim);
@@ -389,14 +397,104 @@ static const unsigned kernel_needs[MGC_K_COUNT] = {
     [MGC_K_RMS_NORM] = N_UNARY | N_WEIGHT | N_EPS,
     [MGC_K_ROTARY] = N_UNARY | N_ROPE | N_HEADS,
     [MGC_K_FILL_CACHE] = N_IN0 | N_IN1 | N_NOOUT | N_LAYER | N_PREFILL,
-    [MGC_K_SDPA] = N_IN0 | N_IN1 | N_IN2 | N_OUT | N_HEADS | N_KVHEADS | N_SCALE | N_PREFILL,
+    [MGC_K_SDPA] = N_IN0 | N_IN1 | N_IN2 | N_OUT | N_LAYER | N_HEADS | N_KVHEADS | N_SCALE | N_PREFILL,
     [MGC_K_UPDATE_CACHE] = N_IN0 | N_IN1 | N_NOOUT | N_LAYER | N_DECODE,
     [MGC_K_SDPA_DECODE] = N_IN0 | N_OUT | N_LAYER | N_HEADS | N_KVHEADS | N_SCALE | N_DECODE,
     [MGC_K_ADD] = N_BINARY, [MGC_K_SUB] = N_BINARY, [MGC_K_MUL] = N_BINARY,
     [MGC_K_SCALE] = N_UNARY, [MGC_K_SILU] = N_UNARY, [MGC_K_GELU] = N_UNARY,
-    [MGC_K_GELU_TANH] = N_UNARY, [MGC_K_ALL_REDUCE] = N_UNARY, [MGC_K_ALL_GATHER] = N_UNARY,
+    [MGC_K_GELU_TANH] = N_UNARY, [MGC_K_ALL_REDUCE] = N_UNARY, [MGC_K_ALL_GATHER] = N_UNARY | N_VOCAB,
     [MGC_K_OUTPUT] = N_IN0 | N_NOOUT | N_VOCAB | N_PREFILL | N_DECODE,
 };
+
+/* The widths an op's buffers, weight and attributes must agree on: what the
+ * runtime's kernels assume when they index them (a wrong width would make
+ * them read or write past a buffer).  Runs after check_op's index checks. */
+static int check_op_shapes(vctx *v, int en, size_t i)
+{
+    const mgc_plan *p = v->p;
+    const mgc_plan_entry *E = en ? &p->decode : &p->prefill;
+    const mgc_plan_op *o = &E->ops[i];
+    const char *ename = entry_names[en], *k = kernel_names[o->kernel];
+#define OPFAIL(...) fail(v, MGC_PART_OP, en, i, 0, __VA_ARGS__)
+#define COLS(b) ((b) >= 0 ? E->bufs[b].cols : 0)
+    int64_t c0 = COLS(o->in[0]), c1 = COLS(o->in[1]), c2 = COLS(o->in[2]), co = COLS(o->out);
+    const int64_t *wl = o->weight >= 0 ? p->weights[o->weight].slices[0].local_shape : NULL;
+    int64_t qw = (int64_t)o->n_heads * o->head_dim, kvw = (int64_t)o->n_kv_heads * o->head_dim;
+    switch (o->kernel) {
+    case MGC_K_EMBEDDING:
+        if (c0 != 1 || E->bufs[o->in[0]].dtype != MGC_I32)
+            return OPFAIL("%s op %zu (%s): the input must be i32 token ids (1 column)", ename, i, k);
+        if (co != wl[1])
+            return OPFAIL("%s op %zu (%s): output has %lld columns but the table rows have %lld", ename, i, k,
+                          (long long)co, (long long)wl[1]);
+        break;
+    case MGC_K_LINEAR:
+        if (c0 != wl[1] || co != wl[0])
+            return OPFAIL("%s op %zu (%s): [rows, %lld] x weight [%lld, %lld]^T cannot give [rows, %lld]", ename, i,
+                          k, (long long)c0, (long long)wl[0], (long long)wl[1], (long long)co);
+        break;
+    case MGC_K_RMS_NORM:
+        if (c0 != co || wl[0] != (o->group ? o->group : c0) || (o->group && c0 % o->group))
+            return OPFAIL("%s op %zu (%s): input %lld, output %lld, group %d and weight %lld columns disagree", ename,
+                          i, k, (long long)c0, (long long)co, o->group, (long long)wl[0]);
+        break;
+    case MGC_K_ROTARY:
+        if (c0 != qw || co != qw || p->ropes[o->rope].dim > o->head_dim)
+            return OPFAIL("%s op %zu (%s): %d heads of %d (rope dim %d) do not fit input %lld / output %lld", ename,
+                          i, k, o->n_heads, o->head_dim, p->ropes[o->rope].dim, (long long)c0, (long long)co);
+        break;
+    case MGC_K_FILL_CACHE:
+    case MGC_K_UPDATE_CACHE: {
+        int64_t cw = p->cache_kv_heads * p->cache_head_dim; /* one position of one user */
+        if (c0 != cw || c1 != cw)
+            return OPFAIL("%s op %zu (%s): K and V of %lld and %lld columns, but the cache holds %lld KV heads of %lld",
+                          ename, i, k, (long long)c0, (long long)c1, (long long)p->cache_kv_heads,
+                          (long long)p->cache_head_dim);
+        break;
+    }
+    case MGC_K_SDPA:
+    case MGC_K_SDPA_DECODE:
+        if (o->n_kv_heads != p->cache_kv_heads || o->head_dim != p->cache_head_dim || o->n_heads % o->n_kv_heads)
+            return OPFAIL("%s op %zu (%s): %d heads and %d KV heads of %d, but the cache holds %lld KV heads of %lld",
+                          ename, i, k, o->n_heads, o->n_kv_heads, o->head_dim, (long long)p->cache_kv_heads,
+                          (long long)p->cache_head_dim);
+        if (o->kernel == MGC_K_SDPA ? c0 != qw || c1 != kvw || c2 != kvw || co != qw : c0 != qw || co != qw)
+            return OPFAIL("%s op %zu (%s): buffer widths do not match %d heads and %d KV heads of %d", ename, i, k,
+                          o->n_heads, o->n_kv_heads, o->head_dim);
+        break;
+    case MGC_K_ADD:
+    case MGC_K_SUB:
+    case MGC_K_MUL:
+        if (c0 != co || c1 != co)
+            return OPFAIL("%s op %zu (%s): inputs of %lld and %lld columns, output %lld", ename, i, k, (long long)c0,
+                          (long long)c1, (long long)co);
+        break;
+    case MGC_K_SCALE:
+    case MGC_K_SILU:
+    case MGC_K_GELU:
+    case MGC_K_GELU_TANH:
+    case MGC_K_ALL_REDUCE:
+        if (c0 != co)
+            return OPFAIL("%s op %zu (%s): input of %lld columns, output %lld", ename, i, k, (long long)c0,
+                          (long long)co);
+        break;
+    case MGC_K_ALL_GATHER:
+        if (co != o->vocab || c0 * p->ndevices < o->vocab)
+            return OPFAIL("%s op %zu (%s): %d devices x %lld columns do not gather into %lld of %lld", ename, i, k,
+                          p->ndevices, (long long)c0, (long long)o->vocab, (long long)co);
+        break;
+    case MGC_K_OUTPUT:
+        if (c0 * p->ndevices < o->vocab || ((p->ndevices == 1 || c0 == o->vocab) && c0 < o->vocab))
+            return OPFAIL("%s op %zu (%s): %d devices x %lld columns do not hold %lld logits", ename, i, k,
+                          p->ndevices, (long long)c0, (long long)o->vocab);
+        break;
+    default:
+        break;
+    }
+#undef COLS
+#undef OPFAIL
+    return 0;
+}
 
 static int check_op(vctx *v, int en, size_t i, unsigned char *written)
 {
@@ -458,7 +556,8 @@ static int check_op(vctx *v, int en, size_t i, unsigned char *written)
         return OPFAIL("%s op %zu (%s): missing scale", ename, i, k);
     if (o->tap < -1 || o->tap >= p->n_taps || (o->tap >= 0 && o->out < 0))
         return OPFAIL("%s op %zu (%s): tap %d is not a snapshot of this plan's %d", ename, i, k, o->tap, p->n_taps);
-    if (!in_range(o->vocab, 0, p->vocab))
+    /* vocab: the real vocab of output; all_gather's real (unpadded) width */
+    if (!in_range(o->vocab, 0, o->kernel == MGC_K_ALL_GATHER ? MAX_VALUES : p->vocab))
         return OPFAIL("%s op %zu (%s): vocab %lld is outside 0..%lld", ename, i, k,
                       (long long)o->vocab, (long long)p->vocab);
     if ((need & N_VOCAB) && o->vocab < 1)
@@ -475,6 +574,8 @@ static int check_op(vctx *v, int en, size_t i, unsigned char *written)
             return OPFAIL("%s op %zu (%s): reads buffer %d '%s' before any op writes it", ename, i, k,
                           b, B->name);
     }
+    if (check_op_shapes(v, en, i))
+        return -1;
     if (o->out >= 0)
         written[o->out] = 1;
 #undef OPFAIL
@@ -596,6 +697,10 @@ static int check_entry(vctx *v, int en)
     if (in->cols != 1 || in->dtype != MGC_I32)
         return fail(v, MGC_PART_ENTRY, en, 0, 0, "%s: input buffer %d '%s' must be i32 with 1 column",
                     ename, E->input, in->name);
+    for (size_t i = 0; i < E->nbufs; i++) /* the token ids are the only integers */
+        if ((int)i != E->input && !act_dtype_ok(E->bufs[i].dtype))
+            return fail(v, MGC_PART_BUFFER, en, i, 0, "%s buffer %zu '%s': activations are f32 or bf16", ename, i,
+                        E->bufs[i].name);
     unsigned char *written = calloc(E->nbufs, 1);
     if (!written)
         return fail(v, MGC_PART_ENTRY, en, 0, 0, "%s: out of memory", ename);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ast.h"
+#include "atomic_file.h"
 #include "ckpt_lookup.h"
 #include "commands.h"
 #include "compile.h"
@@ -172,9 +173,8 @@ int mgc_cmd_compile(int argc, char **argv)
         } else {
             char *s = !strcmp(emit, "ir") ? mgc_ir_to_text(&ir) : mgc_ir_to_dot(&ir);
             if (outpath) {
-                FILE *f = fopen(outpath, "w");
-                if (!f || fputs(s, f) < 0 || fclose(f) != 0) {
-                    fprintf(stderr, "mgc compile: cannot write %s\n", outpath);
+                if (mgc_write_file_atomic(outpath, s, strlen(s), &err) != 0) {
+                    fprintf(stderr, "mgc compile: %s\n", err.msg);
                     ok = 0;
                 }
             } else {

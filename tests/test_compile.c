@@ -508,6 +508,38 @@ static void test_elementwise_shapes(void **state)
     mgc_test_result_free(&r);
 }
 
+/* ---- collectives ----------------------------------------------------------------------- */
+
+/* all_gather written in the spec and inserted by the compiler (rms_norm
+ * needs the whole row), of values wider than the vocab, one of them padded. */
+static void test_all_gather(void **state)
+{
+    (void)state;
+    mgc_test_result r;
+    mgc_test_compile_simple(DIR "all_gather.graph", TINY, NULL, &r);
+    expect_ok(&r);
+    assert_int_equal(mgc_test_count_ir(&r.ir, MGC_IR_ALL_GATHER, 0), 1);
+    assert_int_equal(mgc_test_count_ir(&r.ir, MGC_IR_ALL_GATHER, 1), 1);
+    assert_int_equal(mgc_test_count_ir(&r.ir, MGC_IR_ALL_REDUCE, -1), 0);
+    const mgc_plan_entry *en = &r.plan.decode;
+    size_t seen = 0;
+    for (size_t i = 0; i < en->nops; i++) {
+        const mgc_plan_op *op = &en->ops[i];
+        if (op->kernel != MGC_K_ALL_GATHER)
+            continue;
+        int64_t want = seen++ == 0 ? 2048 : 1000;
+        assert_int_equal(op->vocab, want);                     /* the real width */
+        assert_int_equal(en->bufs[op->out].cols, want);        /* replicated, unpadded */
+        assert_int_equal(en->bufs[op->in[0]].cols, want == 2048 ? 256 : 128); /* 1000 -> 1024 / 8 */
+    }
+    assert_int_equal(seen, 2);
+    mgc_test_result_free(&r);
+    mgc_test_compile_simple(DIR "all_gather.graph", TINY, "n150", &r);
+    expect_ok(&r);
+    assert_int_equal(mgc_test_count_kernel(&r.plan.decode, MGC_K_ALL_GATHER), 0);
+    mgc_test_result_free(&r);
+}
+
 /* ---- fused -------------------------------------------------------------------------- */
 
 static void test_fused_with_checkpoint(void **state)
@@ -767,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_attention_gqa_multiple),
         cmocka_unit_test(test_rotary_on_flat_tensor),
         cmocka_unit_test(test_elementwise_shapes),
+        cmocka_unit_test(test_all_gather),
         cmocka_unit_test(test_fused_with_checkpoint),
         cmocka_unit_test(test_fused_parts_not_summing),
         cmocka_unit_test(test_checkpoint_missing_and_unused_tensors),

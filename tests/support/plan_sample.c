@@ -128,6 +128,7 @@ static void entry(mgc_plan_entry *E, int decode)
         o = op(E, MGC_K_FILL_CACHE, 7, 5, -1, -1, "graphs/common/llama.graph:20:3");
         o->layer = 0;
         o = op(E, MGC_K_SDPA, 6, 7, 5, 8, "graphs/common/llama.graph:21:3");
+        o->layer = 0; /* a prefill chunk after a cached prefix reads this layer's cache */
     } else {
         o = op(E, MGC_K_UPDATE_CACHE, 7, 5, -1, -1, "graphs/common/llama.graph:20:3");
         o->layer = 0;

@@ -6,7 +6,7 @@
 # tests/test_*.c or bench/*.c file needs no edit here.
 
 CC      ?= cc
-PKGS    := yaml-0.1 json-c libpcre2-8
+PKGS    := yaml-0.1 json-c libpcre2-8 libutf8proc
 SAN     ?= 0
 OPT     ?= -O2
 

@@ -3,7 +3,7 @@
 # apt-get itself; otherwise it prints the exact command to run.  Idempotent and
 # quick when everything is already there.
 set -e
-PKGS="make gcc flex bison pkg-config libyaml-dev libjson-c-dev libopenblas-dev libcmocka-dev libpcre2-dev"
+PKGS="make gcc flex bison pkg-config libyaml-dev libjson-c-dev libopenblas-dev libcmocka-dev libpcre2-dev libutf8proc-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

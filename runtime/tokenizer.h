@@ -18,9 +18,18 @@
  * properties the Rust `regex` / Oniguruma engines give them (White_Space, and
  * letters + marks + decimal digits + connector punctuation).
  *
+ * Added tokens get the ids HF gives them (a token of the vocabulary keeps its
+ * id, the others follow the vocabulary in file order; real files declare
+ * exactly these).  transformers' clean_up_tokenization_spaces (a
+ * tokenizer_config.json option) is not applied when decoding.
+ *
+ * Checked against HF tokenizers 0.23 and transformers.js: the ids and texts
+ * agree exactly, except for characters assigned after Unicode 14 (PCRE2
+ * 10.42's tables), which the regexes see as unassigned.
+ *
  * Input text that is not valid UTF-8 is not rejected: each maximal invalid
  * subsequence (as the Unicode standard and WHATWG define it) is replaced by
- * U+FFFD before tokenizing, exactly like Python's errors="replace".  Decoded
+ * U+FFFD before tokenizing (as Rust's from_utf8_lossy does).  Decoded
  * text is always valid UTF-8 (undecodable byte tokens become U+FFFD as the HF
  * decoders do).
  *

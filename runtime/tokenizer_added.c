@@ -23,6 +23,8 @@ int tok_added_load(struct rt_tokenizer *t, json_object *arr, mgc_error *e)
     if (!t->added)
         abort();
     char path[64];
+    int32_t max_id = -1;
+    const int32_t vocab_n = (int32_t)t->bpe.vocab.n;
     for (size_t i = 0; i < n; i++) {
         json_object *o = json_object_array_get_idx(arr, i);
         snprintf(path, sizeof path, "added_tokens[%zu]", i);
@@ -33,7 +35,7 @@ int tok_added_load(struct rt_tokenizer *t, json_object *arr, mgc_error *e)
         int64_t id;
         tok_added a = {0};
         if (tok_json_string(o, "content", path, 1, &content, &len, e) != 0 ||
-            tok_json_int(o, "id", path, -1, &id, e) != 0 ||
+            tok_json_int(o, "id", path, 0, &id, e) != 0 ||
             tok_json_bool(o, "special", path, 0, &a.special, e) != 0 ||
             tok_json_bool(o, "single_word", path, 0, &a.single_word, e) != 0 ||
             tok_json_bool(o, "lstrip", path, 0, &a.lstrip, e) != 0 ||
@@ -44,9 +46,30 @@ int tok_added_load(struct rt_tokenizer *t, json_object *arr, mgc_error *e)
             return mgc_errorf(e, "%s.id: expected an id in [0, 2^31-1)", path);
         if (len == 0) /* HF ignores empty added tokens */
             continue;
+        /* HF re-adds the tokens in order and ignores the declared ids: a token
+         * already in the vocabulary keeps that id, a new one goes after the
+         * vocabulary and the tokens added so far.  (Real files declare exactly
+         * these ids.)  A repeated content updates the earlier token. */
+        int32_t prev = tok_vocab_get(&t->added_vocab, content, len);
+        if (prev >= 0) {
+            for (size_t k = 0; k < t->nadded; k++)
+                if (t->added[k].id == prev) {
+                    a.content = t->added[k].content;
+                    a.len = t->added[k].len;
+                    a.id = prev;
+                    t->added[k] = a;
+                }
+            continue;
+        }
+        int32_t aid = tok_vocab_get(&t->bpe.vocab, content, len);
+        if (aid < 0)
+            aid = max_id < 0 ? vocab_n : (max_id >= vocab_n || vocab_n == 0) ? max_id + 1 : vocab_n;
+        if (aid > max_id)
+            max_id = aid;
         a.content = tok_strndup(content, len);
         a.len = len;
-        a.id = (int32_t)id;
+        a.id = aid;
+        tok_vocab_put(&t->added_vocab, a.content, a.len, a.id);
         t->added[t->nadded++] = a;
     }
     return 0;
@@ -183,7 +206,8 @@ void tok_added_split(const struct rt_tokenizer *t, const tok_addset *set, const 
         unsigned char c = (unsigned char)s[i];
         size_t best = (size_t)-1, best_len = 0;
         for (size_t k = set->first[c]; k < set->first[c + 1]; k++)
-            if (set->pat_len[k] > best_len && set->pat_len[k] <= n - i && memcmp(s + i, set->pat[k], set->pat_len[k]) == 0) {
+            if (set->pat_len[k] > best_len && set->pat_len[k] <= n - i &&
+                memcmp(s + i, set->pat[k], set->pat_len[k]) == 0) {
                 best = k;
                 best_len = set->pat_len[k];
             }

@@ -1,7 +1,8 @@
 /* tokenizer_internal.h: the pieces rt_tok_* is built from, shared by the
  * runtime/tokenizer_*.c files (one job each):
  *
- *   tokenizer_utf8.c        UTF-8 decoding/repair, Unicode classes, byte-level table
+ *   tokenizer_utf8.c        UTF-8 decoding/repair, Unicode classes, byte-level table,
+ *                           the small growable arrays below
  *   tokenizer_json.c        JSON field access with JSON-path error messages
  *   tokenizer_regex.c       PCRE2 wrapper and String/Regex patterns
  *   tokenizer_vocab.c       token string -> id hash table

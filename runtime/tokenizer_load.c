@@ -21,11 +21,11 @@ static char *read_file(const char *path, size_t *len, mgc_error *e)
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         mgc_sb_putn(&b, chunk, n);
-    int err = ferror(f);
+    int err = ferror(f) ? errno : 0;
     fclose(f);
     if (err) {
         mgc_sb_free(&b);
-        mgc_errorf(e, "read error");
+        mgc_errorf(e, "cannot read: %s", strerror(err));
         return NULL;
     }
     *len = b.len;
@@ -172,6 +172,8 @@ static int build(rt_tokenizer *t, json_object *root, mgc_error *e)
     for (size_t i = 0; i < t->nadded; i++)
         if ((size_t)t->added[i].id + 1 > nid)
             nid = (size_t)t->added[i].id + 1;
+    if (nid > ((size_t)1 << 26))
+        return mgc_errorf(e, "token ids go up to %zu: too large for a vocabulary", nid - 1);
     t->nid = nid;
     t->id_tok = calloc(nid ? nid : 1, sizeof *t->id_tok);
     t->id_len = calloc(nid ? nid : 1, sizeof *t->id_len);
@@ -187,7 +189,6 @@ static int build(rt_tokenizer *t, json_object *root, mgc_error *e)
         t->id_tok[a->id] = a->content;
         t->id_len[a->id] = (uint32_t)a->len;
         t->id_special[a->id] = (unsigned char)a->special;
-        tok_vocab_put(&t->added_vocab, a->content, a->len, a->id);
     }
     /* a special token's content marks every id carrying it (HF skips by content) */
     for (size_t i = 0; i < t->nadded; i++)

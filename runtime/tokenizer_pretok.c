@@ -299,7 +299,8 @@ static int one(const tok_pretok *p, tok_scratch *sc, const char *s, size_t n, in
             starts = 1;
         if (n && s[0] == ' ') /* the space becomes the replacement */
             starts = 1;
-        if (!starts && (p->prepend_scheme == TOK_PREPEND_ALWAYS || (p->prepend_scheme == TOK_PREPEND_FIRST && at_start)))
+        int prepend = p->prepend_scheme == TOK_PREPEND_ALWAYS || (p->prepend_scheme == TOK_PREPEND_FIRST && at_start);
+        if (!starts && prepend)
             tok_sb_putn(&t, p->repl, p->repl_len);
         for (size_t i = 0; i < n; i++)
             if (s[i] == ' ')

@@ -7,7 +7,9 @@
  * rewritten before compiling:
  *   \s, \S  -> \p{White_Space}, \P{White_Space}  (PCRE2's \s adds U+180E)
  *   \w, \W  -> letters, marks, Nd, Nl, Pc, ZWNJ/ZWJ (PCRE2 10.42's \w has no marks)
- *   \h, \H  -> hex digits (Oniguruma's meaning; PCRE2's is horizontal space) */
+ *   \h, \H  -> hex digits (Oniguruma's meaning; PCRE2's is horizontal space)
+ * and ^ $ match at line boundaries (PCRE2_MULTILINE), as in Oniguruma's Ruby
+ * syntax, which HF uses. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,7 +80,8 @@ int tok_regex_compile(tok_regex *rx, const char *pat, size_t len, mgc_error *e)
     translate(pat, len, &t);
     int code;
     PCRE2_SIZE off;
-    rx->code = pcre2_compile((PCRE2_SPTR)(t.s ? t.s : ""), t.len, PCRE2_UTF | PCRE2_UCP, &code, &off, NULL);
+    uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE;
+    rx->code = pcre2_compile((PCRE2_SPTR)(t.s ? t.s : ""), t.len, opts, &code, &off, NULL);
     mgc_sb_free(&t);
     if (!rx->code) {
         PCRE2_UCHAR msg[256];

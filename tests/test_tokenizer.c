@@ -222,18 +222,39 @@ static void test_special_split(void **state)
     rt_tok_free(t);
 
     t = load_ok(TINY_BL);
-    IDS(t, "a<|end|>b", 1, 0, 20, 1);
-    IDS(t, "<|end|>long", 1, 22); /* leftmost-longest */
-    IDS(t, "<|end|>ab", 1, 20, 7);
-    IDS(t, "<x><x>", 1, 21, 21);
-    DEC(t, 0, "a<|end|>b", 0, 20, 1);
-    DEC(t, 1, "ab", 0, 20, 1);    /* <|end|> is special */
-    DEC(t, 1, "<x>", 21);         /* <x> is not */
-    assert_true(rt_tok_is_special(t, 20));
-    assert_false(rt_tok_is_special(t, 21));
-    assert_int_equal(rt_tok_token_to_id(t, "<x>", 3), 21);
-    assert_int_equal(rt_tok_vocab_size(t), 23);
+    IDS(t, "a<|end|>b", 1, 0, 16, 1);
+    IDS(t, "<|end|>long", 1, 18); /* leftmost-longest */
+    IDS(t, "<|end|>ab", 1, 16, 7);
+    IDS(t, "<x><x>", 1, 17, 17);
+    DEC(t, 0, "a<|end|>b", 0, 16, 1);
+    DEC(t, 1, "ab", 0, 16, 1);    /* <|end|> is special */
+    DEC(t, 1, "<x>", 17);         /* <x> is not */
+    assert_true(rt_tok_is_special(t, 16));
+    assert_false(rt_tok_is_special(t, 17));
+    assert_int_equal(rt_tok_token_to_id(t, "<x>", 3), 17);
+    assert_int_equal(rt_tok_vocab_size(t), 19);
     rt_tok_free(t);
+}
+
+/* HF ignores the ids declared in added_tokens: a token in the vocabulary keeps
+ * its id, the others follow the vocabulary in order (checked against HF's
+ * tokenizers 0.23). */
+static void test_added_token_ids(void **state)
+{
+    (void)state;
+    char *p = tmp_json("{\"added_tokens\": [{\"id\": 7, \"content\": \"<x>\", \"special\": false}, {\"id\": 3, "
+                       "\"content\": \"<y>\", \"special\": false}, {\"id\": 1, \"content\": \"b\", \"special\": true}, "
+                       "{\"id\": 9, \"content\": \"\"}], "
+                       "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": []}}");
+    rt_tokenizer *t = load_ok(p);
+    assert_int_equal(rt_tok_token_to_id(t, "<x>", 3), 2);
+    assert_int_equal(rt_tok_token_to_id(t, "<y>", 3), 3);
+    assert_int_equal(rt_tok_vocab_size(t), 4);
+    IDS(t, "<y>a<x>b", 1, 3, 0, 2, 1);
+    DEC(t, 1, "<y> a <x>", 3, 0, 2, 1);
+    assert_true(rt_tok_is_special(t, 1));
+    rt_tok_free(t);
+    rm_tmp(p);
 }
 
 static void test_added_token_options(void **state)
@@ -264,16 +285,17 @@ static void test_metaspace(void **state)
     rt_tok_free(t);
 
     /* prepend_scheme "first": only the piece at the start of the input gets ▁ */
-    char *p = tmp_json("{\"added_tokens\": [{\"id\": 9, \"content\": \"<x>\", \"special\": true, \"normalized\": false}],"
+    char *p = tmp_json("{\"added_tokens\": [{\"id\": 3, \"content\": \"<x>\", \"special\": true, "
+                       "\"normalized\": false}],"
                        "\"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"\\u2581\", "
                        "\"prepend_scheme\": \"first\", \"split\": false},"
                        "\"model\": {\"type\": \"BPE\", \"vocab\": {\"\\u2581\": 1, \"a\": 2, \"\\u2581a\": 4}, "
                        "\"merges\": [\"\\u2581 a\"]}}");
     t = load_ok(p);
     IDS(t, "a", 1, 4);
-    IDS(t, "<x>a", 1, 9, 2);
-    IDS(t, "a<x>a", 1, 4, 9, 2);
-    IDS(t, "a<x> a", 1, 4, 9, 4);
+    IDS(t, "<x>a", 1, 3, 2);
+    IDS(t, "a<x>a", 1, 4, 3, 2);
+    IDS(t, "a<x> a", 1, 4, 3, 4);
     rt_tok_free(t);
     rm_tmp(p);
 }
@@ -341,18 +363,27 @@ static void test_split_behaviors(void **state)
            "Hello my friend, how is your day going?", 1,
            "ĠHello|Ġmy|Ġfriend|,|Ġhow|Ġis|Ġyour|Ġday|Ġgoing|?");
     pretok("{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false}", "é \n", 1, "Ã©ĠĊ");
-    pretok("{\"type\": \"Metaspace\", \"replacement\": \"\\u2581\", \"prepend_scheme\": \"always\"}", "Hey   friend!", 1,
+    pretok("{\"type\": \"Metaspace\", \"replacement\": \"\\u2581\", \"prepend_scheme\": \"always\"}",
+           "Hey   friend!", 1,
            "▁Hey|▁|▁|▁friend!");
     pretok("{\"type\": \"Metaspace\", \"prepend_scheme\": \"first\", \"split\": false}", "Hey friend", 0, "Hey▁friend");
-    pretok("{\"type\": \"Metaspace\", \"prepend_scheme\": \"first\", \"split\": false}", "Hey friend", 1, "▁Hey▁friend");
+    pretok("{\"type\": \"Metaspace\", \"prepend_scheme\": \"first\", \"split\": false}", "Hey friend", 1,
+           "▁Hey▁friend");
     pretok("{\"type\": \"Metaspace\", \"add_prefix_space\": false}", "Hey", 1, "Hey");
-    /* \s is Unicode White_Space (U+0085 yes, U+180E and U+FEFF no), as in HF's engines */
+    /* \s is Unicode White_Space (U+0085 yes, U+180E and U+FEFF no), as in HF's engines.  These
+     * expectations were checked against HF tokenizers 0.23 (its npm binding). */
     pretok("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\s+\"}, \"behavior\": \"Removed\"}",
            "a\xC2\x85" "b\xE1\xA0\x8E" "c\xEF\xBB\xBF" "d\xE3\x80\x80" "e", 1,
            "a|b\xE1\xA0\x8E" "c\xEF\xBB\xBF" "d|e");
     /* (?i:...) folds like Oniguruma: 's matches 'S and 'ſ (U+017F) */
     pretok("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(?i:'s)\"}, \"behavior\": \"Isolated\"}",
            "it's IT'S it'\xC5\xBF", 1, "it|'s| IT|'S| it|'\xC5\xBF");
+    /* Oniguruma's Ruby syntax: ^ and $ at line boundaries, \h a hex digit; empty matches */
+    pretok("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"^a|b$\"}, \"behavior\": \"Isolated\"}", "ab\nab", 1,
+           "a|b|\n|a|b");
+    pretok("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\h+\"}, \"behavior\": \"Isolated\"}", "xx09af zz", 1,
+           "xx|09af| zz");
+    pretok("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"x*\"}, \"behavior\": \"Isolated\"}", "axxb", 1, "a|xx|b");
     /* \w includes combining marks */
     pretok("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\w+\"}, \"behavior\": \"Isolated\"}", "e\xCC\x81-x", 1,
            "e\xCC\x81|-|x");
@@ -402,7 +433,8 @@ static void test_decoders(void **state)
     (void)state;
     /* ByteLevel: a char outside the byte table keeps its own bytes; bad UTF-8 -> U+FFFD */
     char *p = tmp_json("{\"decoder\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", \"vocab\": "
-                       "{\"\\u0120a\": 0, \"\\u00e4\": 1, \"\\u00b8\": 2, \"\\u4e2d\": 3, \"\\u00c3\": 4}, \"merges\": []}}");
+                       "{\"\\u0120a\": 0, \"\\u00e4\": 1, \"\\u00b8\": 2, \"\\u4e2d\": 3, \"\\u00c3\": 4}, "
+                       "\"merges\": []}}");
     rt_tokenizer *t = load_ok(p);
     DEC(t, 0, " a", 0);
     DEC(t, 0, " a中", 0, 3);
@@ -461,14 +493,16 @@ static void test_load_errors(void **state)
     load_fails("{\"model\": ", "invalid JSON", NULL);
     load_fails("[1, 2]", "top level", NULL);
     load_fails("{}", "model: missing", NULL);
-    load_fails("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}", "unsupported model \"WordPiece\"", "model.type");
+    load_fails("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}", "unsupported model \"WordPiece\"",
+               "model.type");
     load_fails("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a zz\"]}}",
                "model.merges[0]: token \"zz\" is not in the vocabulary", NULL);
     load_fails("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a a\"]}}",
                "model.merges[0]: token \"aa\"", NULL);
     load_fails("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"aa\"]}}", "model.merges[0]",
                "separated by a space");
-    load_fails("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": \"x\"}, \"merges\": []}}", "model.vocab[\"a\"]", NULL);
+    load_fails("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": \"x\"}, \"merges\": []}}", "model.vocab[\"a\"]",
+               NULL);
     load_fails("{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
                "model.unk_token", NULL);
     load_fails("{\"model\": {\"type\": \"BPE\", \"dropout\": 0.1, \"vocab\": {}, \"merges\": []}}", "dropout",
@@ -480,7 +514,8 @@ static void test_load_errors(void **state)
     load_fails("{\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"ByteLevel\"}, "
                "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(a\"}, \"behavior\": \"Isolated\"}]}, " MODEL "}",
                "pre_tokenizer.pretokenizers[1].pattern.Regex", "invalid regex");
-    load_fails("{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": \"x\"}, \"behavior\": \"Sideways\"}, "
+    load_fails("{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": \"x\"}, "
+               "\"behavior\": \"Sideways\"}, "
                MODEL "}", "unsupported Split behavior \"Sideways\"", "pre_tokenizer.behavior");
     load_fails("{\"decoder\": {\"type\": \"Sequence\", \"decoders\": [{\"type\": \"Fuse\"}, {\"type\": \"CTC\"}]}, "
                MODEL "}", "unsupported decoder \"CTC\" (at decoder.decoders[1].type)", NULL);
@@ -1016,6 +1051,7 @@ int main(void)
         cmocka_unit_test(test_ignore_merges),
         cmocka_unit_test(test_byte_fallback),
         cmocka_unit_test(test_special_split),
+        cmocka_unit_test(test_added_token_ids),
         cmocka_unit_test(test_added_token_options),
         cmocka_unit_test(test_metaspace),
         cmocka_unit_test(test_split_behaviors),

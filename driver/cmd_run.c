@@ -11,6 +11,7 @@
 #include "generate.h"
 #include "prompt.h"
 #include "sampling.h"
+#include "tokenizer.h"
 
 void mgc_help_run(FILE *out)
 {
@@ -122,12 +123,24 @@ int mgc_cmd_run(int argc, char **argv)
     rt_generate_stats st;
     if (rt_generate(en, (int)users, prompts, nprompt, (int)max_new, samplers, gen, &st, &err) != 0)
         goto fail;
+    /* the text too, where the model has a tokenizer */
+    char tokpath[4096];
+    snprintf(tokpath, sizeof tokpath, "%s/tokenizer.json", model);
+    rt_tokenizer *tok = access(tokpath, F_OK) == 0 ? rt_tok_load(tokpath, &err) : NULL;
+    if (!tok && access(tokpath, F_OK) == 0)
+        fprintf(stderr, "mgc run: not decoding the text: %s\n", err.msg);
     for (int u = 0; u < users; u++) {
         printf("user %d:", u);
         for (long i = 0; i < max_new; i++)
             printf(" %d", gen[u][i]);
         printf("\n");
+        char *text = NULL;
+        size_t len = 0;
+        if (tok && rt_tok_decode(tok, gen[u], (size_t)max_new, 0, &text, &len, &err) == 0)
+            printf("user %d text: %s\n", u, text);
+        free(text);
     }
+    rt_tok_free(tok);
     fprintf(stderr, "mgc run: prefill %d tokens x %ld user%s in %.3f s; decode %d steps in %.3f s (%.1f tok/s/user)\n",
             nprompt, users, users == 1 ? "" : "s", st.prefill_seconds, st.decode_steps, st.decode_seconds,
             st.decode_steps && st.decode_seconds > 0 ? st.decode_steps / st.decode_seconds : 0.0);

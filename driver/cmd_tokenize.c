@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_tokenize.h"
 #include "commands.h"
 #include "tokenizer.h"
 

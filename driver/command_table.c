@@ -12,6 +12,8 @@ const mgc_command mgc_commands[] = {
     {"eval", "teacher-forced accuracy of a plan against a reference", mgc_cmd_eval, mgc_help_eval},
     {"reference", "write a reference file from an f32 one-device run of a spec", mgc_cmd_reference,
      mgc_help_reference},
+    {"tokenize", "text to token ids and back through a model's tokenizer.json", mgc_cmd_tokenize,
+     mgc_help_tokenize},
 };
 const int mgc_ncommands = (int)(sizeof mgc_commands / sizeof mgc_commands[0]);
 

@@ -27,6 +27,8 @@ int mgc_cmd_eval(int argc, char **argv);
 void mgc_help_eval(FILE *out);
 int mgc_cmd_reference(int argc, char **argv);
 void mgc_help_reference(FILE *out);
+int mgc_cmd_tokenize(int argc, char **argv);
+void mgc_help_tokenize(FILE *out);
 
 /* The table main() dispatches on (driver/command_table.c). */
 extern const mgc_command mgc_commands[];

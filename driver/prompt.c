@@ -1,6 +1,9 @@
 #include "prompt.h"
 
+#include "tokenizer.h"
+
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,9 +81,22 @@ char *mgc_read_text_file(const char *path, mgc_error *e)
 
 int mgc_tokenize_prompt(const char *model_dir, const char *text, int32_t **out, int *n, mgc_error *e)
 {
-    (void)text;
-    (void)out;
-    (void)n;
-    return mgc_errorf(e, "%s: text prompts need the model's tokenizer.json, which this build cannot read yet; "
-                         "give token ids (--tokens)", model_dir);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", model_dir);
+    rt_tokenizer *t = rt_tok_load(path, e);
+    if (!t)
+        return -1;
+    size_t k = 0;
+    /* as the HF references are made: add_special_tokens=True (BOS where the
+     * model's post-processor adds one) */
+    int rc = rt_tok_encode(t, text, strlen(text), 1, out, &k, e);
+    rt_tok_free(t);
+    if (rc != 0)
+        return -1;
+    if (k > INT32_MAX) {
+        free(*out);
+        return mgc_errorf(e, "%s: the prompt has too many tokens", path);
+    }
+    *n = (int)k;
+    return 0;
 }

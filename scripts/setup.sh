@@ -4,6 +4,9 @@
 # quick when everything is already there.
 set -e
 PKGS="make gcc flex bison pkg-config libyaml-dev libjson-c-dev libopenblas-dev libcmocka-dev libpcre2-dev libutf8proc-dev"
+# Node.js and npm run the reference tokenizers the tests compare against;
+# any installed node will do (the Debian packages only when there is none).
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd_tokenize.h"
+#include "commands.h"
 #include "tokenizer.h"
 #include "tokenizer_internal.h"
 

@@ -34,6 +34,10 @@ int mgc_reference_tokens(const char *model, const char *tokens, const char *prom
     char *text = prompt ? strdup(prompt) : mgc_read_text_file(prompt_file, e);
     if (!text)
         return -1;
+    if (!*text) {
+        free(text);
+        return mgc_errorf(e, "the prompt%s%s is empty", prompt_file ? " file " : "", prompt_file ? prompt_file : "");
+    }
     int rc = mgc_tokenize_prompt(model, text, ids, n, e);
     free(text);
     if (rc == 0 && *n == 0) {

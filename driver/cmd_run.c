@@ -138,6 +138,8 @@ int mgc_cmd_run(int argc, char **argv)
         size_t len = 0;
         if (tok && rt_tok_decode(tok, gen[u], (size_t)max_new, 0, &text, &len, &err) == 0)
             printf("user %d text: %s\n", u, text);
+        else if (tok)
+            fprintf(stderr, "mgc run: user %d: cannot decode the text: %s\n", u, err.msg);
         free(text);
     }
     rt_tok_free(tok);

@@ -318,6 +318,89 @@ static void eval_errors(void **state)
     e2e_rmtree(dir);
 }
 
+/* A model directory with the llama32 fixture and a small SentencePiece-style
+ * tokenizer (byte fallback, so any text maps into its 275 ids, all inside the
+ * model's vocabulary of 512). */
+static char *model_with_tokenizer(const char *tokenizer)
+{
+    char *dir = e2e_tmpdir();
+    const char *files[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char from[256];
+        snprintf(from, sizeof from, "tests/fixtures/llama32/%s", files[i]);
+        char *to = e2e_path(dir, files[i]);
+        e2e_copy_file(from, to, -1);
+        free(to);
+    }
+    char *tok = e2e_path(dir, "tokenizer.json");
+    e2e_copy_file(tokenizer, tok, -1);
+    free(tok);
+    return dir;
+}
+
+/* Text prompts go through the model's own tokenizer.json: a prompt file is
+ * split in halves as tt-metal splits its reference text, `mgc reference`
+ * writes it, `mgc run --prompt` generates from text; a broken tokenizer or an
+ * empty prompt file is a clear error. */
+static void text_prompts(void **state)
+{
+    (void)state;
+    char *dir = model_with_tokenizer("tests/tokenizer/tiny_sentencepiece.json");
+    char *plan = e2e_path(dir, "p.yaml"), *ref = e2e_path(dir, "ref.safetensors");
+    const char *mgc = e2e_mgc_path();
+    char *comp[] = {(char *)mgc, "compile", "graphs/meta-llama/Llama-3.2-1B/t3000.graph", "--model", dir,
+                    "--weights-dtype", "f32", "--activations-dtype", "f32", "-o", plan, NULL};
+    assert_int_equal(e2e_spawn(comp, NULL, NULL), 0);
+    /* the reference file: its prompt is the first half of the text's tokens */
+    char *gen[] = {(char *)mgc, "reference", "graphs/meta-llama/Llama-3.2-1B/t3000.graph", "--model", dir,
+                   "--prompt-file", "prompts/short.txt", "-o", ref, NULL};
+    assert_int_equal(e2e_spawn(gen, NULL, NULL), 0);
+    rt_reference r;
+    mgc_error e = {{0}};
+    assert_int_equal(rt_reference_load(ref, &r, &e), 0);
+    assert_int_equal(r.prompt_len, r.t / 2);
+    assert_true(r.t > 100); /* a paragraph, not a few tokens */
+    /* its first token is the tokenizer's BOS (TemplateProcessing adds it) */
+    assert_int_equal(r.input_ids[0], 1);
+    rt_reference_free(&r);
+    /* f32 plan against it: exact */
+    char *ev[] = {(char *)mgc, "eval", plan, "--model", dir, "--reference", ref, NULL};
+    char *out = NULL;
+    assert_int_equal(e2e_spawn(ev, &out, NULL), 0);
+    e2e_assert_contains(out, "\"top1\":1.000000,\"top5\":1.000000");
+    free(out);
+    /* run from text */
+    char *run[] = {(char *)mgc, "run", plan, "--model", dir, "--prompt", "It was the best of times",
+                   "--max-new-tokens", "4", NULL};
+    assert_int_equal(e2e_spawn(run, &out, NULL), 0);
+    e2e_assert_contains(out, "user 0:");
+    free(out);
+    /* an empty prompt file */
+    char *empty = e2e_path(dir, "empty.txt");
+    FILE *f = fopen(empty, "w");
+    fclose(f);
+    char *evempty[] = {(char *)mgc, "eval", plan, "--model", dir, "--reference", "builtin", "--prompt-file", empty,
+                       "--no-such", NULL};
+    assert_int_equal(e2e_spawn(evempty, NULL, NULL), 2);
+    evempty[9] = NULL;
+    char *err = NULL;
+    assert_int_equal(e2e_spawn(evempty, NULL, &err), 1);
+    e2e_assert_contains(err, "empty");
+    free(err);
+    free(empty);
+    free(plan);
+    free(ref);
+    e2e_rmtree(dir);
+    /* a broken tokenizer.json: the message names the file and the cause */
+    dir = model_with_tokenizer("tests/tokenizer/bad_syntax.json");
+    char *run2[] = {(char *)mgc, "reference", "graphs/meta-llama/Llama-3.2-1B/t3000.graph", "--model", dir,
+                    "--prompt", "hello", "--max-new-tokens", "2", "-o", "/nonexistent/ref.safetensors", NULL};
+    assert_int_equal(e2e_spawn(run2, NULL, &err), 1);
+    e2e_assert_contains(err, "tokenizer.json");
+    free(err);
+    e2e_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +409,7 @@ int main(void)
         cmocka_unit_test(layers_locate_a_broken_layer),
         cmocka_unit_test(run_eval_wrapper_on_every_bringup),
         cmocka_unit_test(eval_errors),
+        cmocka_unit_test(text_prompts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

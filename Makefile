@@ -46,6 +46,8 @@ LIBDRV  := $(BUILD)/libmgc_driver.a
 LIBCOMMON := $(BUILD)/libmgc_common.a
 
 .PHONY: all test bench clean setup demo
+# keep objects and generated sources between runs
+.SECONDARY:
 all: $(BUILD)/mgc
 
 # Generated frontend: flex/bison -> C.

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "json_strict.h"
+#include "read_file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -143,33 +144,10 @@ int mgc_config_parse(const char *text, size_t len, const char *name, mgc_config 
 int mgc_config_load(const char *path, mgc_config **out, mgc_error *e)
 {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return mgc_path_errorf(e, path, "cannot open: %s", strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 4096) {
-            cap = cap ? cap * 2 : 16384;
-            char *nb = cap > 2 * (size_t)MAX_CONFIG_BYTES ? NULL : realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                return mgc_path_errorf(e, path, "file is too large for a config.json");
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, fp);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        free(buf);
-        return mgc_path_errorf(e, path, "read error");
-    }
+    char *buf;
+    size_t n;
+    if (mgc_read_file(path, MAX_CONFIG_BYTES, &buf, &n, e) != 0)
+        return -1;
     int rc = mgc_config_parse(buf, n, path, out, e);
     free(buf);
     return rc;

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ckpt_lookup.h"
+#include "model_dir.h"
 #include "commands.h"
 #include "compile.h"
 
@@ -13,18 +13,13 @@ int mgc_builtin_reference_engine(const char *spec, const char *model_dir, int64_
 {
     memset(plan, 0, sizeof *plan);
     *en = NULL;
-    char cfg[4096];
-    snprintf(cfg, sizeof cfg, "%s/config.json", model_dir);
-    rt_ckpt *ck = NULL;
-    if (rt_ckpt_open(model_dir, &ck, e) != 0)
+    mgc_model_dir md;
+    if (mgc_model_dir_open(&md, model_dir, 1, e) != 0)
         return -1;
-    mgc_tensor_lookup lk;
-    mgc_ckpt_lookup_init(&lk, ck, model_dir);
     mgc_compile_opts o;
     mgc_compile_opts_init(&o);
     o.spec_path = spec;
-    o.config_path = cfg;
-    o.tensors = &lk;
+    mgc_model_dir_apply(&md, &o);
     o.system = "cpu";
     o.max_seq_len = max_seq;
     o.weights_dtype = MGC_F32;
@@ -35,7 +30,7 @@ int mgc_builtin_reference_engine(const char *spec, const char *model_dir, int64_
     if (rc != 0 || d.nerrors)
         mgc_diags_print(&d, stderr, mgc_use_color(stderr));
     mgc_diags_free(&d);
-    rt_ckpt_close(ck);
+    mgc_model_dir_close(&md);
     if (rc != 0)
         return mgc_errorf(e, "%s: compiling the builtin reference (cpu, f32) failed", spec);
     rt_engine_opts eo = {.progress = isatty(2)};

@@ -6,7 +6,7 @@
 
 #include "ast.h"
 #include "atomic_file.h"
-#include "ckpt_lookup.h"
+#include "model_dir.h"
 #include "commands.h"
 #include "compile.h"
 #include "parse.h"
@@ -116,9 +116,8 @@ int mgc_cmd_compile(int argc, char **argv)
     mgc_diags d;
     mgc_diags_init(&d);
     int rc = MGC_EXIT_INPUT;
-    rt_ckpt *ck = NULL;
-    mgc_tensor_lookup lookup;
-    char cfgpath[4096];
+    mgc_model_dir md;
+    memset(&md, 0, sizeof md);
 
     if (!strcmp(emit, "ast")) {
         mgc_ast_file *f = mgc_parse_file(o.spec_path, &d);
@@ -133,17 +132,12 @@ int mgc_cmd_compile(int argc, char **argv)
         goto out;
     }
     if (model) {
-        snprintf(cfgpath, sizeof cfgpath, "%s/config.json", model);
-        o.config_path = cfgpath;
-        if (mgc_dir_has_checkpoint(model)) {
-            mgc_error err = {{0}};
-            if (rt_ckpt_open(model, &ck, &err) != 0) {
-                fprintf(stderr, "mgc compile: %s\n", err.msg);
-                goto out;
-            }
-            mgc_ckpt_lookup_init(&lookup, ck, model);
-            o.tensors = &lookup;
+        mgc_error err = {{0}};
+        if (mgc_model_dir_open(&md, model, 0, &err) != 0) {
+            fprintf(stderr, "mgc compile: %s\n", err.msg);
+            goto out;
         }
+        mgc_model_dir_apply(&md, &o);
     } else {
         o.config_path = config;
     }
@@ -189,6 +183,6 @@ int mgc_cmd_compile(int argc, char **argv)
 out:
     mgc_diags_print(&d, stderr, mgc_use_color(stderr));
     mgc_diags_free(&d);
-    rt_ckpt_close(ck);
+    mgc_model_dir_close(&md);
     return rc;
 }

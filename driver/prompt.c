@@ -1,5 +1,7 @@
 #include "prompt.h"
 
+#include "read_file.h"
+
 #include "tokenizer.h"
 
 #include <errno.h>
@@ -44,39 +46,9 @@ int mgc_parse_token_list(const char *s, int32_t **out, int *n, mgc_error *e)
 
 char *mgc_read_text_file(const char *path, mgc_error *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mgc_errorf(e, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len > (64u << 20)) {
-            free(buf);
-            fclose(f);
-            mgc_errorf(e, "%s: larger than 64 MiB", path);
-            return NULL;
-        }
-        if (cap - len - 1 == 0) {
-            cap *= 2;
-            char *nb = realloc(buf, cap);
-            if (!nb)
-                free(buf);
-            buf = nb;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        mgc_errorf(e, "%s: cannot read it", path);
-        return NULL;
-    }
-    buf[len] = 0;
-    return buf;
+    char *buf;
+    size_t len;
+    return mgc_read_file(path, 64u << 20, &buf, &len, e) == 0 ? buf : NULL;
 }
 
 int mgc_tokenize_prompt(const char *model_dir, const char *text, int32_t **out, int *n, mgc_error *e)

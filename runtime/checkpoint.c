@@ -3,6 +3,7 @@
 #include "checkpoint.h"
 
 #include "json_strict.h"
+#include "read_file.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -88,37 +89,7 @@ static int open_single(rt_ckpt *ck, const char *file, mgc_error *e)
 /* Reads the whole index file (NUL-terminated) into *out. */
 static int read_text(const char *path, char **out, size_t *len, mgc_error *e)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return mgc_path_errorf(e, path, "cannot open: %s", strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 65536) {
-            cap = cap ? cap * 2 : 65536;
-            char *nb = cap > MAX_INDEX_BYTES + 65536 ? NULL : realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                return mgc_path_errorf(e, path, "index file is larger than %u bytes", MAX_INDEX_BYTES);
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, fp);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        free(buf);
-        return mgc_path_errorf(e, path, "read error");
-    }
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return 0;
+    return mgc_read_file(path, MAX_INDEX_BYTES, out, len, e);
 }
 
 /* line:col of byte offset `off` in text. */

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
-#include "ckpt_lookup.h"
+#include "model_dir.h"
 #include "compile_helpers.h"
 
 /* Under ASan every malloc of the YAML loader costs more: fewer mutants (still
@@ -229,18 +229,13 @@ static char *fixture_plan(const char *name)
     const mgc_test_bringup *b = mgc_test_bringup_named(name);
     assert_non_null(b);
     mgc_error e = {{0}};
-    rt_ckpt *ck = NULL;
-    if (rt_ckpt_open(b->fixture, &ck, &e) != 0)
+    mgc_model_dir md;
+    if (mgc_model_dir_open(&md, b->fixture, 1, &e) != 0)
         fail_msg("%s", e.msg);
-    mgc_tensor_lookup lookup;
-    mgc_ckpt_lookup_init(&lookup, ck, b->fixture);
-    char cfg[4096];
-    snprintf(cfg, sizeof cfg, "%s/config.json", b->fixture);
     mgc_compile_opts o;
     mgc_compile_opts_init(&o);
     o.spec_path = b->spec;
-    o.config_path = cfg;
-    o.tensors = &lookup;
+    mgc_model_dir_apply(&md, &o);
     mgc_test_result r;
     if (mgc_test_compile(&o, &r) != 0) {
         char *t = mgc_test_diags_text(&r.d);
@@ -251,7 +246,7 @@ static char *fixture_plan(const char *name)
     if (!s)
         fail_msg("%s", e.msg);
     mgc_test_result_free(&r);
-    rt_ckpt_close(ck);
+    mgc_model_dir_close(&md);
     return s;
 }
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "ckpt_lookup.h"
+#include "model_dir.h"
 #include "compile.h"
 #include "diag.h"
 #include "e2e_helpers.h"
@@ -56,21 +56,16 @@ int e2e_compile(const char *spec, const char *model_dir, const char *system, int
                 int64_t max_seq, mgc_plan *out)
 {
     memset(out, 0, sizeof *out);
-    char cfg[4096];
-    snprintf(cfg, sizeof cfg, "%s/config.json", model_dir);
     mgc_error err = {{0}};
-    rt_ckpt *ck = NULL;
-    if (rt_ckpt_open(model_dir, &ck, &err) != 0) {
+    mgc_model_dir md;
+    if (mgc_model_dir_open(&md, model_dir, 1, &err) != 0) {
         fprintf(stderr, "e2e_compile: %s\n", err.msg);
         return -1;
     }
-    mgc_tensor_lookup lookup;
-    mgc_ckpt_lookup_init(&lookup, ck, model_dir);
     mgc_compile_opts o;
     mgc_compile_opts_init(&o);
     o.spec_path = spec;
-    o.config_path = cfg;
-    o.tensors = &lookup;
+    mgc_model_dir_apply(&md, &o);
     o.system = system;
     o.max_seq_len = max_seq;
     o.weights_dtype = weights_dtype;
@@ -81,7 +76,7 @@ int e2e_compile(const char *spec, const char *model_dir, const char *system, int
     if (rc != 0)
         mgc_diags_print(&d, stderr, 0);
     mgc_diags_free(&d);
-    rt_ckpt_close(ck);
+    mgc_model_dir_close(&md);
     return rc;
 }
 

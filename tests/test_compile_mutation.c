@@ -16,6 +16,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "mutate.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,45 +40,7 @@
 #define SEED 0x636f6d70696c6521ull
 #endif
 
-static uint64_t next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static size_t below(uint64_t *s, size_t n) { return n ? (size_t)(next(s) % n) : 0; }
-
-typedef struct text {
-    char *s;
-    size_t n;
-} text;
-
-static void splice(text *t, size_t at, size_t del, const char *ins, size_t nins)
-{
-    char *s = malloc(t->n - del + nins + 1);
-    assert_non_null(s);
-    memcpy(s, t->s, at);
-    memcpy(s + at, ins, nins);
-    memcpy(s + at + nins, t->s + at + del, t->n - at - del);
-    t->n = t->n - del + nins;
-    s[t->n] = 0;
-    free(t->s);
-    t->s = s;
-}
-
-/* Line starts of t (at most max); returns the count. */
-static size_t line_starts(const text *t, size_t *starts, size_t max)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < t->n && k < max; i++)
-        if (i == 0 || t->s[i - 1] == '\n')
-            starts[k++] = i;
-    return k;
-}
-
-static size_t line_end(const text *t, const size_t *starts, size_t nl, size_t l)
+static size_t line_end(const mut_text *t, const size_t *starts, size_t nl, size_t l)
 {
     return l + 1 < nl ? starts[l + 1] : t->n;
 }
@@ -101,11 +65,11 @@ static const char *const kind_names[M_KINDS] = {"flip", "delete", "duplicate", "
                                                 "number", "word"};
 
 /* One random edit of t; returns its kind. */
-static int mutate(text *t, uint64_t *rng)
+static int mutate(mut_text *t, uint64_t *rng)
 {
     static size_t starts[1 << 16];
-    size_t nl = line_starts(t, starts, sizeof starts / sizeof starts[0]);
-    int kind = (int)below(rng, M_KINDS);
+    size_t nl = mut_line_starts(t, starts, sizeof starts / sizeof starts[0]);
+    int kind = (int)mut_below(rng, M_KINDS);
     if (nl == 0 || t->n == 0)
         kind = M_FLIP;
     switch (kind) {
@@ -113,27 +77,27 @@ static int mutate(text *t, uint64_t *rng)
         static const char special[] = "{}[],:-\"'#&*!|> \n\t0129.e%@`\\";
         if (t->n == 0)
             break;
-        size_t at = below(rng, t->n);
-        t->s[at] = below(rng, 3) ? special[below(rng, sizeof special - 1)] : (char)next(rng);
+        size_t at = mut_below(rng, t->n);
+        t->s[at] = mut_below(rng, 3) ? special[mut_below(rng, sizeof special - 1)] : (char)mut_next(rng);
         break;
     }
     case M_DELETE: {
-        size_t l = below(rng, nl);
-        splice(t, starts[l], line_end(t, starts, nl, l) - starts[l], "", 0);
+        size_t l = mut_below(rng, nl);
+        mut_splice(t, starts[l], line_end(t, starts, nl, l) - starts[l], "", 0);
         break;
     }
     case M_DUPLICATE: {
-        size_t l = below(rng, nl), end = line_end(t, starts, nl, l), len = end - starts[l];
+        size_t l = mut_below(rng, nl), end = line_end(t, starts, nl, l), len = end - starts[l];
         char *copy = malloc(len + 1);
         assert_non_null(copy);
         memcpy(copy, t->s + starts[l], len);
-        splice(t, end, 0, copy, len);
+        mut_splice(t, end, 0, copy, len);
         free(copy);
         break;
     }
     case M_SWAP: { /* swap two lines: nearby ones (records of one list) or anywhere */
-        size_t a = below(rng, nl);
-        size_t b = below(rng, 2) ? (a + 1 + below(rng, 8)) % nl : below(rng, nl);
+        size_t a = mut_below(rng, nl);
+        size_t b = mut_below(rng, 2) ? (a + 1 + mut_below(rng, 8)) % nl : mut_below(rng, nl);
         if (a == b)
             break;
         if (a > b) {
@@ -159,19 +123,19 @@ static int mutate(text *t, uint64_t *rng)
         break;
     }
     case M_INDENT: { /* two spaces more or fewer at the start of a line */
-        size_t l = below(rng, nl);
-        if (below(rng, 2) && t->s[starts[l]] == ' ')
-            splice(t, starts[l], t->n - starts[l] >= 2 && t->s[starts[l] + 1] == ' ' ? 2 : 1, "", 0);
+        size_t l = mut_below(rng, nl);
+        if (mut_below(rng, 2) && t->s[starts[l]] == ' ')
+            mut_splice(t, starts[l], t->n - starts[l] >= 2 && t->s[starts[l] + 1] == ' ' ? 2 : 1, "", 0);
         else
-            splice(t, starts[l], 0, "  ", 2);
+            mut_splice(t, starts[l], 0, "  ", 2);
         break;
     }
     case M_TRUNCATE:
-        t->n = below(rng, t->n);
+        t->n = mut_below(rng, t->n);
         t->s[t->n] = 0;
         break;
     case M_NUMBER: { /* a digit run becomes another number */
-        size_t at = below(rng, t->n), tries = 0;
+        size_t at = mut_below(rng, t->n), tries = 0;
         while (tries++ < t->n && !(t->s[at] >= '0' && t->s[at] <= '9'))
             at = (at + 1) % t->n;
         if (!(t->s[at] >= '0' && t->s[at] <= '9'))
@@ -185,20 +149,20 @@ static int mutate(text *t, uint64_t *rng)
         long long v = strtoll(t->s + a, NULL, 10);
         if (v > (1LL << 50))
             v = 1LL << 50;
-        switch (below(rng, 4)) {
-        case 0: snprintf(num, sizeof num, "%s", numbers[below(rng, nnumbers)]); break;
-        case 1: snprintf(num, sizeof num, "%lld", v + (long long)below(rng, 5) - 2); break;
-        case 2: snprintf(num, sizeof num, "%lld", below(rng, 2) ? v * 2 : v / 2); break;
-        default: snprintf(num, sizeof num, "%lld", v + (below(rng, 2) ? 32 : -32)); break;
+        switch (mut_below(rng, 4)) {
+        case 0: snprintf(num, sizeof num, "%s", numbers[mut_below(rng, nnumbers)]); break;
+        case 1: snprintf(num, sizeof num, "%lld", v + (long long)mut_below(rng, 5) - 2); break;
+        case 2: snprintf(num, sizeof num, "%lld", mut_below(rng, 2) ? v * 2 : v / 2); break;
+        default: snprintf(num, sizeof num, "%lld", v + (mut_below(rng, 2) ? 32 : -32)); break;
         }
-        splice(t, a, b - a, num, strlen(num));
+        mut_splice(t, a, b - a, num, strlen(num));
         break;
     }
     default: { /* a known word becomes another one */
-        const char *from = words[below(rng, nwords)];
+        const char *from = words[mut_below(rng, nwords)];
         size_t nfrom = strlen(from);
         /* the first whole-word occurrence at or after a random place (else before it) */
-        size_t at = below(rng, t->n);
+        size_t at = mut_below(rng, t->n);
         const char *p = NULL;
         for (int pass = 0; pass < 2 && !p; pass++) {
             for (const char *q = strstr(t->s + (pass ? 0 : at), from); q; q = strstr(q + 1, from)) {
@@ -215,8 +179,8 @@ static int mutate(text *t, uint64_t *rng)
         }
         if (!p)
             break;
-        const char *to = words[below(rng, nwords)];
-        splice(t, (size_t)(p - t->s), nfrom, to, strlen(to));
+        const char *to = words[mut_below(rng, nwords)];
+        mut_splice(t, (size_t)(p - t->s), nfrom, to, strlen(to));
         break;
     }
     }
@@ -269,9 +233,9 @@ static void mutate_plan(const char *name)
     uint64_t rng = SEED ^ (uint64_t)strlen(orig);
     int loaded = 0, rejected = 0, same = 0, by_kind[M_KINDS] = {0}, loaded_by_kind[M_KINDS] = {0};
     for (int m = 0; m < MUTANTS; m++) {
-        text t = {strdup(orig), strlen(orig)};
+        mut_text t = {strdup(orig), strlen(orig)};
         assert_non_null(t.s);
-        int edits = 1 + (int)below(&rng, 3), kind = M_FLIP;
+        int edits = 1 + (int)mut_below(&rng, 3), kind = M_FLIP;
         for (int k = 0; k < edits; k++)
             kind = mutate(&t, &rng);
         by_kind[kind]++;
@@ -341,9 +305,9 @@ static void test_each_line_deleted(void **state)
     char *dir = mgc_test_tempdir("lines");
     char path[4096];
     snprintf(path, sizeof path, "%s/allam.plan.yaml", dir);
-    text t = {orig, strlen(orig)};
+    mut_text t = {orig, strlen(orig)};
     static size_t starts[1 << 16];
-    size_t nl = line_starts(&t, starts, sizeof starts / sizeof starts[0]), loaded = 0;
+    size_t nl = mut_line_starts(&t, starts, sizeof starts / sizeof starts[0]), loaded = 0;
     for (size_t l = 0; l < nl; l += SLOW ? 2 : 1) {
         size_t a = starts[l], b = line_end(&t, starts, nl, l);
         char *s = malloc(t.n + 1);

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "mutate.h"
+
 #include "ast.h"
 #include "diag.h"
 #include "parse.h"
@@ -196,20 +198,10 @@ static void test_constructs(void **state)
 static void test_bundled_specs_parse(void **state)
 {
     (void)state;
-    static const char *const specs[] = {
-        "graphs/common/llama.graph",
-        "graphs/meta-llama/Llama-3.2-1B/t3000.graph",
-        "graphs/Qwen/Qwen3-0.6B/t3000.graph",
-        "graphs/humain-ai/ALLaM-7B-Instruct-preview/n150.graph",
-        "graphs/microsoft/Phi-3-mini-128k-instruct/t3000.graph",
-        "graphs/mistralai/Mistral-7B-Instruct-v0.3/t3000.graph",
-        "tests/specs/all_constructs.graph",
-        "tests/specs/messy.graph",
-    };
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+    for (size_t i = 0; i < mut_nbundled_specs; i++) {
         mgc_diags d;
         mgc_diags_init(&d);
-        mgc_ast_file *f = mgc_parse_file(specs[i], &d);
+        mgc_ast_file *f = mgc_parse_file(mut_bundled_specs[i], &d);
         assert_non_null(f);
         if (d.nerrors)
             mgc_diags_print(&d, stderr, 0);

@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "mutate.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,44 +27,6 @@
 #define SEED 0x6d67632d706c616eull
 #endif
 
-static uint64_t next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static size_t below(uint64_t *s, size_t n) { return n ? (size_t)(next(s) % n) : 0; }
-
-typedef struct text {
-    char *s;
-    size_t n;
-} text;
-
-/* Start offsets of the lines of t; returns their count. */
-static size_t lines(const text *t, size_t *starts, size_t max)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < t->n && k < max; i++)
-        if (i == 0 || t->s[i - 1] == '\n')
-            starts[k++] = i;
-    return k;
-}
-
-static void splice(text *t, size_t at, size_t del, const char *ins, size_t nins)
-{
-    char *s = malloc(t->n - del + nins + 1);
-    assert_non_null(s);
-    memcpy(s, t->s, at);
-    memcpy(s + at, ins, nins);
-    memcpy(s + at + nins, t->s + at + del, t->n - at - del);
-    t->n = t->n - del + nins;
-    s[t->n] = 0;
-    free(t->s);
-    t->s = s;
-}
-
 static const char *const numbers[] = {
     "0", "1", "-1", "2", "3", "7", "13", "31", "32", "33", "63", "64", "65", "100", "127", "128",
     "4096", "65536", "2147483647", "2147483648", "-2147483649", "4294967296", "1099511627776",
@@ -71,42 +35,42 @@ static const char *const numbers[] = {
 };
 
 /* One random edit of t. */
-static int mutate(text *t, uint64_t *rng)
+static int mutate(mut_text *t, uint64_t *rng)
 {
     size_t starts[4096];
-    size_t nl = lines(t, starts, 4096);
-    int kind = (int)below(rng, 6);
+    size_t nl = mut_line_starts(t, starts, 4096);
+    int kind = (int)mut_below(rng, 6);
     switch (kind) {
     case 0: { /* flip a byte to something random or structural */
         static const char special[] = "{}[],:-\"'#&*!|> \n\t0129.e%@`\\";
-        size_t at = below(rng, t->n);
-        char c = below(rng, 3) ? special[below(rng, sizeof special - 1)] : (char)next(rng);
+        size_t at = mut_below(rng, t->n);
+        char c = mut_below(rng, 3) ? special[mut_below(rng, sizeof special - 1)] : (char)mut_next(rng);
         t->s[at] = c;
         break;
     }
     case 1: { /* delete a line */
-        size_t l = below(rng, nl);
+        size_t l = mut_below(rng, nl);
         size_t end = l + 1 < nl ? starts[l + 1] : t->n;
-        splice(t, starts[l], end - starts[l], "", 0);
+        mut_splice(t, starts[l], end - starts[l], "", 0);
         break;
     }
     case 2: { /* duplicate a line */
-        size_t l = below(rng, nl);
+        size_t l = mut_below(rng, nl);
         size_t end = l + 1 < nl ? starts[l + 1] : t->n;
         size_t len = end - starts[l];
         char *copy = malloc(len + 1);
         assert_non_null(copy);
         memcpy(copy, t->s + starts[l], len);
-        splice(t, end, 0, copy, len);
+        mut_splice(t, end, 0, copy, len);
         free(copy);
         break;
     }
     case 3: /* truncate */
-        t->n = below(rng, t->n);
+        t->n = mut_below(rng, t->n);
         t->s[t->n] = 0;
         break;
     default: { /* change a number: pick a digit run */
-        size_t at = below(rng, t->n), tries = 0;
+        size_t at = mut_below(rng, t->n), tries = 0;
         while (tries++ < t->n && !(t->s[at] >= '0' && t->s[at] <= '9'))
             at = (at + 1) % t->n;
         size_t a = at, b = at;
@@ -115,16 +79,16 @@ static int mutate(text *t, uint64_t *rng)
         while (b < t->n && t->s[b] >= '0' && t->s[b] <= '9')
             b++;
         char num[32];
-        if (below(rng, 2)) {
-            const char *r = numbers[below(rng, sizeof numbers / sizeof numbers[0])];
+        if (mut_below(rng, 2)) {
+            const char *r = numbers[mut_below(rng, sizeof numbers / sizeof numbers[0])];
             snprintf(num, sizeof num, "%s", r);
         } else { /* off by a little */
             long long v = strtoll(t->s + a, NULL, 10);
             if (v > (1LL << 50))
                 v = 1LL << 50;
-            snprintf(num, sizeof num, "%lld", v + (long long)below(rng, 5) - 2);
+            snprintf(num, sizeof num, "%lld", v + (long long)mut_below(rng, 5) - 2);
         }
-        splice(t, a, b - a, num, strlen(num));
+        mut_splice(t, a, b - a, num, strlen(num));
         break;
     }
     }
@@ -144,9 +108,9 @@ static void test_mutations(void **state)
     uint64_t rng = SEED;
     int loaded = 0, rejected = 0, by_kind_loaded[6] = { 0 };
     for (int m = 0; m < MUTANTS; m++) {
-        text t = { strdup(orig), strlen(orig) };
+        mut_text t = { strdup(orig), strlen(orig) };
         assert_non_null(t.s);
-        int edits = 1 + (int)below(&rng, 3), kind = 0;
+        int edits = 1 + (int)mut_below(&rng, 3), kind = 0;
         for (int k = 0; k < edits && t.n > 0; k++)
             kind = mutate(&t, &rng);
         /* parse from an exact-size copy so ASan sees any read past the end */

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "mutate.h"
+
 #include "ast.h"
 #include "check.h"
 #include "diag.h"
@@ -24,17 +26,6 @@
 
 enum { MUTATIONS = 3600 };
 
-static const char *const specs[] = {
-    "graphs/common/llama.graph",
-    "graphs/meta-llama/Llama-3.2-1B/t3000.graph",
-    "graphs/Qwen/Qwen3-0.6B/t3000.graph",
-    "graphs/humain-ai/ALLaM-7B-Instruct-preview/n150.graph",
-    "graphs/microsoft/Phi-3-mini-128k-instruct/t3000.graph",
-    "graphs/mistralai/Mistral-7B-Instruct-v0.3/t3000.graph",
-    "tests/specs/all_constructs.graph",
-    "tests/specs/messy.graph",
-};
-enum { NSPECS = sizeof specs / sizeof specs[0] };
 
 typedef struct rng {
     uint64_t s;
@@ -216,13 +207,13 @@ static void check_mutant(const char *path, const text *t, int kind, int iter)
 static void test_mutations(void **state)
 {
     (void)state;
-    text src[NSPECS];
-    for (int i = 0; i < NSPECS; i++)
-        src[i] = read_all(specs[i]);
+    text *src = calloc(mut_nbundled_specs, sizeof *src);
+    for (size_t i = 0; i < mut_nbundled_specs; i++)
+        src[i] = read_all(mut_bundled_specs[i]);
     rng r = {0x9e3779b97f4a7c15ull};
     int failing = 0, passing = 0;
     for (int iter = 0; iter < MUTATIONS; iter++) {
-        size_t which = below(&r, NSPECS);
+        size_t which = below(&r, mut_nbundled_specs);
         int kind;
         text t = mutate(&r, &src[which], &kind);
         /* a second mutation now and then */
@@ -232,10 +223,10 @@ static void test_mutations(void **state)
             free(t.s);
             t = t2;
         }
-        check_mutant(specs[which], &t, kind, iter);
+        check_mutant(mut_bundled_specs[which], &t, kind, iter);
         mgc_diags d;
         mgc_diags_init(&d);
-        mgc_program *p = mgc_program_load_string(specs[which], t.s, t.len, &d);
+        mgc_program *p = mgc_program_load_string(mut_bundled_specs[which], t.s, t.len, &d);
         mgc_check_program(p, &d);
         if (d.nerrors)
             failing++;
@@ -245,8 +236,9 @@ static void test_mutations(void **state)
         mgc_diags_free(&d);
         free(t.s);
     }
-    for (int i = 0; i < NSPECS; i++)
+    for (size_t i = 0; i < mut_nbundled_specs; i++)
         free(src[i].s);
+    free(src);
     /* the mutations exercise both outcomes */
     assert_true(failing > MUTATIONS / 4);
     assert_true(passing > 10);

@@ -1,6 +1,7 @@
 /* config: config.json lookups by dotted path.  See config.h. */
 #include "config.h"
 
+#include "edit_distance.h"
 #include "json_strict.h"
 #include "read_file.h"
 
@@ -448,39 +449,6 @@ int mgc_config_keys(const mgc_config *cfg, const char *path, mgc_config_key_fn f
     return n;
 }
 
-/* Case-insensitive Levenshtein distance, capped: returns > cap once it exceeds cap. */
-static size_t edit_distance(const char *a, const char *b, size_t cap)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 255 || lb > 255)
-        return cap + 1;
-    if ((la > lb ? la - lb : lb - la) > cap)
-        return cap + 1;
-    size_t row[256];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0], best = row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t sub = diag + (tolower((unsigned char)a[i - 1]) !=
-                                 tolower((unsigned char)b[j - 1]));
-            size_t m = sub;
-            if (up + 1 < m)
-                m = up + 1;
-            if (row[j - 1] + 1 < m)
-                m = row[j - 1] + 1;
-            row[j] = m;
-            diag = up;
-            if (m < best)
-                best = m;
-        }
-        if (best > cap)
-            return cap + 1;
-    }
-    return row[lb];
-}
-
 const char *mgc_config_closest_key(const mgc_config *cfg, const char *obj_path, const char *key)
 {
     bool is_null;
@@ -492,7 +460,7 @@ const char *mgc_config_closest_key(const mgc_config *cfg, const char *obj_path, 
     json_object_object_foreach(v, k, val)
     {
         (void)val;
-        size_t d = edit_distance(key, k, cap);
+        size_t d = mgc_edit_distance(key, k, cap, 1);
         if (d < best) {
             best = d;
             found = k;

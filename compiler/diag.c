@@ -1,6 +1,8 @@
 /* diag.c: collecting and printing diagnostics (see diag.h). */
 #include "diag.h"
 
+#include "edit_distance.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,39 +300,6 @@ void mgc_diags_print(const mgc_diags *d, FILE *out, int color)
 
 /* ---- did you mean ---- */
 
-/* Levenshtein distance, giving up (returning limit+1) once it exceeds limit. */
-static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb, size_t limit)
-{
-    if ((la > lb ? la - lb : lb - la) > limit)
-        return limit + 1;
-    size_t *row = xrealloc(NULL, (lb + 1) * sizeof *row);
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0], best = i;
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t v = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < v)
-                v = up + 1;
-            if (row[j - 1] + 1 < v)
-                v = row[j - 1] + 1;
-            row[j] = v;
-            diag = up;
-            if (v < best)
-                best = v;
-        }
-        if (best > limit) {
-            free(row);
-            return limit + 1;
-        }
-    }
-    size_t r = row[lb];
-    free(row);
-    return r;
-}
-
 const char *mgc_suggest(const char *name, const char *const *candidates, size_t n)
 {
     size_t len = strlen(name);
@@ -340,7 +309,7 @@ const char *mgc_suggest(const char *name, const char *const *candidates, size_t 
     for (size_t i = 0; i < n; i++) {
         if (!candidates[i])
             continue;
-        size_t d = edit_distance(name, len, candidates[i], strlen(candidates[i]), limit);
+        size_t d = mgc_edit_distance(name, candidates[i], limit, 0);
         if (d < bestd) {
             bestd = d;
             best = candidates[i];

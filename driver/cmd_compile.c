@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ast.h"
 #include "atomic_file.h"
@@ -31,7 +32,8 @@ void mgc_help_compile(FILE *out)
             "  --batch N                decode users (padded to 32)\n"
             "  --weights-dtype D        f32, bf16, bf8_b or bf4_b for every weight\n"
             "  --activations-dtype D    f32 or bf16 for activations and the KV cache\n"
-            "  -o PLAN                  write the plan there (atomically); default stdout\n"
+            "  -o PLAN                  write the plan there (atomically); - or no -o: standard\n"
+            "                           output (on a terminal only the summary is shown)\n"
             "  --emit WHAT              ast, ir, dot (Graphviz) or plan (default)\n");
 }
 
@@ -147,22 +149,27 @@ int mgc_cmd_compile(int argc, char **argv)
     if (ok) {
         mgc_error err = {{0}};
         if (!strcmp(emit, "plan")) {
-            if (mgc_plan_write(&plan, outpath ? outpath : "-", &err) != 0) {
+            /* a plan is hundreds of KiB of YAML: on a terminal, without -o,
+             * show what was compiled instead of flooding the screen */
+            int to_tty = !outpath && isatty(1);
+            if (!to_tty && mgc_plan_write(&plan, outpath ? outpath : "-", &err) != 0) {
                 fprintf(stderr, "mgc compile: %s\n", err.msg);
                 ok = 0;
-            } else if (outpath) {
+            } else if (outpath || to_tty) {
                 size_t nc = 0;
                 for (size_t i = 0; i < plan.decode.nops; i++)
                     nc += plan.decode.ops[i].kernel == MGC_K_ALL_REDUCE || plan.decode.ops[i].kernel == MGC_K_ALL_GATHER;
                 fprintf(stderr,
-                        "mgc compile: wrote %s: %s on %s (%d device%s), %zu weights, prefill %zu ops, decode %zu ops "
+                        "mgc compile: %s%s: %s on %s (%d device%s), %zu weights, prefill %zu ops, decode %zu ops "
                         "(%zu collectives); per device %.1f MiB weights + %.1f MiB KV cache + %.1f MiB activations "
                         "= %.1f MiB of %.1f MiB\n",
-                        outpath, plan.model, plan.system, plan.ndevices, plan.ndevices == 1 ? "" : "s",
-                        plan.nweights, plan.prefill.nops, plan.decode.nops, nc,
-                        (double)plan.memory.weights / 1048576.0, (double)plan.memory.kv_cache / 1048576.0,
-                        (double)plan.memory.activations / 1048576.0, (double)plan.memory.total / 1048576.0,
-                        (double)plan.memory.dram / 1048576.0);
+                        to_tty ? "compiled " : "wrote ", to_tty ? o.spec_path : outpath, plan.model, plan.system,
+                        plan.ndevices, plan.ndevices == 1 ? "" : "s", plan.nweights, plan.prefill.nops,
+                        plan.decode.nops, nc, (double)plan.memory.weights / 1048576.0,
+                        (double)plan.memory.kv_cache / 1048576.0, (double)plan.memory.activations / 1048576.0,
+                        (double)plan.memory.total / 1048576.0, (double)plan.memory.dram / 1048576.0);
+                if (to_tty)
+                    fprintf(stderr, "mgc compile: plan not written: give -o FILE (or -o - for standard output)\n");
             }
         } else {
             char *s = !strcmp(emit, "ir") ? mgc_ir_to_text(&ir) : mgc_ir_to_dot(&ir);

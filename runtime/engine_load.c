@@ -6,6 +6,7 @@
  * checked against the plan first, so a wrong model fails before any work:
  * every tensor present, with the shape and a dtype the loader reads. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,14 +176,72 @@ static size_t gather_need(const mgc_plan *p)
     return need * (size_t)p->ndevices;
 }
 
-static void progress(const rt_engine_opts *o, size_t done, size_t total, double mib)
+/* Shared by the devices while they load. */
+typedef struct load_ctx {
+    const mgc_plan *p;
+    rt_engine *en;
+    rt_ckpt *ck;
+    const rt_engine_opts *o;
+    size_t maxlocal, total;
+    _Atomic size_t done;
+    _Atomic uint64_t bytes;
+} load_ctx;
+
+static void progress(load_ctx *L, size_t bytes)
 {
-    if (!o || !o->progress)
+    size_t done = atomic_fetch_add(&L->done, 1) + 1;
+    uint64_t b = atomic_fetch_add(&L->bytes, bytes) + bytes;
+    if (!L->o || !L->o->progress)
         return;
-    fprintf(stderr, "\rloading weights: %zu/%zu tensors, %.1f MiB", done, total, mib);
-    if (done == total)
+    /* about a hundred updates, and the last one */
+    if (done != L->total && done % (L->total / 100 + 1) != 0)
+        return;
+    flockfile(stderr);
+    fprintf(stderr, "\rloading weights: %zu/%zu tensors, %.1f MiB", done, L->total, (double)b / 1048576.0);
+    if (done == L->total)
         fputc('\n', stderr);
     fflush(stderr);
+    funlockfile(stderr);
+}
+
+/* One device: its weight slices, KV cache, arena and scratch. */
+static int load_device(rt_device_ctx *ctx, void *arg)
+{
+    load_ctx *L = arg;
+    const mgc_plan *p = L->p;
+    int dv = ctx->device;
+    rt_device *d = &L->en->dev[dv];
+    d->mats = calloc(p->nweights ? p->nweights : 1, sizeof *d->mats);
+    d->vecs = calloc(p->nweights ? p->nweights : 1, sizeof *d->vecs);
+    float *local = malloc(sizeof(float) * (L->maxlocal ? L->maxlocal : 1));
+    if (!d->mats || !d->vecs || !local) {
+        free(local);
+        return mgc_errorf(ctx->err, "out of memory");
+    }
+    for (size_t i = 0; i < p->nweights; i++) {
+        const mgc_plan_weight *w = &p->weights[i];
+        double mib = 0;
+        if (load_weight(d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, &mib, ctx->err) != 0) {
+            free(local);
+            return mgc_error_prefix(ctx->err, "loading '%s'", w->hf_name);
+        }
+        progress(L, (size_t)(mib * 1048576.0));
+    }
+    free(local);
+    d->caches = calloc((size_t)(p->cache_layers ? p->cache_layers : 1), sizeof *d->caches);
+    for (int64_t l = 0; l < p->cache_layers; l++)
+        if (rt_kv_cache_init(&d->caches[l], to_rt(p->kv_dtype), (int)p->cache_users, (int)p->cache_kv_heads,
+                             (int)p->cache_len, (int)p->cache_head_dim, ctx->err) != 0)
+            return -1;
+    int64_t arena = p->prefill.arena_values > p->decode.arena_values ? p->prefill.arena_values : p->decode.arena_values;
+    d->arena = calloc((size_t)(arena ? arena : 1), sizeof(float));
+    d->scratch_floats = scratch_need(p, d);
+    d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
+    d->gather_floats = gather_need(p);
+    d->gather = calloc(d->gather_floats ? d->gather_floats : 1, sizeof(float));
+    if (!d->arena || !d->scratch || !d->gather)
+        return mgc_errorf(ctx->err, "out of memory allocating the buffers");
+    return 0;
 }
 
 int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opts *o, rt_engine **out, mgc_error *e)
@@ -212,55 +271,21 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
     en->ndev = p->ndevices;
     en->vocab = p->vocab;
     en->dev = calloc((size_t)en->ndev, sizeof *en->dev);
+    /* every device places its own slices, concurrently, on the mesh that
+     * will run it: loading a t3000 plan uses all the host's cores */
     int rc = 0;
-    size_t maxlocal = 0;
+    en->mesh = rt_mesh_create(en->ndev, cores, e);
+    if (!en->mesh)
+        rc = -1;
+    load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)en->ndev * p->nweights};
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         size_t n = (size_t)(w->slices[0].local_shape[0] * (w->rank == 2 ? w->slices[0].local_shape[1] : 1));
-        maxlocal = max_z(maxlocal, n);
+        L.maxlocal = max_z(L.maxlocal, n);
     }
-    float *local = malloc(sizeof(float) * (maxlocal ? maxlocal : 1));
-    double mib = 0;
-    for (int dv = 0; dv < en->ndev && rc == 0; dv++) {
-        rt_device *d = &en->dev[dv];
-        d->mats = calloc(p->nweights ? p->nweights : 1, sizeof *d->mats);
-        d->vecs = calloc(p->nweights ? p->nweights : 1, sizeof *d->vecs);
-        for (size_t i = 0; i < p->nweights && rc == 0; i++) {
-            const mgc_plan_weight *w = &p->weights[i];
-            rc = load_weight(d, i, w, rt_ckpt_find(ck, w->hf_name), dv, local, &mib, e);
-            if (rc != 0) {
-                mgc_error_prefix(e, "loading '%s' for device %d", w->hf_name, dv);
-                break;
-            }
-            progress(o, (size_t)dv * p->nweights + i + 1, (size_t)en->ndev * p->nweights, mib);
-        }
-        if (rc != 0)
-            break;
-        d->caches = calloc((size_t)(p->cache_layers ? p->cache_layers : 1), sizeof *d->caches);
-        for (int64_t l = 0; l < p->cache_layers && rc == 0; l++)
-            rc = rt_kv_cache_init(&d->caches[l], to_rt(p->kv_dtype), (int)p->cache_users, (int)p->cache_kv_heads,
-                                  (int)p->cache_len, (int)p->cache_head_dim, e);
-        if (rc != 0)
-            break;
-        int64_t arena = p->prefill.arena_values > p->decode.arena_values ? p->prefill.arena_values
-                                                                          : p->decode.arena_values;
-        d->arena = calloc((size_t)(arena ? arena : 1), sizeof(float));
-        d->scratch_floats = scratch_need(p, d);
-        d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
-        d->gather_floats = gather_need(p);
-        d->gather = calloc(d->gather_floats ? d->gather_floats : 1, sizeof(float));
-        if (!d->arena || !d->scratch || !d->gather) {
-            rc = mgc_errorf(e, "out of memory allocating device %d's buffers", dv);
-            break;
-        }
-    }
-    free(local);
+    if (rc == 0)
+        rc = rt_mesh_run(en->mesh, load_device, &L, e);
     rt_ckpt_close(ck);
-    if (rc == 0) {
-        en->mesh = rt_mesh_create(en->ndev, cores, e);
-        if (!en->mesh)
-            rc = -1;
-    }
     if (rc != 0) {
         rt_engine_free(en);
         return -1;
@@ -276,9 +301,11 @@ void rt_engine_free(rt_engine *en)
     const mgc_plan *p = en->plan;
     for (int dv = 0; dv < en->ndev; dv++) {
         rt_device *d = &en->dev[dv];
-        for (size_t i = 0; d->mats && i < p->nweights; i++) {
-            rt_matrix_free(&d->mats[i]);
-            free(d->vecs[i]);
+        for (size_t i = 0; i < p->nweights; i++) {
+            if (d->mats)
+                rt_matrix_free(&d->mats[i]);
+            if (d->vecs)
+                free(d->vecs[i]);
         }
         free(d->mats);
         free(d->vecs);

@@ -9,7 +9,9 @@
  * figure that matters is the ratio to bytes-per-token / DRAM bandwidth, with
  * the bandwidth measured in the same run.
  *
- * usage: bench_decode [decode_steps]   (MGC_BENCH_DECODE_SPEC/CONFIG to pick another bringup) */
+ * usage: bench_decode [decode_steps]
+ * (MGC_BENCH_DECODE_SPEC / _CONFIG pick another bringup, _SYSTEM another system,
+ * e.g. t3000: eight simulated devices sharing this host's cores) */
 #include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -136,7 +138,7 @@ int main(int argc, char **argv)
     mgc_compile_opts_init(&o);
     o.spec_path = spec;
     o.config_path = config;
-    o.system = "cpu";
+    o.system = getenv("MGC_BENCH_DECODE_SYSTEM") ? getenv("MGC_BENCH_DECODE_SYSTEM") : "cpu";
     o.max_seq_len = 256;
     o.batch = 1;
     mgc_plan plan;
@@ -147,8 +149,8 @@ int main(int argc, char **argv)
         mgc_diags_print(&d, stderr, 0);
         goto out;
     }
-    printf("bench_decode: %s at true size, random bf16 weights, system cpu (1 device), %s weights\n", plan.model,
-           mgc_dtype_name(plan.weights_dtype));
+    printf("bench_decode: %s at true size, random bf16 weights, system %s (%d device%s), %s weights\n", plan.model,
+           plan.system, plan.ndevices, plan.ndevices == 1 ? "" : "s", mgc_dtype_name(plan.weights_dtype));
     double t0 = now();
     char cfgcopy[4096];
     snprintf(cfgcopy, sizeof cfgcopy, "cp '%s' '%s/config.json'", config, dir);
@@ -193,14 +195,15 @@ int main(int argc, char **argv)
     if (cores < 1 || cores > 8)
         cores = cores < 1 ? 1 : 8;
     double bw = dram_read_gbs((size_t)1 << 30, cores);
-    /* a decode step reads every weight once (the embedding table only one row) */
+    /* a decode step reads every weight once (the embedding table only one
+     * row), on every device: the simulated devices share this host's DRAM */
     double bytes = 0;
     for (size_t i = 0; i < plan.nweights; i++)
         if (plan.weights[i].role != MGC_W_EMBEDDING)
-            bytes += (double)plan.weights[i].bytes_per_device;
+            bytes += (double)plan.weights[i].bytes_per_device * plan.ndevices;
     double tps = steps / best_dec, roof = bw * 1e9 / bytes;
     printf("prefill pp%d: %.1f tok/s   decode tg%d: %.2f tok/s   (best of 3)\n", np, np / best_pre, steps, tps);
-    printf("decode reads %.0f MiB of weights per token; DRAM read %.1f GB/s on %d threads in this run -> roofline "
+    printf("decode reads %.0f MiB of weights per token (all devices); DRAM read %.1f GB/s on %d threads in this run -> roofline "
            "%.2f tok/s; decode = %.2f of the roofline\n",
            bytes / 1048576.0, bw, cores, roof, tps / roof);
     if (strstr(plan.model, "Qwen3-0.6B"))

@@ -20,14 +20,16 @@ static float *buf(const rt_device *d, const mgc_plan_entry *en, int id)
 
 /* all_gather of a split [rows][local] buffer into a replicated
  * [rows][width]: device dv holds columns [dv*local, (dv+1)*local) of the
- * padded width; columns past `width` are padding and are dropped. */
+ * padded width; columns past `width` are padding and are dropped.  Every
+ * device takes part; out == NULL keeps nothing (a device that is not the
+ * host's receiver). */
 static int gather_cols(rt_device_ctx *ctx, rt_device *d, const float *in, int rows, int64_t local, int64_t width,
                        float *out, int64_t out_stride, mgc_error *e)
 {
     size_t n = (size_t)rows * (size_t)local;
     if (rt_all_gather(ctx, in, n, d->gather, e) != 0)
         return -1;
-    for (int r = 0; r < rows; r++)
+    for (int r = 0; out && r < rows; r++)
         for (int dv = 0; dv < ctx->n_devices; dv++) {
             int64_t c0 = dv * local;
             if (c0 >= width)
@@ -140,21 +142,8 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
             return 0;
         }
         /* vocab shards: everyone takes part in the gather, device 0 keeps it */
-        float *dst = ctx->device == 0 && c->logits ? c->logits : NULL;
-        size_t nn = (size_t)rows * (size_t)local;
-        if (rt_all_gather(ctx, x, nn, d->gather, e) != 0)
-            return -1;
-        if (dst)
-            for (int r = 0; r < rows; r++)
-                for (int dv = 0; dv < ctx->n_devices; dv++) {
-                    int64_t c0 = dv * local;
-                    if (c0 >= op->vocab)
-                        break;
-                    int64_t nc = op->vocab - c0 < local ? op->vocab - c0 : local;
-                    memcpy(dst + (size_t)r * (size_t)op->vocab + c0,
-                           d->gather + (size_t)dv * nn + (size_t)r * (size_t)local, sizeof(float) * (size_t)nc);
-                }
-        return 0;
+        float *dst = ctx->device == 0 ? c->logits : NULL;
+        return gather_cols(ctx, d, x, rows, local, op->vocab, dst, op->vocab, e);
     }
     default:
         return mgc_errorf(e, "unknown kernel %d", (int)op->kernel);

@@ -28,15 +28,6 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
-/* Fails the test with every diagnostic shown. */
-#define FAIL_WITH_DIAGS(r, why)                                    \
-    do {                                                           \
-        char *t_ = mgc_test_diags_text(&(r)->d);                   \
-        print_error("%s\n%s", (why), t_);                          \
-        free(t_);                                                  \
-        fail();                                                    \
-    } while (0)
-
 static void expect_ok(mgc_test_result *r)
 {
     if (r->rc != 0)

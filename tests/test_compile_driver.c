@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "compile_helpers.h"
+#include "e2e_helpers.h"
 #include "safetensors.h"
 
 #define SPECS "tests/specs/compile/"
@@ -244,50 +245,11 @@ static void test_model_fixtures(void **state)
  * `drop` (NULL: none) and has `extra` (NULL: none) as a 1-D BF16 tensor. */
 static char *fixture_copy(const char *name, const char *drop, const char *extra)
 {
-    char *dir = mgc_test_tempdir("ckpt");
-    char src[4096], dst[4096];
-    snprintf(src, sizeof src, "tests/fixtures/%s/config.json", name);
-    snprintf(dst, sizeof dst, "%s/config.json", dir);
-    size_t n;
-    char *cfg = mgc_test_read_file(src, &n);
-    assert_non_null(cfg);
-    assert_int_equal(mgc_test_write_file(dst, cfg, n), 0);
-    free(cfg);
-    snprintf(src, sizeof src, "tests/fixtures/%s/model.safetensors", name);
-    snprintf(dst, sizeof dst, "%s/model.safetensors", dir);
-    mgc_error e = {{0}};
-    rt_st_file *f = NULL;
-    if (rt_st_open(src, &f, &e) != 0)
-        fail_msg("%s", e.msg);
-    size_t count = rt_st_count(f), k = 0;
-    rt_st_entry *ents = calloc(count + 1, sizeof *ents);
-    assert_non_null(ents);
-    int dropped = 0;
-    for (size_t i = 0; i < count; i++) {
-        const rt_st_tensor *t = rt_st_at(f, i);
-        if (drop && strcmp(t->name, drop) == 0) {
-            dropped = 1;
-            continue;
-        }
-        ents[k++] = rt_st_entry_of(t);
-    }
-    assert_true(dropped || !drop);
+    char src[256];
+    snprintf(src, sizeof src, "tests/fixtures/%s", name);
     static const uint16_t ones[8] = {0x3f80, 0x3f80, 0x3f80, 0x3f80, 0x3f80, 0x3f80, 0x3f80, 0x3f80};
-    if (extra) {
-        rt_st_entry x = {0};
-        x.name = extra;
-        assert_int_equal(rt_st_dtype_parse("BF16", &x.dtype), 0);
-        x.ndim = 1;
-        x.shape[0] = 8;
-        x.data = ones;
-        x.nbytes = sizeof ones;
-        ents[k++] = x;
-    }
-    if (rt_st_write(dst, ents, k, NULL, &e) != 0)
-        fail_msg("%s", e.msg);
-    free(ents);
-    rt_st_close(f);
-    return dir;
+    rt_st_entry x = {.name = extra, .dtype = RT_ST_BF16, .ndim = 1, .shape = {8}, .data = ones, .nbytes = sizeof ones};
+    return e2e_fixture_variant(src, drop, extra ? &x : NULL);
 }
 
 static void test_model_missing_tensor(void **state)

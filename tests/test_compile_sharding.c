@@ -16,14 +16,6 @@
 
 #include "compile_helpers.h"
 
-#define FAIL_WITH_DIAGS(r, why)                                    \
-    do {                                                           \
-        char *t_ = mgc_test_diags_text(&(r)->d);                   \
-        print_error("%s\n%s", (why), t_);                          \
-        free(t_);                                                  \
-        fail();                                                    \
-    } while (0)
-
 static const mgc_test_bringup *B(const char *name)
 {
     const mgc_test_bringup *b = mgc_test_bringup_named(name);

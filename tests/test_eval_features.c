@@ -109,42 +109,27 @@ static void reference_command_round_trip(void **state)
     e2e_rmtree(dir);
 }
 
-/* Writes a copy of the llama32 fixture whose layer-`layer` MLP output
- * weights are doubled (exact in bf16), so that that layer and only it is
- * broken. */
+/* A copy of the llama32 fixture whose layer-`layer` MLP output weights are
+ * doubled (exact in bf16), so that that layer and only it is broken. */
 static char *broken_llama32(int layer)
 {
     char target[128];
     snprintf(target, sizeof target, "model.layers.%d.mlp.down_proj.weight", layer);
-    char *dir = e2e_tmpdir();
     rt_st_file *f = NULL;
     mgc_error e = {{0}};
     assert_int_equal(rt_st_open("tests/fixtures/llama32/model.safetensors", &f, &e), 0);
-    size_t n = rt_st_count(f);
-    rt_st_entry *ents = calloc(n, sizeof *ents);
-    uint16_t *doubled = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const rt_st_tensor *t = rt_st_at(f, i);
-        ents[i] = rt_st_entry_of(t);
-        if (strcmp(t->name, target) == 0) {
-            assert_int_equal(t->dtype, RT_ST_BF16);
-            doubled = malloc(t->nbytes);
-            memcpy(doubled, t->data, t->nbytes);
-            for (int64_t k = 0; k < t->numel; k++)
-                if (doubled[k] & 0x7f80) /* non-zero, finite here: exponent + 1 doubles it */
-                    doubled[k] = (uint16_t)(doubled[k] + 0x0080);
-            ents[i].data = doubled;
-        }
-    }
-    assert_non_null(doubled);
-    char *path = e2e_path(dir, "model.safetensors");
-    assert_int_equal(rt_st_write(path, ents, n, NULL, &e), 0);
-    char *cfg = e2e_path(dir, "config.json");
-    e2e_copy_file("tests/fixtures/llama32/config.json", cfg, -1);
-    free(cfg);
-    free(path);
+    const rt_st_tensor *t = rt_st_find(f, target);
+    assert_non_null(t);
+    assert_int_equal(t->dtype, RT_ST_BF16);
+    uint16_t *doubled = malloc(t->nbytes);
+    memcpy(doubled, t->data, t->nbytes);
+    for (int64_t k = 0; k < t->numel; k++)
+        if (doubled[k] & 0x7f80) /* non-zero, finite here: exponent + 1 doubles it */
+            doubled[k] = (uint16_t)(doubled[k] + 0x0080);
+    rt_st_entry ent = rt_st_entry_of(t);
+    ent.data = doubled;
+    char *dir = e2e_fixture_variant("tests/fixtures/llama32", NULL, &ent);
     free(doubled);
-    free(ents);
     rt_st_close(f);
     return dir;
 }

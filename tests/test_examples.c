@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "e2e_helpers.h"
+
 static char *run_capture(const char *cmd)
 {
     FILE *p = popen(cmd, "r");
@@ -29,12 +31,6 @@ static char *run_capture(const char *cmd)
     return buf;
 }
 
-static const char *mgc(void)
-{
-    const char *m = getenv("MGC");
-    return m ? m : "build/mgc";
-}
-
 static void expect_in(const char *out, const char *needle)
 {
     if (!strstr(out, needle)) {
@@ -47,7 +43,7 @@ static void smollm2_walkthrough(void **state)
 {
     (void)state;
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "MGC=%s sh examples/smollm2-135m/run.sh 2>&1", mgc());
+    snprintf(cmd, sizeof cmd, "MGC=%s sh examples/smollm2-135m/run.sh 2>&1", e2e_mgc_path());
     char *out = run_capture(cmd);
     /* step 1: the spec checks */
     expect_in(out, "(no output: the spec checks)");
@@ -76,8 +72,8 @@ static void smollm2_walkthrough(void **state)
 static void smollm2_page_matches_script(void **state)
 {
     (void)state;
-    char *script = run_capture("cat examples/smollm2-135m/run.sh");
-    char *page = run_capture("cat examples/smollm2-135m/README.md");
+    char *script = e2e_slurp("examples/smollm2-135m/run.sh", NULL);
+    char *page = e2e_slurp("examples/smollm2-135m/README.md", NULL);
     const char *cmds[] = {
         "$ mgc check examples/smollm2-135m/n150.graph",
         "$ mgc compile examples/smollm2-135m/n150.graph --config examples/smollm2-135m/config.json --system t3000",

@@ -118,44 +118,10 @@ static void eval_exits_1(const char *plan, const char *dir, const char *ref, con
     free(err);
 }
 
-/* A copy of the llama32 checkpoint in a new directory (config.json too),
- * without tensor `skip` and with `repl` (if non-NULL) added or replacing the
- * tensor of its name. */
+/* A copy of the llama32 checkpoint without tensor `skip` and with `repl`. */
 static char *ckpt_variant(const char *skip, const rt_st_entry *repl)
 {
-    char *dir = e2e_tmpdir();
-    mgc_error err = {{0}};
-    rt_st_file *f = NULL;
-    if (rt_st_open(LLAMA_DIR "/model.safetensors", &f, &err) != 0)
-        fail_msg("%s", err.msg);
-    size_t n = rt_st_count(f), k = 0;
-    rt_st_entry *ents = calloc(n + 1, sizeof *ents);
-    assert_non_null(ents);
-    int replaced = 0;
-    for (size_t i = 0; i < n; i++) {
-        const rt_st_tensor *t = rt_st_at(f, i);
-        if (skip && !strcmp(t->name, skip))
-            continue;
-        if (repl && !strcmp(t->name, repl->name)) {
-            ents[k++] = *repl;
-            replaced = 1;
-            continue;
-        }
-        ents[k++] = rt_st_entry_of(t);
-    }
-    if (repl && !replaced)
-        ents[k++] = *repl;
-    char *path = e2e_path(dir, "model.safetensors");
-    static const char *const meta[] = {"format", "pt", NULL};
-    if (rt_st_write(path, ents, k, meta, &err) != 0)
-        fail_msg("%s", err.msg);
-    free(path);
-    free(ents);
-    rt_st_close(f);
-    char *cfg = e2e_path(dir, "config.json");
-    e2e_copy_file(LLAMA_DIR "/config.json", cfg, -1);
-    free(cfg);
-    return dir;
+    return e2e_fixture_variant(LLAMA_DIR, skip, repl);
 }
 
 /* ---- checkpoints ------------------------------------------------------------------- */

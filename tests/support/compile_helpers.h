@@ -51,6 +51,15 @@ size_t mgc_test_count_diags(const mgc_diags *d, mgc_diag_level level);
  * messages and for checks on the rendered form). */
 char *mgc_test_diags_text(const mgc_diags *d);
 
+/* Fails the running test with `why` and every diagnostic of result *r. */
+#define FAIL_WITH_DIAGS(r, why)                                    \
+    do {                                                           \
+        char *t_ = mgc_test_diags_text(&(r)->d);                   \
+        print_error("%s\n%s", (why), t_);                          \
+        free(t_);                                                  \
+        fail();                                                    \
+    } while (0)
+
 /* A checkpoint given as a table of tensor shapes, seen by the compiler
  * through mgc_tensor_lookup (the compiler never reads weight bytes). */
 typedef struct mgc_test_tensor {

@@ -6,7 +6,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,8 @@
 #include "compile.h"
 #include "diag.h"
 #include "e2e_helpers.h"
+
+#include "compile_helpers.h"
 #include "safetensors.h"
 
 const e2e_arch e2e_archs[] = {
@@ -171,27 +172,13 @@ int e2e_argmax(const float *x, int64_t n)
     return (int)best;
 }
 
-char *e2e_tmpdir(void)
-{
-    char *d = strdup("/tmp/mgc_test_rt_XXXXXX");
-    assert_non_null(d);
-    assert_non_null(mkdtemp(d));
-    return d;
-}
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
+char *e2e_tmpdir(void) { return mgc_test_tempdir("rt"); }
 
 void e2e_rmtree(char *dir)
 {
     if (!dir)
         return;
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    mgc_test_rmtree(dir);
     free(dir);
 }
 
@@ -204,26 +191,54 @@ char *e2e_path(const char *dir, const char *name)
 
 char *e2e_slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *b = mgc_test_read_file(path, len);
+    if (!b)
         fail_msg("cannot open %s", path);
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    assert_non_null(b);
-    size_t k;
-    while ((k = fread(b + n, 1, cap - n - 1, f)) > 0) {
-        n += k;
-        if (cap - n - 1 == 0) {
-            cap *= 2;
-            b = realloc(b, cap);
-            assert_non_null(b);
-        }
-    }
-    fclose(f);
-    b[n] = 0;
-    if (len)
-        *len = n;
     return b;
+}
+
+char *e2e_fixture_variant(const char *fixture_dir, const char *skip, const rt_st_entry *repl)
+{
+    char *dir = e2e_tmpdir();
+    char *src = e2e_path(fixture_dir, "model.safetensors");
+    mgc_error err = {{0}};
+    rt_st_file *f = NULL;
+    if (rt_st_open(src, &f, &err) != 0)
+        fail_msg("%s", err.msg);
+    size_t n = rt_st_count(f), k = 0;
+    rt_st_entry *ents = calloc(n + 1, sizeof *ents);
+    assert_non_null(ents);
+    int skipped = 0, replaced = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rt_st_tensor *t = rt_st_at(f, i);
+        if (skip && !strcmp(t->name, skip)) {
+            skipped = 1;
+            continue;
+        }
+        if (repl && !strcmp(t->name, repl->name)) {
+            ents[k++] = *repl;
+            replaced = 1;
+            continue;
+        }
+        ents[k++] = rt_st_entry_of(t);
+    }
+    if (skip && !skipped)
+        fail_msg("%s has no tensor '%s' to leave out", src, skip);
+    if (repl && !replaced)
+        ents[k++] = *repl;
+    char *path = e2e_path(dir, "model.safetensors");
+    static const char *const meta[] = {"format", "pt", NULL};
+    if (rt_st_write(path, ents, k, meta, &err) != 0)
+        fail_msg("%s", err.msg);
+    free(path);
+    free(src);
+    free(ents);
+    rt_st_close(f);
+    char *cfg_from = e2e_path(fixture_dir, "config.json"), *cfg_to = e2e_path(dir, "config.json");
+    e2e_copy_file(cfg_from, cfg_to, -1);
+    free(cfg_from);
+    free(cfg_to);
+    return dir;
 }
 
 void e2e_copy_file(const char *from, const char *to, long limit)
@@ -267,11 +282,7 @@ char *e2e_stderr_end(void)
     return s;
 }
 
-const char *e2e_mgc_path(void)
-{
-    const char *p = getenv("MGC");
-    return p && *p ? p : "build/mgc";
-}
+const char *e2e_mgc_path(void) { return mgc_test_mgc_path(); }
 
 int e2e_spawn(char *const argv[], char **out, char **err)
 {

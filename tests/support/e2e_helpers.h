@@ -11,6 +11,7 @@
 
 #include "engine.h"
 #include "plan.h"
+#include "safetensors.h"
 
 #define E2E_FIX "tests/fixtures"
 #define E2E_MAX_SEQ 128
@@ -65,6 +66,13 @@ int e2e_argmax(const float *x, int64_t n);
 char *e2e_tmpdir(void);
 void e2e_rmtree(char *dir); /* also frees dir */
 char *e2e_path(const char *dir, const char *name); /* malloc'd "dir/name" */
+/* A copy of the checkpoint in `fixture_dir` (its config.json and
+ * model.safetensors) in a new temporary directory, without tensor `skip`
+ * (NULL: none; it must exist) and with `repl` (NULL: none) replacing the
+ * tensor of its name, or added if there is none.  The caller removes the
+ * directory with e2e_rmtree. */
+char *e2e_fixture_variant(const char *fixture_dir, const char *skip, const rt_st_entry *repl);
+
 /* Copies a file byte for byte; keeps only the first `limit` bytes if limit >= 0. */
 void e2e_copy_file(const char *from, const char *to, long limit);
 /* Whole file into a malloc'd NUL-terminated buffer (*len bytes if len). */

@@ -1,8 +1,14 @@
 /* plan_sample.c: see plan_sample.h. */
 #include "plan_sample.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 static char *dup(const char *s)
 {
@@ -237,4 +243,23 @@ void mgc_test_sample_plan(mgc_plan *p)
     p->memory.activations = 16928 * 2;
     p->memory.total = p->memory.weights + p->memory.kv_cache + p->memory.activations;
     p->memory.dram = p->dram_bytes;
+}
+
+void mgc_test_expect_plan_stable(const mgc_plan *p, const char *label, const char *what)
+{
+    mgc_error e = {{0}};
+    if (mgc_plan_validate(p, &e) != 0)
+        fail_msg("%s loaded but does not validate: %s", what, e.msg);
+    char *again = mgc_plan_to_string(p, &e);
+    if (!again)
+        fail_msg("%s loaded but cannot be written: %s", what, e.msg);
+    mgc_plan q;
+    if (mgc_plan_parse(label, again, strlen(again), &q, &e) != 0)
+        fail_msg("%s: its rewrite does not load: %s", what, e.msg);
+    char *third = mgc_plan_to_string(&q, &e);
+    assert_non_null(third);
+    assert_string_equal(again, third);
+    free(third);
+    free(again);
+    mgc_plan_free(&q);
 }

@@ -11,4 +11,9 @@
  * 14 buffers).  Free with mgc_plan_free. */
 void mgc_test_sample_plan(mgc_plan *p);
 
+/* A plan that loaded (e.g. a surviving mutant) must validate, write out,
+ * load back from its own text and write the same bytes again; fails the
+ * running test naming `what` otherwise. */
+void mgc_test_expect_plan_stable(const mgc_plan *p, const char *label, const char *what);
+
 #endif

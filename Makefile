@@ -2,7 +2,8 @@
 # `make test SAN=1` does the same under AddressSanitizer + UBSan (in build/san);
 # `make bench` builds and runs the benchmarks.
 #
-# Sources are picked up by wildcard: a new compiler/*.c, runtime/*.c, driver/*.c,
+# Sources are picked up by wildcard: a new compiler/*.c, runtime/*.c, tokenizer/*.c,
+# eval/*.c, driver/*.c,
 # tests/test_*.c or bench/*.c file needs no edit here.
 
 CC      ?= cc
@@ -18,7 +19,7 @@ else
 SANFLAGS :=
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Icompiler -Iruntime -Idriver -Itests/support -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) cmocka)
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Icompiler -Iruntime -Itokenizer -Ieval -Idriver -Itests/support -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) cmocka)
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(OPT) -g $(SANFLAGS) -pthread
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -pthread
 LDFLAGS += $(SANFLAGS)
@@ -27,6 +28,8 @@ GEN_SRC   := $(BUILD)/gen/mgc_parser.c $(BUILD)/gen/mgc_lexer.c
 COMMON_SRC := $(sort $(wildcard common/*.c))
 COMP_SRC  := $(sort $(wildcard compiler/*.c))
 RT_SRC    := $(sort $(wildcard runtime/*.c))
+TOK_SRC   := $(sort $(wildcard tokenizer/*.c))
+EVAL_SRC  := $(sort $(wildcard eval/*.c))
 DRV_SRC   := $(sort $(wildcard driver/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TESTLIB_SRC := $(sort $(wildcard tests/support/*.c))
@@ -34,6 +37,8 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 COMP_OBJ  := $(COMP_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
 RT_OBJ    := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
+TOK_OBJ   := $(TOK_SRC:%.c=$(BUILD)/obj/%.o)
+EVAL_OBJ  := $(EVAL_SRC:%.c=$(BUILD)/obj/%.o)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 DRV_OBJ   := $(DRV_SRC:%.c=$(BUILD)/obj/%.o)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -42,6 +47,8 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 LIBCOMP := $(BUILD)/libmgc_compiler.a
 LIBRT   := $(BUILD)/libmgc_runtime.a
+LIBTOK  := $(BUILD)/libmgc_tokenizer.a
+LIBEVAL := $(BUILD)/libmgc_eval.a
 LIBDRV  := $(BUILD)/libmgc_driver.a
 LIBCOMMON := $(BUILD)/libmgc_common.a
 
@@ -76,19 +83,25 @@ $(LIBCOMMON): $(COMMON_OBJ)
 $(LIBRT): $(RT_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
+$(LIBTOK): $(TOK_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(LIBEVAL): $(EVAL_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
 # The driver's commands also form a library so tests can call them in-process.
 $(LIBDRV): $(filter-out $(BUILD)/obj/driver/main.o,$(DRV_OBJ))
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mgc: $(BUILD)/obj/driver/main.o $(LIBDRV) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
+$(BUILD)/mgc: $(BUILD)/obj/driver/main.o $(LIBDRV) $(LIBEVAL) $(LIBTOK) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIBDRV) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIBDRV) $(LIBEVAL) $(LIBTOK) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBDRV) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBDRV) $(LIBEVAL) $(LIBTOK) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

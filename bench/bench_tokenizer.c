@@ -90,7 +90,7 @@ static void bench(const char *path, const char *text, size_t len)
     }
     mgc_error e;
     double t0 = now();
-    rt_tokenizer *t = rt_tok_load(path, &e);
+    tokenizer *t = tok_load(path, &e);
     double load = now() - t0;
     if (!t) {
         printf("%s\n", e.msg);
@@ -102,9 +102,9 @@ static void bench(const char *path, const char *text, size_t len)
     for (int rep = 0; rep < 3; rep++) {
         free(ids);
         t0 = now();
-        if (rt_tok_encode(t, text, len, 1, &ids, &n, &e) != 0) {
+        if (tok_encode(t, text, len, 1, &ids, &n, &e) != 0) {
             printf("%s: %s\n", path, e.msg);
-            rt_tok_free(t);
+            tok_free(t);
             return;
         }
         double dt = now() - t0;
@@ -116,7 +116,7 @@ static void bench(const char *path, const char *text, size_t len)
             size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
             int32_t *li;
             size_t ln;
-            if (rt_tok_encode(t, p, l, 0, &li, &ln, &e) == 0)
+            if (tok_encode(t, p, l, 0, &li, &ln, &e) == 0)
                 free(li);
             p += l + 1;
         }
@@ -126,7 +126,7 @@ static void bench(const char *path, const char *text, size_t len)
         char *out;
         size_t olen;
         t0 = now();
-        if (rt_tok_decode(t, ids, n, 0, &out, &olen, &e) != 0) {
+        if (tok_decode(t, ids, n, 0, &out, &olen, &e) != 0) {
             printf("%s: %s\n", path, e.msg);
             break;
         }
@@ -137,7 +137,7 @@ static void bench(const char *path, const char *text, size_t len)
     printf("%-70s load %5.2f s  %7zu tokens  encode %6.1f MB/s  by line %6.1f MB/s  decode %6.1f MB/s\n", path,
            load, n, mb / best_enc, mb / best_line, mb / best_dec);
     free(ids);
-    rt_tok_free(t);
+    tok_free(t);
 }
 
 int main(int argc, char **argv)

@@ -17,8 +17,8 @@ int mgc_reference_tokens(const char *model, const char *tokens, const char *prom
                          int32_t **ids, int *n, mgc_error *e);
 /* max_new > 0: the prompt plus max_new greedy tokens; else the prompt split
  * in two halves (tt-metal's convention). */
-struct rt_reference;
-int mgc_reference_build(rt_engine *en, const int32_t *ids, int n, long max_new, struct rt_reference *ref,
+struct ev_reference;
+int mgc_reference_build(rt_engine *en, const int32_t *ids, int n, long max_new, struct ev_reference *ref,
                         mgc_error *e);
 
 #endif

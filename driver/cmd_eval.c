@@ -54,7 +54,7 @@ static void progress(void *ud, int64_t done, int64_t total)
     fflush(stderr);
 }
 
-static void row(const char *name, const rt_metrics_summary *s)
+static void row(const char *name, const ev_metrics_summary *s)
 {
     if (s->positions == 0)
         return;
@@ -62,7 +62,7 @@ static void row(const char *name, const rt_metrics_summary *s)
            s->pcc_min, s->pcc_mean, s->max_abs_err, s->kl_mean, s->perplexity);
 }
 
-static int write_json(const char *path, const mgc_plan *plan, const rt_reference *ref, const rt_eval_result *r,
+static int write_json(const char *path, const mgc_plan *plan, const ev_reference *ref, const ev_result *r,
                       mgc_error *e)
 {
     json_object *o = json_object_new_object();
@@ -162,12 +162,12 @@ int mgc_cmd_eval(int argc, char **argv)
     mgc_error err = {{0}};
     mgc_plan plan;
     memset(&plan, 0, sizeof plan);
-    rt_reference ref;
+    ev_reference ref;
     memset(&ref, 0, sizeof ref);
     rt_engine *en = NULL;
-    rt_eval_result res;
+    ev_result res;
     memset(&res, 0, sizeof res);
-    rt_layer_cmp lc;
+    ev_layer_cmp lc;
     memset(&lc, 0, sizeof lc);
     int rc = MGC_EXIT_INPUT;
     if (mgc_plan_read(planpath, &plan, &err) != 0)
@@ -188,19 +188,19 @@ int mgc_cmd_eval(int argc, char **argv)
         if (!ok)
             goto fail;
         ref.path = strdup("builtin reference (f32, one device)");
-    } else if (rt_reference_load(refpath, &ref, &err) != 0)
+    } else if (ev_reference_load(refpath, &ref, &err) != 0)
         goto fail;
     rt_engine_opts eo = {.progress = isatty(2)};
     if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
         goto fail;
-    if (layers && rt_eval_layers(en, &ref, &lc, &err) != 0)
+    if (layers && ev_layers(en, &ref, &lc, &err) != 0)
         goto fail;
-    rt_eval_opts o = {.prefill_decode = prefill_decode};
+    ev_opts o = {.prefill_decode = prefill_decode};
     if (max_new >= 0 && !builtin)
         o.max_positions = ref.prompt_len + max_new;
     if (isatty(2))
         o.on_step = progress;
-    if (rt_eval_teacher_forcing(en, &ref, &o, &res, &err) != 0)
+    if (ev_teacher_forcing(en, &ref, &o, &res, &err) != 0)
         goto fail;
 
     printf("mgc eval: %s on %s (%d device%s), weights %s, activations %s, kv cache %s\n", plan.model, plan.system,
@@ -235,7 +235,7 @@ int mgc_cmd_eval(int argc, char **argv)
             printf("  %-22s  %12.8f  %12.6g%s\n", name, lc.pcc[i], lc.max_abs_err[i],
                    lc.pcc[i] >= threshold ? "" : "   < threshold");
         }
-        int first = rt_layer_cmp_first_below(&lc, threshold);
+        int first = ev_layer_cmp_first_below(&lc, threshold);
         if (first < 0)
             printf("every layer has pcc >= %g\n", threshold);
         else if (first == 0)
@@ -269,10 +269,10 @@ int mgc_cmd_eval(int argc, char **argv)
 fail:
     fprintf(stderr, "mgc eval: %s\n", err.msg);
 out:
-    rt_eval_result_free(&res);
-    rt_layer_cmp_free(&lc);
+    ev_result_free(&res);
+    ev_layer_cmp_free(&lc);
     rt_engine_free(en);
-    rt_reference_free(&ref);
+    ev_reference_free(&ref);
     mgc_plan_free(&plan);
     return rc;
 }

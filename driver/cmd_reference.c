@@ -47,14 +47,14 @@ int mgc_reference_tokens(const char *model, const char *tokens, const char *prom
     return rc;
 }
 
-int mgc_reference_build(rt_engine *en, const int32_t *ids, int n, long max_new, rt_reference *ref, mgc_error *e)
+int mgc_reference_build(rt_engine *en, const int32_t *ids, int n, long max_new, ev_reference *ref, mgc_error *e)
 {
     if (max_new > 0)
-        return rt_reference_make(en, ids, n, n, (int)max_new, ref, e);
+        return ev_reference_make(en, ids, n, n, (int)max_new, ref, e);
     if (n < 2)
         return mgc_errorf(e, "a prompt of %d token%s cannot be split into a prompt and a continuation; give "
                              "--max-new-tokens", n, n == 1 ? "" : "s");
-    return rt_reference_make(en, ids, n, n / 2, 0, ref, e);
+    return ev_reference_make(en, ids, n, n / 2, 0, ref, e);
 }
 
 int mgc_cmd_reference(int argc, char **argv)
@@ -100,7 +100,7 @@ int mgc_cmd_reference(int argc, char **argv)
     mgc_plan plan;
     memset(&plan, 0, sizeof plan);
     rt_engine *en = NULL;
-    rt_reference ref;
+    ev_reference ref;
     memset(&ref, 0, sizeof ref);
     int rc = MGC_EXIT_INPUT;
     if (mgc_reference_tokens(model, tokens, prompt, pfile, &ids, &n, &err) != 0 ||
@@ -109,7 +109,7 @@ int mgc_cmd_reference(int argc, char **argv)
         goto fail;
     const char *meta[] = {"producer", "mgc reference (f32, one device)", "spec", argv[optind], "model", plan.model,
                           NULL};
-    if (rt_reference_write(&ref, out, meta, &err) != 0)
+    if (ev_reference_write(&ref, out, meta, &err) != 0)
         goto fail;
     fprintf(stderr, "mgc reference: wrote %s: %lld tokens (prompt %lld), vocab %lld%s\n", out, (long long)ref.t,
             (long long)ref.prompt_len, (long long)ref.vocab, ref.hidden_states ? ", with hidden_states" : "");
@@ -118,7 +118,7 @@ int mgc_cmd_reference(int argc, char **argv)
 fail:
     fprintf(stderr, "mgc reference: %s\n", err.msg);
 out:
-    rt_reference_free(&ref);
+    ev_reference_free(&ref);
     rt_engine_free(en);
     mgc_plan_free(&plan);
     free(ids);

@@ -79,7 +79,7 @@ int mgc_cmd_run(int argc, char **argv)
         return MGC_EXIT_USAGE;
     }
     mgc_error err = {{0}};
-    if (rt_sampler_check((float)temperature, (int)top_k, (float)top_p, &err) != 0) {
+    if (ev_sampler_check((float)temperature, (int)top_k, (float)top_p, &err) != 0) {
         fprintf(stderr, "mgc run: %s\n", err.msg);
         return MGC_EXIT_USAGE;
     }
@@ -104,7 +104,7 @@ int mgc_cmd_run(int argc, char **argv)
     int rc = MGC_EXIT_INPUT;
     int32_t **gen = calloc((size_t)users, sizeof *gen);
     const int32_t **prompts = calloc((size_t)users, sizeof *prompts);
-    rt_sampler *samplers = calloc((size_t)users, sizeof *samplers);
+    ev_sampler *samplers = calloc((size_t)users, sizeof *samplers);
     if (!gen || !prompts || !samplers) {
         mgc_errorf(&err, "out of memory");
         goto fail;
@@ -113,20 +113,20 @@ int mgc_cmd_run(int argc, char **argv)
         gen[u] = calloc((size_t)(max_new ? max_new : 1), sizeof(int32_t));
         prompts[u] = prompt_ids;
         /* each user its own stream, so users draw different samples */
-        rt_sampler_init(&samplers[u], (float)temperature, (int)top_k, (float)top_p, seed + (unsigned long long)u, &err);
+        ev_sampler_init(&samplers[u], (float)temperature, (int)top_k, (float)top_p, seed + (unsigned long long)u, &err);
     }
     if (mgc_plan_read(argv[optind], &plan, &err) != 0)
         goto fail;
     rt_engine_opts eo = {.progress = isatty(2)};
     if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
         goto fail;
-    rt_generate_stats st;
-    if (rt_generate(en, (int)users, prompts, nprompt, (int)max_new, samplers, gen, &st, &err) != 0)
+    ev_generate_stats st;
+    if (ev_generate(en, (int)users, prompts, nprompt, (int)max_new, samplers, gen, &st, &err) != 0)
         goto fail;
     /* the text too, where the model has a tokenizer */
     char tokpath[4096];
     snprintf(tokpath, sizeof tokpath, "%s/tokenizer.json", model);
-    rt_tokenizer *tok = access(tokpath, F_OK) == 0 ? rt_tok_load(tokpath, &err) : NULL;
+    tokenizer *tok = access(tokpath, F_OK) == 0 ? tok_load(tokpath, &err) : NULL;
     if (!tok && access(tokpath, F_OK) == 0)
         fprintf(stderr, "mgc run: not decoding the text: %s\n", err.msg);
     for (int u = 0; u < users; u++) {
@@ -136,13 +136,13 @@ int mgc_cmd_run(int argc, char **argv)
         printf("\n");
         char *text = NULL;
         size_t len = 0;
-        if (tok && rt_tok_decode(tok, gen[u], (size_t)max_new, 0, &text, &len, &err) == 0)
+        if (tok && tok_decode(tok, gen[u], (size_t)max_new, 0, &text, &len, &err) == 0)
             printf("user %d text: %s\n", u, text);
         else if (tok)
             fprintf(stderr, "mgc run: user %d: cannot decode the text: %s\n", u, err.msg);
         free(text);
     }
-    rt_tok_free(tok);
+    tok_free(tok);
     fprintf(stderr, "mgc run: prefill %d tokens x %ld user%s in %.3f s; decode %d steps in %.3f s (%.1f tok/s/user)\n",
             nprompt, users, users == 1 ? "" : "s", st.prefill_seconds, st.decode_steps, st.decode_seconds,
             st.decode_steps && st.decode_seconds > 0 ? st.decode_steps / st.decode_seconds : 0.0);

@@ -99,7 +99,7 @@ int mgc_cmd_tokenize(int argc, char **argv)
         strcpy(path + n, n && model[n - 1] == '/' ? "tokenizer.json" : "/tokenizer.json");
     }
     mgc_error err = {{0}};
-    rt_tokenizer *tok = rt_tok_load(model ? path : file, &err);
+    tokenizer *tok = tok_load(model ? path : file, &err);
     free(path);
     if (!tok) {
         fprintf(stderr, "mgc tokenize: %s\n", err.msg);
@@ -119,7 +119,7 @@ int mgc_cmd_tokenize(int argc, char **argv)
         if (!decode) {
             int32_t *out;
             size_t n;
-            if (rt_tok_encode(tok, line, (size_t)len, !no_special, &out, &n, &err) != 0) {
+            if (tok_encode(tok, line, (size_t)len, !no_special, &out, &n, &err) != 0) {
                 fprintf(stderr, "mgc tokenize: line %zu: %s\n", lineno, err.msg);
                 rc = MGC_EXIT_INPUT;
                 break;
@@ -136,7 +136,7 @@ int mgc_cmd_tokenize(int argc, char **argv)
                 rc = MGC_EXIT_INPUT;
                 break;
             }
-            if (rt_tok_decode(tok, ids, nids, no_special, &text, &tlen, &err) != 0) {
+            if (tok_decode(tok, ids, nids, no_special, &text, &tlen, &err) != 0) {
                 fprintf(stderr, "mgc tokenize: line %zu: %s\n", lineno, err.msg);
                 rc = MGC_EXIT_INPUT;
                 break;
@@ -156,6 +156,6 @@ int mgc_cmd_tokenize(int argc, char **argv)
     }
     free(line);
     free(ids);
-    rt_tok_free(tok);
+    tok_free(tok);
     return rc;
 }

@@ -55,14 +55,14 @@ int mgc_tokenize_prompt(const char *model_dir, const char *text, int32_t **out, 
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", model_dir);
-    rt_tokenizer *t = rt_tok_load(path, e);
+    tokenizer *t = tok_load(path, e);
     if (!t)
         return -1;
     size_t k = 0;
     /* as the HF references are made: add_special_tokens=True (BOS where the
      * model's post-processor adds one) */
-    int rc = rt_tok_encode(t, text, strlen(text), 1, out, &k, e);
-    rt_tok_free(t);
+    int rc = tok_encode(t, text, strlen(text), 1, out, &k, e);
+    tok_free(t);
     if (rc != 0)
         return -1;
     if (k > INT32_MAX) {

@@ -11,16 +11,16 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int score(const rt_reference *ref, const float *ours, int64_t pos, rt_pos_metrics *m, mgc_error *e)
+static int score(const ev_reference *ref, const float *ours, int64_t pos, rt_pos_metrics *m, mgc_error *e)
 {
     int next = pos + 1 < ref->t ? ref->input_ids[pos + 1] : -1;
     int top5[5];
     for (int k = 0; k < 5; k++)
         top5[k] = ref->top5[pos * 5 + k];
-    return rt_metrics_row(ours, ref->logits + pos * ref->vocab, (int)ref->vocab, top5, next, m, e);
+    return ev_metrics_row(ours, ref->logits + pos * ref->vocab, (int)ref->vocab, top5, next, m, e);
 }
 
-int rt_eval_teacher_forcing(rt_engine *en, const rt_reference *ref, const rt_eval_opts *o, rt_eval_result *out,
+int ev_teacher_forcing(rt_engine *en, const ev_reference *ref, const ev_opts *o, ev_result *out,
                             mgc_error *e)
 {
     memset(out, 0, sizeof *out);
@@ -44,10 +44,10 @@ int rt_eval_teacher_forcing(rt_engine *en, const rt_reference *ref, const rt_eva
         free(row);
         return mgc_errorf(e, "out of memory");
     }
-    rt_metrics_acc all, pre, dec;
-    rt_metrics_acc_init(&all);
-    rt_metrics_acc_init(&pre);
-    rt_metrics_acc_init(&dec);
+    ev_metrics_acc all, pre, dec;
+    ev_metrics_acc_init(&all);
+    ev_metrics_acc_init(&pre);
+    ev_metrics_acc_init(&dec);
     int rc = 0;
     double t0 = now();
     if (o && o->prefill_decode) {
@@ -65,8 +65,8 @@ int rt_eval_teacher_forcing(rt_engine *en, const rt_reference *ref, const rt_eva
         rc = score(ref, row + p * vocab, p, &out->pos[p], e);
         if (o && o->logits_out)
             memcpy(o->logits_out + p * vocab, row + p * vocab, sizeof(float) * (size_t)vocab);
-        rt_metrics_acc_add(&all, &out->pos[p]);
-        rt_metrics_acc_add(&pre, &out->pos[p]);
+        ev_metrics_acc_add(&all, &out->pos[p]);
+        ev_metrics_acc_add(&pre, &out->pos[p]);
     }
     double t1 = now();
     for (int64_t p = plen; p < total && rc == 0; p++) {
@@ -77,31 +77,31 @@ int rt_eval_teacher_forcing(rt_engine *en, const rt_reference *ref, const rt_eva
             rc = score(ref, row, p, &out->pos[p], e);
         if (rc == 0 && o && o->logits_out)
             memcpy(o->logits_out + p * vocab, row, sizeof(float) * (size_t)vocab);
-        rt_metrics_acc_add(&all, &out->pos[p]);
-        rt_metrics_acc_add(&dec, &out->pos[p]);
+        ev_metrics_acc_add(&all, &out->pos[p]);
+        ev_metrics_acc_add(&dec, &out->pos[p]);
         out->decode_steps++;
         if (o && o->on_step)
             o->on_step(o->ud, p + 1 - plen, total - plen);
     }
     out->decode_seconds = now() - t1;
     free(row);
-    rt_metrics_acc_finish(&all, &out->all);
-    rt_metrics_acc_finish(&pre, &out->prefill);
-    rt_metrics_acc_finish(&dec, &out->decode);
+    ev_metrics_acc_finish(&all, &out->all);
+    ev_metrics_acc_finish(&pre, &out->prefill);
+    ev_metrics_acc_finish(&dec, &out->decode);
     if (rc != 0) {
-        rt_eval_result_free(out);
+        ev_result_free(out);
         return -1;
     }
     return 0;
 }
 
-void rt_eval_result_free(rt_eval_result *r)
+void ev_result_free(ev_result *r)
 {
     free(r->pos);
     memset(r, 0, sizeof *r);
 }
 
-int rt_eval_layers(rt_engine *en, const rt_reference *ref, rt_layer_cmp *out, mgc_error *e)
+int ev_layers(rt_engine *en, const ev_reference *ref, ev_layer_cmp *out, mgc_error *e)
 {
     memset(out, 0, sizeof *out);
     if (!ref->hidden_states)
@@ -135,7 +135,7 @@ int rt_eval_layers(rt_engine *en, const rt_reference *ref, rt_layer_cmp *out, mg
         /* our snapshot taps-1 is the final norm, HF's entry `layers` */
         const float *a = ours + (size_t)(i < layers ? i : taps - 1) * slice;
         const float *b = ref->hidden_states + (size_t)i * slice;
-        out->pcc[i] = rt_pcc(a, b, slice);
+        out->pcc[i] = ev_pcc(a, b, slice);
         double m = 0;
         for (size_t k = 0; k < slice; k++) {
             double d = (double)a[k] - (double)b[k];
@@ -150,14 +150,14 @@ int rt_eval_layers(rt_engine *en, const rt_reference *ref, rt_layer_cmp *out, mg
     return 0;
 }
 
-void rt_layer_cmp_free(rt_layer_cmp *c)
+void ev_layer_cmp_free(ev_layer_cmp *c)
 {
     free(c->pcc);
     free(c->max_abs_err);
     memset(c, 0, sizeof *c);
 }
 
-int rt_layer_cmp_first_below(const rt_layer_cmp *c, double threshold)
+int ev_layer_cmp_first_below(const ev_layer_cmp *c, double threshold)
 {
     for (int i = 0; i < c->n; i++)
         if (!(c->pcc[i] >= threshold))

@@ -10,41 +10,41 @@
 #include "metrics.h"
 #include "reference.h"
 
-typedef struct rt_eval_opts {
+typedef struct ev_opts {
     int prefill_decode;     /* debug: run the prompt through the decode path too */
     int64_t max_positions;  /* stop after this many positions (0 = the whole reference) */
     float *logits_out;      /* if set: [positions][vocab] our logits */
     void (*on_step)(void *ud, int64_t done, int64_t total); /* progress, may be NULL */
     void *ud;
-} rt_eval_opts;
+} ev_opts;
 
-typedef struct rt_eval_result {
+typedef struct ev_result {
     int64_t positions;       /* positions compared */
     int64_t prompt_len;
     rt_pos_metrics *pos;     /* [positions] */
-    rt_metrics_summary all, prefill, decode;
+    ev_metrics_summary all, prefill, decode;
     double prefill_seconds, decode_seconds;
     int64_t decode_steps;
-} rt_eval_result;
+} ev_result;
 
-int rt_eval_teacher_forcing(rt_engine *en, const rt_reference *ref, const rt_eval_opts *o, rt_eval_result *out,
+int ev_teacher_forcing(rt_engine *en, const ev_reference *ref, const ev_opts *o, ev_result *out,
                             mgc_error *e);
-void rt_eval_result_free(rt_eval_result *r);
+void ev_result_free(ev_result *r);
 
 /* Layer-by-layer comparison (the seeds' advice for localising a bringup bug):
  * one prefill over the reference's whole input_ids recording the residual
  * stream, compared with the reference's hidden_states: entry i < layers is
  * the value entering decoder layer i (0 = the embeddings), entry `layers` the
  * final norm's output. */
-typedef struct rt_layer_cmp {
+typedef struct ev_layer_cmp {
     int n;                  /* layers + 1 entries */
     double *pcc;            /* [n] over all positions and values */
     double *max_abs_err;    /* [n] */
-} rt_layer_cmp;
+} ev_layer_cmp;
 
-int rt_eval_layers(rt_engine *en, const rt_reference *ref, rt_layer_cmp *out, mgc_error *e);
-void rt_layer_cmp_free(rt_layer_cmp *c);
+int ev_layers(rt_engine *en, const ev_reference *ref, ev_layer_cmp *out, mgc_error *e);
+void ev_layer_cmp_free(ev_layer_cmp *c);
 /* The first entry whose PCC is below `threshold`, or -1. */
-int rt_layer_cmp_first_below(const rt_layer_cmp *c, double threshold);
+int ev_layer_cmp_first_below(const ev_layer_cmp *c, double threshold);
 
 #endif

@@ -20,8 +20,8 @@ static int64_t longrope_switch(const mgc_plan *p)
     return 0;
 }
 
-int rt_generate(rt_engine *en, int users, const int32_t *const *prompts, int nprompt, int n_new,
-                rt_sampler *samplers, int32_t **out, rt_generate_stats *stats, mgc_error *e)
+int ev_generate(rt_engine *en, int users, const int32_t *const *prompts, int nprompt, int n_new,
+                ev_sampler *samplers, int32_t **out, ev_generate_stats *stats, mgc_error *e)
 {
     memset(stats, 0, sizeof *stats);
     if (n_new <= 0)
@@ -35,7 +35,7 @@ int rt_generate(rt_engine *en, int users, const int32_t *const *prompts, int npr
     int64_t vocab = rt_engine_vocab(en), sw = longrope_switch(rt_engine_plan(en));
     int64_t maxrows = (int64_t)nprompt + n_new > users ? (int64_t)nprompt + n_new : users;
     float *logits = malloc(sizeof(float) * (size_t)(maxrows * vocab));
-    rt_sample_cand *cand = malloc(sizeof *cand * (size_t)vocab);
+    ev_sample_cand *cand = malloc(sizeof *cand * (size_t)vocab);
     int32_t *next = calloc((size_t)users, sizeof(int32_t)), *pos = calloc((size_t)users, sizeof(int32_t));
     int32_t *seq = malloc(sizeof(int32_t) * (size_t)(nprompt + n_new));
     int *ulist = calloc((size_t)users, sizeof(int));
@@ -48,7 +48,7 @@ int rt_generate(rt_engine *en, int users, const int32_t *const *prompts, int npr
     for (int u = 0; u < users; u++) {
         if (rt_engine_prefill(en, u, prompts[u], nprompt, 0, logits, e) != 0)
             goto out;
-        int tok = rt_sample(&samplers[u], logits + (int64_t)(nprompt - 1) * vocab, (int)vocab, cand, e);
+        int tok = ev_sample(&samplers[u], logits + (int64_t)(nprompt - 1) * vocab, (int)vocab, cand, e);
         if (tok < 0)
             goto out;
         out[u][0] = next[u] = tok;
@@ -71,7 +71,7 @@ int rt_generate(rt_engine *en, int users, const int32_t *const *prompts, int npr
                     goto out;
                 row = logits + (int64_t)pos[u] * vocab;
             }
-            int tok = rt_sample(&samplers[u], row, (int)vocab, cand, e);
+            int tok = ev_sample(&samplers[u], row, (int)vocab, cand, e);
             if (tok < 0)
                 goto out;
             out[u][step] = next[u] = tok;

@@ -13,14 +13,14 @@
 #include "engine.h"
 #include "sampling.h"
 
-typedef struct rt_generate_stats {
+typedef struct ev_generate_stats {
     double prefill_seconds, decode_seconds;
     int decode_steps;
-} rt_generate_stats;
+} ev_generate_stats;
 
 /* users prompts of `nprompt` tokens each (all the same length; prompts[u]);
  * out[u] receives n_new tokens.  samplers[u] draws user u's tokens. */
-int rt_generate(rt_engine *en, int users, const int32_t *const *prompts, int nprompt, int n_new,
-                rt_sampler *samplers, int32_t **out, rt_generate_stats *stats, mgc_error *e);
+int ev_generate(rt_engine *en, int users, const int32_t *const *prompts, int nprompt, int n_new,
+                ev_sampler *samplers, int32_t **out, ev_generate_stats *stats, mgc_error *e);
 
 #endif

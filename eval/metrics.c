@@ -55,7 +55,7 @@ static double log_sum_exp(const float *x, int n)
     return m + log(s);
 }
 
-double rt_pcc(const float *x, const float *y, size_t n)
+double ev_pcc(const float *x, const float *y, size_t n)
 {
     int equal = 1, xconst = 1, yconst = 1;
     double sx = 0.0, sy = 0.0;
@@ -88,7 +88,7 @@ double rt_pcc(const float *x, const float *y, size_t n)
 
 /* ---- one position ---------------------------------------------------------------------- */
 
-int rt_metrics_row(const float *ours, const float *ref, int vocab, const int *ref_top5,
+int ev_metrics_row(const float *ours, const float *ref, int vocab, const int *ref_top5,
                    int next_token, rt_pos_metrics *out, mgc_error *e)
 {
     if (!out)
@@ -140,7 +140,7 @@ int rt_metrics_row(const float *ours, const float *ref, int vocab, const int *re
 
     if (ref) {
         m.has_ref_logits = 1;
-        m.pcc = rt_pcc(ours, ref, (size_t)vocab);
+        m.pcc = ev_pcc(ours, ref, (size_t)vocab);
         double err = 0.0;
         for (int i = 0; i < vocab; i++) {
             double d = fabs((double)ours[i] - (double)ref[i]);
@@ -173,9 +173,9 @@ int rt_metrics_row(const float *ours, const float *ref, int vocab, const int *re
 
 /* ---- aggregation -------------------------------------------------------------------------- */
 
-void rt_metrics_acc_init(rt_metrics_acc *acc)
+void ev_metrics_acc_init(ev_metrics_acc *acc)
 {
-    *acc = (rt_metrics_acc){0};
+    *acc = (ev_metrics_acc){0};
     acc->pcc_min = INFINITY;
 }
 
@@ -190,7 +190,7 @@ static double sticky_max(double a, double v)
     return isnan(a) || isnan(v) ? NAN : v > a ? v : a;
 }
 
-void rt_metrics_acc_add(rt_metrics_acc *acc, const rt_pos_metrics *m)
+void ev_metrics_acc_add(ev_metrics_acc *acc, const rt_pos_metrics *m)
 {
     acc->positions++;
     if (m->has_ref_top5) {
@@ -212,9 +212,9 @@ void rt_metrics_acc_add(rt_metrics_acc *acc, const rt_pos_metrics *m)
     }
 }
 
-void rt_metrics_acc_finish(const rt_metrics_acc *acc, rt_metrics_summary *out)
+void ev_metrics_acc_finish(const ev_metrics_acc *acc, ev_metrics_summary *out)
 {
-    rt_metrics_summary s = {0};
+    ev_metrics_summary s = {0};
     s.positions = acc->positions;
     s.n_top = acc->n_top;
     s.top1 = acc->n_top ? (double)acc->top1_hits / (double)acc->n_top : NAN;

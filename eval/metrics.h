@@ -55,23 +55,23 @@ typedef struct rt_pos_metrics {
 
 /* Fills *out for one position.  Returns -1 on bad input (vocab < 1, a NULL
  * row, a token out of range, a non-finite reference logit). */
-int rt_metrics_row(const float *ours, const float *ref, int vocab, const int *ref_top5,
+int ev_metrics_row(const float *ours, const float *ref, int vocab, const int *ref_top5,
                    int next_token, rt_pos_metrics *out, mgc_error *e);
 
 /* Pearson correlation of two rows as defined above. */
-double rt_pcc(const float *x, const float *y, size_t n);
+double ev_pcc(const float *x, const float *y, size_t n);
 
 /* Aggregation over positions. */
-typedef struct rt_metrics_acc {
+typedef struct ev_metrics_acc {
     long positions;
     long n_top, top1_hits, top5_hits;
     long n_logits;
     double pcc_sum, pcc_min, max_abs_err, kl_sum, kl_max;
     long n_nll;
     double nll_sum;
-} rt_metrics_acc;
+} ev_metrics_acc;
 
-typedef struct rt_metrics_summary {
+typedef struct ev_metrics_summary {
     long positions; /* rows added */
     long n_top;     /* rows with a reference top-5 */
     double top1;    /* fraction of them with top1_match (NaN if none) */
@@ -81,10 +81,10 @@ typedef struct rt_metrics_summary {
     long n_nll;      /* rows with a teacher-forced next token */
     double nll_mean; /* mean NLL in nats (NaN if none) */
     double perplexity; /* exp(nll_mean) */
-} rt_metrics_summary;
+} ev_metrics_summary;
 
-void rt_metrics_acc_init(rt_metrics_acc *acc);
-void rt_metrics_acc_add(rt_metrics_acc *acc, const rt_pos_metrics *m);
-void rt_metrics_acc_finish(const rt_metrics_acc *acc, rt_metrics_summary *out);
+void ev_metrics_acc_init(ev_metrics_acc *acc);
+void ev_metrics_acc_add(ev_metrics_acc *acc, const rt_pos_metrics *m);
+void ev_metrics_acc_finish(const ev_metrics_acc *acc, ev_metrics_summary *out);
 
 #endif

@@ -23,7 +23,7 @@ static const rt_st_tensor *need(const rt_st_file *f, const char *path, const cha
     return t;
 }
 
-int rt_reference_load(const char *path, rt_reference *r, mgc_error *e)
+int ev_reference_load(const char *path, ev_reference *r, mgc_error *e)
 {
     memset(r, 0, sizeof *r);
     rt_st_file *f = NULL;
@@ -136,11 +136,11 @@ out:
     free(top);
     rt_st_close(f);
     if (rc != 0)
-        rt_reference_free(r);
+        ev_reference_free(r);
     return rc;
 }
 
-void rt_reference_free(rt_reference *r)
+void ev_reference_free(ev_reference *r)
 {
     free(r->path);
     free(r->input_ids);

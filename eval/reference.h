@@ -10,7 +10,7 @@
 #include "engine.h"
 #include "mgc_error.h"
 
-typedef struct rt_reference {
+typedef struct ev_reference {
     char *path;
     int64_t t;            /* tokens */
     int64_t vocab;
@@ -21,19 +21,19 @@ typedef struct rt_reference {
     int64_t hidden_layers;/* L+1 slices of hidden_states, 0 if absent */
     int64_t hidden;
     float *hidden_states; /* [hidden_layers][t][hidden] or NULL */
-} rt_reference;
+} ev_reference;
 
-int rt_reference_load(const char *path, rt_reference *out, mgc_error *e);
-void rt_reference_free(rt_reference *r);
+int ev_reference_load(const char *path, ev_reference *out, mgc_error *e);
+void ev_reference_free(ev_reference *r);
 
 /* Makes a reference with `en` (normally an f32 plan on one device): with
  * n_new > 0, input_ids = the ntok prompt tokens + n_new greedy tokens and
  * prompt_len = ntok; with n_new == 0, input_ids = tokens and prompt_len as
  * given.  logits, top5 and (when the plan records them) hidden_states come
  * from one forward over the whole sequence, as HF's do. */
-int rt_reference_make(rt_engine *en, const int32_t *tokens, int ntok, int prompt_len, int n_new, rt_reference *r,
+int ev_reference_make(rt_engine *en, const int32_t *tokens, int ntok, int prompt_len, int n_new, ev_reference *r,
                       mgc_error *e);
 /* Writes it in the fixtures' format (atomically); meta: key, value, ..., NULL. */
-int rt_reference_write(const rt_reference *r, const char *path, const char *const *meta, mgc_error *e);
+int ev_reference_write(const ev_reference *r, const char *path, const char *const *meta, mgc_error *e);
 
 #endif

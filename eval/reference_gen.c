@@ -10,7 +10,7 @@
 #include "reference.h"
 #include "safetensors.h"
 
-int rt_reference_make(rt_engine *en, const int32_t *tokens, int ntok, int prompt_len, int n_new, rt_reference *r,
+int ev_reference_make(rt_engine *en, const int32_t *tokens, int ntok, int prompt_len, int n_new, ev_reference *r,
                       mgc_error *e)
 {
     memset(r, 0, sizeof *r);
@@ -30,17 +30,17 @@ int rt_reference_make(rt_engine *en, const int32_t *tokens, int ntok, int prompt
     r->logits = malloc(sizeof(float) * (size_t)(t * vocab));
     r->top5 = malloc(sizeof(int32_t) * (size_t)t * 5);
     if (!r->input_ids || !r->logits || !r->top5) {
-        rt_reference_free(r);
+        ev_reference_free(r);
         return mgc_errorf(e, "out of memory");
     }
     memcpy(r->input_ids, tokens, sizeof(int32_t) * (size_t)ntok);
     /* greedy continuation, as HF's generate() makes its references */
     if (n_new > 0) {
-        rt_sampler greedy;
-        rt_generate_stats st;
+        ev_sampler greedy;
+        ev_generate_stats st;
         int32_t *gen = r->input_ids + ntok;
-        if (rt_sampler_init(&greedy, 0, 0, 1, 0, e) != 0 ||
-            rt_generate(en, 1, &tokens, ntok, n_new, &greedy, &gen, &st, e) != 0)
+        if (ev_sampler_init(&greedy, 0, 0, 1, 0, e) != 0 ||
+            ev_generate(en, 1, &tokens, ntok, n_new, &greedy, &gen, &st, e) != 0)
             goto fail;
     }
     /* the reference logits and hidden states: one full forward, as HF's are */
@@ -76,11 +76,11 @@ int rt_reference_make(rt_engine *en, const int32_t *tokens, int ntok, int prompt
     }
     return 0;
 fail:
-    rt_reference_free(r);
+    ev_reference_free(r);
     return -1;
 }
 
-int rt_reference_write(const rt_reference *r, const char *path, const char *const *meta, mgc_error *e)
+int ev_reference_write(const ev_reference *r, const char *path, const char *const *meta, mgc_error *e)
 {
     int64_t *ids = malloc(sizeof(int64_t) * (size_t)r->t);
     int64_t *top = malloc(sizeof(int64_t) * (size_t)r->t * 5);

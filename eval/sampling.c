@@ -20,7 +20,7 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-void rt_rng_seed(rt_rng *r, uint64_t seed)
+void ev_rng_seed(ev_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
@@ -32,7 +32,7 @@ static uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
-uint64_t rt_rng_next(rt_rng *r)
+uint64_t ev_rng_next(ev_rng *r)
 {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -46,14 +46,14 @@ uint64_t rt_rng_next(rt_rng *r)
     return result;
 }
 
-double rt_rng_uniform(rt_rng *r)
+double ev_rng_uniform(ev_rng *r)
 {
-    return (double)(rt_rng_next(r) >> 11) * 0x1.0p-53;
+    return (double)(ev_rng_next(r) >> 11) * 0x1.0p-53;
 }
 
 /* ---- parameters ------------------------------------------------------------------------ */
 
-int rt_sampler_check(float temperature, int top_k, float top_p, mgc_error *e)
+int ev_sampler_check(float temperature, int top_k, float top_p, mgc_error *e)
 {
     if (!isfinite(temperature) || temperature < 0.0f)
         return mgc_errorf(e, "sampling: temperature %g must be a finite number >= 0 (0 is greedy)",
@@ -66,23 +66,23 @@ int rt_sampler_check(float temperature, int top_k, float top_p, mgc_error *e)
     return 0;
 }
 
-int rt_sampler_init(rt_sampler *s, float temperature, int top_k, float top_p, uint64_t seed,
+int ev_sampler_init(ev_sampler *s, float temperature, int top_k, float top_p, uint64_t seed,
                     mgc_error *e)
 {
     if (!s)
         return mgc_errorf(e, "sampling: no sampler");
-    if (rt_sampler_check(temperature, top_k, top_p, e))
+    if (ev_sampler_check(temperature, top_k, top_p, e))
         return -1;
     s->temperature = temperature;
     s->top_k = top_k;
     s->top_p = top_p;
-    rt_rng_seed(&s->rng, seed);
+    ev_rng_seed(&s->rng, seed);
     return 0;
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-int rt_sample_greedy(const float *logits, int vocab)
+int ev_sample_greedy(const float *logits, int vocab)
 {
     int best = -1;
     for (int i = 0; i < vocab; i++)
@@ -93,14 +93,14 @@ int rt_sample_greedy(const float *logits, int vocab)
 
 /* Candidate order: larger logit first, then lower token id.  A total order, so
  * sorting with it is deterministic whatever the algorithm. */
-static int better(const float *logits, const rt_sample_cand *a, const rt_sample_cand *b)
+static int better(const float *logits, const ev_sample_cand *a, const ev_sample_cand *b)
 {
     float xa = logits[a->id], xb = logits[b->id];
     return xa > xb || (xa == xb && a->id < b->id);
 }
 
 /* Restores a heap with the *worst* candidate on top. */
-static void sift_down(const float *logits, rt_sample_cand *h, int n, int i)
+static void sift_down(const float *logits, ev_sample_cand *h, int n, int i)
 {
     for (;;) {
         int l = 2 * i + 1, r = l + 1, w = i;
@@ -110,7 +110,7 @@ static void sift_down(const float *logits, rt_sample_cand *h, int n, int i)
             w = r;
         if (w == i)
             return;
-        rt_sample_cand t = h[i];
+        ev_sample_cand t = h[i];
         h[i] = h[w];
         h[w] = t;
         i = w;
@@ -119,12 +119,12 @@ static void sift_down(const float *logits, rt_sample_cand *h, int n, int i)
 
 /* Heapsort into best-first order: deterministic, in place, and unlike qsort it
  * can compare by the logits the candidates point at. */
-static void sort_cands(const float *logits, rt_sample_cand *c, int n)
+static void sort_cands(const float *logits, ev_sample_cand *c, int n)
 {
     for (int i = n / 2 - 1; i >= 0; i--)
         sift_down(logits, c, n, i);
     for (int end = n - 1; end > 0; end--) {
-        rt_sample_cand t = c[0]; /* the worst goes to the back */
+        ev_sample_cand t = c[0]; /* the worst goes to the back */
         c[0] = c[end];
         c[end] = t;
         sift_down(logits, c, end, 0);
@@ -132,7 +132,7 @@ static void sort_cands(const float *logits, rt_sample_cand *c, int n)
 }
 
 /* Moves the k best of c[0..n) into c[0..k), best first. */
-static void select_top_k(const float *logits, rt_sample_cand *c, int n, int k)
+static void select_top_k(const float *logits, ev_sample_cand *c, int n, int k)
 {
     for (int i = k / 2 - 1; i >= 0; i--)
         sift_down(logits, c, k, i);
@@ -149,7 +149,7 @@ static void select_top_k(const float *logits, rt_sample_cand *c, int n, int k)
 
 #define NBINS 64
 
-int rt_sample(rt_sampler *s, const float *logits, int vocab, rt_sample_cand *scratch,
+int ev_sample(ev_sampler *s, const float *logits, int vocab, ev_sample_cand *scratch,
               mgc_error *e)
 {
     if (!s || !logits)
@@ -239,7 +239,7 @@ int rt_sample(rt_sampler *s, const float *logits, int vocab, rt_sample_cand *scr
             z += scratch[i].w;
     }
 
-    double target = rt_rng_uniform(&s->rng) * z, acc = 0.0;
+    double target = ev_rng_uniform(&s->rng) * z, acc = 0.0;
     int last_pos = -1;
     for (int i = 0; i < n; i++) {
         if (scratch[i].w <= 0.0f)

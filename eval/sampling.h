@@ -1,8 +1,8 @@
 /* sampling: choosing the next token from a row of logits.
  *
- *   rt_sampler s;
- *   if (rt_sampler_init(&s, temperature, top_k, top_p, seed, &err)) ...  // checks them
- *   int tok = rt_sample(&s, logits, vocab, scratch, &err);               // -1 on error
+ *   ev_sampler s;
+ *   if (ev_sampler_init(&s, temperature, top_k, top_p, seed, &err)) ...  // checks them
+ *   int tok = ev_sample(&s, logits, vocab, scratch, &err);               // -1 on error
  *
  * Greedy (temperature 0, or top_k 1): the argmax, ties to the lowest index.
  * Otherwise, as HuggingFace's warpers apply them: logits / temperature, keep
@@ -28,46 +28,46 @@
 
 /* ---- the PRNG ------------------------------------------------------------------ */
 
-typedef struct rt_rng {
+typedef struct ev_rng {
     uint64_t s[4];
-} rt_rng;
+} ev_rng;
 
-void rt_rng_seed(rt_rng *r, uint64_t seed);
-uint64_t rt_rng_next(rt_rng *r);
+void ev_rng_seed(ev_rng *r, uint64_t seed);
+uint64_t ev_rng_next(ev_rng *r);
 /* Uniform in [0, 1) with 53 random bits. */
-double rt_rng_uniform(rt_rng *r);
+double ev_rng_uniform(ev_rng *r);
 
 /* ---- the sampler ---------------------------------------------------------------- */
 
-typedef struct rt_sampler {
+typedef struct ev_sampler {
     float temperature; /* >= 0; 0 = greedy */
     int top_k;         /* >= 0; 0 = no limit */
     float top_p;       /* (0, 1]; 1 = no limit */
-    rt_rng rng;
-} rt_sampler;
+    ev_rng rng;
+} ev_sampler;
 
 /* Scratch for one draw: room for `vocab` of these. */
-typedef struct rt_sample_cand {
+typedef struct ev_sample_cand {
     float w; /* unnormalised probability */
     int id;  /* token */
-} rt_sample_cand;
+} ev_sample_cand;
 
 /* 0 if the parameters are valid, else -1 with a message naming the bad one:
  * temperature finite and >= 0, top_k >= 0, top_p in (0, 1]. */
-int rt_sampler_check(float temperature, int top_k, float top_p, mgc_error *e);
+int ev_sampler_check(float temperature, int top_k, float top_p, mgc_error *e);
 
-/* Checks the parameters (as rt_sampler_check) and seeds the PRNG. */
-int rt_sampler_init(rt_sampler *s, float temperature, int top_k, float top_p, uint64_t seed,
+/* Checks the parameters (as ev_sampler_check) and seeds the PRNG. */
+int ev_sampler_init(ev_sampler *s, float temperature, int top_k, float top_p, uint64_t seed,
                     mgc_error *e);
 
 /* Draws a token in [0, vocab), or returns -1 with a message (vocab < 1, a
  * NaN or +inf logit, every logit -inf, no scratch for a non-greedy draw).
  * `scratch` holds `vocab` candidates; it may be NULL for a greedy sampler. */
-int rt_sample(rt_sampler *s, const float *logits, int vocab, rt_sample_cand *scratch,
+int ev_sample(ev_sampler *s, const float *logits, int vocab, ev_sample_cand *scratch,
               mgc_error *e);
 
 /* The argmax of a row: ties to the lowest index, NaN skipped; -1 if vocab < 1
  * or every logit is NaN. */
-int rt_sample_greedy(const float *logits, int vocab);
+int ev_sample_greedy(const float *logits, int vocab);
 
 #endif

@@ -54,16 +54,16 @@ static void precision_rules(void **state)
     mgc_error e = {{0}};
     rt_engine_opts o = {0};
     assert_int_equal(rt_engine_load(&p, "tests/fixtures/mistral", &o, &en, &e), 0);
-    rt_reference ref;
-    assert_int_equal(rt_reference_load("tests/fixtures/mistral/reference.safetensors", &ref, &e), 0);
-    rt_eval_result r;
-    assert_int_equal(rt_eval_teacher_forcing(en, &ref, NULL, &r, &e), 0);
+    ev_reference ref;
+    assert_int_equal(ev_reference_load("tests/fixtures/mistral/reference.safetensors", &ref, &e), 0);
+    ev_result r;
+    assert_int_equal(ev_teacher_forcing(en, &ref, NULL, &r, &e), 0);
     printf("bf8_b attention + bf4_b MLP + bf16 lm_head on mistral: top1 %.3f top5 %.3f pcc_min %.5f\n", r.all.top1,
            r.all.top5, r.all.pcc_min);
     assert_true(r.all.top5 >= 0.9);
     assert_true(r.all.pcc_min >= 0.9);
-    rt_eval_result_free(&r);
-    rt_reference_free(&ref);
+    ev_result_free(&r);
+    ev_reference_free(&ref);
     rt_engine_free(en);
     mgc_plan_free(&p);
 

@@ -33,16 +33,16 @@ static void builtin_reference_matches_hf(void **state)
         for (int r = 0; arch->refs[r]; r++) {
             char path[512];
             e2e_ref_path(arch, arch->refs[r], path, sizeof path);
-            rt_reference hf, mine, gen;
+            ev_reference hf, mine, gen;
             mgc_error e = {{0}};
-            assert_int_equal(rt_reference_load(path, &hf, &e), 0);
+            assert_int_equal(ev_reference_load(path, &hf, &e), 0);
             /* teacher-forced logits over HF's own tokens */
-            assert_int_equal(rt_reference_make(m.en, hf.input_ids, (int)hf.t, (int)hf.prompt_len, 0, &mine, &e), 0);
+            assert_int_equal(ev_reference_make(m.en, hf.input_ids, (int)hf.t, (int)hf.prompt_len, 0, &mine, &e), 0);
             assert_int_equal(mine.t, hf.t);
             double maxlogit = e2e_max_abs(hf.logits, (size_t)(hf.t * hf.vocab)), worst = 1, maxerr = 0;
             for (int64_t i = 0; i < hf.t; i++) {
                 const float *x = mine.logits + i * hf.vocab, *y = hf.logits + i * hf.vocab;
-                double p = rt_pcc(x, y, (size_t)hf.vocab);
+                double p = ev_pcc(x, y, (size_t)hf.vocab);
                 if (p < worst)
                     worst = p;
                 for (int64_t k = 0; k < hf.vocab; k++)
@@ -58,17 +58,17 @@ static void builtin_reference_matches_hf(void **state)
             assert_int_equal(mine.hidden_layers, hf.hidden_layers);
             size_t slice = (size_t)(hf.t * hf.hidden);
             for (int64_t l = 0; l < hf.hidden_layers; l++)
-                assert_true(rt_pcc(mine.hidden_states + l * slice, hf.hidden_states + l * slice, slice) >= 0.99999);
+                assert_true(ev_pcc(mine.hidden_states + l * slice, hf.hidden_states + l * slice, slice) >= 0.99999);
             /* greedy continuation reproduces HF's generate() (the fixtures never
              * cross Phi-3's LongRoPE boundary while generating) */
             int n_new = (int)(hf.t - hf.prompt_len);
             assert_int_equal(
-                rt_reference_make(m.en, hf.input_ids, (int)hf.prompt_len, (int)hf.prompt_len, n_new, &gen, &e), 0);
+                ev_reference_make(m.en, hf.input_ids, (int)hf.prompt_len, (int)hf.prompt_len, n_new, &gen, &e), 0);
             for (int64_t i = 0; i < hf.t; i++)
                 assert_int_equal(gen.input_ids[i], hf.input_ids[i]);
-            rt_reference_free(&gen);
-            rt_reference_free(&mine);
-            rt_reference_free(&hf);
+            ev_reference_free(&gen);
+            ev_reference_free(&mine);
+            ev_reference_free(&hf);
         }
         e2e_model_close(&m);
     }
@@ -87,13 +87,13 @@ static void reference_command_round_trip(void **state)
                    "--tokens", "5,17,300,42,7,9,250,11", "--max-new-tokens", "12", "-o", ref, NULL};
     char *out = NULL, *err = NULL;
     assert_int_equal(e2e_spawn(gen, &out, &err), 0);
-    rt_reference r;
+    ev_reference r;
     mgc_error e = {{0}};
-    assert_int_equal(rt_reference_load(ref, &r, &e), 0);
+    assert_int_equal(ev_reference_load(ref, &r, &e), 0);
     assert_int_equal(r.t, 20);
     assert_int_equal(r.prompt_len, 8);
     assert_non_null(r.hidden_states);
-    rt_reference_free(&r);
+    ev_reference_free(&r);
     free(out);
     free(err);
     char *comp[] = {(char *)mgc, "compile", "graphs/Qwen/Qwen3-0.6B/t3000.graph", "--model", "tests/fixtures/qwen3",
@@ -136,7 +136,7 @@ static char *broken_llama32(int layer)
 
 /* Compiles the llama32 spec in f32 for t3000 against `dir`, compares its
  * residual stream with HF's, and returns the per-layer comparison. */
-static void compare_layers(const char *dir, rt_layer_cmp *lc, char **planpath)
+static void compare_layers(const char *dir, ev_layer_cmp *lc, char **planpath)
 {
     mgc_plan plan;
     assert_int_equal(e2e_compile("graphs/meta-llama/Llama-3.2-1B/t3000.graph", dir, "t3000", MGC_F32, MGC_F32,
@@ -146,12 +146,12 @@ static void compare_layers(const char *dir, rt_layer_cmp *lc, char **planpath)
     mgc_error e = {{0}};
     rt_engine_opts o = {0};
     assert_int_equal(rt_engine_load(&plan, dir, &o, &en, &e), 0);
-    rt_reference ref;
-    assert_int_equal(rt_reference_load("tests/fixtures/llama32/reference.safetensors", &ref, &e), 0);
-    assert_int_equal(rt_eval_layers(en, &ref, lc, &e), 0);
+    ev_reference ref;
+    assert_int_equal(ev_reference_load("tests/fixtures/llama32/reference.safetensors", &ref, &e), 0);
+    assert_int_equal(ev_layers(en, &ref, lc, &e), 0);
     *planpath = e2e_path(dir, "p.yaml");
     assert_int_equal(mgc_plan_write(&plan, *planpath, &e), 0);
-    rt_reference_free(&ref);
+    ev_reference_free(&ref);
     rt_engine_free(en);
     mgc_plan_free(&plan);
 }
@@ -163,13 +163,13 @@ static void layers_locate_a_broken_layer(void **state)
     (void)state;
     /* layer 0 broken: the embeddings match, layer 0's output does not */
     char *dir = broken_llama32(0), *planpath = NULL;
-    rt_layer_cmp lc;
+    ev_layer_cmp lc;
     compare_layers(dir, &lc, &planpath);
     assert_int_equal(lc.n, 3); /* embeddings, layer 0 output, final norm */
     assert_true(lc.pcc[0] >= 0.99999);
     assert_true(lc.pcc[1] < 0.999);
-    assert_int_equal(rt_layer_cmp_first_below(&lc, 0.9999), 1);
-    rt_layer_cmp_free(&lc);
+    assert_int_equal(ev_layer_cmp_first_below(&lc, 0.9999), 1);
+    ev_layer_cmp_free(&lc);
     const char *mgc = e2e_mgc_path();
     char *ev[] = {(char *)mgc, "eval", planpath, "--model", dir, "--reference",
                   "tests/fixtures/llama32/reference.safetensors", "--layers", "--layers-threshold", "0.9999", NULL};
@@ -186,15 +186,15 @@ static void layers_locate_a_broken_layer(void **state)
     assert_true(lc.pcc[0] >= 0.99999);
     assert_true(lc.pcc[1] >= 0.99999);
     assert_true(lc.pcc[2] < 0.999);
-    assert_int_equal(rt_layer_cmp_first_below(&lc, 0.9999), 2);
-    rt_layer_cmp_free(&lc);
+    assert_int_equal(ev_layer_cmp_first_below(&lc, 0.9999), 2);
+    ev_layer_cmp_free(&lc);
     free(planpath);
     e2e_rmtree(dir);
 
     /* the unbroken model: every layer matches */
     compare_layers("tests/fixtures/llama32", &lc, &planpath);
-    assert_int_equal(rt_layer_cmp_first_below(&lc, 0.99999), -1);
-    rt_layer_cmp_free(&lc);
+    assert_int_equal(ev_layer_cmp_first_below(&lc, 0.99999), -1);
+    ev_layer_cmp_free(&lc);
     unlink(planpath);
     free(planpath);
 }
@@ -340,14 +340,14 @@ static void text_prompts(void **state)
     char *gen[] = {(char *)mgc, "reference", "graphs/meta-llama/Llama-3.2-1B/t3000.graph", "--model", dir,
                    "--prompt-file", "prompts/short.txt", "-o", ref, NULL};
     assert_int_equal(e2e_spawn(gen, NULL, NULL), 0);
-    rt_reference r;
+    ev_reference r;
     mgc_error e = {{0}};
-    assert_int_equal(rt_reference_load(ref, &r, &e), 0);
+    assert_int_equal(ev_reference_load(ref, &r, &e), 0);
     assert_int_equal(r.prompt_len, r.t / 2);
     assert_true(r.t > 100); /* a paragraph, not a few tokens */
     /* its first token is the tokenizer's BOS (TemplateProcessing adds it) */
     assert_int_equal(r.input_ids[0], 1);
-    rt_reference_free(&r);
+    ev_reference_free(&r);
     /* f32 plan against it: exact */
     char *ev[] = {(char *)mgc, "eval", plan, "--model", dir, "--reference", ref, NULL};
     char *out = NULL;

@@ -130,9 +130,9 @@ static void greedy(const char *arch)
     for (int k = 0; a->refs[k]; k++) {
         char ref[512];
         e2e_ref_path(a, a->refs[k], ref, sizeof ref);
-        rt_reference r;
+        ev_reference r;
         mgc_error e = {{0}};
-        if (rt_reference_load(ref, &r, &e) != 0)
+        if (ev_reference_load(ref, &r, &e) != 0)
             fail_msg("%s", e.msg);
         int64_t ngen = 0;
         int32_t *gen = e2e_read_ids(ref, "generated_ids", &ngen);
@@ -156,7 +156,7 @@ static void greedy(const char *arch)
         free(err);
         free(toks);
         free(gen);
-        rt_reference_free(&r);
+        ev_reference_free(&r);
     }
 }
 

@@ -380,20 +380,20 @@ static rt_engine *llama_engine(void)
     return en;
 }
 
-/* rt_eval_teacher_forcing of `path` must fail (the reference loads); returns the message. */
+/* ev_teacher_forcing of `path` must fail (the reference loads); returns the message. */
 static const char *eval_fails(rt_engine *en, const char *path)
 {
     static mgc_error err;
     memset(&err, 0, sizeof err);
-    rt_reference r;
-    if (rt_reference_load(path, &r, &err) != 0)
+    ev_reference r;
+    if (ev_reference_load(path, &r, &err) != 0)
         fail_msg("%s", err.msg);
-    rt_eval_result res;
-    rt_eval_opts o = {0};
-    int rc = rt_eval_teacher_forcing(en, &r, &o, &res, &err);
-    rt_reference_free(&r);
+    ev_result res;
+    ev_opts o = {0};
+    int rc = ev_teacher_forcing(en, &r, &o, &res, &err);
+    ev_reference_free(&r);
     if (rc == 0) {
-        rt_eval_result_free(&res);
+        ev_result_free(&res);
         fail_msg("eval of %s succeeded; expected an error", path);
     }
     assert_int_equal(rc, -1);
@@ -442,16 +442,16 @@ static void test_reference_other_vocab(void **state)
     free(logits);
 }
 
-/* rt_reference_load of `path` must fail; returns the message. */
+/* ev_reference_load of `path` must fail; returns the message. */
 static const char *ref_load_fails(const char *path)
 {
     static mgc_error err;
     memset(&err, 0, sizeof err);
-    rt_reference r;
-    int rc = rt_reference_load(path, &r, &err);
+    ev_reference r;
+    int rc = ev_reference_load(path, &r, &err);
     if (rc == 0) {
-        rt_reference_free(&r);
-        fail_msg("rt_reference_load of %s succeeded; expected an error", path);
+        ev_reference_free(&r);
+        fail_msg("ev_reference_load of %s succeeded; expected an error", path);
     }
     assert_int_equal(rc, -1);
     assert_null(r.input_ids);
@@ -517,9 +517,9 @@ static void test_reference_nan_logit(void **state)
     free(logits);
     /* either the loader or the eval refuses it, naming the file */
     mgc_error err = {{0}};
-    rt_reference r;
-    if (rt_reference_load(path, &r, &err) == 0) {
-        rt_reference_free(&r);
+    ev_reference r;
+    if (ev_reference_load(path, &r, &err) == 0) {
+        ev_reference_free(&r);
         rt_engine *en = llama_engine();
         const char *msg = eval_fails(en, path);
         e2e_assert_contains(msg, path);

@@ -1,5 +1,5 @@
 /* End-to-end runtime tests on the fixture checkpoints, in-process
- * (mgc_compile -> rt_engine_load -> rt_eval_teacher_forcing / prefill /
+ * (mgc_compile -> rt_engine_load -> ev_teacher_forcing / prefill /
  * decode), against the HuggingFace references in tests/fixtures/:
  *   - f32 plans on t3000 and n150 match HF (top-1/top-5 100%, PCC >= 0.99999,
  *     max abs err <= 1e-4 of the largest reference logit), and agree with
@@ -33,20 +33,20 @@
 #define PCC_F32 0.99999        /* against HF, f32 plan */
 #define PCC_SYSTEMS 0.999999   /* t3000 vs n150, batch vs alone */
 
-static void load_ref(const e2e_arch *a, const char *ref, rt_reference *r)
+static void load_ref(const e2e_arch *a, const char *ref, ev_reference *r)
 {
     char path[512];
     mgc_error err = {{0}};
-    if (rt_reference_load(e2e_ref_path(a, ref, path, sizeof path), r, &err) != 0)
+    if (ev_reference_load(e2e_ref_path(a, ref, path, sizeof path), r, &err) != 0)
         fail_msg("%s", err.msg);
 }
 
 /* Teacher-forced eval of the whole reference; logits (if non-NULL) receive ours. */
-static void eval_ref(e2e_model *m, const rt_reference *r, int prefill_decode, float *logits, rt_eval_result *res)
+static void eval_ref(e2e_model *m, const ev_reference *r, int prefill_decode, float *logits, ev_result *res)
 {
     mgc_error err = {{0}};
-    rt_eval_opts o = {.prefill_decode = prefill_decode, .logits_out = logits};
-    if (rt_eval_teacher_forcing(m->en, r, &o, res, &err) != 0)
+    ev_opts o = {.prefill_decode = prefill_decode, .logits_out = logits};
+    if (ev_teacher_forcing(m->en, r, &o, res, &err) != 0)
         fail_msg("eval of %s: %s", r->path, err.msg);
     assert_int_equal(res->positions, r->t);
     assert_int_equal(res->prompt_len, r->prompt_len);
@@ -58,7 +58,7 @@ static void f32_systems(const e2e_arch *a)
 {
     static const char *const systems[2] = {"t3000", "n150"};
     float *logits[2][2] = {{NULL, NULL}, {NULL, NULL}}; /* [system][ref] */
-    rt_reference refs[2];
+    ev_reference refs[2];
     memset(refs, 0, sizeof refs);
     int nref = 0;
     while (nref < 2 && a->refs[nref])
@@ -71,10 +71,10 @@ static void f32_systems(const e2e_arch *a)
         assert_string_equal(m.plan.system, systems[s]);
         assert_int_equal(m.plan.ndevices, s == 0 ? 8 : 1);
         for (int k = 0; k < nref; k++) {
-            const rt_reference *r = &refs[k];
+            const ev_reference *r = &refs[k];
             logits[s][k] = malloc(sizeof(float) * (size_t)(r->t * r->vocab));
             assert_non_null(logits[s][k]);
-            rt_eval_result res;
+            ev_result res;
             eval_ref(&m, r, 0, logits[s][k], &res);
             double maxref = e2e_max_abs(r->logits, (size_t)(r->t * r->vocab));
             printf("[ f32      ] %s/%s on %s: top1 %.3f top5 %.3f pcc_min %.8f max_abs_err %.3g (%.2g of max|logit|)\n",
@@ -85,15 +85,15 @@ static void f32_systems(const e2e_arch *a)
             assert_true(res.all.pcc_min >= PCC_F32);
             assert_true(res.all.max_abs_err <= 1e-4 * maxref);
             assert_true(res.prefill.positions > 0 && res.decode.positions > 0);
-            rt_eval_result_free(&res);
+            ev_result_free(&res);
         }
         e2e_model_close(&m);
     }
     for (int k = 0; k < nref; k++) {
-        const rt_reference *r = &refs[k];
+        const ev_reference *r = &refs[k];
         double worst = 1;
         for (int64_t p = 0; p < r->t; p++) {
-            double pcc = rt_pcc(logits[0][k] + p * r->vocab, logits[1][k] + p * r->vocab, (size_t)r->vocab);
+            double pcc = ev_pcc(logits[0][k] + p * r->vocab, logits[1][k] + p * r->vocab, (size_t)r->vocab);
             if (!(pcc >= PCC_SYSTEMS))
                 fail_msg("%s/%s: t3000 and n150 logits disagree at position %lld (pcc %.9f)", a->name,
                          a->refs[k], (long long)p, pcc);
@@ -102,7 +102,7 @@ static void f32_systems(const e2e_arch *a)
         printf("[ systems  ] %s/%s: t3000 vs n150 pcc_min %.9f\n", a->name, a->refs[k], worst);
         free(logits[0][k]);
         free(logits[1][k]);
-        rt_reference_free(&refs[k]);
+        ev_reference_free(&refs[k]);
     }
 }
 
@@ -113,9 +113,9 @@ static void spec_precision(const e2e_arch *a)
     e2e_model m;
     e2e_model_open(&m, a, NULL, 0);
     for (int k = 0; a->refs[k]; k++) {
-        rt_reference r;
+        ev_reference r;
         load_ref(a, a->refs[k], &r);
-        rt_eval_result res;
+        ev_result res;
         eval_ref(&m, &r, 0, NULL, &res);
         printf("[ figures  ] %s/%s (%s on %s; weights %s, activations %s, kv %s): top1 %.3f top5 %.3f pcc_min %.6f "
                "(%lld positions)\n",
@@ -124,8 +124,8 @@ static void spec_precision(const e2e_arch *a)
                res.all.pcc_min, (long long)res.positions);
         assert_true(res.all.pcc_min >= 0.99);
         assert_true(res.all.top5 >= 0.95);
-        rt_eval_result_free(&res);
-        rt_reference_free(&r);
+        ev_result_free(&res);
+        ev_reference_free(&r);
     }
     e2e_model_close(&m);
 }
@@ -140,7 +140,7 @@ static void decode_kv(const e2e_arch *a)
     for (int k = 0; a->refs[k]; k++) {
         char path[512];
         e2e_ref_path(a, a->refs[k], path, sizeof path);
-        rt_reference r;
+        ev_reference r;
         load_ref(a, a->refs[k], &r);
         int64_t ngen = 0, srows = 0, scols = 0;
         int32_t *gen = e2e_read_ids(path, "generated_ids", &ngen);
@@ -158,7 +158,7 @@ static void decode_kv(const e2e_arch *a)
         double worst = 1, worst_err = 0;
         for (int64_t s = 0; s < ngen; s++) {
             const float *want = step + s * vocab;
-            double pcc = rt_pcc(row, want, (size_t)vocab);
+            double pcc = ev_pcc(row, want, (size_t)vocab);
             double lim = 1e-4 * e2e_max_abs(want, (size_t)vocab), diff = 0;
             for (int64_t i = 0; i < vocab; i++)
                 diff = fmax(diff, fabs((double)row[i] - want[i]));
@@ -182,7 +182,7 @@ static void decode_kv(const e2e_arch *a)
         free(logits);
         free(step);
         free(gen);
-        rt_reference_free(&r);
+        ev_reference_free(&r);
     }
     e2e_model_close(&m);
 }
@@ -196,7 +196,7 @@ static void multi_user(const e2e_arch *a, const char *refname, const char *syste
 {
     e2e_model m;
     e2e_model_open(&m, a, system, f32);
-    rt_reference r;
+    ev_reference r;
     load_ref(a, refname, &r);
     int64_t vocab = rt_engine_vocab(m.en);
     assert_true(rt_engine_max_users(m.en) >= NUSERS);
@@ -240,7 +240,7 @@ static void multi_user(const e2e_arch *a, const char *refname, const char *syste
             if (rt_engine_decode(m.en, 1, &u, &tok, &pos, row, &err) != 0)
                 fail_msg("decode of user %d alone, step %d: %s", u, s, err.msg);
             const float *b = batch + ((size_t)u * NSTEPS + (size_t)s) * (size_t)vocab;
-            double pcc = rt_pcc(row, b, (size_t)vocab);
+            double pcc = ev_pcc(row, b, (size_t)vocab);
             if (!(pcc >= PCC_SYSTEMS))
                 fail_msg("%s/%s on %s: user %d step %d (position %d): batched vs alone pcc %.9f", a->name, refname,
                          system, u, s, pos, pcc);
@@ -253,7 +253,7 @@ static void multi_user(const e2e_arch *a, const char *refname, const char *syste
            NUSERS, NSTEPS, worst);
     free(batch);
     free(row);
-    rt_reference_free(&r);
+    ev_reference_free(&r);
     e2e_model_close(&m);
 }
 
@@ -272,7 +272,7 @@ static void chunked_prefill(const char *arch, const char *refname, const char *s
     const e2e_arch *a = e2e_arch_find(arch);
     e2e_model m;
     e2e_model_open(&m, a, system, 1);
-    rt_reference r;
+    ev_reference r;
     load_ref(a, refname, &r);
     int64_t vocab = rt_engine_vocab(m.en);
     int n = (int)r.t; /* the whole sequence: one forward call, as the reference's logits */
@@ -293,7 +293,7 @@ static void chunked_prefill(const char *arch, const char *refname, const char *s
     }
     double worst = 1;
     for (int p = 0; p < n; p++) {
-        double pcc = rt_pcc(one + (size_t)p * (size_t)vocab, part + (size_t)p * (size_t)vocab, (size_t)vocab);
+        double pcc = ev_pcc(one + (size_t)p * (size_t)vocab, part + (size_t)p * (size_t)vocab, (size_t)vocab);
         if (!(pcc >= PCC_SYSTEMS))
             fail_msg("%s/%s: chunked prefill position %d: pcc %.9f against one pass", arch, refname, p, pcc);
         worst = fmin(worst, pcc);
@@ -303,13 +303,13 @@ static void chunked_prefill(const char *arch, const char *refname, const char *s
     int32_t tok[2] = {5, 5}, pos[2] = {n, n};
     if (rt_engine_decode(m.en, 2, users, tok, pos, part, &err) != 0)
         fail_msg("%s", err.msg);
-    double pcc = rt_pcc(part, part + vocab, (size_t)vocab);
+    double pcc = ev_pcc(part, part + vocab, (size_t)vocab);
     assert_true(pcc >= PCC_SYSTEMS);
     printf("[ chunks   ] %s/%s on %s: prefill in 4 chunks vs one pass, pcc_min %.9f; next decode pcc %.9f\n", arch,
            refname, system, worst, pcc);
     free(one);
     free(part);
-    rt_reference_free(&r);
+    ev_reference_free(&r);
     e2e_model_close(&m);
 }
 
@@ -333,7 +333,7 @@ static void prefill_decode(const e2e_arch *a)
     e2e_model m;
     e2e_model_open(&m, a, "t3000", 1);
     for (int k = 0; a->refs[k]; k++) {
-        rt_reference r;
+        ev_reference r;
         load_ref(a, a->refs[k], &r);
         /* LongRoPE picks its factor set per forward call (HF: from the call's
          * max position + 1).  A prompt longer than the switch is one call with
@@ -348,12 +348,12 @@ static void prefill_decode(const e2e_arch *a)
         float *l1 = malloc(sizeof(float) * (size_t)(n * r.vocab)), *l2 = malloc(sizeof(float) * (size_t)(n * r.vocab));
         assert_non_null(l1);
         assert_non_null(l2);
-        rt_eval_result one, dec;
+        ev_result one, dec;
         mgc_error err = {{0}};
-        rt_eval_opts o1 = {.max_positions = n, .logits_out = l1}, o2 = {.prefill_decode = 1, .max_positions = n,
+        ev_opts o1 = {.max_positions = n, .logits_out = l1}, o2 = {.prefill_decode = 1, .max_positions = n,
                                                                          .logits_out = l2};
-        if (rt_eval_teacher_forcing(m.en, &r, &o1, &one, &err) != 0 ||
-            rt_eval_teacher_forcing(m.en, &r, &o2, &dec, &err) != 0)
+        if (ev_teacher_forcing(m.en, &r, &o1, &one, &err) != 0 ||
+            ev_teacher_forcing(m.en, &r, &o2, &dec, &err) != 0)
             fail_msg("%s", err.msg);
         assert_int_equal(one.positions, n);
         assert_int_equal(dec.positions, n);
@@ -362,18 +362,18 @@ static void prefill_decode(const e2e_arch *a)
             if (one.pos[p].top1 != dec.pos[p].top1)
                 fail_msg("%s/%s position %lld: one-pass prefill top-1 %d, prefill through decode %d", a->name,
                          a->refs[k], (long long)p, one.pos[p].top1, dec.pos[p].top1);
-            worst = fmin(worst, rt_pcc(l1 + p * r.vocab, l2 + p * r.vocab, (size_t)r.vocab));
+            worst = fmin(worst, ev_pcc(l1 + p * r.vocab, l2 + p * r.vocab, (size_t)r.vocab));
         }
         assert_true(worst >= PCC_F32);
         if (!crossing)
             assert_true(dec.all.top1 == 1.0);
         printf("[ pf-dec   ] %s/%s: same top-1 at all %lld positions%s; pcc_min %.9f\n", a->name, a->refs[k],
                (long long)n, crossing ? " (the prompt's first positions, before the LongRoPE switch)" : "", worst);
-        rt_eval_result_free(&one);
-        rt_eval_result_free(&dec);
+        ev_result_free(&one);
+        ev_result_free(&dec);
         free(l1);
         free(l2);
-        rt_reference_free(&r);
+        ev_reference_free(&r);
     }
     e2e_model_close(&m);
 }

@@ -61,7 +61,7 @@ static char *shard_fixture(const char *arch)
 }
 
 static void eval_logits(const char *spec, const char *model_dir, const char *ref_path, float **logits,
-                        rt_eval_result *res)
+                        ev_result *res)
 {
     mgc_plan plan;
     assert_int_equal(e2e_compile(spec, model_dir, "t3000", MGC_F32, MGC_F32, E2E_MAX_SEQ, &plan), 0);
@@ -69,12 +69,12 @@ static void eval_logits(const char *spec, const char *model_dir, const char *ref
     mgc_error e = {{0}};
     rt_engine_opts o = {0};
     assert_int_equal(rt_engine_load(&plan, model_dir, &o, &en, &e), 0);
-    rt_reference ref;
-    assert_int_equal(rt_reference_load(ref_path, &ref, &e), 0);
+    ev_reference ref;
+    assert_int_equal(ev_reference_load(ref_path, &ref, &e), 0);
     *logits = malloc(sizeof(float) * (size_t)(ref.t * ref.vocab));
-    rt_eval_opts eo = {.logits_out = *logits};
-    assert_int_equal(rt_eval_teacher_forcing(en, &ref, &eo, res, &e), 0);
-    rt_reference_free(&ref);
+    ev_opts eo = {.logits_out = *logits};
+    assert_int_equal(ev_teacher_forcing(en, &ref, &eo, res, &e), 0);
+    ev_reference_free(&ref);
     rt_engine_free(en);
     mgc_plan_free(&plan);
 }
@@ -90,7 +90,7 @@ static void sharded_checkpoint_runs_like_the_single_file(void **state)
         char single[128];
         snprintf(single, sizeof single, "tests/fixtures/%s", archs[a]);
         float *x = NULL, *y = NULL;
-        rt_eval_result rx, ry;
+        ev_result rx, ry;
         eval_logits(specs[a], dir, refs[a], &x, &rx);
         eval_logits(specs[a], single, refs[a], &y, &ry);
         assert_int_equal(rx.positions, ry.positions);
@@ -100,8 +100,8 @@ static void sharded_checkpoint_runs_like_the_single_file(void **state)
         assert_memory_equal(x, y, sizeof(float) * (size_t)rx.positions * 512);
         free(x);
         free(y);
-        rt_eval_result_free(&rx);
-        rt_eval_result_free(&ry);
+        ev_result_free(&rx);
+        ev_result_free(&ry);
         e2e_rmtree(dir);
     }
 }

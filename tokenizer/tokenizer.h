@@ -43,7 +43,7 @@
 
 #include "mgc_error.h"
 
-typedef struct rt_tokenizer rt_tokenizer;
+typedef struct tokenizer tokenizer;
 
 /* Loads a tokenizer.json.  If a tokenizer_config.json sits next to it, its
  * bos_token / eos_token declare BOS and EOS; otherwise BOS is the special token
@@ -51,31 +51,31 @@ typedef struct rt_tokenizer rt_tokenizer;
  * Errors name the file and the cause (missing file, invalid JSON with line and
  * column, unsupported component with its JSON path, inconsistent vocabulary).
  * Returns NULL on failure. */
-rt_tokenizer *rt_tok_load(const char *path, mgc_error *e);
-void rt_tok_free(rt_tokenizer *t);
+tokenizer *tok_load(const char *path, mgc_error *e);
+void tok_free(tokenizer *t);
 
 /* Encodes `len` bytes of UTF-8 text.  add_special_tokens as HF's default
  * (true): let the post-processor add BOS etc.  On success *ids (malloc'ed,
  * caller frees; non-NULL even when *n is 0) holds *n token ids. */
-int rt_tok_encode(const rt_tokenizer *t, const char *text, size_t len, int add_special_tokens, int32_t **ids,
+int tok_encode(const tokenizer *t, const char *text, size_t len, int add_special_tokens, int32_t **ids,
                   size_t *n, mgc_error *e);
 
 /* Decodes ids to UTF-8 text (malloc'ed, NUL-terminated, caller frees; *len
  * may be NULL).  skip_special_tokens drops tokens declared special.  An id with
  * no token is an error. */
-int rt_tok_decode(const rt_tokenizer *t, const int32_t *ids, size_t n, int skip_special_tokens, char **text,
+int tok_decode(const tokenizer *t, const int32_t *ids, size_t n, int skip_special_tokens, char **text,
                   size_t *len, mgc_error *e);
 
 /* The id of a token (added tokens first, then the model's vocabulary), or -1. */
-int32_t rt_tok_token_to_id(const rt_tokenizer *t, const char *token, size_t len);
+int32_t tok_token_to_id(const tokenizer *t, const char *token, size_t len);
 /* The token of an id (not NUL-terminated: its length goes to *len), or NULL. */
-const char *rt_tok_id_to_token(const rt_tokenizer *t, int32_t id, size_t *len);
+const char *tok_id_to_token(const tokenizer *t, int32_t id, size_t *len);
 /* Whether id is an added token declared special. */
-int rt_tok_is_special(const rt_tokenizer *t, int32_t id);
+int tok_is_special(const tokenizer *t, int32_t id);
 /* One past the largest id of the model vocabulary and the added tokens. */
-size_t rt_tok_vocab_size(const rt_tokenizer *t);
+size_t tok_vocab_size(const tokenizer *t);
 /* BOS / EOS ids, or -1 when the files declare none. */
-int32_t rt_tok_bos_id(const rt_tokenizer *t);
-int32_t rt_tok_eos_id(const rt_tokenizer *t);
+int32_t tok_bos_id(const tokenizer *t);
+int32_t tok_eos_id(const tokenizer *t);
 
 #endif

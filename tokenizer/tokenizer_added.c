@@ -12,7 +12,7 @@
 
 #include "tokenizer_internal.h"
 
-int tok_added_load(struct rt_tokenizer *t, json_object *arr, mgc_error *e)
+int tok_added_load(struct tokenizer *t, json_object *arr, mgc_error *e)
 {
     if (!arr)
         return 0;
@@ -111,7 +111,7 @@ static void build(tok_addset *set, pat_ref *refs, size_t n)
     }
 }
 
-int tok_added_build_sets(struct rt_tokenizer *t, mgc_error *e)
+int tok_added_build_sets(struct tokenizer *t, mgc_error *e)
 {
     pat_ref *raw = calloc(t->nadded ? t->nadded : 1, sizeof *raw);
     pat_ref *norm = calloc(t->nadded ? t->nadded : 1, sizeof *norm);
@@ -198,7 +198,7 @@ static uint32_t cp_at(const char *s, size_t n, size_t i, size_t *k)
     return *k ? cp : 0;
 }
 
-void tok_added_split(const struct rt_tokenizer *t, const tok_addset *set, const char *s, size_t n,
+void tok_added_split(const struct tokenizer *t, const tok_addset *set, const char *s, size_t n,
                      tok_segments *out)
 {
     size_t start_offset = 0, i = 0;

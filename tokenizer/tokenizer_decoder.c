@@ -1,4 +1,4 @@
-/* tokenizer_decoder.c: the "decoder" of tokenizer.json and rt_tok_decode.
+/* tokenizer_decoder.c: the "decoder" of tokenizer.json and tok_decode.
  * Each decoder maps a list of token strings to a list of strings (HF's
  * Decoder::decode_chain); the result is their concatenation.  Without a
  * decoder the tokens are joined with spaces, as HF does. */
@@ -275,7 +275,7 @@ static int apply(const tok_decoder *d, tok_scratch *sc, tok_pieces *in, tok_piec
     return 0;
 }
 
-int rt_tok_decode(const rt_tokenizer *t, const int32_t *ids, size_t n, int skip_special_tokens, char **text,
+int tok_decode(const tokenizer *t, const int32_t *ids, size_t n, int skip_special_tokens, char **text,
                   size_t *len, mgc_error *e)
 {
     *text = NULL;

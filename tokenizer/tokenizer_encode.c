@@ -1,4 +1,4 @@
-/* tokenizer_encode.c: rt_tok_encode, HF's Tokenizer::encode for one sequence:
+/* tokenizer_encode.c: tok_encode, HF's Tokenizer::encode for one sequence:
  *   repair invalid UTF-8 (U+FFFD per maximal invalid subpart)
  *   -> split out the non-normalized added tokens
  *   -> normalize each remaining piece, split out the normalized added tokens
@@ -9,7 +9,7 @@
 
 #include "tokenizer_internal.h"
 
-int rt_tok_encode(const rt_tokenizer *t, const char *text, size_t len, int add_special_tokens, int32_t **ids,
+int tok_encode(const tokenizer *t, const char *text, size_t len, int add_special_tokens, int32_t **ids,
                   size_t *n, mgc_error *e)
 {
     *ids = NULL;

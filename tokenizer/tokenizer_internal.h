@@ -1,4 +1,4 @@
-/* tokenizer_internal.h: the pieces rt_tok_* is built from, shared by the
+/* tokenizer_internal.h: the pieces tok_* is built from, shared by the
  * runtime/tokenizer_*.c files (one job each):
  *
  *   tokenizer_utf8.c        UTF-8 decoding/repair, Unicode classes, byte-level table,
@@ -11,9 +11,9 @@
  *   tokenizer_normalizer.c  normalizers
  *   tokenizer_pretok.c      pre-tokenizers
  *   tokenizer_post.c        post-processors
- *   tokenizer_decoder.c     decoders and rt_tok_decode
- *   tokenizer_load.c        rt_tok_load / lookups
- *   tokenizer_encode.c      the encode pipeline (rt_tok_encode)
+ *   tokenizer_decoder.c     decoders and tok_decode
+ *   tokenizer_load.c        tok_load / lookups
+ *   tokenizer_encode.c      the encode pipeline (tok_encode)
  *
  * Semantics follow HuggingFace `tokenizers` (Rust); comments name the places
  * where that matters. */
@@ -354,18 +354,18 @@ typedef struct tok_segments {
     size_t n, cap;
 } tok_segments;
 
-struct rt_tokenizer;
-int tok_added_load(struct rt_tokenizer *t, json_object *arr, mgc_error *e);
+struct tokenizer;
+int tok_added_load(struct tokenizer *t, json_object *arr, mgc_error *e);
 /* Builds raw_set and norm_set (normalizing the normalized tokens' content). */
-int tok_added_build_sets(struct rt_tokenizer *t, mgc_error *e);
+int tok_added_build_sets(struct tokenizer *t, mgc_error *e);
 /* Splits s[0..n) on the tokens of `set` (HF AddedVocabulary::find_matches). */
-void tok_added_split(const struct rt_tokenizer *t, const tok_addset *set, const char *s, size_t n,
+void tok_added_split(const struct tokenizer *t, const tok_addset *set, const char *s, size_t n,
                      tok_segments *out);
 void tok_addset_free(tok_addset *s);
 
 /* ---- the tokenizer ------------------------------------------------------ */
 
-struct rt_tokenizer {
+struct tokenizer {
     char *path;
     tok_bpe bpe;
     tok_added *added;

@@ -1,4 +1,4 @@
-/* tokenizer_load.c: rt_tok_load and the lookups.  Reads tokenizer.json with
+/* tokenizer_load.c: tok_load and the lookups.  Reads tokenizer.json with
  * json-c, builds every component (refusing unsupported ones by name and JSON
  * path), the id -> token table over the model vocabulary and the added
  * tokens, and BOS / EOS. */
@@ -77,17 +77,17 @@ ok:
 }
 
 /* bos_token / eos_token of tokenizer_config.json: a string or {"content": ...} */
-static int32_t config_token(const rt_tokenizer *t, json_object *cfg, const char *key)
+static int32_t config_token(const tokenizer *t, json_object *cfg, const char *key)
 {
     json_object *v = tok_json_get(cfg, key);
     if (v && json_object_is_type(v, json_type_object))
         v = tok_json_get(v, "content");
     if (!v || !json_object_is_type(v, json_type_string))
         return -1;
-    return rt_tok_token_to_id(t, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+    return tok_token_to_id(t, json_object_get_string(v), (size_t)json_object_get_string_len(v));
 }
 
-static int load_bos_eos(rt_tokenizer *t, mgc_error *e)
+static int load_bos_eos(tokenizer *t, mgc_error *e)
 {
     t->bos = t->eos = -1;
     if (t->post)
@@ -120,7 +120,7 @@ static int load_bos_eos(rt_tokenizer *t, mgc_error *e)
     return 0;
 }
 
-static int build(rt_tokenizer *t, json_object *root, mgc_error *e)
+static int build(tokenizer *t, json_object *root, mgc_error *e)
 {
     if (!json_object_is_type(root, json_type_object))
         return mgc_errorf(e, "expected a JSON object at the top level");
@@ -202,9 +202,9 @@ static int build(rt_tokenizer *t, json_object *root, mgc_error *e)
     return load_bos_eos(t, e);
 }
 
-rt_tokenizer *rt_tok_load(const char *path, mgc_error *e)
+tokenizer *tok_load(const char *path, mgc_error *e)
 {
-    rt_tokenizer *t = calloc(1, sizeof *t);
+    tokenizer *t = calloc(1, sizeof *t);
     if (!t)
         abort();
     t->path = tok_strndup(path, strlen(path));
@@ -213,14 +213,14 @@ rt_tokenizer *rt_tok_load(const char *path, mgc_error *e)
     if (!root || build(t, root, e) != 0) {
         mgc_error_prefix(e, "%s", path);
         json_object_put(root);
-        rt_tok_free(t);
+        tok_free(t);
         return NULL;
     }
     json_object_put(root);
     return t;
 }
 
-void rt_tok_free(rt_tokenizer *t)
+void tok_free(tokenizer *t)
 {
     if (!t)
         return;
@@ -250,13 +250,13 @@ void rt_tok_free(rt_tokenizer *t)
     free(t);
 }
 
-int32_t rt_tok_token_to_id(const rt_tokenizer *t, const char *token, size_t len)
+int32_t tok_token_to_id(const tokenizer *t, const char *token, size_t len)
 {
     int32_t id = tok_vocab_get(&t->added_vocab, token, len);
     return id >= 0 ? id : tok_vocab_get(&t->bpe.vocab, token, len);
 }
 
-const char *rt_tok_id_to_token(const rt_tokenizer *t, int32_t id, size_t *len)
+const char *tok_id_to_token(const tokenizer *t, int32_t id, size_t *len)
 {
     if (id < 0 || (size_t)id >= t->nid || !t->id_tok[id])
         return NULL;
@@ -265,11 +265,11 @@ const char *rt_tok_id_to_token(const rt_tokenizer *t, int32_t id, size_t *len)
     return t->id_tok[id];
 }
 
-int rt_tok_is_special(const rt_tokenizer *t, int32_t id)
+int tok_is_special(const tokenizer *t, int32_t id)
 {
     return id >= 0 && (size_t)id < t->nid && t->id_special[id];
 }
 
-size_t rt_tok_vocab_size(const rt_tokenizer *t) { return t->nid; }
-int32_t rt_tok_bos_id(const rt_tokenizer *t) { return t->bos; }
-int32_t rt_tok_eos_id(const rt_tokenizer *t) { return t->eos; }
+size_t tok_vocab_size(const tokenizer *t) { return t->nid; }
+int32_t tok_bos_id(const tokenizer *t) { return t->bos; }
+int32_t tok_eos_id(const tokenizer *t) { return t->eos; }

@@ -1,4 +1,4 @@
-/* Tests of the teacher-forcing eval metrics (runtime/metrics.c). */
+/* Tests of the teacher-forcing eval metrics (eval/metrics.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Tests of token sampling (runtime/sampling.c). */
+/* Tests of token sampling (eval/sampling.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* test_tokenizer: runtime/tokenizer.h and `mgc tokenize`.
+/* test_tokenizer: tokenizer/tokenizer.h and `mgc tokenize`.
  *
  * Without node: hand-made tokenizer.json files (tests/tokenizer/tiny_*.json)
  * pin BPE merge order, byte fallback, special-token splitting and the added

@@ -1,5 +1,5 @@
 /* tokenizer_internal.h: the pieces tok_* is built from, shared by the
- * runtime/tokenizer_*.c files (one job each):
+ * tokenizer/tokenizer_*.c files (one job each):
  *
  *   tokenizer_utf8.c        UTF-8 decoding/repair, Unicode classes, byte-level table,
  *                           the small growable arrays below

@@ -49,6 +49,9 @@ static void lower_weight(const mgc_ir *ir, const mgc_ir_weight *w, mgc_plan_weig
     pw->dtype = w->dtype;
     pw->shard = w->shard;
     pw->dim = w->dim;
+    pw->replicas = 1;
+    pw->owner = -1;
+    pw->derive_scale = 1.0;
     pw->padded = w->shard == MGC_SHARD_SPLIT ? w->padded : 0;
     pw->slices = xcalloc((size_t)ndev, sizeof *pw->slices);
     uint64_t maxbytes = 0;
@@ -125,6 +128,8 @@ static mgc_plan_op *add_op(L *l, mgc_kernel k, const mgc_ir_node *n)
     op->kernel = k;
     op->in[0] = op->in[1] = op->in[2] = -1;
     op->out = op->weight = op->layer = op->rope = op->tap = -1;
+    op->weight2 = op->device = -1;
+    op->replicas = 1;
     char where[512];
     snprintf(where, sizeof where, "%s:%d:%d", n->span.file ? n->span.file : "?", n->span.line, n->span.col);
     op->where = xstrdup(where);
@@ -302,6 +307,7 @@ int mgc_lower(const mgc_ir *ir, const mgc_lower_opts *o, mgc_plan *p)
      * describes (at least) one layer */
     p->n_layers = ir->cache_layers > 0 ? ir->cache_layers : 1;
     p->n_taps = (int)ir->ntaps;
+    p->expect_top1 = p->expect_top5 = p->expect_pcc = -1;
     p->weights_dtype = ir->weights_dtype;
     p->act_dtype = ir->act_dtype;
     p->kv_dtype = ir->kv_dtype;

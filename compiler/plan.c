@@ -54,6 +54,11 @@ static const char *const kernel_names[MGC_K_COUNT] = {
     [MGC_K_SCALE] = "scale", [MGC_K_SILU] = "silu", [MGC_K_GELU] = "gelu",
     [MGC_K_GELU_TANH] = "gelu_tanh", [MGC_K_ALL_REDUCE] = "all_reduce",
     [MGC_K_ALL_GATHER] = "all_gather", [MGC_K_OUTPUT] = "output",
+    [MGC_K_ADD_BIAS] = "add_bias", [MGC_K_LAYER_NORM] = "layer_norm",
+    [MGC_K_ADD_SCALAR] = "add_scalar", [MGC_K_DIV_SCALAR] = "div_scalar", [MGC_K_DIV] = "div",
+    [MGC_K_TANH] = "tanh", [MGC_K_EXP] = "exp", [MGC_K_RELU] = "relu", [MGC_K_SIGMOID] = "sigmoid",
+    [MGC_K_SOFTCAP] = "softcap", [MGC_K_POS_EMBEDDING] = "pos_embedding", [MGC_K_ROUTE] = "route",
+    [MGC_K_EXPERT_SCALE] = "expert_scale", [MGC_K_SHARD] = "shard",
 };
 
 const char *mgc_kernel_name(mgc_kernel k)

@@ -27,7 +27,7 @@
 
 #include "mgc_error.h"
 
-#define MGC_PLAN_VERSION 1
+#define MGC_PLAN_VERSION 1  /* the runtime-side work for the fields marked "plan version 2" bumps this */
 #define MGC_MAX_DEVICES 64
 
 typedef enum mgc_dtype {
@@ -57,6 +57,21 @@ typedef enum mgc_kernel {
     MGC_K_ALL_REDUCE,   /* out = sum over devices of in0 (in0 is a partial sum) */
     MGC_K_ALL_GATHER,   /* out = concat over devices of in0 along cols */
     MGC_K_OUTPUT,       /* host logits = concat over devices of in0, trimmed to attrs.vocab (drops padding) */
+    /* --- general architectures (plan version 2) --- */
+    MGC_K_ADD_BIAS,     /* out = in0 + w broadcast over rows      w: BIAS [cols] (this device's slice) */
+    MGC_K_LAYER_NORM,   /* out = (in0 - mean) / sqrt(var + eps) * w + b  (biased variance over the row, or per
+                         * head when group > 0)   w: NORM gamma, weight2: BIAS beta or -1 */
+    MGC_K_ADD_SCALAR,   /* out = in0 + scale   (the constant is carried in attrs.scale) */
+    MGC_K_DIV_SCALAR,   /* out = in0 / scale   (exact division, as HF's x / c) */
+    MGC_K_DIV,          /* out = in0 / in1 */
+    MGC_K_TANH, MGC_K_EXP, MGC_K_RELU, MGC_K_SIGMOID,
+    MGC_K_SOFTCAP,      /* out = tanh(in0 / scale) * scale  (Gemma 2 logit soft-capping) */
+    MGC_K_POS_EMBEDDING,/* out[r] = w[pos(r)]: learned absolute positions (GPT-2 wpe); positions from the entry point */
+    MGC_K_ROUTE,        /* MoE router: in0 [rows, E] logits (replicated) -> out [rows, E]: softmax over all E in f32,
+                         * the top_k largest kept (ties: lower index), renormalised to sum 1, others 0 */
+    MGC_K_EXPERT_SCALE, /* out = in0 * in1[:, expert]   (one expert's output times its routing weight) */
+    MGC_K_SHARD,        /* out = this device's piece of the replicated in0 along cols: device d copies cols
+                         * [(d / replicas) * c, ... + c), c = out cols (zeros past in0's width) */
     MGC_K_COUNT
 } mgc_kernel;
 const char *mgc_kernel_name(mgc_kernel k);
@@ -65,7 +80,10 @@ int mgc_kernel_parse(const char *s, mgc_kernel *out);
 /* How a weight is distributed over the devices. */
 typedef enum mgc_shard_kind {
     MGC_SHARD_REPLICATED,   /* every device holds all of it */
-    MGC_SHARD_SPLIT,        /* split on dimension `dim` into equal (padded) pieces */
+    MGC_SHARD_SPLIT,        /* split on dimension `dim` into equal (padded) pieces; with replicas r > 1
+                             * into ndevices / r pieces, device d holding piece d / r (KV heads over
+                             * more devices than there are heads) */
+    MGC_SHARD_OWNED,        /* device `owner` holds all of it, the others nothing (expert parallel) */
 } mgc_shard_kind;
 
 typedef struct mgc_range {
@@ -84,6 +102,7 @@ typedef enum mgc_weight_role {
     MGC_W_LINEAR,     /* [N, K] matrix of a linear op */
     MGC_W_EMBEDDING,  /* [vocab, D] table */
     MGC_W_NORM,       /* [D] vector (stored f32) */
+    MGC_W_BIAS,       /* [N] vector added to a linear's output (stored f32; split like the output) */
 } mgc_weight_role;
 
 typedef struct mgc_plan_weight {
@@ -98,7 +117,17 @@ typedef struct mgc_plan_weight {
     mgc_shard_kind shard;
     int dim;                /* split dimension (0 = output rows, 1 = input cols) */
     int64_t padded;         /* size of the split dimension after padding to whole tiles per device */
-    mgc_weight_slice *slices; /* [ndevices] */
+    int replicas;           /* SPLIT: devices sharing each piece (1 = none) */
+    int owner;              /* OWNED: the device that holds it; else -1 */
+    /* The checkpoint stores the tensor as [in, out] (GPT-2's Conv1D): hf_shape is
+     * the stored shape, `shape` and the slice ranges are in the logical [out, in]
+     * orientation, and the loader transposes. */
+    int transposed;
+    /* A derived weight: value = checkpoint value * derive_scale + derive_offset,
+     * computed in f32 per slice at load time, before conversion to `dtype`
+     * (Gemma's (1 + w) norms).  1 and 0 when not derived. */
+    double derive_scale, derive_offset;
+    mgc_weight_slice *slices; /* [ndevices]; an OWNED weight's non-owners have local_shape 0 */
     uint64_t bytes_per_device;
 } mgc_plan_weight;
 
@@ -134,8 +163,17 @@ typedef struct mgc_plan_op {
     int layer;              /* cache layer, -1 = none */
     int rope;               /* rope table index, -1 = none */
     int n_heads, n_kv_heads, head_dim; /* per device */
-    int group;              /* rms_norm: 0 = whole row, else per-head width */
+    int group;              /* rms_norm, layer_norm: 0 = whole row, else per-head width */
     double eps, scale;
+    int weight2;            /* layer_norm: its bias (BIAS role); -1 = none */
+    int64_t window;         /* sdpa, sdpa_decode: sliding window (query i sees keys j with i - window < j <= i); 0 = none */
+    double softcap;         /* sdpa, sdpa_decode: scores = tanh(s / softcap) * softcap after scaling, before the mask; 0 = none */
+    int top_k;              /* route */
+    int expert;             /* expert_scale: the column of the routing weights */
+    int replicas;           /* shard: devices that share one piece (1 = none) */
+    /* >= 0: only this device runs the op (expert parallel); every other device
+     * fills the op's output buffer with zeros instead.  -1 = every device. */
+    int device;
     int64_t vocab;          /* OUTPUT: real vocab size (after trimming padding) */
     int tap;                /* >= 0: the output is residual-stream snapshot #tap (for
                              * layer-by-layer comparison): 0 the embeddings, i the
@@ -175,6 +213,9 @@ typedef struct mgc_plan {
     mgc_plan_rope *ropes;     size_t nropes;
     mgc_plan_entry prefill, decode;
     mgc_plan_memory memory;
+    /* Accuracy the bringup must reach in eval (the spec's `expect` statement);
+     * a negative value means no floor.  `mgc eval` fails when one is missed. */
+    double expect_top1, expect_top5, expect_pcc;
 } mgc_plan;
 
 void mgc_plan_free(mgc_plan *p);

@@ -519,7 +519,8 @@ static int read_op(rd *r, const yaml_node_t *n, mgc_plan_op *o)
                                         "?n_kv_heads", "?head_dim", "?group", "?eps", "?scale",
                                         "?vocab", "?where", "?tap", NULL };
     yaml_node_t *v[15];
-    *o = (mgc_plan_op){ .in = { -1, -1, -1 }, .out = -1, .weight = -1, .layer = -1, .rope = -1, .tap = -1 };
+    *o = (mgc_plan_op){ .in = { -1, -1, -1 }, .out = -1, .weight = -1, .layer = -1, .rope = -1, .tap = -1,
+                        .weight2 = -1, .device = -1, .replicas = 1 };
     if (fields(r, n, "op", keys, v))
         return -1;
     const char *k = scalar(r, v[0], "op", 1);

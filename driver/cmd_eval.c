@@ -10,6 +10,7 @@
 #include "atomic_file.h"
 #include "builtin_ref.h"
 #include "commands.h"
+#include "mesh_mpi.h"
 #include "eval.h"
 #include "plan.h"
 
@@ -40,7 +41,9 @@ void mgc_help_eval(FILE *out)
             "  --layers                 compare the residual stream after every decoder layer\n"
             "                           with the reference's hidden_states (PCC per layer) and\n"
             "                           name the first layer below --layers-threshold\n"
-            "  --layers-threshold X     default 0.99\n");
+            "  --layers-threshold X     default 0.99\n"
+            "  --mesh local|mpi         local (default): every device a thread of this process;\n"
+            "                           mpi: one device per rank, under mpirun -np DEVICES\n");
 }
 
 static double nz(double x) { return isnan(x) ? 0 : x; }
@@ -103,12 +106,12 @@ int mgc_cmd_eval(int argc, char **argv)
         {"json", required_argument, 0, 'j'},      {"positions", no_argument, 0, 'P'},
         {"layers", no_argument, 0, 'l'},          {"layers-threshold", required_argument, 0, 'L'},
         {"tokens", required_argument, 0, 't'},    {"prompt", required_argument, 0, 'T'},
-        {"prompt-file", required_argument, 0, 'F'},
+        {"prompt-file", required_argument, 0, 'F'}, {"mesh", required_argument, 0, 'M'},
         {0, 0, 0, 0},
     };
     const char *model = NULL, *refpath = NULL, *json = NULL, *tokens = NULL, *prompt = NULL, *pfile = NULL;
     long long max_new = -1;
-    int prefill_decode = 0, positions = 0, layers = 0;
+    int prefill_decode = 0, positions = 0, layers = 0, mesh_mpi = 0;
     double threshold = 0.99;
     optind = 0;
     opterr = 0;
@@ -124,6 +127,12 @@ int mgc_cmd_eval(int argc, char **argv)
         case 't': tokens = optarg; break;
         case 'T': prompt = optarg; break;
         case 'F': pfile = optarg; break;
+        case 'M':
+            if ((mesh_mpi = mgc_mesh_parse(optarg)) < 0) {
+                fprintf(stderr, "mgc eval: --mesh takes local or mpi, not '%s'\n", optarg);
+                return MGC_EXIT_USAGE;
+            }
+            break;
         case 'L': {
             char *end;
             threshold = strtod(optarg, &end);
@@ -159,6 +168,12 @@ int mgc_cmd_eval(int argc, char **argv)
                         "(and they only go with it)\n");
         return MGC_EXIT_USAGE;
     }
+    /* --mesh mpi: ranks other than 0 only serve rank 0's engine (driver/mesh_mpi.c) */
+    if (mesh_mpi) {
+        int r = mgc_mesh_mpi_start("eval", planpath, model);
+        if (r >= 0)
+            return r;
+    }
     mgc_error err = {{0}};
     mgc_plan plan;
     memset(&plan, 0, sizeof plan);
@@ -190,7 +205,7 @@ int mgc_cmd_eval(int argc, char **argv)
         ref.path = strdup("builtin reference (f32, one device)");
     } else if (ev_reference_load(refpath, &ref, &err) != 0)
         goto fail;
-    rt_engine_opts eo = {.progress = isatty(2)};
+    rt_engine_opts eo = {.progress = isatty(2), .mpi = mesh_mpi};
     if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
         goto fail;
     if (layers && ev_layers(en, &ref, &lc, &err) != 0)

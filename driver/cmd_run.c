@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "plan.h"
 #include "generate.h"
+#include "mesh_mpi.h"
 #include "prompt.h"
 #include "sampling.h"
 #include "tokenizer.h"
@@ -30,7 +31,9 @@ void mgc_help_run(FILE *out)
             "  --top-k K            sample among the K most likely (0 = all)\n"
             "  --top-p P            nucleus sampling mass in (0, 1] (default 1)\n"
             "  --seed S             sampling seed (default 0); user u uses S + u\n"
-            "  --users B            decode B users as one batch, each from the same prompt\n");
+            "  --users B            decode B users as one batch, each from the same prompt\n"
+            "  --mesh local|mpi     local (default): every device a thread of this process;\n"
+            "                       mpi: one device per rank, under mpirun -np DEVICES\n");
 }
 
 int mgc_cmd_run(int argc, char **argv)
@@ -40,12 +43,14 @@ int mgc_cmd_run(int argc, char **argv)
         {"prompt", required_argument, 0, 'p'},      {"max-new-tokens", required_argument, 0, 'n'},
         {"temperature", required_argument, 0, 'T'}, {"top-k", required_argument, 0, 'k'},
         {"top-p", required_argument, 0, 'P'},       {"seed", required_argument, 0, 's'},
-        {"users", required_argument, 0, 'u'},       {0, 0, 0, 0},
+        {"users", required_argument, 0, 'u'},       {"mesh", required_argument, 0, 'M'},
+        {0, 0, 0, 0},
     };
     const char *model = NULL, *tokens = NULL, *prompt = NULL;
     long max_new = 32, users = 1, top_k = 0;
     double temperature = 0, top_p = 1;
     unsigned long long seed = 0;
+    int mesh_mpi = 0;
     optind = 0;
     opterr = 0;
     int c;
@@ -61,6 +66,12 @@ int mgc_cmd_run(int argc, char **argv)
         case 'P': top_p = strtod(optarg, &end); break;
         case 's': seed = strtoull(optarg, &end, 10); break;
         case 'u': users = strtol(optarg, &end, 10); break;
+        case 'M':
+            if ((mesh_mpi = mgc_mesh_parse(optarg)) < 0) {
+                fprintf(stderr, "mgc run: --mesh takes local or mpi, not '%s'\n", optarg);
+                return MGC_EXIT_USAGE;
+            }
+            break;
         default:
             fprintf(stderr, "mgc run: unknown or incomplete option '%s' (see mgc run --help)\n", argv[optind - 1]);
             return MGC_EXIT_USAGE;
@@ -82,6 +93,12 @@ int mgc_cmd_run(int argc, char **argv)
     if (ev_sampler_check((float)temperature, (int)top_k, (float)top_p, &err) != 0) {
         fprintf(stderr, "mgc run: %s\n", err.msg);
         return MGC_EXIT_USAGE;
+    }
+    /* --mesh mpi: ranks other than 0 only serve rank 0's engine (driver/mesh_mpi.c) */
+    if (mesh_mpi) {
+        int r = mgc_mesh_mpi_start("run", argv[optind], model);
+        if (r >= 0)
+            return r;
     }
     int32_t *prompt_ids = NULL;
     int nprompt = 0;
@@ -117,7 +134,7 @@ int mgc_cmd_run(int argc, char **argv)
     }
     if (mgc_plan_read(argv[optind], &plan, &err) != 0)
         goto fail;
-    rt_engine_opts eo = {.progress = isatty(2)};
+    rt_engine_opts eo = {.progress = isatty(2), .mpi = mesh_mpi};
     if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
         goto fail;
     ev_generate_stats st;

@@ -274,10 +274,12 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
     /* every device places its own slices, concurrently, on the mesh that
      * will run it: loading a t3000 plan uses all the host's cores */
     int rc = 0;
-    en->mesh = rt_mesh_create(en->ndev, cores, e);
+    /* MPI mesh: this process is one device and places only its own slices */
+    en->mesh = o && o->mpi ? rt_mesh_create_mpi(en->ndev, e) : rt_mesh_create(en->ndev, cores, e);
     if (!en->mesh)
         rc = -1;
-    load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)en->ndev * p->nweights};
+    int local_devices = o && o->mpi ? 1 : en->ndev;
+    load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)local_devices * p->nweights};
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         size_t n = (size_t)(w->slices[0].local_shape[0] * (w->rank == 2 ? w->slices[0].local_shape[1] : 1));
@@ -298,6 +300,8 @@ void rt_engine_free(rt_engine *en)
 {
     if (!en)
         return;
+    if (rt_mesh_local_device(en->mesh) == 0)
+        rt_engine_mpi_stop(en);
     const mgc_plan *p = en->plan;
     for (int dv = 0; dv < en->ndev; dv++) {
         rt_device *d = &en->dev[dv];

@@ -3,7 +3,7 @@
 # apt-get itself; otherwise it prints the exact command to run.  Idempotent and
 # quick when everything is already there.
 set -e
-PKGS="make gcc flex bison pkg-config libyaml-dev libjson-c-dev libopenblas-dev libcmocka-dev libpcre2-dev libutf8proc-dev"
+PKGS="make gcc flex bison pkg-config libyaml-dev libjson-c-dev libopenblas-dev libcmocka-dev libpcre2-dev libutf8proc-dev libopenmpi-dev openmpi-bin"
 # Node.js and npm run the reference tokenizers the tests compare against;
 # any installed node will do (the Debian packages only when there is none).
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"

@@ -13,6 +13,7 @@
 #include "mesh_mpi.h"
 #include "eval.h"
 #include "plan.h"
+#include "safetensors.h"
 
 void mgc_help_eval(FILE *out)
 {
@@ -42,6 +43,7 @@ void mgc_help_eval(FILE *out)
             "                           with the reference's hidden_states (PCC per layer) and\n"
             "                           name the first layer below --layers-threshold\n"
             "  --layers-threshold X     default 0.99\n"
+            "  --logits-out FILE        write our logits [positions][vocab] (f32 safetensors)\n"
             "  --mesh local|mpi         local (default): every device a thread of this process;\n"
             "                           mpi: one device per rank, under mpirun -np DEVICES\n");
 }
@@ -107,8 +109,10 @@ int mgc_cmd_eval(int argc, char **argv)
         {"layers", no_argument, 0, 'l'},          {"layers-threshold", required_argument, 0, 'L'},
         {"tokens", required_argument, 0, 't'},    {"prompt", required_argument, 0, 'T'},
         {"prompt-file", required_argument, 0, 'F'}, {"mesh", required_argument, 0, 'M'},
-        {0, 0, 0, 0},
+        {"logits-out", required_argument, 0, 'O'}, {0, 0, 0, 0},
     };
+    const char *logits_path = NULL; /* --logits-out */
+    float *our_logits = NULL;
     const char *model = NULL, *refpath = NULL, *json = NULL, *tokens = NULL, *prompt = NULL, *pfile = NULL;
     long long max_new = -1;
     int prefill_decode = 0, positions = 0, layers = 0, mesh_mpi = 0;
@@ -127,6 +131,7 @@ int mgc_cmd_eval(int argc, char **argv)
         case 't': tokens = optarg; break;
         case 'T': prompt = optarg; break;
         case 'F': pfile = optarg; break;
+        case 'O': logits_path = optarg; break;
         case 'M':
             if ((mesh_mpi = mgc_mesh_parse(optarg)) < 0) {
                 fprintf(stderr, "mgc eval: --mesh takes local or mpi, not '%s'\n", optarg);
@@ -211,12 +216,23 @@ int mgc_cmd_eval(int argc, char **argv)
     if (layers && ev_layers(en, &ref, &lc, &err) != 0)
         goto fail;
     ev_opts o = {.prefill_decode = prefill_decode};
+    if (logits_path && !(o.logits_out = our_logits = calloc((size_t)ref.t * (size_t)ref.vocab, sizeof(float)))) {
+        mgc_errorf(&err, "out of memory for --logits-out");
+        goto fail;
+    }
     if (max_new >= 0 && !builtin)
         o.max_positions = ref.prompt_len + max_new;
     if (isatty(2))
         o.on_step = progress;
     if (ev_teacher_forcing(en, &ref, &o, &res, &err) != 0)
         goto fail;
+    if (logits_path) {
+        rt_st_entry le = {.name = "logits", .dtype = RT_ST_F32, .ndim = 2, .shape = {res.positions, ref.vocab},
+                          .data = our_logits, .nbytes = sizeof(float) * (size_t)res.positions * (size_t)ref.vocab};
+        int wr = rt_st_write(logits_path, &le, 1, NULL, &err);
+        if (wr != 0)
+            goto fail;
+    }
 
     printf("mgc eval: %s on %s (%d device%s), weights %s, activations %s, kv cache %s\n", plan.model, plan.system,
            plan.ndevices, plan.ndevices == 1 ? "" : "s", mgc_dtype_name(plan.weights_dtype),
@@ -284,6 +300,7 @@ int mgc_cmd_eval(int argc, char **argv)
 fail:
     fprintf(stderr, "mgc eval: %s\n", err.msg);
 out:
+    free(our_logits);
     ev_result_free(&res);
     ev_layer_cmp_free(&lc);
     rt_engine_free(en);

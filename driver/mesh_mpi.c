@@ -28,11 +28,8 @@ int mgc_mesh_mpi_start(const char *cmd, const char *plan_path, const char *model
     }
     mgc_plan plan;
     memset(&plan, 0, sizeof plan);
-    if (mgc_plan_read(plan_path, &plan, &err) != 0) {
-        char msg[1100];
-        snprintf(msg, sizeof msg, "mgc %s: %s", cmd, err.msg);
-        rt_mpi_abort(msg, MGC_EXIT_INPUT);
-    }
+    if (mgc_plan_read(plan_path, &plan, &err) != 0)
+        rt_mpi_abort(err.msg, MGC_EXIT_INPUT);
     if (plan.ndevices != size) {
         /* every rank sees the same mismatch: rank 0 reports it, all leave cleanly */
         if (rank == 0)
@@ -51,11 +48,8 @@ int mgc_mesh_mpi_start(const char *cmd, const char *plan_path, const char *model
     }
     rt_engine *en = NULL;
     rt_engine_opts eo = {.mpi = 1};
-    if (rt_engine_load(&plan, model_dir, &eo, &en, &err) != 0 || rt_engine_serve(en, &err) != 0) {
-        char msg[1100];
-        snprintf(msg, sizeof msg, "mgc %s: %s", cmd, err.msg);
-        rt_mpi_abort(msg, MGC_EXIT_INPUT);
-    }
+    if (rt_engine_load(&plan, model_dir, &eo, &en, &err) != 0 || rt_engine_serve(en, &err) != 0)
+        rt_mpi_abort(err.msg, MGC_EXIT_INPUT); /* "mgc: rank R: cause" */
     rt_engine_free(en);
     mgc_plan_free(&plan);
     rt_mpi_finalize();

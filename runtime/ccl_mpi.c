@@ -24,6 +24,7 @@
 
 #ifdef MGC_HAVE_MPI
 #include <mpi.h>
+#include <sys/resource.h>
 
 static int g_active, g_rank, g_size;
 static uint64_t g_bytes_sent;
@@ -62,6 +63,13 @@ void rt_mpi_finalize(void)
 {
     if (!g_active)
         return;
+    /* for the benchmark: what this rank moved and its peak memory */
+    if (getenv("MGC_MPI_STATS")) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        fprintf(stderr, "mgc: rank %d: collectives sent %llu bytes, peak RSS %ld KiB\n", g_rank,
+                (unsigned long long)g_bytes_sent, ru.ru_maxrss);
+    }
     MPI_Finalize();
     g_active = 0;
 }

@@ -31,7 +31,9 @@ int rt_mpi_init(int *rank, int *size, mgc_error *e);
 int rt_mpi_active(void); /* initialised and not finalised */
 int rt_mpi_rank(void);
 int rt_mpi_size(void);
-/* Ends MPI on this rank.  Every rank must call it (it synchronises). */
+/* Ends MPI on this rank.  Every rank must call it (it synchronises).  With
+ * MGC_MPI_STATS set in the environment each rank first prints
+ * "mgc: rank R: collectives sent B bytes, peak RSS K KiB" on stderr. */
 void rt_mpi_finalize(void);
 /* Ends the whole job now: prints "mgc: rank R: msg" (when msg) and MPI_Abort. */
 _Noreturn void rt_mpi_abort(const char *msg, int code);

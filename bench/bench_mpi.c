@@ -101,8 +101,9 @@ static int run(const char *cmd, result *r)
         double pre = 0, dec = 0;
         unsigned long long b = 0;
         char *p = strstr(line, "prefill ");
-        if (p && sscanf(p, "prefill %d tokens x %ld user%*[s] in %lf s; decode %d steps in %lf s", &np, &users, &pre,
-                        &steps, &dec) == 5) {
+        char *in = p ? strstr(p, " in ") : NULL;
+        if (in && sscanf(p, "prefill %d tokens x %ld", &np, &users) == 2 &&
+            sscanf(in, " in %lf s; decode %d steps in %lf s", &pre, &steps, &dec) == 3) {
             r->prefill_tps = pre > 0 ? np / pre : 0;
             r->decode_tps = dec > 0 ? steps / dec : 0;
             got = 1;

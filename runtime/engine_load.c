@@ -85,40 +85,53 @@ static int check_tensor(const mgc_plan_weight *w, const rt_st_tensor *t, const c
     return 0;
 }
 
-/* Reads device `dv`'s slice of `w` into a zeroed local f32 buffer. */
-static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, float *local, mgc_error *e)
+/* Reads local rows [lo, hi) of device `dv`'s slice of `w` (a vector is one
+ * row) into a zeroed f32 buffer of (hi - lo) x local width.  `release`: give
+ * back the checkpoint pages just read (a process holding one device). */
+static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, int64_t lo, int64_t hi, float *local,
+                      int release, mgc_error *e)
 {
     const mgc_weight_slice *s = &w->slices[dv];
-    int64_t l0 = s->local_shape[0], l1 = w->rank == 2 ? s->local_shape[1] : 1;
-    memset(local, 0, sizeof(float) * (size_t)(l0 * l1));
+    int64_t l1 = w->rank == 2 ? s->local_shape[1] : s->local_shape[0];
+    memset(local, 0, sizeof(float) * (size_t)((hi - lo) * l1));
     /* the reader views a vector as one row */
     int64_t r0 = w->rank == 2 ? s->range[0].lo : 0, r1 = w->rank == 2 ? s->range[0].hi : 1;
     int64_t c0 = w->rank == 2 ? s->range[1].lo : s->range[0].lo, c1 = w->rank == 2 ? s->range[1].hi : s->range[0].hi;
-    if (w->rank == 1)
-        l1 = l0, l0 = 1;
-    if (r1 <= r0 || c1 <= c0)
-        return 0; /* a device holding only padding */
-    if (c1 - c0 == l1)
-        return rt_st_read_f32(t, r0, r1, c0, c1, local, e);
-    /* narrower than the local width (padding columns): read, then spread rows */
-    float *tmp = malloc(sizeof(float) * (size_t)((r1 - r0) * (c1 - c0)));
-    if (!tmp)
-        return mgc_errorf(e, "out of memory loading '%s'", w->hf_name);
-    int rc = rt_st_read_f32(t, r0, r1, c0, c1, tmp, e);
-    for (int64_t r = 0; rc == 0 && r < r1 - r0; r++)
-        memcpy(local + r * l1, tmp + r * (c1 - c0), sizeof(float) * (size_t)(c1 - c0));
-    free(tmp);
+    /* the checkpoint rows of this block: local rows past r1 - r0 are padding */
+    int64_t a = r0 + lo, b = r0 + hi < r1 ? r0 + hi : r1;
+    if (b <= a || c1 <= c0)
+        return 0; /* a device (or block) holding only padding */
+    int rc;
+    if (c1 - c0 == l1) {
+        rc = rt_st_read_f32(t, a, b, c0, c1, local, e);
+    } else {
+        /* narrower than the local width (padding columns): read, then spread rows */
+        float *tmp = malloc(sizeof(float) * (size_t)((b - a) * (c1 - c0)));
+        if (!tmp)
+            return mgc_errorf(e, "out of memory loading '%s'", w->hf_name);
+        rc = rt_st_read_f32(t, a, b, c0, c1, tmp, e);
+        for (int64_t r = 0; rc == 0 && r < b - a; r++)
+            memcpy(local + r * l1, tmp + r * (c1 - c0), sizeof(float) * (size_t)(c1 - c0));
+        free(tmp);
+    }
+    if (release)
+        rt_st_release_rows(t, a, b);
     return rc;
 }
 
+/* Rows converted at a time by a process holding one device (a multiple of
+ * 16, as bf8_b/bf4_b blocks need): its memory stays its own slices plus this
+ * much, not a whole f32 copy of its largest slice. */
+#define LOAD_BLOCK_ROWS 64
+
 /* Places device dv's slice of weight i. */
 static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t, int dv, float *local,
-                       double *mib, mgc_error *e)
+                       int one_device, double *mib, mgc_error *e)
 {
-    if (read_slice(w, t, dv, local, e) != 0)
-        return -1;
     int64_t l0 = w->slices[dv].local_shape[0];
     if (w->rank == 1) {
+        if (read_slice(w, t, dv, 0, 1, local, one_device, e) != 0)
+            return -1;
         d->vecs[i] = malloc(sizeof(float) * (size_t)l0);
         if (!d->vecs[i])
             return mgc_errorf(e, "out of memory");
@@ -132,7 +145,13 @@ static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const r
         return mgc_errorf(e, "embedding tables must be f32 or bf16 in the plan, not %s", mgc_dtype_name(w->dtype));
     if (rt_matrix_init(&d->mats[i], dt, (int)l0, (int)l1, e) != 0)
         return -1;
-    rt_matrix_set_rows_f32(&d->mats[i], 0, (int)l0, local);
+    int64_t block = one_device ? LOAD_BLOCK_ROWS : l0;
+    for (int64_t lo = 0; lo < l0; lo += block) {
+        int64_t hi = lo + block < l0 ? lo + block : l0;
+        if (read_slice(w, t, dv, lo, hi, local, one_device, e) != 0)
+            return -1;
+        rt_matrix_set_rows_f32(&d->mats[i], (int)lo, (int)(hi - lo), local);
+    }
     *mib += (double)d->mats[i].bytes / 1048576.0;
     return 0;
 }
@@ -183,6 +202,7 @@ typedef struct load_ctx {
     rt_ckpt *ck;
     const rt_engine_opts *o;
     size_t maxlocal, total;
+    int one_device; /* MPI mesh: this process holds one device and loads in row blocks */
     _Atomic size_t done;
     _Atomic uint64_t bytes;
 } load_ctx;
@@ -221,7 +241,7 @@ static int load_device(rt_device_ctx *ctx, void *arg)
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         double mib = 0;
-        if (load_weight(d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, &mib, ctx->err) != 0) {
+        if (load_weight(d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, L->one_device, &mib, ctx->err) != 0) {
             free(local);
             return mgc_error_prefix(ctx->err, "loading '%s'", w->hf_name);
         }
@@ -280,9 +300,13 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
         rc = -1;
     int local_devices = o && o->mpi ? 1 : en->ndev;
     load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)local_devices * p->nweights};
+    L.one_device = o && o->mpi;
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
-        size_t n = (size_t)(w->slices[0].local_shape[0] * (w->rank == 2 ? w->slices[0].local_shape[1] : 1));
+        int64_t rows = w->rank == 2 ? w->slices[0].local_shape[0] : 1;
+        if (L.one_device && rows > LOAD_BLOCK_ROWS)
+            rows = LOAD_BLOCK_ROWS;
+        size_t n = (size_t)(rows * (w->rank == 2 ? w->slices[0].local_shape[1] : w->slices[0].local_shape[0]));
         L.maxlocal = max_z(L.maxlocal, n);
     }
     if (rc == 0)

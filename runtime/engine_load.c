@@ -271,8 +271,16 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
         return -1;
     if (check_config(p, model_dir, e) != 0)
         return -1;
+    /* of a sharded checkpoint, only the files holding the plan's tensors */
+    const char **names = malloc(sizeof *names * (p->nweights ? p->nweights : 1));
+    if (!names)
+        return mgc_errorf(e, "out of memory");
+    for (size_t i = 0; i < p->nweights; i++)
+        names[i] = p->weights[i].hf_name;
     rt_ckpt *ck = NULL;
-    if (rt_ckpt_open(model_dir, &ck, e) != 0)
+    int ckrc = rt_ckpt_open_only(model_dir, names, p->nweights, &ck, e);
+    free(names);
+    if (ckrc != 0)
         return -1;
     for (size_t i = 0; i < p->nweights; i++)
         if (check_tensor(&p->weights[i], rt_ckpt_find(ck, p->weights[i].hf_name), model_dir, e) != 0) {

@@ -503,6 +503,111 @@ static void missing_checkpoint_on_one_rank_ends_the_job(void **state)
     free(plan);
 }
 
+/* tmp/NAME: the Qwen3 fixture split into two shards (tensors alternating)
+ * whose index also lists a third shard holding a tensor no plan uses; that
+ * file is never written, and shard 2 only when `with_shard2`. */
+static char *qwen3_sharded(const char *name, int with_shard2)
+{
+    char *dir = e2e_path(tmp, name);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    rt_st_file *f = NULL;
+    mgc_error e = {{0}};
+    assert_int_equal(rt_st_open("tests/fixtures/qwen3/model.safetensors", &f, &e), 0);
+    size_t n = rt_st_count(f), np[2] = {0, 0};
+    rt_st_entry *part[2] = {calloc(n, sizeof(rt_st_entry)), calloc(n, sizeof(rt_st_entry))};
+    char *ipath = e2e_path(dir, "model.safetensors.index.json");
+    FILE *idx = fopen(ipath, "w");
+    assert_non_null(idx);
+    fprintf(idx, "{\"metadata\": {}, \"weight_map\": {\"mtp.unused.weight\": \"model-extra.safetensors\"");
+    for (size_t i = 0; i < n; i++) {
+        const rt_st_tensor *t = rt_st_at(f, i);
+        int k = (int)(i % 2);
+        part[k][np[k]++] = rt_st_entry_of(t);
+        fprintf(idx, ", \"%s\": \"model-0000%d-of-00002.safetensors\"", t->name, k + 1);
+    }
+    fprintf(idx, "}}\n");
+    fclose(idx);
+    for (int k = 0; k < 1 + with_shard2; k++) {
+        char fname[64];
+        snprintf(fname, sizeof fname, "model-0000%d-of-00002.safetensors", k + 1);
+        char *path = e2e_path(dir, fname);
+        assert_int_equal(rt_st_write(path, part[k], np[k], NULL, &e), 0);
+        free(path);
+    }
+    free(part[0]);
+    free(part[1]);
+    rt_st_close(f);
+    char *cfg = e2e_path(dir, "config.json");
+    e2e_copy_file("tests/fixtures/qwen3/config.json", cfg, -1);
+    free(cfg);
+    free(ipath);
+    return dir;
+}
+
+/* A sharded checkpoint: each rank opens only the shards holding the plan's
+ * tensors (a shard it does not need may be absent) and gets the same logits
+ * as the single file in process; a rank missing a shard it needs ends the job
+ * naming the rank and the file. */
+static void sharded_checkpoint_only_needed_files(void **state)
+{
+    (void)state;
+    NEED_MPI();
+    char *plan = qwen3_plan();
+    char *good = qwen3_sharded("sharded", 1), *half = qwen3_sharded("sharded_half", 0);
+    const char *ref = "tests/fixtures/qwen3/reference.safetensors";
+    char *lp = e2e_path(tmp, "single.logits"), *mp = e2e_path(tmp, "sharded.logits");
+    args a = {0};
+    add_eval(&a, plan, "tests/fixtures/qwen3", ref, lp, 0);
+    assert_int_equal(run(&a, 300, NULL, NULL), 0);
+    add_mpirun(&a);
+    add(&a, "-np");
+    add(&a, "8");
+    add_eval(&a, plan, good, ref, mp, 1);
+    char *out = NULL, *err = NULL;
+    int rc = run(&a, 300, &out, &err);
+    if (rc != 0)
+        fail_msg("mpirun on the sharded checkpoint failed (%d): %s", rc, err);
+    int64_t r1, v1, r2, v2;
+    float *x = read_logits(lp, &r1, &v1), *y = read_logits(mp, &r2, &v2);
+    assert_int_equal(r1, r2);
+    assert_int_equal(v1, v2);
+    assert_memory_equal(x, y, sizeof(float) * (size_t)(r1 * v1));
+    free(x);
+    free(y);
+    free(out);
+    free(err);
+    /* rank 5's machine lacks shard 2 */
+    add_mpirun(&a);
+    add(&a, "-np");
+    add(&a, "5");
+    add_run(&a, plan, good, 4, 1);
+    add(&a, ":");
+    add(&a, "-np");
+    add(&a, "1");
+    add_run(&a, plan, half, 4, 1);
+    add(&a, ":");
+    add(&a, "-np");
+    add(&a, "2");
+    add_run(&a, plan, good, 4, 1);
+    job j;
+    job_start(&j, a.v);
+    args_free(&a);
+    double took = 0;
+    rc = job_wait(&j, 60, &took, &out, &err);
+    assert_int_not_equal(rc, 0);
+    e2e_assert_contains(err, "rank 5:");
+    e2e_assert_contains(err, "model-00002-of-00002.safetensors");
+    assert_null(strstr(out, "user 0:"));
+    printf("  shard missing on rank 5: job ended (status %d) in %.1f s\n", rc, took);
+    free(out);
+    free(err);
+    free(lp);
+    free(mp);
+    free(good);
+    free(half);
+    free(plan);
+}
+
 /* The pid of the process under `parent` (mpirun) that is rank `rank`. */
 static pid_t find_rank(pid_t parent, int rank)
 {
@@ -638,6 +743,7 @@ int main(void)
         cmocka_unit_test(mpi_matches_local_bit_for_bit),
         cmocka_unit_test(sixteen_ranks_match_eight_devices),
         cmocka_unit_test(missing_checkpoint_on_one_rank_ends_the_job),
+        cmocka_unit_test(sharded_checkpoint_only_needed_files),
         cmocka_unit_test(killed_rank_ends_the_job),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1303,6 +1303,8 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
             return (val){.k = V_CONFIG, .s = ""};
         if (strcmp(x->str, "cache") == 0)
             return (val){.k = V_CACHE};
+        if (strcmp(x->str, "true") == 0 || strcmp(x->str, "false") == 0)
+            return (val){.k = V_BOOL, .i = x->str[0] == 't'};
         return fail(e, x->span, "'%s' is not defined", x->str);
     }
     case MGC_EX_MEMBER: {

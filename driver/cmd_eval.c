@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accuracy_floors.h"
 #include "atomic_file.h"
 #include "builtin_ref.h"
 #include "commands.h"
@@ -40,7 +41,12 @@ void mgc_help_eval(FILE *out)
             "  --layers                 compare the residual stream after every decoder layer\n"
             "                           with the reference's hidden_states (PCC per layer) and\n"
             "                           name the first layer below --layers-threshold\n"
-            "  --layers-threshold X     default 0.99\n");
+            "  --layers-threshold X     default 0.99\n"
+            "  --expect-top1 X, --expect-top5 X, --expect-pcc X\n"
+            "                           accuracy floors (in [0, 1]) over all positions (pcc:\n"
+            "                           the minimum); they override the spec's `expect`.  A\n"
+            "                           missed floor prints FAILED after the report, exit 1\n"
+            "  --no-expect              ignore every accuracy floor\n");
 }
 
 static double nz(double x) { return isnan(x) ? 0 : x; }
@@ -104,12 +110,16 @@ int mgc_cmd_eval(int argc, char **argv)
         {"layers", no_argument, 0, 'l'},          {"layers-threshold", required_argument, 0, 'L'},
         {"tokens", required_argument, 0, 't'},    {"prompt", required_argument, 0, 'T'},
         {"prompt-file", required_argument, 0, 'F'},
+        {"expect-top1", required_argument, 0, '1'}, {"expect-top5", required_argument, 0, '5'},
+        {"expect-pcc", required_argument, 0, 'c'},  {"no-expect", no_argument, 0, 'x'},
         {0, 0, 0, 0},
     };
     const char *model = NULL, *refpath = NULL, *json = NULL, *tokens = NULL, *prompt = NULL, *pfile = NULL;
     long long max_new = -1;
     int prefill_decode = 0, positions = 0, layers = 0;
     double threshold = 0.99;
+    double flag_floor[MGC_NFLOORS] = {-1, -1, -1};
+    int no_expect = 0;
     optind = 0;
     opterr = 0;
     int c;
@@ -134,6 +144,20 @@ int mgc_cmd_eval(int argc, char **argv)
             layers = 1;
             break;
         }
+        case '1':
+        case '5':
+        case 'c': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (!*optarg || *end || !(v >= 0 && v <= 1)) {
+                fprintf(stderr, "mgc eval: --expect-%s takes a number in [0, 1], got '%s'\n",
+                        c == '1' ? "top1" : c == '5' ? "top5" : "pcc", optarg);
+                return MGC_EXIT_USAGE;
+            }
+            flag_floor[c == '1' ? MGC_FLOOR_TOP1 : c == '5' ? MGC_FLOOR_TOP5 : MGC_FLOOR_PCC] = v;
+            break;
+        }
+        case 'x': no_expect = 1; break;
         case 'n': {
             char *end;
             max_new = strtoll(optarg, &end, 10);
@@ -265,6 +289,30 @@ int mgc_cmd_eval(int argc, char **argv)
            nz(res.all.pcc_mean), nz(res.all.max_abs_err), nz(res.all.kl_mean), nz(res.decode.perplexity), pre_tps, dec_tps,
            prefill_decode ? ",\"final\":false" : "");
     rc = MGC_EXIT_OK;
+    if (!no_expect) {
+        /* the plan's floors; a plan that carries none (written before plans
+         * recorded them) gets its spec's `expect`, and the flags override */
+        mgc_floors fl;
+        mgc_floors_init(&fl);
+        const double pf[MGC_NFLOORS] = {plan.expect_top1, plan.expect_top5, plan.expect_pcc};
+        if (pf[0] > 0 || pf[1] > 0 || pf[2] > 0) {
+            mgc_floors_from_spec(&fl, plan.spec); /* for the spec line in messages */
+            for (int i = 0; i < MGC_NFLOORS; i++)
+                if (pf[i] >= 0)
+                    mgc_floors_set(&fl, i, pf[i], fl.from[i][0] ? fl.from[i] : "the plan's expect");
+                else
+                    fl.v[i] = -1;
+        } else {
+            mgc_floors_from_spec(&fl, plan.spec);
+        }
+        static const char *const flag_names[MGC_NFLOORS] = {"--expect-top1", "--expect-top5", "--expect-pcc"};
+        for (int i = 0; i < MGC_NFLOORS; i++)
+            if (flag_floor[i] >= 0)
+                mgc_floors_set(&fl, i, flag_floor[i], flag_names[i]);
+        fflush(stdout);
+        if (mgc_floors_check(&fl, res.all.top1, res.all.top5, res.all.pcc_min, stderr) > 0)
+            rc = MGC_EXIT_INPUT;
+    }
     goto out;
 fail:
     fprintf(stderr, "mgc eval: %s\n", err.msg);

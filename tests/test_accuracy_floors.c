@@ -150,11 +150,32 @@ static void test_eval_floors(void **state)
     free(err);
 }
 
+/* Elaboration stores the floors in the IR, lowering copies them to the plan
+ * (-1: none). */
+static void test_ir_and_plan_carry_floors(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/f.graph", tmp);
+    const char *src = "model \"a/b\" on cpu\nexpect top1=0.9 pcc=0.999\nforward(tokens) {\n"
+                      "  x = embedding(tokens, w\"e.weight\", vocab=config.vocab_size, dim=config.hidden_size)\n"
+                      "  return linear(x, w\"lm_head.weight\", out=config.vocab_size)\n}\n";
+    assert_int_equal(mgc_test_write_file(path, src, strlen(src)), 0);
+    mgc_test_result r;
+    mgc_test_compile_simple(path, "tests/specs/compile/tiny.json", NULL, &r);
+    if (r.rc != 0)
+        FAIL_WITH_DIAGS(&r, "expected the compile to succeed");
+    assert_true(r.ir.expect_top1 == 0.9 && r.ir.expect_top5 == -1 && r.ir.expect_pcc == 0.999);
+    assert_true(r.plan.expect_top1 == 0.9 && r.plan.expect_top5 == -1 && r.plan.expect_pcc == 0.999);
+    mgc_test_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_from_spec),
+        cmocka_unit_test(test_ir_and_plan_carry_floors),
         cmocka_unit_test(test_eval_floors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1098,7 +1098,12 @@ static void collect_globals(checker *c)
                 mgc_error_at(c->d, s->name_span, "'%s' is a built-in op; a def cannot take its name", s->name);
                 continue;
             }
-            if (strcmp(s->name, "config") == 0 || strcmp(s->name, "cache") == 0) {
+            if (s->kind == MGC_ST_DEF && mgc_scalar_fn_find(s->name)) {
+                mgc_error_at(c->d, s->name_span, "'%s' is a built-in function; a def cannot take its name", s->name);
+                continue;
+            }
+            if (strcmp(s->name, "config") == 0 || strcmp(s->name, "cache") == 0 || strcmp(s->name, "true") == 0 ||
+                strcmp(s->name, "false") == 0) {
                 mgc_error_at(c->d, s->name_span, "'%s' is built in; choose another name", s->name);
                 continue;
             }

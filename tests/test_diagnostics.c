@@ -510,6 +510,8 @@ static void test_scalar_calls(void **state)
                 "min(a, b, ...): the smallest");
     expect_hint("let a = sqrtt(4)\n", "unknown op or def 'sqrtt'", 1, 9, "did you mean 'sqrt'?");
     expect("let a = int(x=2.5)\n", "'int' takes no keyword arguments", 1, 13);
+    expect("def sqrt(x) {\n  return x\n}\n", "'sqrt' is a built-in function; a def cannot take its name", 1, 5);
+    expect("let true = 0\n", "'true' is built in; choose another name", 1, 5);
     expect("let a = 1 < 2 < 3\n", "expected an operator, end of line, ';', '@', '.' or '[' but found '<'", 1, 15);
     /* all of it is a constant: no "a let must be a constant" */
     expect_clean("let a = int(sqrt(2.0) * 8) // 3 % 2 ** 2\nlet b = exp(1) if a >= 1 and not false else log(2)\n"

@@ -548,7 +548,7 @@ static void check_expr(checker *c, const mgc_ast_expr *e)
 
 static const char *const weight_dtypes[] = {"bf4_b", "bf8_b", "bf16", "f32"};
 static const char *const act_dtypes[] = {"bf16", "f32"};
-static const char *const annot_names[] = {"col", "row", "replicated", "heads", "weights", "activations"};
+static const char *const annot_names[] = {"col", "row", "replicated", "heads", "experts", "weights", "activations"};
 
 static int in_list(const char *s, const char *const *list, size_t n)
 {
@@ -600,13 +600,13 @@ static void check_annots(checker *c, const mgc_ast_stmt *s)
     const mgc_ast_annot *shard = NULL, *weights = NULL, *acts = NULL;
     for (size_t i = 0; i < s->nannots && !full(c); i++) {
         const mgc_ast_annot *a = &s->annots[i];
-        if (!in_list(a->name, annot_names, 6)) {
+        if (!in_list(a->name, annot_names, 7)) {
             mgc_error_at(c->d, a->span, "unknown annotation '@%s'", a->name);
-            const char *sg = mgc_suggest(a->name, annot_names, 6);
+            const char *sg = mgc_suggest(a->name, annot_names, 7);
             if (sg)
                 mgc_diag_hint(c->d, "did you mean '@%s'?", sg);
             else
-                mgc_diag_hint(c->d, "annotations: @col @row @replicated @heads @weights=DTYPE @activations=DTYPE");
+                mgc_diag_hint(c->d, "annotations: @col @row @replicated @heads @experts @weights=DTYPE @activations=DTYPE");
             continue;
         }
         int is_weights = strcmp(a->name, "weights") == 0, is_acts = strcmp(a->name, "activations") == 0;
@@ -663,8 +663,14 @@ static void check_annots(checker *c, const mgc_ast_stmt *s)
         return;
     }
     const char *anchor = found[0]->str;
-    int is_attn = strcmp(anchor, "attention") == 0;
-    if (shard && strcmp(shard->name, "heads") == 0 && !is_attn) {
+    int is_attn = strcmp(anchor, "attention") == 0, is_moe = strcmp(anchor, "moe") == 0;
+    if (shard && (strcmp(shard->name, "experts") == 0) != is_moe) {
+        if (is_moe)
+            mgc_error_at(c->d, shard->span, "'@%s' does not apply to moe", shard->name);
+        else
+            mgc_error_at(c->d, shard->span, "'@experts' applies to moe, but this statement's op is '%s'", anchor);
+        mgc_diag_hint(c->d, "moe is expert parallel with @experts, or sharded by its experts' own annotations without one");
+    } else if (shard && strcmp(shard->name, "heads") == 0 && !is_attn) {
         mgc_error_at(c->d, shard->span, "'@heads' applies to attention, but this statement's op is '%s'", anchor);
         mgc_diag_hint(c->d, "use @col or @row for %s", anchor);
     } else if (shard && is_attn && (strcmp(shard->name, "col") == 0 || strcmp(shard->name, "row") == 0)) {

@@ -11,6 +11,7 @@
 #include "memplan.h"
 #include "pad.h"
 #include "program.h"
+#include "shard.h"
 #include "system.h"
 
 void mgc_compile_opts_init(mgc_compile_opts *o)
@@ -90,6 +91,8 @@ int mgc_compile(const mgc_compile_opts *o, mgc_diags *d, mgc_ir *ir_out, mgc_pla
         .batch = o->batch,
     };
     if (mgc_elaborate(&in, d, &ir) != 0)
+        goto out;
+    if (mgc_shard(&ir, d) != 0)
         goto out;
     if (mgc_pad(&ir, sys.tile, d) != 0)
         goto out;

@@ -385,11 +385,18 @@ static void prefill_decode(const e2e_arch *a)
     static void test_##fn##_mistral(void **state) { fn(e2e_arch_find("mistral")); }    \
     static void test_##fn##_qwen3(void **state) { fn(e2e_arch_find("qwen3")); }        \
     static void test_##fn##_allam(void **state) { fn(e2e_arch_find("allam")); }        \
-    static void test_##fn##_phi3(void **state) { fn(e2e_arch_find("phi3")); }
+    static void test_##fn##_phi3(void **state) { fn(e2e_arch_find("phi3")); }          \
+    static void test_##fn##_qwen2(void **state) { fn(e2e_arch_find("qwen2")); }        \
+    static void test_##fn##_gemma(void **state) { fn(e2e_arch_find("gemma")); }        \
+    static void test_##fn##_gemma2(void **state) { fn(e2e_arch_find("gemma2")); }      \
+    static void test_##fn##_mixtral(void **state) { fn(e2e_arch_find("mixtral")); }    \
+    static void test_##fn##_phi(void **state) { fn(e2e_arch_find("phi")); }
 #define PER_ARCH_TESTS(fn)                                                               \
     cmocka_unit_test(test_##fn##_llama32), cmocka_unit_test(test_##fn##_mistral),        \
         cmocka_unit_test(test_##fn##_qwen3), cmocka_unit_test(test_##fn##_allam),        \
-        cmocka_unit_test(test_##fn##_phi3)
+        cmocka_unit_test(test_##fn##_phi3), cmocka_unit_test(test_##fn##_qwen2),         \
+        cmocka_unit_test(test_##fn##_gemma), cmocka_unit_test(test_##fn##_gemma2),       \
+        cmocka_unit_test(test_##fn##_mixtral), cmocka_unit_test(test_##fn##_phi)
 
 PER_ARCH(f32_systems)
 PER_ARCH(spec_precision)

@@ -29,6 +29,13 @@ const e2e_arch e2e_archs[] = {
     {"qwen3", "graphs/Qwen/Qwen3-0.6B/t3000.graph", {"reference", NULL, NULL}},
     {"allam", "graphs/humain-ai/ALLaM-7B-Instruct-preview/n150.graph", {"reference", NULL, NULL}},
     {"phi3", "graphs/microsoft/Phi-3-mini-128k-instruct/t3000.graph", {"reference_short", "reference_long", NULL}},
+    /* beyond the Llama family: biases, (1 + w) norms, MoE, soft-capping and
+     * windows, LayerNorm with partial rotary and a parallel block */
+    {"qwen2", "graphs/Qwen/Qwen2.5-1.5B/n150.graph", {"reference", NULL, NULL}},
+    {"gemma", "graphs/google/gemma-7b/t3000.graph", {"reference", NULL, NULL}},
+    {"gemma2", "graphs/google/gemma-2-2b/t3000.graph", {"reference", NULL, NULL}},
+    {"mixtral", "graphs/mistralai/Mixtral-8x7B-v0.1/t3000.graph", {"reference", NULL, NULL}},
+    {"phi", "graphs/microsoft/phi-2/t3000.graph", {"reference", NULL, NULL}},
 };
 const size_t e2e_narchs = sizeof e2e_archs / sizeof e2e_archs[0];
 

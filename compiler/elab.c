@@ -108,6 +108,7 @@ typedef struct E {
     int fail_depth;
     int tapped;            /* the forward's layer loop has been found */
     mgc_span model_span;
+    uint64_t cache_used[MGC_MAX_CACHE_LAYERS / 64]; /* cache layers taken by an attention */
     int64_t max_pos;       /* the smallest learned position table (0 none) */
     mgc_span max_pos_span;
     /* the call chain of the last IR node made: reused while it is unchanged */
@@ -1101,9 +1102,9 @@ static val op_attention(E *e, const args *a, mgc_span sp)
         return fail(e, sp, "every attention must use the same KV-cache layout: this one has %d KV heads of %lld, an earlier one %lld of %lld",
                     nk->heads, (long long)nk->head_dim, (long long)ir->kv_heads, (long long)ir->head_dim);
     }
-    for (size_t i = 0; i < ir->nnodes; i++)
-        if (ir->nodes[i].op == MGC_IR_ATTENTION && ir->nodes[i].layer == layer)
-            return fail(e, a->pos_span[3], "cache[%d] is used by two attentions", layer);
+    if (e->cache_used[layer / 64] & (1ull << (layer % 64)))
+        return fail(e, a->pos_span[3], "cache[%d] is used by two attentions", layer);
+    e->cache_used[layer / 64] |= 1ull << (layer % 64);
     if (layer + 1 > ir->cache_layers)
         ir->cache_layers = layer + 1;
     mgc_ir_node src = *nq;
@@ -1719,8 +1720,9 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
         int64_t li;
         if (as_int(e, i, x->rhs->span, "a cache layer", &li) < 0)
             return NONE;
-        if (li < 0 || li >= 4096)
-            return fail(e, x->rhs->span, "cache layer %lld is out of range", (long long)li);
+        if (li < 0 || li >= MGC_MAX_CACHE_LAYERS)
+            return fail(e, x->rhs->span, "cache layer %lld is out of range (0 to %d)", (long long)li,
+                        MGC_MAX_CACHE_LAYERS - 1);
         return (val){.k = V_CACHE_LAYER, .idx = (int)li};
     }
     case MGC_EX_CALL: return eval_call(e, s, x);

@@ -21,6 +21,9 @@
 #include "ast.h"
 #include "plan.h"
 
+/* cache[i] takes 0 <= i < this: the most layers with attention a spec can have. */
+#define MGC_MAX_CACHE_LAYERS 4096
+
 typedef enum mgc_ir_opcode {
     MGC_IR_INPUT,        /* token ids */
     MGC_IR_EMBEDDING,

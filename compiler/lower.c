@@ -206,6 +206,12 @@ static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entr
     en->rows = rows;
     L l = {.ir = ir, .en = en, .decode = decode};
     l.buf_of = xcalloc(ir->nnodes, sizeof(int));
+    /* node -> the snapshot it is (-1 none) */
+    int *tap_of = xcalloc(ir->nnodes, sizeof(int));
+    for (size_t i = 0; i < ir->nnodes; i++)
+        tap_of[i] = -1;
+    for (size_t t = 0; t < ir->ntaps; t++)
+        tap_of[ir->taps[t]] = (int)t;
     int ndev = ir->ndevices;
     for (size_t i = 0; i < ir->nnodes; i++) {
         const mgc_ir_node *n = &ir->nodes[i];
@@ -348,16 +354,16 @@ static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entr
             break;
         default:
             free(l.buf_of);
+            free(tap_of);
             return -1;
         }
         op->out = out;
         if (n->sh == MGC_SH_OWNED)
             op->device = n->device;
-        for (size_t t = 0; t < ir->ntaps; t++)
-            if (ir->taps[t] == (int)i)
-                op->tap = (int)t;
+        op->tap = tap_of[i];
     }
     free(l.buf_of);
+    free(tap_of);
     return 0;
 }
 

@@ -60,6 +60,8 @@ const char *e2e_ref_path(const e2e_arch *a, const char *ref, char *buf, size_t s
     return buf;
 }
 
+const char *e2e_systems_dir = NULL;
+
 int e2e_compile(const char *spec, const char *model_dir, const char *system, int weights_dtype, int act_dtype,
                 int64_t max_seq, mgc_plan *out)
 {
@@ -75,6 +77,7 @@ int e2e_compile(const char *spec, const char *model_dir, const char *system, int
     o.spec_path = spec;
     mgc_model_dir_apply(&md, &o);
     o.system = system;
+    o.systems_dir = e2e_systems_dir;
     o.max_seq_len = max_seq;
     o.weights_dtype = weights_dtype;
     o.act_dtype = act_dtype;

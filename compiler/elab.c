@@ -840,51 +840,56 @@ static val op_transpose(E *e, const args *a, mgc_span sp)
     return (val){.k = V_WEIGHT, .w = w};
 }
 
-static val op_embedding(E *e, const args *a, mgc_span sp)
+/* embedding(tokens, W, vocab=V, dim=D) and position_embedding(tokens, W,
+ * max_pos=P, dim=D): a row of a table per token, by its id or its position. */
+static val op_table(E *e, const args *a, mgc_span sp, int positions)
 {
-    int x = tensor_arg(e, a->pos[0], a->pos_span[0], "embedding's input");
+    const char *what = positions ? "position_embedding" : "embedding";
+    const char *rows_kw = positions ? "max_pos" : "vocab";
+    int x = tensor_arg(e, a->pos[0], a->pos_span[0], positions ? "position_embedding's input" : "embedding's input");
     if (x < 0)
         return NONE;
     if (node(e, x)->op != MGC_IR_INPUT)
-        return fail(e, a->pos_span[0], "embedding looks up token ids: its input must be forward's parameter");
-    if (a->pos[1].k != V_WEIGHT || a->pos[1].w->part)
-        return fail(e, a->pos_span[1], "embedding's second argument must be a weight w\"...\"");
+        return fail(e, a->pos_span[0], "%s looks up token ids: its input must be forward's parameter", what);
+    const wref *w = a->pos[1].k == V_WEIGHT ? a->pos[1].w : NULL;
+    if (!w || w->part)
+        return fail(e, a->pos_span[1], "%s's second argument must be a weight w\"...\"", what);
+    if (w->dscale != 1.0 || w->doffset != 0.0 || w->transposed)
+        return fail(e, a->pos_span[1], "a %s table is used as stored (no transpose or arithmetic)", what);
     int sh = shard_of_stmt(e);
     if (sh == SH_COL || sh == SH_ROW || sh == SH_HEADS || sh == SH_EXPERTS)
-        return fail(e, e->sc->span, "embedding tables are replicated; use @replicated");
-    int64_t vocab = -1, dim = -1;
+        return fail(e, e->sc->span, "%s tables are replicated; use @replicated", what);
+    int64_t rows = -1, dim = -1;
     mgc_span s1, s2;
-    const val *vv = kwarg(a, "vocab", &s1), *dv = kwarg(a, "dim", &s2);
-    if (vv && as_int(e, *vv, s1, "vocab", &vocab) < 0)
-        return NONE;
-    if (dv && as_int(e, *dv, s2, "dim", &dim) < 0)
+    const val *vv = kwarg(a, rows_kw, &s1), *dv = kwarg(a, "dim", &s2);
+    if ((vv && as_int(e, *vv, s1, rows_kw, &rows) < 0) || (dv && as_int(e, *dv, s2, "dim", &dim) < 0))
         return NONE;
     mgc_tensor_info ti;
-    int have = checkpoint_shape(e, a->pos[1].w->name, a->pos[1].w->span, &ti);
+    int have = checkpoint_shape(e, w->name, w->span, &ti);
     if (have < 0)
         return NONE;
     if (have == 0) {
         if (ti.rank != 2)
-            return fail(e, a->pos[1].w->span, "embedding table '%s' must be a matrix", a->pos[1].w->name);
-        if ((vocab >= 0 && vocab != ti.shape[0]) || (dim >= 0 && dim != ti.shape[1]))
-            return fail(e, a->pos[1].w->span, "embedding table '%s' is [%lld, %lld] but the spec says vocab=%lld, dim=%lld",
-                        a->pos[1].w->name, (long long)ti.shape[0], (long long)ti.shape[1], (long long)vocab,
-                        (long long)dim);
-        vocab = ti.shape[0];
+            return fail(e, w->span, "%s table '%s' must be a matrix", what, w->name);
+        if ((rows >= 0 && rows != ti.shape[0]) || (dim >= 0 && dim != ti.shape[1]))
+            return fail(e, w->span, "%s table '%s' is [%lld, %lld] but the spec says %s=%lld, dim=%lld", what, w->name,
+                        (long long)ti.shape[0], (long long)ti.shape[1], rows_kw, (long long)rows, (long long)dim);
+        rows = ti.shape[0];
         dim = ti.shape[1];
     }
-    if (vocab < 0 || dim < 0) {
-        fail(e, sp, "cannot size embedding table '%s' without a checkpoint", a->pos[1].w->name);
-        mgc_diag_hint(e->d, "state it: embedding(tokens, w\"...\", vocab=V, dim=D)");
+    if (rows < 0 || dim < 0) {
+        fail(e, sp, "cannot size %s table '%s' without a checkpoint", what, w->name);
+        mgc_diag_hint(e->d, "state it: %s(tokens, w\"...\", %s=%s, dim=D)", what, rows_kw, positions ? "P" : "V");
         return NONE;
     }
-    wref w = *a->pos[1].w;
-    if (w.dscale != 1.0 || w.doffset != 0.0 || w.transposed)
-        return fail(e, a->pos_span[1], "an embedding table is used as stored (no transpose or arithmetic)");
-    int wi = use_weight(e, &w, MGC_W_EMBEDDING, vocab, dim, sp);
+    int wi = use_weight(e, w, MGC_W_EMBEDDING, rows, dim, sp);
     if (wi < 0)
         return NONE;
-    int r = new_node(e, MGC_IR_EMBEDDING, sp);
+    if (positions && (!e->max_pos_span.file || rows < e->max_pos)) {
+        e->max_pos = rows;
+        e->max_pos_span = sp;
+    }
+    int r = new_node(e, positions ? MGC_IR_POS_EMBEDDING : MGC_IR_EMBEDDING, sp);
     mgc_ir_node *n = node(e, r);
     n->in[0] = x;
     n->nin = 1;
@@ -1224,58 +1229,6 @@ static val op_softcap(E *e, const args *a, mgc_span sp)
     return unary_op(e, MGC_IR_SOFTCAP, x, sp, c);
 }
 
-/* position_embedding(tokens, W, max_pos=P, dim=D): learned absolute
- * positions (GPT-2's wpe), the row of W at each token's position. */
-static val op_position_embedding(E *e, const args *a, mgc_span sp)
-{
-    int x = tensor_arg(e, a->pos[0], a->pos_span[0], "position_embedding's input");
-    if (x < 0)
-        return NONE;
-    if (node(e, x)->op != MGC_IR_INPUT)
-        return fail(e, a->pos_span[0], "position_embedding takes forward's token ids (for their positions)");
-    if (a->pos[1].k != V_WEIGHT || a->pos[1].w->part || a->pos[1].w->transposed || a->pos[1].w->dscale != 1.0 ||
-        a->pos[1].w->doffset != 0.0)
-        return fail(e, a->pos_span[1], "position_embedding's second argument must be a weight w\"...\"");
-    int sh = shard_of_stmt(e);
-    if (sh != SH_NONE && sh != SH_REPL)
-        return fail(e, e->sc->span, "position tables are replicated; use @replicated");
-    int64_t maxp = -1, dim = -1;
-    mgc_span s1, s2;
-    const val *mv = kwarg(a, "max_pos", &s1), *dv = kwarg(a, "dim", &s2);
-    if ((mv && as_int(e, *mv, s1, "max_pos", &maxp) < 0) || (dv && as_int(e, *dv, s2, "dim", &dim) < 0))
-        return NONE;
-    mgc_tensor_info ti;
-    int have = checkpoint_shape(e, a->pos[1].w->name, a->pos[1].w->span, &ti);
-    if (have < 0)
-        return NONE;
-    if (have == 0) {
-        if (ti.rank != 2 || (maxp >= 0 && maxp != ti.shape[0]) || (dim >= 0 && dim != ti.shape[1]))
-            return fail(e, a->pos[1].w->span, "position table '%s' does not match max_pos=%lld, dim=%lld",
-                        a->pos[1].w->name, (long long)maxp, (long long)dim);
-        maxp = ti.shape[0];
-        dim = ti.shape[1];
-    }
-    if (maxp <= 0 || dim <= 0) {
-        fail(e, sp, "cannot size position table '%s' without a checkpoint", a->pos[1].w->name);
-        mgc_diag_hint(e->d, "state it: position_embedding(tokens, w\"...\", max_pos=P, dim=D)");
-        return NONE;
-    }
-    int wi = use_weight(e, a->pos[1].w, MGC_W_EMBEDDING, maxp, dim, sp);
-    if (wi < 0)
-        return NONE;
-    if (!e->max_pos_span.file || maxp < e->max_pos) {
-        e->max_pos = maxp;
-        e->max_pos_span = sp;
-    }
-    int r = new_node(e, MGC_IR_POS_EMBEDDING, sp);
-    mgc_ir_node *n = node(e, r);
-    n->in[0] = x;
-    n->nin = 1;
-    n->weight = wi;
-    n->width = dim;
-    return tensor(r);
-}
-
 /* moe(h, W_router, expert, args..., experts=E, top_k=K): a sparse mixture of
  * experts (Mixtral).  The router is linear(h, W_router) over the E experts;
  * route() keeps each token's top K softmax weights, renormalised; each
@@ -1381,9 +1334,9 @@ static val apply_op(E *e, const args *ap, const mgc_ast_expr *x)
     if (!strcmp(n, "linear"))
         return op_linear(e, &a, sp);
     if (!strcmp(n, "embedding"))
-        return op_embedding(e, &a, sp);
+        return op_table(e, &a, sp, 0);
     if (!strcmp(n, "position_embedding"))
-        return op_position_embedding(e, &a, sp);
+        return op_table(e, &a, sp, 1);
     if (!strcmp(n, "rms_norm"))
         return op_norm(e, &a, sp, 0);
     if (!strcmp(n, "layer_norm"))

@@ -345,6 +345,13 @@ static void test_emit(void **state)
     expect_rc(&r, 0);
     assert_non_null(strstr(r.out, "= all_reduce("));
     assert_non_null(strstr(r.out, "# inserted"));
+    /* both halves of the sharding: the annotations elaboration recorded and
+     * the layouts the sharding pass decided */
+    assert_non_null(strstr(r.out, "   # @col"));
+    assert_non_null(strstr(r.out, "   # @row"));
+    assert_non_null(strstr(r.out, "   # @heads"));
+    assert_non_null(strstr(r.out, " bf16 partial"));
+    assert_non_null(strstr(r.out, " split(dim 1, padded"));
     run_free(&r);
     r = mgc("compile %s --model %s --emit dot", b->spec, b->fixture);
     expect_rc(&r, 0);

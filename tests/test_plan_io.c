@@ -493,7 +493,7 @@ static void test_reject_structure(void **state)
     expect_error("  bytes_per_device: 1152", "  bytes_per_device: 2048", 1, "bytes_per_device 2048 is not 1152",
                  "o_proj.weight\"", 1);
     expect_error("  shard: {split: 0, padded: 128}", "  shard: {split: 0, padded: 127}", 1,
-                 "multiple of 2 devices", "id: \"lm_head.weight\"", 1);
+                 "multiple of 2 pieces", "id: \"lm_head.weight\"", 1);
     expect_error("  role: norm", "  role: linear", 1, "needs rank 2", "input_layernorm.weight\"", 1);
     expect_error("id: \"lm_head.weight\"", "id: \"model.embed_tokens.weight\"", 1, "id also used by weight 0", NULL, 0);
     /* buffers: used before first / after last, overlap, arena, sizes, ids */

@@ -98,7 +98,7 @@ static void test_exit_codes(void **state)
     /* 0: a plan on stdout */
     run r = mgc("compile %s --config %s", b->spec, b->config);
     expect_rc(&r, 0);
-    assert_true(strncmp(r.out, "mgc_plan: 1\n", 12) == 0);
+    assert_true(strncmp(r.out, "mgc_plan: 2\n", 12) == 0);
     run_free(&r);
     /* 1: bad input (a spec error, a missing config, a plan that does not fit) */
     r = mgc("compile " SPECS "heads.graph --config " SPECS "tiny.json");

@@ -929,7 +929,7 @@ static val op_norm(E *e, const args *a, mgc_span sp, int layer)
     if (wi < 0)
         return NONE;
     int bi = -1;
-    if (bias && (bi = use_weight(e, bias, MGC_W_NORM, d, 0, sp)) < 0)
+    if (bias && (bi = use_weight(e, bias, MGC_W_BIAS, d, 0, sp)) < 0)
         return NONE;
     int r = shaped_like(e, layer ? MGC_IR_LAYER_NORM : MGC_IR_RMS_NORM, x, sp);
     mgc_ir_node *n = node(e, r);

@@ -36,7 +36,7 @@ static void dump_str(mgc_strbuf *b, const char *s)
     mgc_sb_putc(b, '"');
 }
 
-const char *mgc_ast_op_text(mgc_ast_binop op)
+static const char *binop_name(mgc_ast_binop op)
 {
     switch (op) {
     case MGC_OP_ADD: return "+";
@@ -44,19 +44,7 @@ const char *mgc_ast_op_text(mgc_ast_binop op)
     case MGC_OP_MUL: return "*";
     case MGC_OP_DIV: return "/";
     case MGC_OP_DEFAULT: return "??";
-    case MGC_OP_NEG: return "-";
-    case MGC_OP_POW: return "**";
-    case MGC_OP_IDIV: return "//";
-    case MGC_OP_MOD: return "%";
-    case MGC_OP_EQ: return "==";
-    case MGC_OP_NE: return "!=";
-    case MGC_OP_LT: return "<";
-    case MGC_OP_LE: return "<=";
-    case MGC_OP_GT: return ">";
-    case MGC_OP_GE: return ">=";
-    case MGC_OP_AND: return "and";
-    case MGC_OP_OR: return "or";
-    case MGC_OP_NOT: return "not";
+    case MGC_OP_NEG: return "neg";
     }
     return "?";
 }
@@ -114,23 +102,14 @@ static void dump_expr(mgc_strbuf *b, const mgc_ast_expr *e)
         mgc_sb_putc(b, ')');
         break;
     case MGC_EX_BINARY:
-        mgc_sb_printf(b, "(%s ", mgc_ast_op_text(e->op));
+        mgc_sb_printf(b, "(%s ", binop_name(e->op));
         dump_expr(b, e->lhs);
         mgc_sb_putc(b, ' ');
         dump_expr(b, e->rhs);
         mgc_sb_putc(b, ')');
         break;
     case MGC_EX_UNARY:
-        mgc_sb_puts(b, e->op == MGC_OP_NOT ? "(not " : "(neg ");
-        dump_expr(b, e->rhs);
-        mgc_sb_putc(b, ')');
-        break;
-    case MGC_EX_COND:
-        mgc_sb_puts(b, "(if ");
-        dump_expr(b, e->cond);
-        mgc_sb_putc(b, ' ');
-        dump_expr(b, e->lhs);
-        mgc_sb_putc(b, ' ');
+        mgc_sb_puts(b, "(neg ");
         dump_expr(b, e->rhs);
         mgc_sb_putc(b, ')');
         break;
@@ -179,14 +158,9 @@ static void dump_stmt(mgc_strbuf *b, const mgc_ast_stmt *s, int depth)
         dump_str(b, s->str);
         mgc_sb_printf(b, " %s", s->name);
         break;
-    case MGC_ST_IGNORE:
-        mgc_sb_puts(b, "(ignore ");
-        dump_expr(b, s->value);
-        break;
     case MGC_ST_PRECISION:
     case MGC_ST_CACHE:
-    case MGC_ST_EXPECT:
-        mgc_sb_puts(b, s->kind == MGC_ST_CACHE ? "(cache" : s->kind == MGC_ST_EXPECT ? "(expect" : "(precision");
+        mgc_sb_puts(b, s->kind == MGC_ST_CACHE ? "(cache" : "(precision");
         for (size_t i = 0; i < s->nsettings; i++) {
             mgc_sb_puts(b, " (");
             if (s->settings[i].key_is_pattern) {

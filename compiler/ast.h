@@ -36,8 +36,7 @@ typedef enum mgc_ast_expr_kind {
     MGC_EX_INDEX,   /* base[index]  (cache[i])            -> lhs, rhs       */
     MGC_EX_CALL,    /* callee(args)  (linear(h, w"..."))  -> str=callee, args */
     MGC_EX_BINARY,  /* lhs op rhs                         -> op, lhs, rhs   */
-    MGC_EX_UNARY,   /* -rhs, not rhs                      -> op, rhs        */
-    MGC_EX_COND,    /* lhs if cond else rhs               -> lhs, cond, rhs */
+    MGC_EX_UNARY,   /* -rhs                               -> op, rhs        */
 } mgc_ast_expr_kind;
 
 typedef enum mgc_ast_binop {
@@ -47,12 +46,6 @@ typedef enum mgc_ast_binop {
     MGC_OP_DIV,      /* /  */
     MGC_OP_DEFAULT,  /* ?? : left if it is present in config.json, else right */
     MGC_OP_NEG,      /* unary - */
-    MGC_OP_POW,      /* ** */
-    MGC_OP_IDIV,     /* // (floor division) */
-    MGC_OP_MOD,      /* %  (Python's: the sign of the divisor) */
-    MGC_OP_EQ, MGC_OP_NE, MGC_OP_LT, MGC_OP_LE, MGC_OP_GT, MGC_OP_GE,
-    MGC_OP_AND, MGC_OP_OR,
-    MGC_OP_NOT,      /* unary not */
 } mgc_ast_binop;
 
 /* A call argument: positional (name == NULL) or keyword (name=value). */
@@ -72,7 +65,6 @@ struct mgc_ast_expr {
     int tied;              /* MGC_EX_WEIGHT written as `tied w"..."` */
     mgc_ast_binop op;
     mgc_ast_expr *lhs, *rhs;
-    mgc_ast_expr *cond;    /* MGC_EX_COND */
     mgc_span str_span;     /* span of the member field / callee name */
     mgc_ast_arg *args;
     size_t nargs;
@@ -112,8 +104,6 @@ typedef enum mgc_ast_stmt_kind {
     MGC_ST_LET,        /* let name = expr       (also in bodies) -> name, value */
     MGC_ST_DEF,        /* def name(params) { body }              -> name, params, body */
     MGC_ST_FORWARD,    /* forward(params) { body }               -> params, body */
-    MGC_ST_IGNORE,     /* ignore w"pattern" | ignore config.key  -> value      */
-    MGC_ST_EXPECT,     /* expect top1=0.95 top5=1 pcc=0.999      -> settings   */
     /* in a body */
     MGC_ST_ASSIGN,     /* name = expr @annots                    -> name, value, annots */
     MGC_ST_FOR,        /* for name in lo .. hi { body }          -> name, lo, hi, body */
@@ -154,9 +144,6 @@ typedef struct mgc_ast_file {
 } mgc_ast_file;
 
 void mgc_ast_free(mgc_ast_file *f);
-
-/* How an operator is written: "+", "**", "and", ... */
-const char *mgc_ast_op_text(mgc_ast_binop op);
 
 /* Writes a span-free S-expression of the tree (used by `--emit ast` and by
  * the tests that check parse(fmt(x)) == parse(x)).  Returns a malloc'd string. */

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "ops.h"
-#include "scalar.h"
 #include "strbuf.h"
 
 /* ---- a string -> int hash map (values >= 0; -1 = absent) ---- */
@@ -350,8 +349,6 @@ static void check_name_use(checker *c, const char *name, mgc_span at, int in_tem
         return;
     if (strcmp(name, "cache") == 0 || (!in_template && strcmp(name, "config") == 0))
         return;
-    if (!in_template && (strcmp(name, "true") == 0 || strcmp(name, "false") == 0 || strcmp(name, "null") == 0))
-        return;
     int gi;
     gvis v = global_lookup(c, name, &gi);
     if (v == G_VISIBLE && !c->g[gi].is_def)
@@ -405,25 +402,7 @@ static void check_call(checker *c, const mgc_ast_expr *e)
     int gi = -1;
     gvis v = op ? G_NONE : global_lookup(c, name, &gi);
     int is_def = !op && v == G_VISIBLE && c->g[gi].is_def;
-    const mgc_scalar_fn *fn = !op && !is_def ? mgc_scalar_find(name) : NULL;
 
-    if (fn) {
-        size_t npos = 0;
-        for (size_t i = 0; i < e->nargs; i++) {
-            if (e->args[i].name)
-                mgc_error_at(c->d, e->args[i].name_span, "'%s' takes no keyword arguments", name);
-            else
-                npos++;
-            check_expr(c, e->args[i].value);
-        }
-        if ((int)npos < fn->min_args || (int)npos > fn->max_args) {
-            mgc_error_at(c->d, e->str_span, "'%s' takes %d%s argument%s but %zu %s given", name, fn->min_args,
-                         fn->max_args > fn->min_args ? " or more" : "", fn->min_args == 1 ? "" : "s", npos,
-                         npos == 1 ? "was" : "were");
-            mgc_diag_hint(c->d, "%s", fn->signature);
-        }
-        return;
-    }
     if (!op && !is_def) {
         if (is_local(c, name)) {
             mgc_error_at(c->d, e->str_span, "'%s' is a local value, not an op or def", name);
@@ -571,11 +550,6 @@ static void check_expr(checker *c, const mgc_ast_expr *e)
         check_expr(c, e->rhs);
         break;
     case MGC_EX_UNARY:
-        check_expr(c, e->rhs);
-        break;
-    case MGC_EX_COND:
-        check_expr(c, e->cond);
-        check_expr(c, e->lhs);
         check_expr(c, e->rhs);
         break;
     }
@@ -738,8 +712,6 @@ static const char *stmt_word(mgc_ast_stmt_kind k)
     case MGC_ST_ASSIGN: return "assignment";
     case MGC_ST_FOR: return "for";
     case MGC_ST_RETURN: return "return";
-    case MGC_ST_IGNORE: return "ignore";
-    case MGC_ST_EXPECT: return "expect";
     }
     return "?";
 }
@@ -941,58 +913,6 @@ static void check_cache(checker *c, const mgc_ast_stmt *s, cache_seen *seen)
     }
 }
 
-/* ignore w"pattern" | ignore config.key[.key...] */
-static void check_ignore(checker *c, const mgc_ast_stmt *s)
-{
-    const mgc_ast_expr *v = s->value;
-    if (v->kind == MGC_EX_WEIGHT) {
-        if (v->tied)
-            mgc_error_at(c->d, v->span, "'ignore' takes a tensor name pattern, not a tied weight");
-        else if (!v->str[0])
-            mgc_error_at(c->d, v->span, "empty tensor name pattern");
-        return;
-    }
-    const mgc_ast_expr *x = v;
-    while (x->kind == MGC_EX_MEMBER)
-        x = x->lhs;
-    if (v->kind == MGC_EX_MEMBER && x->kind == MGC_EX_NAME && strcmp(x->str, "config") == 0)
-        return;
-    mgc_error_at(c->d, v->span, "'ignore' takes a checkpoint tensor pattern or a config.json key");
-    mgc_diag_hint(c->d, "ignore w\"model.layers.*.rotary_emb.inv_freq\" or ignore config.sliding_window");
-}
-
-/* expect top1=X top5=X pcc=X: each a number in [0, 1], at most once */
-static void check_expect(checker *c, const mgc_ast_stmt *s)
-{
-    static const char *const keys[] = {"top1", "top5", "pcc"};
-    const mgc_ast_setting *seen[3] = {0};
-    for (size_t i = 0; i < s->nsettings && !full(c); i++) {
-        const mgc_ast_setting *st = &s->settings[i];
-        int k = -1;
-        for (int j = 0; j < 3 && !st->key_is_pattern; j++)
-            if (strcmp(st->key, keys[j]) == 0)
-                k = j;
-        if (k < 0) {
-            mgc_error_at(c->d, st->key_span, "unknown accuracy figure '%s'", st->key);
-            const char *sg = st->key_is_pattern ? NULL : mgc_suggest(st->key, keys, 3);
-            if (sg)
-                mgc_diag_hint(c->d, "did you mean '%s'?", sg);
-            else
-                mgc_diag_hint(c->d, "expect takes top1=, top5= and pcc= (floors between 0 and 1)");
-            continue;
-        }
-        if (seen[k]) {
-            mgc_error_at(c->d, st->key_span, "'%s' is already set at line %d", st->key, seen[k]->key_span.line);
-            continue;
-        }
-        seen[k] = st;
-        const mgc_ast_expr *v = st->value;
-        double x = v->kind == MGC_EX_INT ? (double)v->ival : v->kind == MGC_EX_FLOAT ? v->fval : -1;
-        if ((v->kind != MGC_EX_INT && v->kind != MGC_EX_FLOAT) || !(x >= 0 && x <= 1))
-            mgc_error_at(c->d, v->span, "'%s' must be a number between 0 and 1", st->key);
-    }
-}
-
 /* ---- recursion ---- */
 
 /* Depth-first search over the def call graph with an explicit stack (a chain
@@ -1151,8 +1071,6 @@ static void check_file(checker *c, size_t fi, int is_root)
         case MGC_ST_MODEL:
         case MGC_ST_PRECISION:
         case MGC_ST_CACHE:
-        case MGC_ST_IGNORE:
-        case MGC_ST_EXPECT:
         case MGC_ST_FORWARD:
             if (!bringup) {
                 if (is_root)
@@ -1173,10 +1091,6 @@ static void check_file(checker *c, size_t fi, int is_root)
                 check_precision(c, s);
             } else if (s->kind == MGC_ST_CACHE) {
                 check_cache(c, s, &cache);
-            } else if (s->kind == MGC_ST_IGNORE) {
-                check_ignore(c, s);
-            } else if (s->kind == MGC_ST_EXPECT) {
-                check_expect(c, s);
             } else {
                 if (s != forward) {
                     mgc_error_at(c->d, head_span(s), "more than one 'forward' (the first is at line %d)",

@@ -18,9 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_keys.h"
 #include "ops.h"
-#include "scalar.h"
 #include "strbuf.h"
 
 typedef enum vkind {
@@ -120,13 +118,6 @@ typedef struct E {
     /* weight ids -> index (open addressing), so binding a weight is O(1) */
     int *wtab;
     size_t wcap;
-    /* config.json keys the spec read (the top-level key of every path read),
-     * and those it says it ignores */
-    const char **read_keys;
-    size_t nread, capread;
-    const char **ignored_keys;
-    mgc_span *ignored_spans;
-    size_t nignored, capignored, capignspans;
 } E;
 
 static const val NONE = {.k = V_NONE};
@@ -206,31 +197,9 @@ static const mgc_ast_stmt *find_def(const E *e, const char *name)
 
 /* ------------------------------------------------------------------ config */
 
-/* Records that the spec read config key `path` (its top-level key counts). */
-static void note_read(E *e, const char *path)
-{
-    size_t n = strcspn(path, ".");
-    for (size_t i = 0; i < e->nread; i++)
-        if (strlen(e->read_keys[i]) == n && strncmp(e->read_keys[i], path, n) == 0)
-            return;
-    char *k = mgc_arena_alloc(e->A, n + 1);
-    memcpy(k, path, n);
-    k[n] = 0;
-    *(const char **)mgc_arena_push(e->A, (void **)&e->read_keys, &e->nread, &e->capread, sizeof(char *)) = k;
-}
-
-static int was_read(const E *e, const char *key)
-{
-    for (size_t i = 0; i < e->nread; i++)
-        if (strcmp(e->read_keys[i], key) == 0)
-            return 1;
-    return 0;
-}
-
 static val config_value(E *e, const char *path, mgc_span sp, int soft)
 {
     mgc_config_value cv;
-    note_read(e, path);
     if (mgc_config_get(e->in->cfg, path, &cv) == MGC_CV_ABSENT) {
         if (soft)
             return (val){.k = V_NULL};
@@ -524,7 +493,6 @@ static int use_weight(E *e, const wref *w, mgc_weight_role role, int64_t rows, i
     }
     if (w->tied) {
         mgc_config_value cv;
-        note_read(e, "tie_word_embeddings"); /* `tied` is how a spec follows it */
         if (mgc_config_get(e->in->cfg, "tie_word_embeddings", &cv) == MGC_CV_BOOL && !cv.b) {
             fail(e, w->span, "'tied' weight '%s', but %s sets tie_word_embeddings to false", w->name,
                  mgc_config_path(e->in->cfg));
@@ -638,9 +606,6 @@ static int use_weight(E *e, const wref *w, mgc_weight_role role, int64_t rows, i
 
 static val eval(E *e, scope *s, const mgc_ast_expr *x);
 static val run_body(E *e, scope *s, mgc_ast_stmt **body, size_t n, int *returned);
-static val scalar_call(E *e, const mgc_scalar_fn *f, const val *argv, const mgc_span *spans, size_t n, mgc_span sp);
-
-static int is_num(val v) { return v.k == V_INT || v.k == V_FLOAT; }
 
 static const char *interpolate(E *e, scope *s, const char *tmpl, mgc_span sp)
 {
@@ -1437,14 +1402,6 @@ static val eval_call(E *e, scope *s, const mgc_ast_expr *x)
             a.pos[a.npos++] = v;
         }
     }
-    const mgc_scalar_fn *fn = mgc_scalar_find(x->str);
-    if (fn && a.nkw == 0) {
-        int numbers = 1;
-        for (size_t i = 0; i < a.npos; i++)
-            numbers &= is_num(a.pos[i]);
-        if (numbers || !mgc_op_find(x->str))
-            return scalar_call(e, fn, a.pos, a.pos_span, a.npos, x->span);
-    }
     const mgc_op_info *op = mgc_op_find(x->str);
     if (!op)
         return fail(e, x->str_span, "unknown op or def '%s'", x->str);
@@ -1506,142 +1463,37 @@ static val call_def_values(E *e, const mgc_ast_stmt *def, const val *argv, size_
     return r;
 }
 
-static val boolean(int b) { return (val){.k = V_BOOL, .i = b != 0}; }
-
-/* Arithmetic and comparison of two numbers.  Integers stay integers under +,
- * -, *, //, % and ** with a non-negative exponent (and must not overflow);
- * integer '/' must divide exactly (a mistake otherwise: hidden / heads). */
 static val arith(E *e, mgc_ast_binop op, val l, val r, mgc_span sp)
 {
     if (l.k == V_INT && r.k == V_INT) {
-        int64_t x = l.i, y = r.i, z;
         switch (op) {
-        case MGC_OP_ADD:
-            if (__builtin_add_overflow(x, y, &z))
-                return fail(e, sp, "integer overflow in %lld + %lld", (long long)x, (long long)y);
-            return (val){.k = V_INT, .i = z};
-        case MGC_OP_SUB:
-            if (__builtin_sub_overflow(x, y, &z))
-                return fail(e, sp, "integer overflow in %lld - %lld", (long long)x, (long long)y);
-            return (val){.k = V_INT, .i = z};
-        case MGC_OP_MUL:
-            if (__builtin_mul_overflow(x, y, &z))
-                return fail(e, sp, "integer overflow in %lld * %lld", (long long)x, (long long)y);
-            return (val){.k = V_INT, .i = z};
+        case MGC_OP_ADD: return (val){.k = V_INT, .i = l.i + r.i};
+        case MGC_OP_SUB: return (val){.k = V_INT, .i = l.i - r.i};
+        case MGC_OP_MUL: return (val){.k = V_INT, .i = l.i * r.i};
         case MGC_OP_DIV:
-            if (y == 0)
+            if (r.i == 0)
                 return fail(e, sp, "division by zero");
-            if (x % y)
-                return fail(e, sp, "%lld / %lld is not a whole number (integer '/' must divide exactly; '//' floors)",
-                            (long long)x, (long long)y);
-            return (val){.k = V_INT, .i = x / y};
-        case MGC_OP_IDIV:
-        case MGC_OP_MOD: {
-            if (y == 0)
-                return fail(e, sp, "%s by zero", op == MGC_OP_MOD ? "modulo" : "division");
-            if (x == INT64_MIN && y == -1)
-                return fail(e, sp, "integer overflow in %lld %s -1", (long long)x, mgc_ast_op_text(op));
-            int64_t q = x / y, m = x % y;
-            if (m != 0 && ((m < 0) != (y < 0))) { /* Python: floor division, the sign of the divisor */
-                q--;
-                m += y;
-            }
-            return (val){.k = V_INT, .i = op == MGC_OP_MOD ? m : q};
-        }
+            if (l.i % r.i)
+                return fail(e, sp, "%lld / %lld is not a whole number (integer '/' must divide exactly)",
+                            (long long)l.i, (long long)r.i);
+            return (val){.k = V_INT, .i = l.i / r.i};
         default: break;
         }
     }
     double a = l.k == V_INT ? (double)l.i : l.f, b = r.k == V_INT ? (double)r.i : r.f;
     switch (op) {
-    case MGC_OP_EQ: return boolean(a == b);
-    case MGC_OP_NE: return boolean(a != b);
-    case MGC_OP_LT: return boolean(a < b);
-    case MGC_OP_LE: return boolean(a <= b);
-    case MGC_OP_GT: return boolean(a > b);
-    case MGC_OP_GE: return boolean(a >= b);
-    default: break;
-    }
-    double z;
-    switch (op) {
-    case MGC_OP_ADD: z = a + b; break;
-    case MGC_OP_SUB: z = a - b; break;
-    case MGC_OP_MUL: z = a * b; break;
+    case MGC_OP_ADD: return (val){.k = V_FLOAT, .f = a + b};
+    case MGC_OP_SUB: return (val){.k = V_FLOAT, .f = a - b};
+    case MGC_OP_MUL: return (val){.k = V_FLOAT, .f = a * b};
     case MGC_OP_DIV:
         if (b == 0)
             return fail(e, sp, "division by zero");
-        z = a / b;
-        break;
-    case MGC_OP_IDIV:
-    case MGC_OP_MOD:
-        if (b == 0)
-            return fail(e, sp, "%s by zero", op == MGC_OP_MOD ? "modulo" : "division");
-        z = op == MGC_OP_IDIV ? floor(a / b) : a - floor(a / b) * b;
-        break;
-    case MGC_OP_POW: {
-        const mgc_scalar_fn *f = mgc_scalar_find("pow");
-        double ab[2] = {a, b}, out;
-        int ints[2] = {l.k == V_INT, r.k == V_INT}, isint;
-        const char *why;
-        if (mgc_scalar_call(f, ab, ints, 2, &out, &isint, &why) != 0)
-            return fail(e, sp, "%g ** %g: %s", a, b, why);
-        return isint ? (val){.k = V_INT, .i = (int64_t)out} : (val){.k = V_FLOAT, .f = out};
+        return (val){.k = V_FLOAT, .f = a / b};
+    default: return NONE;
     }
-    default: return fail(e, sp, "'%s' does not apply to numbers", mgc_ast_op_text(op));
-    }
-    if (!isfinite(z))
-        return fail(e, sp, "the result of '%s' is not a finite number", mgc_ast_op_text(op));
-    return (val){.k = V_FLOAT, .f = z};
 }
 
-/* A condition: a boolean, or a number (non-zero is true). */
-static int truth(E *e, val v, mgc_span sp)
-{
-    if (v.k == V_BOOL || v.k == V_INT)
-        return v.i != 0;
-    if (v.k == V_FLOAT)
-        return v.f != 0;
-    if (v.k != V_NONE)
-        fail(e, sp, "a condition must be a boolean or a number, not %s", kind_name(v.k));
-    return -1;
-}
-
-/* == and != of values that are not both numbers: strings, booleans, null. */
-static val equality(E *e, mgc_ast_binop op, val l, val r, mgc_span sp)
-{
-    int eq;
-    if (l.k == V_STR && r.k == V_STR)
-        eq = strcmp(l.s, r.s) == 0;
-    else if (l.k == V_BOOL && r.k == V_BOOL)
-        eq = l.i == r.i;
-    else if (l.k == V_NULL || r.k == V_NULL)
-        eq = l.k == r.k;
-    else
-        return fail(e, sp, "cannot compare %s with %s", kind_name(l.k), kind_name(r.k));
-    return boolean(op == MGC_OP_EQ ? eq : !eq);
-}
-
-/* A call of a function on numbers (sqrt, pow, min, ...); NONE with an error. */
-static val scalar_call(E *e, const mgc_scalar_fn *f, const val *argv, const mgc_span *spans, size_t n, mgc_span sp)
-{
-    double a[8];
-    int ints[8];
-    if ((int)n < f->min_args || (int)n > f->max_args || n > 8)
-        return fail(e, sp, "%s takes %d%s argument%s, got %zu", f->name, f->min_args,
-                    f->max_args > f->min_args ? " or more" : "", f->min_args == 1 ? "" : "s", n);
-    for (size_t i = 0; i < n; i++) {
-        if (argv[i].k != V_INT && argv[i].k != V_FLOAT)
-            return fail(e, spans[i], "%s takes numbers, but this is %s", f->name, kind_name(argv[i].k));
-        ints[i] = argv[i].k == V_INT;
-        a[i] = ints[i] ? (double)argv[i].i : argv[i].f;
-    }
-    double out;
-    int isint;
-    const char *why;
-    if (mgc_scalar_call(f, a, ints, (int)n, &out, &isint, &why) != 0)
-        return fail(e, sp, "%s: %s", f->name, why);
-    return isint ? (val){.k = V_INT, .i = (int64_t)out} : (val){.k = V_FLOAT, .f = out};
-}
-
+static int is_num(val v) { return v.k == V_INT || v.k == V_FLOAT; }
 
 static double num_of(val v) { return v.k == V_INT ? (double)v.i : v.f; }
 
@@ -1772,10 +1624,6 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
             return (val){.k = V_CONFIG, .s = ""};
         if (strcmp(x->str, "cache") == 0)
             return (val){.k = V_CACHE};
-        if (strcmp(x->str, "true") == 0 || strcmp(x->str, "false") == 0)
-            return boolean(x->str[0] == 't');
-        if (strcmp(x->str, "null") == 0)
-            return (val){.k = V_NULL};
         const mgc_ast_stmt *def = find_def(e, x->str);
         if (def) /* a def passed by name (moe's expert) */
             return (val){.k = V_DEF, .def = def};
@@ -1833,10 +1681,6 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
     case MGC_EX_CALL: return eval_call(e, s, x);
     case MGC_EX_UNARY: {
         val v = eval(e, s, x->rhs);
-        if (x->op == MGC_OP_NOT) {
-            int t = truth(e, v, x->rhs->span);
-            return t < 0 ? NONE : boolean(!t);
-        }
         if (v.k == V_INT)
             return (val){.k = V_INT, .i = -v.i};
         if (v.k == V_FLOAT)
@@ -1863,29 +1707,12 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
         val l = eval(e, s, x->lhs);
         if (l.k == V_NONE)
             return NONE;
-        if (x->op == MGC_OP_AND || x->op == MGC_OP_OR) { /* short-circuit, as Python */
-            int t = truth(e, l, x->lhs->span);
-            if (t < 0)
-                return NONE;
-            if (t == (x->op == MGC_OP_OR))
-                return boolean(t);
-            int u = truth(e, eval(e, s, x->rhs), x->rhs->span);
-            return u < 0 ? NONE : boolean(u);
-        }
         val r = eval(e, s, x->rhs);
         if (r.k == V_NONE)
             return NONE;
         if (is_num(l) && is_num(r))
             return arith(e, x->op, l, r, x->span);
-        if ((x->op == MGC_OP_EQ || x->op == MGC_OP_NE) && !(l.k == V_TENSOR || r.k == V_TENSOR))
-            return equality(e, x->op, l, r, x->span);
         return combine(e, x->op, l, r, x->span);
-    }
-    case MGC_EX_COND: {
-        int t = truth(e, eval(e, s, x->cond), x->cond->span);
-        if (t < 0)
-            return NONE;
-        return eval(e, s, t ? x->lhs : x->rhs); /* the other branch is not evaluated */
     }
     }
     return NONE;
@@ -2075,45 +1902,6 @@ static int run_top(E *e, const mgc_ast_file *f, int is_root)
                     return fail(e, set->key_span, "unknown precision key '%s'", set->key), -1;
             }
             break;
-        case MGC_ST_IGNORE:
-            if (!is_root)
-                break;
-            if (st->value->kind == MGC_EX_WEIGHT) {
-                mgc_ir_ignore *ig = mgc_arena_push(&e->ir->arena, (void **)&e->ir->ignores, &e->ir->nignores,
-                                                   &e->ir->capignores, sizeof *ig);
-                ig->glob = mgc_arena_strdup(&e->ir->arena, st->value->str);
-                ig->span = st->value->span;
-            } else {
-                const char *cp = config_path_of(e, st->value);
-                if (!cp || !*cp)
-                    return fail(e, st->value->span, "'ignore' takes w\"pattern\" or config.key"), -1;
-                *(const char **)mgc_arena_push(e->A, (void **)&e->ignored_keys, &e->nignored, &e->capignored,
-                                               sizeof(char *)) = cp;
-                size_t nspans = e->nignored - 1;
-                *(mgc_span *)mgc_arena_push(e->A, (void **)&e->ignored_spans, &nspans, &e->capignspans,
-                                            sizeof(mgc_span)) = st->value->span;
-            }
-            break;
-        case MGC_ST_EXPECT:
-            if (!is_root)
-                break;
-            for (size_t k = 0; k < st->nsettings; k++) {
-                const mgc_ast_setting *set = &st->settings[k];
-                double x;
-                if (as_num(e, eval(e, &e->globals, set->value), set->value->span, set->key, &x) < 0)
-                    return -1;
-                if (!(x >= 0 && x <= 1))
-                    return fail(e, set->value->span, "expect %s must be between 0 and 1, got %g", set->key, x), -1;
-                if (!strcmp(set->key, "top1"))
-                    e->ir->expect_top1 = x;
-                else if (!strcmp(set->key, "top5"))
-                    e->ir->expect_top5 = x;
-                else if (!strcmp(set->key, "pcc"))
-                    e->ir->expect_pcc = x;
-                else
-                    return fail(e, set->key_span, "unknown accuracy figure '%s' (top1, top5, pcc)", set->key), -1;
-            }
-            break;
         case MGC_ST_CACHE:
             for (size_t k = 0; k < st->nsettings; k++) {
                 const mgc_ast_setting *set = &st->settings[k];
@@ -2151,36 +1939,6 @@ const char *mgc_spec_system(const mgc_program *prog)
 
 static int elaborate(E *ep, const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir);
 
-/* Nothing silent: a config.json key that changes the math (config_keys.c)
- * must be read by the spec or ignored by name. */
-static int check_config_keys(E *e)
-{
-    for (size_t i = 0; i < e->nignored; i++) {
-        if (!strchr(e->ignored_keys[i], '.'))
-            continue;
-        fail(e, e->ignored_spans[i], "'ignore config.%s': only top-level keys of config.json are ignored",
-             e->ignored_keys[i]);
-        return -1;
-    }
-    for (size_t i = 0; i < mgc_nconfig_key_rules; i++) {
-        const mgc_config_key_rule *r = &mgc_config_key_rules[i];
-        char shown[64];
-        if (!mgc_config_key_active(e->in->cfg, r, shown, sizeof shown) || was_read(e, r->key))
-            continue;
-        int ignored = 0;
-        for (size_t k = 0; k < e->nignored && !ignored; k++)
-            ignored = strcmp(e->ignored_keys[k], r->key) == 0;
-        if (ignored)
-            continue;
-        fail(e, e->model_span, "%s sets '%s' to %s, which changes the model's math, but the spec never reads it",
-             mgc_config_path(e->in->cfg), r->key, shown);
-        mgc_diag_hint(e->d, "it counts when it %s; read it (%s) or say 'ignore config.%s' if the spec already "
-                            "does what it means", r->when, r->read, r->key);
-        return -1;
-    }
-    return 0;
-}
-
 int mgc_elaborate(const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
 {
     memset(ir, 0, sizeof *ir);
@@ -2204,7 +1962,6 @@ static int elaborate(E *ep, const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
     ep->kvdtype = MGC_BF16;
     ep->cache_users = 32;
     ir->input = ir->output = -1;
-    ir->expect_top1 = ir->expect_top5 = ir->expect_pcc = -1;
     ir->ndevices = in->ndevices;
     ir->system = mgc_arena_strdup(&ir->arena, in->system);
 
@@ -2333,5 +2090,5 @@ static int elaborate(E *ep, const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
     ir->weights_dtype = (mgc_dtype)ep->wdtype;
     ir->act_dtype = (mgc_dtype)ep->adtype;
     ir->kv_dtype = (mgc_dtype)ep->kvdtype;
-    return check_config_keys(ep);
+    return 0;
 }

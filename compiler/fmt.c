@@ -22,52 +22,30 @@ typedef struct fmt {
 
 /* ---- flat expressions ---- */
 
-/* Binding strength, loosest first: the conditional, or, and, not,
- * comparisons, ??, + -, * / // %, unary minus, **, atoms. */
-enum { P_COND, P_OR, P_AND, P_NOT, P_CMP, P_QQ, P_ADD, P_MUL, P_NEG, P_POW, P_ATOM };
-
 static int prec(const mgc_ast_expr *e)
 {
-    if (e->kind == MGC_EX_COND)
-        return P_COND;
-    if (e->kind == MGC_EX_UNARY)
-        return e->op == MGC_OP_NOT ? P_NOT : P_NEG;
-    if (e->kind != MGC_EX_BINARY)
-        return P_ATOM;
-    switch (e->op) {
-    case MGC_OP_OR: return P_OR;
-    case MGC_OP_AND: return P_AND;
-    case MGC_OP_EQ:
-    case MGC_OP_NE:
-    case MGC_OP_LT:
-    case MGC_OP_LE:
-    case MGC_OP_GT:
-    case MGC_OP_GE: return P_CMP;
-    case MGC_OP_DEFAULT: return P_QQ;
-    case MGC_OP_ADD:
-    case MGC_OP_SUB: return P_ADD;
-    case MGC_OP_POW: return P_POW;
-    default: return P_MUL;
+    if (e->kind == MGC_EX_BINARY) {
+        switch (e->op) {
+        case MGC_OP_DEFAULT: return 1;
+        case MGC_OP_ADD:
+        case MGC_OP_SUB: return 2;
+        default: return 3;
+        }
+    }
+    return e->kind == MGC_EX_UNARY ? 4 : 5;
+}
+
+static const char *op_text(mgc_ast_binop op)
+{
+    switch (op) {
+    case MGC_OP_ADD: return "+";
+    case MGC_OP_SUB: return "-";
+    case MGC_OP_MUL: return "*";
+    case MGC_OP_DIV: return "/";
+    case MGC_OP_DEFAULT: return "??";
+    default: return "-";
     }
 }
-
-/* Whether a binary operator's operands need parentheses: left-associative
- * operators take an equal one on the left only, ** (right-associative) on
- * the right only, comparisons (which do not chain) on neither side. */
-static int lhs_parens(const mgc_ast_expr *e)
-{
-    int p = prec(e), l = prec(e->lhs);
-    return e->op == MGC_OP_POW || p == P_CMP ? l <= p : l < p;
-}
-
-static int rhs_parens(const mgc_ast_expr *e)
-{
-    int p = prec(e), r = prec(e->rhs);
-    /* x ** -y needs none: a unary minus is an operand of ** on its right */
-    return e->op == MGC_OP_POW ? r < p && r != P_NEG : r <= p;
-}
-
-static const char *op_text(mgc_ast_binop op) { return mgc_ast_op_text(op); }
 
 static void put_quoted(mgc_strbuf *b, const char *s)
 {
@@ -125,12 +103,12 @@ static void flat(mgc_strbuf *b, const mgc_ast_expr *e)
         mgc_sb_puts(b, e->str);
         break;
     case MGC_EX_MEMBER:
-        flat_child(b, e->lhs, prec(e->lhs) < P_ATOM);
+        flat_child(b, e->lhs, prec(e->lhs) < 5);
         mgc_sb_putc(b, '.');
         mgc_sb_puts(b, e->str);
         break;
     case MGC_EX_INDEX:
-        flat_child(b, e->lhs, prec(e->lhs) < P_ATOM);
+        flat_child(b, e->lhs, prec(e->lhs) < 5);
         mgc_sb_putc(b, '[');
         flat(b, e->rhs);
         mgc_sb_putc(b, ']');
@@ -146,20 +124,14 @@ static void flat(mgc_strbuf *b, const mgc_ast_expr *e)
         mgc_sb_putc(b, ')');
         break;
     case MGC_EX_BINARY:
-        flat_child(b, e->lhs, lhs_parens(e));
+        /* all binary operators are left-associative */
+        flat_child(b, e->lhs, prec(e->lhs) < prec(e));
         mgc_sb_printf(b, " %s ", op_text(e->op));
-        flat_child(b, e->rhs, rhs_parens(e));
+        flat_child(b, e->rhs, prec(e->rhs) <= prec(e));
         break;
     case MGC_EX_UNARY:
-        mgc_sb_puts(b, e->op == MGC_OP_NOT ? "not " : "-");
-        flat_child(b, e->rhs, prec(e->rhs) < prec(e));
-        break;
-    case MGC_EX_COND:
-        flat_child(b, e->lhs, prec(e->lhs) <= P_COND);
-        mgc_sb_puts(b, " if ");
-        flat_child(b, e->cond, prec(e->cond) <= P_COND);
-        mgc_sb_puts(b, " else ");
-        flat(b, e->rhs);
+        mgc_sb_putc(b, '-');
+        flat_child(b, e->rhs, prec(e->rhs) < 4);
         break;
     }
 }
@@ -203,37 +175,21 @@ static int layout(fmt *F, const mgc_ast_expr *e, int col, int tail)
     mgc_strbuf *b = &F->out;
     size_t w = flat_len(e);
     if ((size_t)col + w + (size_t)tail <= MGC_FMT_WIDTH || (e->kind != MGC_EX_CALL && e->kind != MGC_EX_BINARY &&
-                                                         e->kind != MGC_EX_UNARY && e->kind != MGC_EX_COND) ||
+                                                         e->kind != MGC_EX_UNARY) ||
         (e->kind == MGC_EX_CALL && e->nargs == 0)) {
         flat(b, e);
         return col + (int)w;
     }
-    if (e->kind == MGC_EX_COND) {
-        /* a line break ends a statement outside brackets: a conditional
-         * that does not fit is put in parentheses, 'else' under its value */
-        mgc_sb_putc(b, '(');
-        col = layout_child(F, e->lhs, col + 1, 4, prec(e->lhs) <= P_COND);
-        mgc_sb_puts(b, " if ");
-        layout_child(F, e->cond, col + 4, 0, prec(e->cond) <= P_COND);
-        mgc_sb_putc(b, '\n');
-        int align = F->indent + 4;
-        spaces(b, align);
-        mgc_sb_puts(b, "else ");
-        col = layout(F, e->rhs, align + 5, tail + 1);
-        mgc_sb_putc(b, ')');
-        return col + 1;
-    }
     if (e->kind == MGC_EX_UNARY) {
-        const char *op = e->op == MGC_OP_NOT ? "not " : "-";
-        mgc_sb_puts(b, op);
-        return layout_child(F, e->rhs, col + (int)strlen(op), tail, prec(e->rhs) < prec(e));
+        mgc_sb_putc(b, '-');
+        return layout_child(F, e->rhs, col + 1, tail, prec(e->rhs) < 4);
     }
     if (e->kind == MGC_EX_BINARY) {
         const char *op = op_text(e->op);
         int oplen = (int)strlen(op) + 2;
-        col = layout_child(F, e->lhs, col, oplen, lhs_parens(e));
+        col = layout_child(F, e->lhs, col, oplen, prec(e->lhs) < prec(e));
         mgc_sb_printf(b, " %s ", op);
-        return layout_child(F, e->rhs, col + oplen, tail, rhs_parens(e));
+        return layout_child(F, e->rhs, col + oplen, tail, prec(e->rhs) <= prec(e));
     }
     mgc_sb_puts(b, e->str);
     mgc_sb_putc(b, '(');
@@ -388,14 +344,9 @@ static void put_stmt_text(fmt *F, const mgc_ast_stmt *s)
         put_quoted(b, s->str);
         mgc_sb_printf(b, " on %s", s->name);
         return;
-    case MGC_ST_IGNORE:
-        mgc_sb_puts(b, "ignore ");
-        flat(b, s->value);
-        return;
     case MGC_ST_PRECISION:
     case MGC_ST_CACHE:
-    case MGC_ST_EXPECT:
-        mgc_sb_puts(b, s->kind == MGC_ST_CACHE ? "cache" : s->kind == MGC_ST_EXPECT ? "expect" : "precision");
+        mgc_sb_puts(b, s->kind == MGC_ST_CACHE ? "cache" : "precision");
         for (size_t i = 0; i < s->nsettings; i++) {
             mgc_sb_putc(b, ' ');
             if (s->settings[i].key_is_pattern) {

@@ -127,20 +127,12 @@ typedef struct mgc_ir_node {
     mgc_span wspan;          /* where its weight was named (for errors about the weight) */
 } mgc_ir_node;
 
-/* `ignore w"pattern"`: checkpoint tensors the spec leaves unread on purpose. */
-typedef struct mgc_ir_ignore {
-    const char *glob;
-    mgc_span span;
-} mgc_ir_ignore;
-
 typedef struct mgc_ir {
     mgc_arena arena;
     mgc_ir_node *nodes;    size_t nnodes, capnodes;
     mgc_ir_weight *weights; size_t nweights, capweights;
     mgc_ir_rope *ropes;    size_t nropes, capropes;
     mgc_ir_chain *chains;  size_t nchains, capchains;
-    mgc_ir_ignore *ignores; size_t nignores, capignores;
-    double expect_top1, expect_top5, expect_pcc; /* the spec's accuracy floors (-1: none) */
     int input, output;
     /* residual-stream snapshots for layer-by-layer comparison: the value
      * entering the first decoder layer, after each layer, and the final norm */

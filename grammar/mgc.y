@@ -194,8 +194,6 @@ static void add_top(mgc_parse_ctx *ctx, mgc_ast_stmt *s)
 %token IMPORT "import" MODEL "model" ON "on" PRECISION "precision" CACHE "cache" LET "let"
 %token DEF "def" FORWARD "forward" FOR "for" IN "in" RETURN "return" TIED "tied"
 %token NEWLINE "end of line" DOTDOT ".." QQ "??"
-%token POW "**" IDIV "//" EQ "==" NE "!=" LE "<=" GE ">="
-%token IF "if" ELSE "else" AND "and" OR "or" NOT "not" IGNORE "ignore" EXPECT "expect"
 
 %type <expr> expr primary postfix
 %type <stmt> stmt block_stmt
@@ -205,16 +203,10 @@ static void add_top(mgc_parse_ctx *ctx, mgc_ast_stmt *s)
 %type <annot> annot
 %type <tok> ident
 
-%right IF
-%left OR
-%left AND
-%precedence NOT
-%nonassoc EQ NE '<' '>' LE GE
 %left QQ
 %left '+' '-'
-%left '*' '/' IDIV '%'
+%left '*' '/'
 %precedence UMINUS
-%right POW
 
 %%
 
@@ -281,15 +273,6 @@ stmt
           $$ = stmt_new(ctx, MGC_ST_RETURN, @$);
           $$->value = $2;
           set_annots($$, $3);
-      }
-    | IGNORE expr {
-          $$ = stmt_new(ctx, MGC_ST_IGNORE, @$);
-          $$->value = $2;
-      }
-    | EXPECT settings {
-          $$ = stmt_new(ctx, MGC_ST_EXPECT, @$);
-          $$->settings = $2->items;
-          $$->nsettings = $2->n;
       }
     | block_stmt
     ;
@@ -396,34 +379,9 @@ expr
     | expr '-' expr               { $$ = binary(ctx, MGC_OP_SUB, $1, $3, @$, @2); }
     | expr '*' expr               { $$ = binary(ctx, MGC_OP_MUL, $1, $3, @$, @2); }
     | expr '/' expr               { $$ = binary(ctx, MGC_OP_DIV, $1, $3, @$, @2); }
-    | expr IDIV expr              { $$ = binary(ctx, MGC_OP_IDIV, $1, $3, @$, @2); }
-    | expr '%' expr               { $$ = binary(ctx, MGC_OP_MOD, $1, $3, @$, @2); }
-    | expr POW expr               { $$ = binary(ctx, MGC_OP_POW, $1, $3, @$, @2); }
-    | expr EQ expr                { $$ = binary(ctx, MGC_OP_EQ, $1, $3, @$, @2); }
-    | expr NE expr                { $$ = binary(ctx, MGC_OP_NE, $1, $3, @$, @2); }
-    | expr '<' expr               { $$ = binary(ctx, MGC_OP_LT, $1, $3, @$, @2); }
-    | expr LE expr                { $$ = binary(ctx, MGC_OP_LE, $1, $3, @$, @2); }
-    | expr '>' expr               { $$ = binary(ctx, MGC_OP_GT, $1, $3, @$, @2); }
-    | expr GE expr                { $$ = binary(ctx, MGC_OP_GE, $1, $3, @$, @2); }
-    | expr AND expr               { $$ = binary(ctx, MGC_OP_AND, $1, $3, @$, @2); }
-    | expr OR expr                { $$ = binary(ctx, MGC_OP_OR, $1, $3, @$, @2); }
-    | expr IF expr ELSE expr %prec IF {
-          $$ = expr_new(ctx, MGC_EX_COND, @$);
-          $$->lhs = $1;
-          $$->cond = $3;
-          $$->rhs = $5;
-          int d = $1->depth > $3->depth ? $1->depth : $3->depth;
-          $$->depth = (d > $5->depth ? d : $5->depth) + 1;
-      }
     | '-' expr %prec UMINUS {
           $$ = expr_new(ctx, MGC_EX_UNARY, @$);
           $$->op = MGC_OP_NEG;
-          $$->rhs = $2;
-          $$->depth = $2->depth + 1;
-      }
-    | NOT expr {
-          $$ = expr_new(ctx, MGC_EX_UNARY, @$);
-          $$->op = MGC_OP_NOT;
           $$->rhs = $2;
           $$->depth = $2->depth + 1;
       }
@@ -542,22 +500,8 @@ static const char *kind_name(yysymbol_kind_t k, char *buf, size_t cap)
 static int starts_expr(yysymbol_kind_t k)
 {
     return k == YYSYMBOL_NAME || k == YYSYMBOL_INT || k == YYSYMBOL_FLOAT || k == YYSYMBOL_STRING ||
-           k == YYSYMBOL_WEIGHT || k == YYSYMBOL_TIED || k == YYSYMBOL_CACHE || k == YYSYMBOL_NOT ||
+           k == YYSYMBOL_WEIGHT || k == YYSYMBOL_TIED || k == YYSYMBOL_CACHE ||
            strcmp(yysymbol_name(k), "'('") == 0 || strcmp(yysymbol_name(k), "'-'") == 0;
-}
-
-/* Binary operators (and the conditional's 'if') are summarised as "an
- * operator" when most of them are expected: after a complete operand. */
-static int is_operator(yysymbol_kind_t k)
-{
-    static const char *const ops[] = {"'+'", "'-'", "'*'", "'/'", "'%'", "'<'", "'>'"};
-    if (k == YYSYMBOL_QQ || k == YYSYMBOL_POW || k == YYSYMBOL_IDIV || k == YYSYMBOL_EQ || k == YYSYMBOL_NE ||
-        k == YYSYMBOL_LE || k == YYSYMBOL_GE || k == YYSYMBOL_IF || k == YYSYMBOL_AND || k == YYSYMBOL_OR)
-        return 1;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strcmp(yysymbol_name(k), ops[i]) == 0)
-            return 1;
-    return 0;
 }
 
 static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_parse_ctx *ctx)
@@ -573,10 +517,7 @@ static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_pa
     int nexpr = 0;
     for (int i = 0; i < n; i++)
         nexpr += starts_expr(exp[i]);
-    int collapse = nexpr >= 6, nops = 0;
-    for (int i = 0; i < n; i++)
-        nops += is_operator(exp[i]);
-    int collapse_ops = nops >= 6;
+    int collapse = nexpr >= 6;
 
     char msg[512], buf[64];
     size_t len = 0;
@@ -587,8 +528,7 @@ static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_pa
         items[m++] = "an expression";
     for (int i = 0; i < n; i++) {
         /* error-recovery-only and internal symbols are never worth naming */
-        if ((collapse && starts_expr(exp[i])) || (collapse_ops && is_operator(exp[i])) || exp[i] == YYSYMBOL_YYerror ||
-            exp[i] == YYSYMBOL_YYUNDEF)
+        if ((collapse && starts_expr(exp[i])) || exp[i] == YYSYMBOL_YYerror || exp[i] == YYSYMBOL_YYUNDEF)
             continue;
         const char *s = kind_name(exp[i], names[m], sizeof names[m]);
         if (s != names[m])
@@ -598,8 +538,6 @@ static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_pa
     }
     if (m > 10)
         m = 10; /* long lists help nobody; the first few say enough */
-    if (collapse_ops)
-        items[m++] = "an operator";
     /* At the end of the file inside a block, the missing '}' is the news. */
     if (yypcontext_token(pctx) == YYSYMBOL_YYEOF)
         for (int i = 0; i < n; i++)

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_keys.h"
 #include "ops.h"
+#include "scalar.h"
 #include "strbuf.h"
 
 typedef enum vkind {
@@ -200,6 +202,8 @@ static const mgc_ast_stmt *find_def(const E *e, const char *name)
 static val config_value(E *e, const char *path, mgc_span sp, int soft)
 {
     mgc_config_value cv;
+    if (e->in->reads) /* "nothing silent": compile.c checks the keys that change the math were read */
+        mgc_config_reads_add(e->in->reads, path);
     if (mgc_config_get(e->in->cfg, path, &cv) == MGC_CV_ABSENT) {
         if (soft)
             return (val){.k = V_NULL};
@@ -1379,6 +1383,9 @@ static val apply_op(E *e, const args *ap, const mgc_ast_expr *x)
 }
 
 
+static val scalar_call(E *e, const mgc_ast_expr *x, const val *pos, size_t n);
+static int all_numbers(const val *v, size_t n);
+
 static val eval_call(E *e, scope *s, const mgc_ast_expr *x)
 {
     const mgc_ast_stmt *def = find_def(e, x->str);
@@ -1402,6 +1409,8 @@ static val eval_call(E *e, scope *s, const mgc_ast_expr *x)
             a.pos[a.npos++] = v;
         }
     }
+    if (mgc_scalar_fn_find(x->str) && a.nkw == 0 && (all_numbers(a.pos, a.npos) || !mgc_op_find(x->str)))
+        return scalar_call(e, x, a.pos, a.npos);
     const mgc_op_info *op = mgc_op_find(x->str);
     if (!op)
         return fail(e, x->str_span, "unknown op or def '%s'", x->str);
@@ -1463,34 +1472,69 @@ static val call_def_values(E *e, const mgc_ast_stmt *def, const val *argv, size_
     return r;
 }
 
+/* Numbers, booleans and strings <-> scalar.c's values. */
+static int is_scalar(val v) { return v.k == V_INT || v.k == V_FLOAT || v.k == V_BOOL || v.k == V_STR; }
+
+static mgc_scalar to_scalar(val v)
+{
+    mgc_scalar_kind k = v.k == V_INT ? MGC_SV_INT : v.k == V_FLOAT ? MGC_SV_FLOAT : v.k == V_BOOL ? MGC_SV_BOOL : MGC_SV_STR;
+    return (mgc_scalar){.k = k, .i = v.i, .f = v.f, .s = v.s};
+}
+
+static val from_scalar(mgc_scalar x)
+{
+    vkind k = x.k == MGC_SV_INT ? V_INT : x.k == MGC_SV_FLOAT ? V_FLOAT : x.k == MGC_SV_BOOL ? V_BOOL : V_STR;
+    return (val){.k = k, .i = x.i, .f = x.f, .s = x.s};
+}
+
+/* Arithmetic and comparisons of numbers (and strings, booleans for == and
+ * !=): Python's meaning, errors at the operator's expression. */
 static val arith(E *e, mgc_ast_binop op, val l, val r, mgc_span sp)
 {
-    if (l.k == V_INT && r.k == V_INT) {
-        switch (op) {
-        case MGC_OP_ADD: return (val){.k = V_INT, .i = l.i + r.i};
-        case MGC_OP_SUB: return (val){.k = V_INT, .i = l.i - r.i};
-        case MGC_OP_MUL: return (val){.k = V_INT, .i = l.i * r.i};
-        case MGC_OP_DIV:
-            if (r.i == 0)
-                return fail(e, sp, "division by zero");
-            if (l.i % r.i)
-                return fail(e, sp, "%lld / %lld is not a whole number (integer '/' must divide exactly)",
-                            (long long)l.i, (long long)r.i);
-            return (val){.k = V_INT, .i = l.i / r.i};
-        default: break;
-        }
+    mgc_scalar out;
+    char err[256];
+    if (mgc_scalar_binop(op, to_scalar(l), to_scalar(r), &out, err, sizeof err) != 0)
+        return fail(e, sp, "%s", err);
+    return from_scalar(out);
+}
+
+/* A condition of `and`, `or`, `not`, `if`: a boolean, nothing else (0 or
+ * an empty string being false is a Python habit that hides mistakes). */
+static int as_bool(E *e, val v, mgc_span sp, const char *what, int *out)
+{
+    if (v.k == V_NONE)
+        return -1;
+    if (v.k != V_BOOL) {
+        fail(e, sp, "%s must be a boolean, not %s", what, kind_name(v.k));
+        if (v.k == V_INT || v.k == V_FLOAT)
+            mgc_diag_hint(e->d, "compare it: x != 0");
+        else if (v.k == V_NULL)
+            mgc_diag_hint(e->d, "config.json has null there; give it a default with the default operator");
+        return -1;
     }
-    double a = l.k == V_INT ? (double)l.i : l.f, b = r.k == V_INT ? (double)r.i : r.f;
-    switch (op) {
-    case MGC_OP_ADD: return (val){.k = V_FLOAT, .f = a + b};
-    case MGC_OP_SUB: return (val){.k = V_FLOAT, .f = a - b};
-    case MGC_OP_MUL: return (val){.k = V_FLOAT, .f = a * b};
-    case MGC_OP_DIV:
-        if (b == 0)
-            return fail(e, sp, "division by zero");
-        return (val){.k = V_FLOAT, .f = a / b};
-    default: return NONE;
-    }
+    *out = v.i != 0;
+    return 0;
+}
+
+/* sqrt(x), int(x), ...: every argument a number (else the tensor op of
+ * the same name, if there is one, handles the call). */
+static val scalar_call(E *e, const mgc_ast_expr *x, const val *pos, size_t n)
+{
+    mgc_scalar in[8], out;
+    char err[256];
+    for (size_t i = 0; i < n && i < 8; i++)
+        in[i] = to_scalar(pos[i]);
+    if (mgc_scalar_call(x->str, in, n, &out, err, sizeof err) != 0)
+        return fail(e, x->span, "%s", err);
+    return from_scalar(out);
+}
+
+static int all_numbers(const val *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].k != V_INT && v[i].k != V_FLOAT)
+            return 0;
+    return n > 0;
 }
 
 static int is_num(val v) { return v.k == V_INT || v.k == V_FLOAT; }
@@ -1679,7 +1723,20 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
         return (val){.k = V_CACHE_LAYER, .idx = (int)li};
     }
     case MGC_EX_CALL: return eval_call(e, s, x);
+    case MGC_EX_COND: {
+        /* lazy: the side not chosen is never evaluated (config.x may be absent there) */
+        int c;
+        if (as_bool(e, eval(e, s, x->cond), x->cond->span, "the condition of 'if'", &c) < 0)
+            return NONE;
+        return eval(e, s, c ? x->lhs : x->rhs);
+    }
     case MGC_EX_UNARY: {
+        if (x->op == MGC_OP_NOT) {
+            int c;
+            if (as_bool(e, eval(e, s, x->rhs), x->rhs->span, "the operand of 'not'", &c) < 0)
+                return NONE;
+            return (val){.k = V_BOOL, .i = !c};
+        }
         val v = eval(e, s, x->rhs);
         if (v.k == V_INT)
             return (val){.k = V_INT, .i = -v.i};
@@ -1704,14 +1761,28 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
             }
             return eval(e, s, x->lhs);
         }
+        if (x->op == MGC_OP_AND || x->op == MGC_OP_OR) {
+            int a, b;
+            const char *what = x->op == MGC_OP_AND ? "an operand of 'and'" : "an operand of 'or'";
+            if (as_bool(e, eval(e, s, x->lhs), x->lhs->span, what, &a) < 0)
+                return NONE;
+            if (a == (x->op == MGC_OP_OR)) /* decided by the left side: the right is not evaluated */
+                return (val){.k = V_BOOL, .i = a};
+            if (as_bool(e, eval(e, s, x->rhs), x->rhs->span, what, &b) < 0)
+                return NONE;
+            return (val){.k = V_BOOL, .i = b};
+        }
         val l = eval(e, s, x->lhs);
         if (l.k == V_NONE)
             return NONE;
         val r = eval(e, s, x->rhs);
         if (r.k == V_NONE)
             return NONE;
-        if (is_num(l) && is_num(r))
+        if ((is_num(l) && is_num(r)) || (is_scalar(l) && is_scalar(r) && x->op >= MGC_OP_EQ && x->op <= MGC_OP_GE))
             return arith(e, x->op, l, r, x->span);
+        if (x->op >= MGC_OP_POW)
+            return fail(e, x->span, "'%s' applies to numbers, not to %s and %s", mgc_scalar_op_text(x->op),
+                        kind_name(l.k), kind_name(r.k));
         return combine(e, x->op, l, r, x->span);
     }
     }
@@ -1921,7 +1992,25 @@ static int run_top(E *e, const mgc_ast_file *f, int is_root)
                     return fail(e, set->key_span, "unknown cache setting '%s'", set->key), -1;
             }
             break;
-        default:
+        case MGC_ST_EXPECT: /* accuracy floors for eval, each in [0, 1] */
+            for (size_t k = 0; k < st->nsettings && is_root; k++) {
+                const mgc_ast_setting *set = &st->settings[k];
+                double x;
+                if (as_num(e, eval(e, &e->globals, set->value), set->value->span, set->key, &x) < 0)
+                    return -1;
+                if (!(x >= 0 && x <= 1))
+                    return fail(e, set->value->span, "expect %s=%g: an accuracy floor is between 0 and 1", set->key, x),
+                           -1;
+                double *dst = !strcmp(set->key, "top1") ? &e->ir->expect_top1
+                              : !strcmp(set->key, "top5") ? &e->ir->expect_top5
+                              : !strcmp(set->key, "pcc")  ? &e->ir->expect_pcc
+                                                          : NULL;
+                if (!dst)
+                    return fail(e, set->key_span, "unknown expect key '%s' (top1, top5, pcc)", set->key), -1;
+                *dst = x;
+            }
+            break;
+        default: /* ignore: compile.c matches the patterns against the checkpoint */
             break;
         }
     }
@@ -1962,6 +2051,7 @@ static int elaborate(E *ep, const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
     ep->kvdtype = MGC_BF16;
     ep->cache_users = 32;
     ir->input = ir->output = -1;
+    ir->expect_top1 = ir->expect_top5 = ir->expect_pcc = -1;
     ir->ndevices = in->ndevices;
     ir->system = mgc_arena_strdup(&ir->arena, in->system);
 

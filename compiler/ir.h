@@ -149,6 +149,9 @@ typedef struct mgc_ir {
     const char *model, *system;
     mgc_dtype weights_dtype, act_dtype, kv_dtype;
     int64_t hidden, vocab;
+    double expect_top1;      /* the spec's `expect` accuracy floors, -1 when absent */
+    double expect_top5;
+    double expect_pcc;
 } mgc_ir;
 
 void mgc_ir_free(mgc_ir *ir);

@@ -386,7 +386,9 @@ int mgc_lower(const mgc_ir *ir, const mgc_lower_opts *o, mgc_plan *p)
      * describes (at least) one layer */
     p->n_layers = ir->cache_layers > 0 ? ir->cache_layers : 1;
     p->n_taps = (int)ir->ntaps;
-    p->expect_top1 = p->expect_top5 = p->expect_pcc = -1;
+    p->expect_top1 = ir->expect_top1;
+    p->expect_top5 = ir->expect_top5;
+    p->expect_pcc = ir->expect_pcc;
     p->weights_dtype = ir->weights_dtype;
     p->act_dtype = ir->act_dtype;
     p->kv_dtype = ir->kv_dtype;

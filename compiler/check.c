@@ -367,6 +367,8 @@ static void check_name_use(checker *c, const char *name, mgc_span at, int in_tem
         return; /* the failed import would probably have defined it: one error is enough */
     if (strcmp(name, "cache") == 0 || (!in_template && strcmp(name, "config") == 0))
         return;
+    if (!in_template && (strcmp(name, "true") == 0 || strcmp(name, "false") == 0))
+        return; /* the booleans (config.json's true and false are the same values) */
     int gi;
     gvis v = global_lookup(c, name, &gi);
     if (v == G_VISIBLE && !c->g[gi].is_def)

@@ -73,13 +73,13 @@ static const rule rules[] = {
     {{"qk_layernorm", "true", "queries and keys are normalised per head"}, IS_TRUE},
     {{"sliding_window", "not null, use_sliding_window not false, and smaller than max_position_embeddings",
       "attention only sees the last sliding_window positions"}, WINDOW},
-    {{"attn_logit_softcapping", "not null", "attention scores are soft-capped (cap * tanh(s / cap))"}, NON_NULL},
-    {{"final_logit_softcapping", "not null", "the logits are soft-capped (cap * tanh(x / cap))"}, NON_NULL},
+    {{"attn_logit_softcapping", "not null", "attention scores are soft-capped: cap * tanh(s / cap)"}, NON_NULL},
+    {{"final_logit_softcapping", "not null", "the logits are soft-capped: cap * tanh(x / cap)"}, NON_NULL},
     {{"partial_rotary_factor", "smaller than 1", "only part of each head is rotated"}, BELOW_ONE},
     {{"query_pre_attn_scalar", "present", "the attention scale is query_pre_attn_scalar^-0.5, not head_dim^-0.5"},
      PRESENT},
     {{"num_local_experts", "present", "the MLP is a mixture of experts"}, PRESENT},
-    {{"tie_word_embeddings", "true", "the LM head is the embedding table (use 'tied w\"...\"')"}, IS_TRUE},
+    {{"tie_word_embeddings", "true", "the LM head is the embedding table: tied w\"...\""}, IS_TRUE},
     {{"hidden_act", "not \"silu\"", "the MLP's activation"}, NOT_SILU},
     {{"hidden_activation", "not \"silu\"", "the MLP's activation"}, NOT_SILU},
     {{"head_dim", "different from hidden_size / num_attention_heads", "the heads' size is not hidden / heads"},
@@ -179,8 +179,8 @@ int mgc_config_keys_check(const mgc_config *cfg, const mgc_config_reads *reads, 
             skip = strcmp(ignored[j], r->key) == 0;
         if (skip)
             continue;
-        mgc_error_at(d, at, "%s sets '%s' to %s, which changes the math (%s), but the spec never reads it",
-                     mgc_config_path(cfg), r->key, value, r->why);
+        mgc_error_at(d, at, "'%s' is %s, which changes the math (%s), but the spec never reads it", r->key, value,
+                     r->why);
         mgc_diag_hint(d, "use config.%s in the spec, or write 'ignore config.%s' if it makes no difference here",
                       r->key, r->key);
         errors++;

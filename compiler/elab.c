@@ -1668,6 +1668,8 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
             return (val){.k = V_CONFIG, .s = ""};
         if (strcmp(x->str, "cache") == 0)
             return (val){.k = V_CACHE};
+        if (strcmp(x->str, "true") == 0 || strcmp(x->str, "false") == 0)
+            return (val){.k = V_BOOL, .i = x->str[0] == 't'};
         const mgc_ast_stmt *def = find_def(e, x->str);
         if (def) /* a def passed by name (moe's expert) */
             return (val){.k = V_DEF, .def = def};

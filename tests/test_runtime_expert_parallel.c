@@ -78,6 +78,11 @@ static char *write_checkpoint(const model *m)
         t[n++] = entry(expert_name(e), m->we[e], D, D);
     t[n++] = entry("lm_head.weight", m->lmT, D, V); /* Conv1D-style [in, out] */
     t[n++] = entry("lm_head.bias", m->lmb, V, 0);
+    static float lm_plain[V][D]; /* the lm head as [out, in], for the loader checks */
+    for (int v = 0; v < V; v++)
+        for (int i = 0; i < D; i++)
+            lm_plain[v][i] = m->lmT[i][v];
+    t[n++] = entry("lm_plain.weight", lm_plain, V, D);
     char *path = e2e_path(dir, "model.safetensors");
     mgc_error err = { { 0 } };
     assert_int_equal(rt_st_write(path, t, n, NULL, &err), 0);
@@ -148,7 +153,35 @@ static mgc_plan_op *add_op(builder *b, mgc_kernel k, int in0, int in1, int out)
     return o;
 }
 
-enum { W_EMB, W_WPE, W_G, W_BETA, W_ROUTER, W_E0, W_LM = W_E0 + NE, W_LMB, NW };
+enum { W_EMB, W_WPE, W_G, W_BETA, W_ROUTER, W_E0, W_LM = W_E0 + NE, W_LMB, NW,
+       /* used by no op, for the loader checks: */
+       X_LM_T = NW, X_LM_PLAIN, X_BIAS, X_ROUTER_REPL, NX };
+
+/* A weight split on dim 0 into ndevices / replicas pieces of padded / pieces
+ * rows; device d holds piece d / replicas. */
+static int add_split(mgc_plan *p, const char *id, const char *name, int rank, int64_t rows, int64_t cols,
+                     mgc_weight_role role, mgc_dtype dt, int64_t padded, int replicas, int transposed)
+{
+    int i = add_weight(p, name, rank, rows, cols, role, -1, transposed);
+    mgc_plan_weight *w = &p->weights[i];
+    free(w->id);
+    w->id = strdup(id);
+    w->dtype = dt;
+    w->shard = MGC_SHARD_SPLIT;
+    w->dim = 0;
+    w->padded = padded;
+    w->replicas = replicas;
+    int64_t piece = padded / (p->ndevices / replicas);
+    for (int d = 0; d < p->ndevices; d++) {
+        int64_t lo = (d / replicas) * piece, hi = lo + piece;
+        lo = lo < rows ? lo : rows;
+        hi = hi < rows ? hi : rows;
+        w->slices[d].range[0] = (mgc_range){ lo, hi };
+        w->slices[d].local_shape[0] = piece;
+    }
+    w->bytes_per_device = mgc_dtype_bytes(dt, (uint64_t)piece * (uint64_t)(rank == 2 ? cols : 1));
+    return i;
+}
 
 static void build_entry(mgc_plan *p, mgc_plan_entry *en, int64_t rows)
 {
@@ -243,7 +276,7 @@ static void build_plan(mgc_plan *p, int ndev)
     p->weights_dtype = p->act_dtype = p->kv_dtype = MGC_F32;
     p->cache_users = USERS;
     p->expect_top1 = p->expect_top5 = p->expect_pcc = -1;
-    p->weights = calloc(NW, sizeof *p->weights);
+    p->weights = calloc(NX, sizeof *p->weights);
     add_weight(p, "wte.weight", 2, V, D, MGC_W_EMBEDDING, -1, 0);
     add_weight(p, "wpe.weight", 2, NPOS, D, MGC_W_EMBEDDING, -1, 0);
     int g = add_weight(p, "ln.weight", 1, D, 0, MGC_W_NORM, -1, 0);
@@ -254,6 +287,14 @@ static void build_plan(mgc_plan *p, int ndev)
         add_weight(p, expert_name(e), 2, D, D, MGC_W_LINEAR, e % ndev, 0);
     add_weight(p, "lm_head.weight", 2, V, D, MGC_W_LINEAR, -1, 1);
     add_weight(p, "lm_head.bias", 1, V, 0, MGC_W_BIAS, -1, 0);
+    /* the lm head in block float, split with padding, from the transposed
+     * tensor and from a plain copy; the bias split with padding; the router
+     * split into 2 pieces, each on ndevices / 2 devices */
+    int64_t vp = ((V + 16 * ndev - 1) / (16 * ndev)) * 16 * ndev;
+    add_split(p, "lm_head.weight#T", "lm_head.weight", 2, V, D, MGC_W_LINEAR, MGC_BF8_B, vp, 1, 1);
+    add_split(p, "lm_plain.weight", "lm_plain.weight", 2, V, D, MGC_W_LINEAR, MGC_BF8_B, vp, 1, 0);
+    add_split(p, "lm_head.bias#split", "lm_head.bias", 1, V, 0, MGC_W_BIAS, MGC_F32, 8 * ndev * ((V + 8 * ndev - 1) / (8 * ndev)), 1, 0);
+    add_split(p, "router.weight#repl", "router.weight", 2, NE, D, MGC_W_LINEAR, MGC_F32, NE, ndev > 1 ? ndev / 2 : 1, 0);
     build_entry(p, &p->prefill, ROWS);
     build_entry(p, &p->decode, USERS);
     uint64_t most = 0;
@@ -337,6 +378,47 @@ static model *make_model(void)
     return m;
 }
 
+static const model *the_model;
+
+/* What the loader placed for the weights no op uses: a transposed block-float
+ * slice equals the plain one (transposed before the conversion), the bias is
+ * the right piece with zero padding, and replicas hold the same piece. */
+static void check_loaded(const mgc_plan *p, rt_engine *en, int ndev)
+{
+    const model *m = the_model;
+    for (int d = 0; d < ndev; d++) {
+        const rt_device *dv = &en->dev[d];
+        const rt_matrix *a = &dv->mats[X_LM_T], *b = &dv->mats[X_LM_PLAIN];
+        assert_int_equal(a->n, b->n);
+        assert_int_equal(a->dtype, RT_BF8_B);
+        const mgc_weight_slice *s = &p->weights[X_LM_T].slices[d];
+        float ra[D], rb[D];
+        for (int r = 0; r < a->n; r++) {
+            rt_matrix_get_row_f32(a, r, ra);
+            rt_matrix_get_row_f32(b, r, rb);
+            assert_memory_equal(ra, rb, sizeof ra);
+            int64_t v = s->range[0].lo + r;
+            for (int i = 0; i < D; i++)
+                if (v < s->range[0].hi) /* quantised: within bf8_b's 2^-6 relative step of the block */
+                    assert_true(fabsf(ra[i] - m->lmT[i][v]) <= 3.0f / 64.0f);
+                else
+                    assert_true(ra[i] == 0.0f);
+        }
+        const mgc_weight_slice *bs = &p->weights[X_BIAS].slices[d];
+        for (int64_t r = 0; r < bs->local_shape[0]; r++) {
+            int64_t v = bs->range[0].lo + r;
+            assert_true(dv->vecs[X_BIAS][r] == (v < bs->range[0].hi ? m->lmb[v] : 0.0f));
+        }
+        const rt_matrix *rr = &dv->mats[X_ROUTER_REPL];
+        int reps = ndev > 1 ? ndev / 2 : 1, piece = NE / (ndev / reps);
+        assert_int_equal(rr->n, piece);
+        for (int r = 0; r < piece; r++) {
+            rt_matrix_get_row_f32(rr, r, ra);
+            assert_memory_equal(ra, m->wr[(d / reps) * piece + r], sizeof ra);
+        }
+    }
+}
+
 static const int32_t prompt[ROWS] = { 3, 17, 0, 20, 9, 9, 5, 12 };
 
 static float *run_prefill(const char *dir, int ndev)
@@ -356,6 +438,7 @@ static float *run_prefill(const char *dir, int ndev)
     rt_engine_opts o = { .n_cores = 2 };
     if (rt_engine_load(&q, dir, &o, &en, &e) != 0)
         fail_msg("load on %d devices: %s", ndev, e.msg);
+    check_loaded(&q, en, ndev);
     /* non-owners hold nothing of an expert */
     for (int d = 0; d < ndev; d++)
         for (int x = 0; x < NE; x++)
@@ -388,6 +471,7 @@ static void test_experts_over_devices(void **state)
 {
     (void)state;
     model *m = make_model();
+    the_model = m;
     char *dir = write_checkpoint(m);
     float *one = run_prefill(dir, 1);
     for (int r = 0; r < ROWS; r++) {

@@ -546,8 +546,19 @@ static void check_call(checker *c, const mgc_ast_expr *e)
         if (c->in_body)
             record_call(c, gi, e->str_span);
     }
-    for (size_t i = 0; i < e->nargs && !full(c); i++)
-        check_expr(c, e->args[i].value);
+    for (size_t i = 0; i < e->nargs && !full(c); i++) {
+        const mgc_ast_expr *x = e->args[i].value;
+        /* moe(h, W, expert, ...): the expert is a def passed by name, and a
+         * call of it as far as cycles are concerned */
+        int gx = -1;
+        if (op && strcmp(name, "moe") == 0 && i == 2 && !e->args[i].name && x->kind == MGC_EX_NAME &&
+            !is_local(c, x->str) && global_lookup(c, x->str, &gx) == G_VISIBLE && c->g[gx].is_def) {
+            if (c->in_body)
+                record_call(c, gx, x->span);
+            continue;
+        }
+        check_expr(c, x);
+    }
 }
 
 static void check_expr(checker *c, const mgc_ast_expr *e)
@@ -609,7 +620,7 @@ static void check_expr(checker *c, const mgc_ast_expr *e)
 
 static const char *const weight_dtypes[] = {"bf4_b", "bf8_b", "bf16", "f32"};
 static const char *const act_dtypes[] = {"bf16", "f32"};
-static const char *const annot_names[] = {"col", "row", "replicated", "heads", "weights", "activations"};
+static const char *const annot_names[] = {"col", "row", "replicated", "heads", "experts", "weights", "activations"};
 
 static int in_list(const char *s, const char *const *list, size_t n)
 {
@@ -661,13 +672,13 @@ static void check_annots(checker *c, const mgc_ast_stmt *s)
     const mgc_ast_annot *shard = NULL, *weights = NULL, *acts = NULL;
     for (size_t i = 0; i < s->nannots && !full(c); i++) {
         const mgc_ast_annot *a = &s->annots[i];
-        if (!in_list(a->name, annot_names, 6)) {
+        if (!in_list(a->name, annot_names, 7)) {
             mgc_error_at(c->d, a->span, "unknown annotation '@%s'", a->name);
-            const char *sg = mgc_suggest(a->name, annot_names, 6);
+            const char *sg = mgc_suggest(a->name, annot_names, 7);
             if (sg)
                 mgc_diag_hint(c->d, "did you mean '@%s'?", sg);
             else
-                mgc_diag_hint(c->d, "annotations: @col @row @replicated @heads @weights=DTYPE @activations=DTYPE");
+                mgc_diag_hint(c->d, "annotations: @col @row @replicated @heads @experts @weights=DTYPE @activations=DTYPE");
             continue;
         }
         int is_weights = strcmp(a->name, "weights") == 0, is_acts = strcmp(a->name, "activations") == 0;
@@ -724,8 +735,14 @@ static void check_annots(checker *c, const mgc_ast_stmt *s)
         return;
     }
     const char *anchor = found[0]->str;
-    int is_attn = strcmp(anchor, "attention") == 0;
-    if (shard && strcmp(shard->name, "heads") == 0 && !is_attn) {
+    int is_attn = strcmp(anchor, "attention") == 0, is_moe = strcmp(anchor, "moe") == 0;
+    if (shard && (strcmp(shard->name, "experts") == 0) != is_moe) {
+        if (is_moe)
+            mgc_error_at(c->d, shard->span, "'@%s' does not apply to moe", shard->name);
+        else
+            mgc_error_at(c->d, shard->span, "'@experts' applies to moe, but this statement's op is '%s'", anchor);
+        mgc_diag_hint(c->d, "moe is expert parallel with @experts, or sharded by its experts' own annotations without one");
+    } else if (shard && strcmp(shard->name, "heads") == 0 && !is_attn) {
         mgc_error_at(c->d, shard->span, "'@heads' applies to attention, but this statement's op is '%s'", anchor);
         mgc_diag_hint(c->d, "use @col or @row for %s", anchor);
     } else if (shard && is_attn && (strcmp(shard->name, "col") == 0 || strcmp(shard->name, "row") == 0)) {

@@ -14,6 +14,7 @@
 #include "memplan.h"
 #include "pad.h"
 #include "program.h"
+#include "shard.h"
 #include "strbuf.h"
 #include "system.h"
 
@@ -177,6 +178,8 @@ int mgc_compile(const mgc_compile_opts *o, mgc_diags *d, mgc_ir *ir_out, mgc_pla
         .reads = &reads,
     };
     if (mgc_elaborate(&in, d, &ir) != 0)
+        goto out;
+    if (mgc_shard(&ir, d) != 0)
         goto out;
     if (mgc_pad(&ir, sys.tile, d) != 0)
         goto out;

@@ -297,11 +297,14 @@ int mgc_cmd_eval(int argc, char **argv)
         const double pf[MGC_NFLOORS] = {plan.expect_top1, plan.expect_top5, plan.expect_pcc};
         if (pf[0] > 0 || pf[1] > 0 || pf[2] > 0) {
             mgc_floors_from_spec(&fl, plan.spec); /* for the spec line in messages */
-            for (int i = 0; i < MGC_NFLOORS; i++)
+            for (int i = 0; i < MGC_NFLOORS; i++) {
+                char from[sizeof fl.from[i]];
+                snprintf(from, sizeof from, "%s", fl.from[i][0] ? fl.from[i] : "the plan's expect");
                 if (pf[i] >= 0)
-                    mgc_floors_set(&fl, i, pf[i], fl.from[i][0] ? fl.from[i] : "the plan's expect");
+                    mgc_floors_set(&fl, i, pf[i], from);
                 else
                     fl.v[i] = -1;
+            }
         } else {
             mgc_floors_from_spec(&fl, plan.spec);
         }

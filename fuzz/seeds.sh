@@ -3,8 +3,8 @@
 # repository's own files (run from the repository root):
 #   safetensors  fuzz/seeds/safetensors/* (small valid files) and the header of every
 #                bundled fixture's .safetensors (its data left out to keep inputs small)
-#   plan         the plans of the bundled bringups compiled for their fixtures
-#                (needs build/mgc)
+#   plan         the plans of the bundled bringups compiled for their fixtures, and
+#                of the test specs of tests/specs/compile/ (needs build/mgc)
 #   spec         every .graph of graphs/ and tests/specs/
 #   config       every fixture's config.json
 #   tokenizer    the tokenizer.json test files of tests/tokenizer/
@@ -26,6 +26,12 @@ plan)
     name=$(echo "$hf" | tr '/' '_')
     "$MGC" compile "$spec" --model "$fixture" -o "$dir/$name.plan.yaml" >/dev/null 2>&1 ||
       echo "seeds.sh: could not compile $spec (skipped)" >&2
+  done
+  # small plans (a few KB: libFuzzer mutates them much faster) from the test specs
+  # that compile; the others are meant to fail
+  for spec in tests/specs/compile/*.graph; do
+    "$MGC" compile "$spec" --config tests/specs/compile/tiny.json \
+      -o "$dir/$(basename "$spec" .graph).plan.yaml" >/dev/null 2>&1 || true
   done ;;
 spec)
   for f in graphs/*/*/*.graph graphs/common/*.graph tests/specs/*.graph tests/specs/compile/*.graph; do

@@ -13,7 +13,10 @@ corpus=build/fuzz/corpus/$target
 crashes=build/fuzz/crashes/$target
 [ -d "$corpus" ] || sh fuzz/seeds.sh "$target" "$corpus"
 mkdir -p "$crashes"
+# past findings are read (never written) first: clang's UBSan sees what gcc's misses
+regress=
+[ -d "fuzz/regressions/$target" ] && regress=fuzz/regressions/$target
 scratch=${TMPDIR:-/tmp}
 [ -d /dev/shm ] && scratch=/dev/shm
 TMPDIR=$scratch MGC_ROOT=$(pwd) exec nice -n 19 "$bin" -max_total_time="$secs" \
-  -max_len=65536 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$crashes/" -print_final_stats=1 "$@" "$corpus"
+  -max_len=65536 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$crashes/" -print_final_stats=1 "$@" "$corpus" $regress

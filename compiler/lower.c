@@ -122,7 +122,11 @@ static int add_buf(L *l, const mgc_ir_node *n, const char *name)
     b->name = xstrdup(name);
     b->cols = mgc_ir_local_width(l->ir, n);
     b->dtype = n->act;
-    b->size = en->rows * b->cols;
+    /* Clamped, not overflowed: no buffer this large fits any system's DRAM, and a
+     * bounded size lets memplan's sums report that instead of wrapping around. */
+    const int64_t max_size = (int64_t)1 << 50;
+    if (__builtin_mul_overflow(en->rows, b->cols, &b->size) || b->size > max_size || b->size < 0)
+        b->size = max_size;
     b->first = b->last = -1;
     en->nbufs++;
     return b->id;

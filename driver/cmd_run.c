@@ -1,5 +1,6 @@
 /* mgc run: execute a plan: prefill a prompt, then generate. */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +75,19 @@ int mgc_cmd_run(int argc, char **argv)
         fprintf(stderr, "mgc run: expected PLAN --model DIR and one of --tokens or --prompt (see mgc run --help)\n");
         return MGC_EXIT_USAGE;
     }
-    if (max_new < 0 || max_new > 1 << 20 || users < 1 || users > 1024 || top_k < 0) {
-        fprintf(stderr, "mgc run: --max-new-tokens, --users and --top-k must be non-negative (users at least 1)\n");
+    /* one message per option, with its range (strtol saturates: 99999999999 is out of
+     * range, not negative) */
+    if (max_new < 0 || max_new > 1 << 20) {
+        fprintf(stderr, "mgc run: --max-new-tokens %ld is out of range: it must be in [0, %d]\n", max_new, 1 << 20);
+        return MGC_EXIT_USAGE;
+    }
+    if (users < 1 || users > 1024) {
+        fprintf(stderr, "mgc run: --users %ld is out of range: it must be in [1, 1024]\n", users);
+        return MGC_EXIT_USAGE;
+    }
+    if (top_k < 0 || top_k > INT32_MAX) {
+        fprintf(stderr, "mgc run: --top-k %ld is out of range: it must be in [0, %d] (0: no limit)\n", top_k,
+                INT32_MAX);
         return MGC_EXIT_USAGE;
     }
     mgc_error err = {{0}};

@@ -1,5 +1,6 @@
 #include "eval.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,8 +12,23 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Index of the first NaN or infinity of v[0..n), or -1.  (Metrics of non-finite
+ * logits come out as 0 or NaN, which would read as a perfect or odd score.) */
+static int64_t first_non_finite(const float *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(v[k]))
+            return (int64_t)k;
+    return -1;
+}
+
 static int score(const ev_reference *ref, const float *ours, int64_t pos, rt_pos_metrics *m, mgc_error *e)
 {
+    int64_t bad = first_non_finite(ours, (size_t)ref->vocab);
+    if (bad >= 0)
+        return mgc_errorf(e, "position %lld: our logit for token %lld is %s (the first non-finite logit; "
+                             "--layers finds the first layer where it appears)",
+                          (long long)pos, (long long)bad, isnan(ours[bad]) ? "nan" : "inf");
     int next = pos + 1 < ref->t ? ref->input_ids[pos + 1] : -1;
     int top5[5];
     for (int k = 0; k < 5; k++)
@@ -135,6 +151,15 @@ int ev_layers(rt_engine *en, const ev_reference *ref, ev_layer_cmp *out, mgc_err
         /* our snapshot taps-1 is the final norm, HF's entry `layers` */
         const float *a = ours + (size_t)(i < layers ? i : taps - 1) * slice;
         const float *b = ref->hidden_states + (size_t)i * slice;
+        int64_t bad = first_non_finite(a, slice);
+        if (bad >= 0) {
+            mgc_errorf(e, "layer %d, position %lld: our hidden state is %s (the first layer with a non-finite "
+                          "value%s)", i, (long long)(bad / hidden), isnan(a[bad]) ? "nan" : "inf",
+                       i == layers ? ": the final norm" : i == 0 ? ": the embeddings" : "");
+            free(ours);
+            ev_layer_cmp_free(out);
+            return -1;
+        }
         out->pcc[i] = ev_pcc(a, b, slice);
         double m = 0;
         for (size_t k = 0; k < slice; k++) {

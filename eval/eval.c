@@ -11,6 +11,16 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The sequence length past which a LongRoPE plan switches to its long
+ * factors (original_max_position_embeddings), or 0 when it has none. */
+static int64_t longrope_switch(const mgc_plan *p)
+{
+    for (size_t k = 0; k < p->nropes; k++)
+        if (p->ropes[k].kind == MGC_ROPE_LONGROPE)
+            return p->ropes[k].original_max;
+    return 0;
+}
+
 static int score(const ev_reference *ref, const float *ours, int64_t pos, rt_pos_metrics *m, mgc_error *e)
 {
     int next = pos + 1 < ref->t ? ref->input_ids[pos + 1] : -1;
@@ -69,14 +79,29 @@ int ev_teacher_forcing(rt_engine *en, const ev_reference *ref, const ev_opts *o,
         ev_metrics_acc_add(&pre, &out->pos[p]);
     }
     double t1 = now();
+    int64_t sw = longrope_switch(rt_engine_plan(en));
+    float *seqrows = NULL; /* the re-prefill's rows, at most once */
     for (int64_t p = plen; p < total && rc == 0; p++) {
         int user = 0;
         int32_t tok = ref->input_ids[p], pos = (int32_t)p;
-        rc = rt_engine_decode(en, 1, &user, &tok, &pos, row, e);
+        const float *got = row;
+        if (sw > 0 && p == sw) {
+            /* The sequence grows past LongRoPE's original length: HF's
+             * generate() drops the cache (keys rotated with the short
+             * factors) and runs the whole sequence again with the long ones,
+             * as mgc run does; the logits of this step are the last row. */
+            if (!seqrows)
+                seqrows = malloc(sizeof(float) * (size_t)(p + 1) * (size_t)vocab);
+            rc = seqrows ? rt_engine_prefill(en, 0, ref->input_ids, (int)(p + 1), 0, seqrows, e)
+                         : mgc_errorf(e, "out of memory");
+            got = seqrows + p * vocab;
+        } else {
+            rc = rt_engine_decode(en, 1, &user, &tok, &pos, row, e);
+        }
         if (rc == 0)
-            rc = score(ref, row, p, &out->pos[p], e);
+            rc = score(ref, got, p, &out->pos[p], e);
         if (rc == 0 && o && o->logits_out)
-            memcpy(o->logits_out + p * vocab, row, sizeof(float) * (size_t)vocab);
+            memcpy(o->logits_out + p * vocab, got, sizeof(float) * (size_t)vocab);
         ev_metrics_acc_add(&all, &out->pos[p]);
         ev_metrics_acc_add(&dec, &out->pos[p]);
         out->decode_steps++;
@@ -84,6 +109,7 @@ int ev_teacher_forcing(rt_engine *en, const ev_reference *ref, const ev_opts *o,
             o->on_step(o->ud, p + 1 - plen, total - plen);
     }
     out->decode_seconds = now() - t1;
+    free(seqrows);
     free(row);
     ev_metrics_acc_finish(&all, &out->all);
     ev_metrics_acc_finish(&pre, &out->prefill);

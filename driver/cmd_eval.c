@@ -11,6 +11,7 @@
 #include "builtin_ref.h"
 #include "commands.h"
 #include "eval.h"
+#include "model_dir.h"
 #include "plan.h"
 
 void mgc_help_eval(FILE *out)
@@ -160,6 +161,12 @@ int mgc_cmd_eval(int argc, char **argv)
         return MGC_EXIT_USAGE;
     }
     mgc_error err = {{0}};
+    char mdir[3072]; /* --model as a local directory (HF cache layouts resolved) */
+    if (mgc_model_dir_resolve(model, mdir, sizeof mdir, &err) != 0) {
+        fprintf(stderr, "mgc eval: %s\n", err.msg);
+        return MGC_EXIT_INPUT;
+    }
+    model = mdir;
     mgc_plan plan;
     memset(&plan, 0, sizeof plan);
     ev_reference ref;

@@ -9,6 +9,7 @@
 #include "engine.h"
 #include "plan.h"
 #include "generate.h"
+#include "model_dir.h"
 #include "prompt.h"
 #include "sampling.h"
 #include "tokenizer.h"
@@ -79,6 +80,12 @@ int mgc_cmd_run(int argc, char **argv)
         return MGC_EXIT_USAGE;
     }
     mgc_error err = {{0}};
+    char mdir[3072]; /* --model as a local directory (HF cache layouts resolved) */
+    if (mgc_model_dir_resolve(model, mdir, sizeof mdir, &err) != 0) {
+        fprintf(stderr, "mgc run: %s\n", err.msg);
+        return MGC_EXIT_INPUT;
+    }
+    model = mdir;
     if (ev_sampler_check((float)temperature, (int)top_k, (float)top_p, &err) != 0) {
         fprintf(stderr, "mgc run: %s\n", err.msg);
         return MGC_EXIT_USAGE;

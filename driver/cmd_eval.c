@@ -13,6 +13,7 @@
 #include "eval.h"
 #include "model_dir.h"
 #include "plan.h"
+#include "profile.h"
 
 void mgc_help_eval(FILE *out)
 {
@@ -41,7 +42,11 @@ void mgc_help_eval(FILE *out)
             "  --layers                 compare the residual stream after every decoder layer\n"
             "                           with the reference's hidden_states (PCC per layer) and\n"
             "                           name the first layer below --layers-threshold\n"
-            "  --layers-threshold X     default 0.99\n");
+            "  --layers-threshold X     default 0.99\n"
+            "  --report FILE.html       write a self-contained HTML report (no network needed):\n"
+            "                           summary, text marked hit/top-5/miss, metric charts\n"
+            "  --profile                print where the time goes per op kind and per layer\n"
+            "  --profile-csv FILE       write the full per-op profile as CSV\n");
 }
 
 static double nz(double x) { return isnan(x) ? 0 : x; }
@@ -105,12 +110,17 @@ int mgc_cmd_eval(int argc, char **argv)
         {"layers", no_argument, 0, 'l'},          {"layers-threshold", required_argument, 0, 'L'},
         {"tokens", required_argument, 0, 't'},    {"prompt", required_argument, 0, 'T'},
         {"prompt-file", required_argument, 0, 'F'},
+        /* the bringup workflow: an HTML report, a per-op profile */
+        {"report", required_argument, 0, 'R'},   {"profile", no_argument, 0, 'Q'},
+        {"profile-csv", required_argument, 0, 'C'},
         {0, 0, 0, 0},
     };
     const char *model = NULL, *refpath = NULL, *json = NULL, *tokens = NULL, *prompt = NULL, *pfile = NULL;
     long long max_new = -1;
     int prefill_decode = 0, positions = 0, layers = 0;
     double threshold = 0.99;
+    const char *report = NULL, *profile_csv = NULL;
+    int profile = 0;
     optind = 0;
     opterr = 0;
     int c;
@@ -125,6 +135,9 @@ int mgc_cmd_eval(int argc, char **argv)
         case 't': tokens = optarg; break;
         case 'T': prompt = optarg; break;
         case 'F': pfile = optarg; break;
+        case 'R': report = optarg; break;
+        case 'Q': profile = 1; break;
+        case 'C': profile_csv = optarg; break;
         case 'L': {
             char *end;
             threshold = strtod(optarg, &end);
@@ -176,6 +189,8 @@ int mgc_cmd_eval(int argc, char **argv)
     memset(&res, 0, sizeof res);
     ev_layer_cmp lc;
     memset(&lc, 0, sizeof lc);
+    rt_profile *pf = NULL;
+    (void)report;
     int rc = MGC_EXIT_INPUT;
     if (mgc_plan_read(planpath, &plan, &err) != 0)
         goto fail;
@@ -202,6 +217,13 @@ int mgc_cmd_eval(int argc, char **argv)
         goto fail;
     if (layers && ev_layers(en, &ref, &lc, &err) != 0)
         goto fail;
+    if (profile || profile_csv) {
+        if (!(pf = rt_profile_new(&plan))) {
+            mgc_errorf(&err, "out of memory");
+            goto fail;
+        }
+        rt_profile_attach(en, pf);
+    }
     ev_opts o = {.prefill_decode = prefill_decode};
     if (max_new >= 0 && !builtin)
         o.max_positions = ref.prompt_len + max_new;
@@ -264,6 +286,10 @@ int mgc_cmd_eval(int argc, char **argv)
            dec_tps);
     if (json && write_json(json, &plan, &ref, &res, &err) != 0)
         goto fail;
+    if (profile)
+        rt_profile_print(pf, stdout);
+    if (profile_csv && rt_profile_write_csv(pf, profile_csv, &err) != 0)
+        goto fail;
     printf("YT_METRICS={\"model\":\"%s\",\"system\":\"%s\",\"weights_dtype\":\"%s\",\"activations_dtype\":\"%s\","
            "\"tokens\":%lld,\"prompt_len\":%lld,\"top1\":%.6f,\"top5\":%.6f,\"pcc_min\":%.8f,\"pcc_mean\":%.8f,"
            "\"max_abs_err\":%.6g,\"kl_mean\":%.6g,\"perplexity\":%.6g,\"prefill_tok_s\":%.2f,\"decode_tok_s_u\":%.2f%s}\n",
@@ -276,6 +302,7 @@ int mgc_cmd_eval(int argc, char **argv)
 fail:
     fprintf(stderr, "mgc eval: %s\n", err.msg);
 out:
+    rt_profile_free(pf);
     ev_result_free(&res);
     ev_layer_cmp_free(&lc);
     rt_engine_free(en);

@@ -14,6 +14,8 @@
 #include "model_dir.h"
 #include "plan.h"
 #include "profile.h"
+#include "report_html.h"
+#include "tokenizer.h"
 
 void mgc_help_eval(FILE *out)
 {
@@ -190,7 +192,7 @@ int mgc_cmd_eval(int argc, char **argv)
     ev_layer_cmp lc;
     memset(&lc, 0, sizeof lc);
     rt_profile *pf = NULL;
-    (void)report;
+    int32_t *top5 = NULL; /* our top-5 per position, for the report */
     int rc = MGC_EXIT_INPUT;
     if (mgc_plan_read(planpath, &plan, &err) != 0)
         goto fail;
@@ -225,6 +227,14 @@ int mgc_cmd_eval(int argc, char **argv)
         rt_profile_attach(en, pf);
     }
     ev_opts o = {.prefill_decode = prefill_decode};
+    if (report) {
+        int64_t np = max_new >= 0 && !builtin && ref.prompt_len + max_new < ref.t ? ref.prompt_len + max_new : ref.t;
+        if (!(top5 = malloc(sizeof(int32_t) * 5 * (size_t)(np > 0 ? np : 1)))) {
+            mgc_errorf(&err, "out of memory");
+            goto fail;
+        }
+        o.top5_out = top5;
+    }
     if (max_new >= 0 && !builtin)
         o.max_positions = ref.prompt_len + max_new;
     if (isatty(2))
@@ -290,19 +300,38 @@ int mgc_cmd_eval(int argc, char **argv)
         rt_profile_print(pf, stdout);
     if (profile_csv && rt_profile_write_csv(pf, profile_csv, &err) != 0)
         goto fail;
-    printf("YT_METRICS={\"model\":\"%s\",\"system\":\"%s\",\"weights_dtype\":\"%s\",\"activations_dtype\":\"%s\","
+    char yt[2048];
+    snprintf(yt, sizeof yt, "{\"model\":\"%s\",\"system\":\"%s\",\"weights_dtype\":\"%s\",\"activations_dtype\":\"%s\","
            "\"tokens\":%lld,\"prompt_len\":%lld,\"top1\":%.6f,\"top5\":%.6f,\"pcc_min\":%.8f,\"pcc_mean\":%.8f,"
-           "\"max_abs_err\":%.6g,\"kl_mean\":%.6g,\"perplexity\":%.6g,\"prefill_tok_s\":%.2f,\"decode_tok_s_u\":%.2f%s}\n",
+           "\"max_abs_err\":%.6g,\"kl_mean\":%.6g,\"perplexity\":%.6g,\"prefill_tok_s\":%.2f,\"decode_tok_s_u\":%.2f%s}",
            plan.model, plan.system, mgc_dtype_name(plan.weights_dtype), mgc_dtype_name(plan.act_dtype),
            (long long)res.positions, (long long)res.prompt_len, nz(res.all.top1), nz(res.all.top5), nz(res.all.pcc_min),
            nz(res.all.pcc_mean), nz(res.all.max_abs_err), nz(res.all.kl_mean), nz(res.decode.perplexity), pre_tps, dec_tps,
            prefill_decode ? ",\"final\":false" : "");
+    if (report) {
+        /* tokens as text when the model has a tokenizer */
+        char tokpath[4096];
+        snprintf(tokpath, sizeof tokpath, "%s/tokenizer.json", model);
+        mgc_error terr = {{0}};
+        tokenizer *tok = access(tokpath, F_OK) == 0 ? tok_load(tokpath, &terr) : NULL;
+        if (!tok && access(tokpath, F_OK) == 0)
+            fprintf(stderr, "mgc eval: the report shows token ids: %s\n", terr.msg);
+        ev_report_in ri = {.plan = &plan, .ref = &ref, .res = &res, .our_top5 = top5, .layers = layers ? &lc : NULL,
+                           .layers_threshold = threshold, .tok = tok, .yt_metrics = yt};
+        int wrc = ev_report_html_write(&ri, report, &err);
+        tok_free(tok);
+        if (wrc != 0)
+            goto fail;
+        fprintf(stderr, "mgc eval: wrote the report %s\n", report);
+    }
+    printf("YT_METRICS=%s\n", yt);
     rc = MGC_EXIT_OK;
     goto out;
 fail:
     fprintf(stderr, "mgc eval: %s\n", err.msg);
 out:
     rt_profile_free(pf);
+    free(top5);
     ev_result_free(&res);
     ev_layer_cmp_free(&lc);
     rt_engine_free(en);

@@ -21,6 +21,22 @@ static int64_t longrope_switch(const mgc_plan *p)
     return 0;
 }
 
+/* Our five most likely tokens of one row (ties to the lowest index). */
+static void top5_of(const float *row, int64_t vocab, int32_t *out)
+{
+    for (int k = 0; k < 5; k++)
+        out[k] = -1;
+    for (int64_t i = 0; i < vocab; i++) {
+        int k = 5;
+        while (k > 0 && (out[k - 1] < 0 || row[i] > row[out[k - 1]]))
+            k--;
+        if (k == 5)
+            continue;
+        memmove(out + k + 1, out + k, sizeof(int32_t) * (size_t)(4 - k));
+        out[k] = (int32_t)i;
+    }
+}
+
 static int score(const ev_reference *ref, const float *ours, int64_t pos, rt_pos_metrics *m, mgc_error *e)
 {
     int next = pos + 1 < ref->t ? ref->input_ids[pos + 1] : -1;
@@ -75,6 +91,8 @@ int ev_teacher_forcing(rt_engine *en, const ev_reference *ref, const ev_opts *o,
         rc = score(ref, row + p * vocab, p, &out->pos[p], e);
         if (o && o->logits_out)
             memcpy(o->logits_out + p * vocab, row + p * vocab, sizeof(float) * (size_t)vocab);
+        if (o && o->top5_out)
+            top5_of(row + p * vocab, vocab, o->top5_out + p * 5);
         ev_metrics_acc_add(&all, &out->pos[p]);
         ev_metrics_acc_add(&pre, &out->pos[p]);
     }
@@ -102,6 +120,8 @@ int ev_teacher_forcing(rt_engine *en, const ev_reference *ref, const ev_opts *o,
             rc = score(ref, got, p, &out->pos[p], e);
         if (rc == 0 && o && o->logits_out)
             memcpy(o->logits_out + p * vocab, got, sizeof(float) * (size_t)vocab);
+        if (rc == 0 && o && o->top5_out)
+            top5_of(got, vocab, o->top5_out + p * 5);
         ev_metrics_acc_add(&all, &out->pos[p]);
         ev_metrics_acc_add(&dec, &out->pos[p]);
         out->decode_steps++;

@@ -342,6 +342,18 @@ static void test_linear_row_parallel_needs_split_input(void **state)
     mgc_test_result_free(&r);
 }
 
+static void test_embedding_reused_untied(void **state)
+{
+    (void)state;
+    mgc_test_result r;
+    mgc_test_compile_simple(DIR "untied_reuse.graph", TINY_TIED, NULL, &r);
+    const mgc_diagnostic *g = expect_error_at(
+        &r, "weight 'model.embed_tokens.weight' is already used as an embedding table; here it is used as a linear weight",
+        DIR "untied_reuse.graph", 7, 20);
+    expect_hint(g, "tied w\"model.embed_tokens.weight\"");
+    mgc_test_result_free(&r);
+}
+
 static void test_weight_used_twice(void **state)
 {
     (void)state;
@@ -589,13 +601,12 @@ static void test_checkpoint_missing_and_unused_tensors(void **state)
         &r, "weight 'model.layers.1.mlp.up_proj.weight' is not in the checkpoint ckpt/test", DIR "ops.graph", 27, 17);
     expect_hint(g, "did you mean 'model.layers.1.mlp.up_proj.weigth'?");
     mgc_test_result_free(&r);
-    /* an extra tensor: a warning naming it, and the plan is still made */
+    /* an extra tensor: an error naming it (the spec may have forgotten a
+     * bias or a norm; `ignore w"..."` says it did not) */
     ops_ckpt_make(&c, 512);
     add_t(&c, "model.layers.0.self_attn.rotary_emb.inv_freq", 1, 8, 0);
     compile_ckpt(DIR "ops.graph", TINY, NULL, c.t, c.n, &r);
-    expect_ok(&r);
-    g = mgc_test_find_diag(&r.d, MGC_WARNING, "1 checkpoint tensor is never used by the spec");
-    assert_non_null(g);
+    g = expect_error_at(&r, "1 checkpoint tensor is never read by the spec", "ckpt/test", 0, 0);
     assert_non_null(strstr(g->msg, "'model.layers.0.self_attn.rotary_emb.inv_freq'"));
     assert_string_equal(g->span.file, "ckpt/test");
     mgc_test_result_free(&r);
@@ -781,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_linear_out_mismatch),
         cmocka_unit_test(test_linear_row_parallel_needs_split_input),
         cmocka_unit_test(test_weight_used_twice),
+        cmocka_unit_test(test_embedding_reused_untied),
         cmocka_unit_test(test_heads_not_dividing),
         cmocka_unit_test(test_heads_over_devices),
         cmocka_unit_test(test_rms_norm_weight_size),

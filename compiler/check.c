@@ -1279,6 +1279,13 @@ int mgc_check_program(const mgc_program *p, mgc_diags *d)
     for (size_t i = 0; i < p->nfiles; i++)
         if (p->files[i].ast->syntax_errors)
             return 0;
+    if (p->root && p->root->nstmts == 0) {
+        /* an empty file given to check or compile is a mistake (a wrong path,
+         * a truncated write); an empty imported file is harmless */
+        mgc_error_at(d, point(p->root->path, 1, 1), "the spec is empty (no statements)");
+        mgc_diag_hint(d, "a bringup needs 'model \"org/name\" on SYSTEM' and 'forward(tokens) { ... }'");
+        return (int)(d->nerrors - before);
+    }
     checker c;
     memset(&c, 0, sizeof c);
     c.p = p;

@@ -9,7 +9,9 @@
 #include "commands.h"
 #include "engine.h"
 #include "plan.h"
+#include "profile.h"
 #include "generate.h"
+#include "model_dir.h"
 #include "prompt.h"
 #include "sampling.h"
 #include "tokenizer.h"
@@ -31,7 +33,9 @@ void mgc_help_run(FILE *out)
             "  --top-k K            sample among the K most likely (0 = all)\n"
             "  --top-p P            nucleus sampling mass in (0, 1] (default 1)\n"
             "  --seed S             sampling seed (default 0); user u uses S + u\n"
-            "  --users B            decode B users as one batch, each from the same prompt\n");
+            "  --users B            decode B users as one batch, each from the same prompt\n"
+            "  --profile            print where the time goes per op kind and per layer\n"
+            "  --profile-csv FILE   write the full per-op profile as CSV\n");
 }
 
 int mgc_cmd_run(int argc, char **argv)
@@ -41,12 +45,17 @@ int mgc_cmd_run(int argc, char **argv)
         {"prompt", required_argument, 0, 'p'},      {"max-new-tokens", required_argument, 0, 'n'},
         {"temperature", required_argument, 0, 'T'}, {"top-k", required_argument, 0, 'k'},
         {"top-p", required_argument, 0, 'P'},       {"seed", required_argument, 0, 's'},
-        {"users", required_argument, 0, 'u'},       {0, 0, 0, 0},
+        {"users", required_argument, 0, 'u'},
+        /* per-op profile */
+        {"profile", no_argument, 0, 'Q'},           {"profile-csv", required_argument, 0, 'C'},
+        {0, 0, 0, 0},
     };
     const char *model = NULL, *tokens = NULL, *prompt = NULL;
     long max_new = 32, users = 1, top_k = 0;
     double temperature = 0, top_p = 1;
     unsigned long long seed = 0;
+    const char *profile_csv = NULL;
+    int profile = 0;
     optind = 0;
     opterr = 0;
     int c;
@@ -62,6 +71,8 @@ int mgc_cmd_run(int argc, char **argv)
         case 'P': top_p = strtod(optarg, &end); break;
         case 's': seed = strtoull(optarg, &end, 10); break;
         case 'u': users = strtol(optarg, &end, 10); break;
+        case 'Q': profile = 1; break;
+        case 'C': profile_csv = optarg; break;
         default:
             fprintf(stderr, "mgc run: unknown or incomplete option '%s' (see mgc run --help)\n", argv[optind - 1]);
             return MGC_EXIT_USAGE;
@@ -91,6 +102,12 @@ int mgc_cmd_run(int argc, char **argv)
         return MGC_EXIT_USAGE;
     }
     mgc_error err = {{0}};
+    char mdir[3072]; /* --model as a local directory (HF cache layouts resolved) */
+    if (mgc_model_dir_resolve(model, mdir, sizeof mdir, &err) != 0) {
+        fprintf(stderr, "mgc run: %s\n", err.msg);
+        return MGC_EXIT_INPUT;
+    }
+    model = mdir;
     if (ev_sampler_check((float)temperature, (int)top_k, (float)top_p, &err) != 0) {
         fprintf(stderr, "mgc run: %s\n", err.msg);
         return MGC_EXIT_USAGE;
@@ -113,6 +130,7 @@ int mgc_cmd_run(int argc, char **argv)
     mgc_plan plan;
     memset(&plan, 0, sizeof plan);
     rt_engine *en = NULL;
+    rt_profile *pf = NULL;
     int rc = MGC_EXIT_INPUT;
     int32_t **gen = calloc((size_t)users, sizeof *gen);
     const int32_t **prompts = calloc((size_t)users, sizeof *prompts);
@@ -132,6 +150,13 @@ int mgc_cmd_run(int argc, char **argv)
     rt_engine_opts eo = {.progress = isatty(2)};
     if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
         goto fail;
+    if (profile || profile_csv) {
+        if (!(pf = rt_profile_new(&plan))) {
+            mgc_errorf(&err, "out of memory");
+            goto fail;
+        }
+        rt_profile_attach(en, pf);
+    }
     ev_generate_stats st;
     if (ev_generate(en, (int)users, prompts, nprompt, (int)max_new, samplers, gen, &st, &err) != 0)
         goto fail;
@@ -158,6 +183,10 @@ int mgc_cmd_run(int argc, char **argv)
     fprintf(stderr, "mgc run: prefill %d tokens x %ld user%s in %.3f s; decode %d steps in %.3f s (%.1f tok/s/user)\n",
             nprompt, users, users == 1 ? "" : "s", st.prefill_seconds, st.decode_steps, st.decode_seconds,
             st.decode_steps && st.decode_seconds > 0 ? st.decode_steps / st.decode_seconds : 0.0);
+    if (profile)
+        rt_profile_print(pf, stdout);
+    if (profile_csv && rt_profile_write_csv(pf, profile_csv, &err) != 0)
+        goto fail;
     rc = MGC_EXIT_OK;
     goto out;
 fail:
@@ -169,6 +198,7 @@ out:
     free(prompts);
     free(samplers);
     free(prompt_ids);
+    rt_profile_free(pf);
     rt_engine_free(en);
     mgc_plan_free(&plan);
     return rc;

@@ -383,7 +383,12 @@ void rt_engine_free(rt_engine *en)
 
 int64_t rt_engine_vocab(const rt_engine *en) { return en->vocab; }
 int64_t rt_engine_max_seq(const rt_engine *en) { return en->plan->cache_len ? en->plan->cache_len : en->plan->prefill.rows; }
-int64_t rt_engine_max_users(const rt_engine *en) { return en->plan->decode.rows; }
+int64_t rt_engine_max_users(const rt_engine *en)
+{
+    /* decode rows are padded to a tile; the cache holds only the planned users */
+    const mgc_plan *p = en->plan;
+    return p->cache_users > 0 && p->cache_users < p->decode.rows ? p->cache_users : p->decode.rows;
+}
 int64_t rt_engine_hidden(const rt_engine *en) { return en->plan->hidden; }
 int rt_engine_n_layers(const rt_engine *en) { return (int)en->plan->n_layers; }
 int rt_engine_n_taps(const rt_engine *en) { return en->plan->n_taps; }

@@ -9,6 +9,8 @@ PKGS="$PKGS clang clang-14 libclang-rt-14-dev valgrind"
 # Node.js and npm run the reference tokenizers the tests compare against;
 # any installed node will do (the Debian packages only when there is none).
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
+# Headless chromium renders the HTML eval report in its test (mgc eval --report).
+PKGS="$PKGS chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -127,11 +127,11 @@ $(BUILD)/mgc: $(BUILD)/obj/driver/main.o $(LIBMGC_A)
 # binary or library, and MGC_DATADIR in the environment overrides both).
 $(BUILD)/obj/compiler/datadir.o: CPPFLAGS += -DMGC_DATADIR='"$(PREFIX)/share/mgc"'
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIBDRV) $(LIBEVAL) $(LIBTOK) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIBMGC_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBDRV) $(LIBEVAL) $(LIBTOK) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBMGC_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -27,6 +27,10 @@ static int take(ev_text_stream *s, int hold_back, const char **piece, mgc_error 
     if (hold_back && end >= 3 && memcmp(text + end - 3, "\xEF\xBF\xBD", 3) == 0)
         end -= 3;
     size_t from = s->emitted < end ? s->emitted : end;
+    /* never start a piece inside a character (the decoders can rewrite text
+     * already handed out; the pieces stay valid UTF-8 even then) */
+    while (from < end && ((unsigned char)text[from] & 0xC0) == 0x80)
+        from++;
     free(s->piece);
     s->piece = malloc(end - from + 1);
     if (!s->piece) {
@@ -53,6 +57,14 @@ int ev_text_stream_push(ev_text_stream *s, int32_t id, const char **piece, mgc_e
         s->cap = cap;
     }
     s->ids[s->n++] = id;
+    /* a byte-fallback token ("<0xE2>") may join the next ones into one
+     * character, or turn, with them, into U+FFFDs: wait for a whole token */
+    size_t len = 0;
+    const char *t = tok_id_to_token(s->tok, id, &len);
+    if (t && len == 6 && t[0] == '<' && t[1] == '0' && t[2] == 'x' && t[5] == '>') {
+        *piece = "";
+        return 0;
+    }
     return take(s, 1, piece, e);
 }
 

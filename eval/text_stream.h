@@ -3,8 +3,10 @@
  * decoded again (a token's text can depend on its neighbours: byte-fallback
  * pieces of one character, a SentencePiece leading space) and the part not yet
  * handed out is the new piece.  Text ending in U+FFFD is held back, since the
- * next token may complete the character; the last piece comes from
- * ev_text_stream_finish. */
+ * next token may complete the character, and so is the text of a
+ * byte-fallback token ("<0xE2>") until a whole token follows; the last piece
+ * comes from ev_text_stream_finish.  The pieces are valid UTF-8 and add up to
+ * the decoded text of all the tokens. */
 #ifndef EV_TEXT_STREAM_H
 #define EV_TEXT_STREAM_H
 

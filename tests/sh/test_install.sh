@@ -39,6 +39,10 @@ mkdir -p "$tmp/elsewhere"
 ok "installed mgc compiles a bundled spec outside the tree" sh -c "cd '$tmp/elsewhere' &&
   '$root/bin/mgc' compile '$root/share/mgc/graphs/meta-llama/Llama-3.2-1B/t3000.graph' --model '$fix' -o p.yaml &&
   grep -q 'name: .t3000.' p.yaml"
+# a spec of one's own, outside both trees, importing the installed common specs by name
+sed 's|^import .*|import "common/llama.graph"|' graphs/meta-llama/Llama-3.2-1B/t3000.graph >"$tmp/elsewhere/mine.graph"
+ok "a spec elsewhere imports common/llama.graph from the installed data dir" sh -c "cd '$tmp/elsewhere' &&
+  '$root/bin/mgc' compile mine.graph --model '$fix' -o mine.yaml"
 ok "mgc --version" sh -c "'$root/bin/mgc' --version | grep -q \"$(sed -n 's/^#define MGC_VERSION \"\(.*\)\"/\1/p' include/mgc.h)\""
 ok "man page has every command's --help" sh -c "for c in check fmt compile run eval reference tokenize; do
   grep -q \"^.SS \$c\$\" '$root/share/man/man1/mgc.1' || exit 1; done; grep -q 'ignore-eos' '$root/share/man/man1/mgc.1'"

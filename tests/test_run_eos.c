@@ -3,7 +3,8 @@
  * a list), keeping the EOS token, unless --ignore-eos; users stop on their
  * own.  The oracle: HF's generated_ids of the llama32 fixture (made with EOS
  * disabled), cut after the first token we declare an EOS.  A malformed
- * eos_token_id is an error naming the file.  Run from the repository root. */
+ * eos_token_id is an error naming the file.  With a tokenizer the text is
+ * streamed, and adds up to the decoding of the ids.  Run from the repository root. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "support/e2e_helpers.h"
+#include "tokenizer.h"
 
 #define FIX E2E_FIX "/llama32"
 #define REF FIX "/reference.safetensors"
@@ -184,12 +188,73 @@ static void malformed_eos_is_bad_input(void **state)
     free(p);
 }
 
+/* With a tokenizer.json (the test SentencePiece one, its vocabulary filled up
+ * to the model's 512 ids), one user's text is streamed: the pieces printed
+ * after "user 0 text: " add up to the decoding of the ids printed after. */
+static void streams_the_text(void **state)
+{
+    json_object *root = json_object_from_file("tests/tokenizer/tiny_sentencepiece.json");
+    assert_non_null(root);
+    json_object *model, *vocab;
+    assert_true(json_object_object_get_ex(root, "model", &model) && json_object_object_get_ex(model, "vocab", &vocab));
+    char used[512] = {0};
+    json_object_object_foreach(vocab, k, v)
+    {
+        (void)k;
+        if (json_object_get_int(v) < 512)
+            used[json_object_get_int(v)] = 1;
+    }
+    json_object *added;
+    if (json_object_object_get_ex(root, "added_tokens", &added))
+        for (size_t i = 0; i < json_object_array_length(added); i++) {
+            json_object *id;
+            if (json_object_object_get_ex(json_object_array_get_idx(added, i), "id", &id) && json_object_get_int(id) < 512)
+                used[json_object_get_int(id)] = 1;
+        }
+    for (int i = 0; i < 512; i++)
+        if (!used[i]) {
+            char name[32];
+            snprintf(name, sizeof name, "\xE2\x96\x81w%d", i);
+            json_object_object_add(vocab, name, json_object_new_int(i));
+        }
+    char *tokpath = e2e_path(g_dir, "tokenizer.json");
+    assert_int_equal(json_object_to_file(tokpath, root), 0);
+    json_object_put(root);
+    char *argv[] = {(char *)e2e_mgc_path(), "run", g_plan, "--model", g_dir, "--prompt", "It was the best of times",
+                    "--max-new-tokens", "16", NULL};
+    char *out = NULL, *err = NULL;
+    if (e2e_spawn(argv, &out, &err) != 0)
+        fail_msg("mgc run: %s", err);
+    int32_t got[64];
+    int n = user_ids(out, 0, got, 64);
+    assert_int_equal(n, 16);
+    mgc_error e = {{0}};
+    tokenizer *t = tok_load(tokpath, &e);
+    assert_non_null(t);
+    char *text = NULL;
+    assert_int_equal(tok_decode(t, got, (size_t)n, 0, &text, NULL, &e), 0);
+    assert_true(strlen(text) > 16);
+    char *line = strstr(out, "user 0 text: ");
+    assert_non_null(line);
+    line += strlen("user 0 text: ");
+    size_t len = strcspn(line, "\n");
+    if (len != strlen(text) || strncmp(line, text, len) != 0)
+        fail_msg("streamed \"%.*s\", the ids decode to \"%s\"", (int)len, line, text);
+    free(text);
+    tok_free(t);
+    free(out);
+    free(err);
+    unlink(tokpath);
+    free(tokpath);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stops_at_generation_config_list),
         cmocka_unit_test(stops_at_config_number),
         cmocka_unit_test(malformed_eos_is_bad_input),
+        cmocka_unit_test(streams_the_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -49,7 +49,8 @@
  *
  * THREADING
  *
- * libmgc has no global mutable state.  Different handles may be used from
+ * libmgc has no global mutable state (the environment, MGC_DATADIR and
+ * MGC_KERNELS, is read once, at first use).  Different handles may be used from
  * different threads at the same time.  One handle must not be used by two
  * threads at once, with these exceptions: an mgc_tokenizer_t (and the one a
  * model owns) is immutable after loading, so encoding and decoding may run

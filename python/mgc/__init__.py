@@ -57,7 +57,7 @@ class Plan:
         self._h = ctypes.c_void_p(handle)
 
     def __del__(self):
-        if getattr(self, "_h", None):
+        if getattr(self, "_h", None) and _c is not None:
             _c.mgc_plan_destroy(self._h)
             self._h = None
 
@@ -163,7 +163,7 @@ class Tokenizer:
         self._h, self._own = h, True
 
     def __del__(self):
-        if getattr(self, "_own", False) and self._h:
+        if getattr(self, "_own", False) and self._h and _c is not None:
             _c.mgc_tokenizer_destroy(self._h)
             self._h = None
 
@@ -229,7 +229,7 @@ class Model:
         self.tokenizer = Tokenizer(_borrowed=t, _owner=self) if t else None
 
     def __del__(self):
-        if getattr(self, "_h", None):
+        if getattr(self, "_h", None) and _c is not None:
             _c.mgc_model_destroy(self._h)
             self._h = None
 

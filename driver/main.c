@@ -5,6 +5,7 @@
 
 #include "ccl_mpi.h"
 #include "commands.h"
+#include "mgc.h"
 
 static void usage(FILE *out)
 {
@@ -38,7 +39,7 @@ int main(int argc, char **argv)
         return MGC_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("mgc 0.1\n");
+        printf("mgc %s\n", mgc_version());
         return MGC_EXIT_OK;
     }
     for (int i = 0; i < mgc_ncommands; i++) {

@@ -2,7 +2,11 @@
  *
  * For every weight and every device, read exactly the slice the plan names
  * from the checkpoint (converted to f32 one slice at a time), zero-pad it to
- * the local shape, and store it at the plan's dtype.  The checkpoint is
+ * the local shape, and store it at the plan's dtype.  Plan version 2 adds
+ * bias vectors (stored f32 like norms), transposed checkpoint tensors
+ * (GPT-2's Conv1D [in, out], turned to [out, in] before conversion),
+ * derived values (w * scale + offset in f32) and owned weights (only the
+ * owner loads them); a split with replicas is just slices that repeat.  The checkpoint is
  * checked against the plan first, so a wrong model fails before any work:
  * every tensor present, with the shape and a dtype the loader reads. */
 #include <math.h>
@@ -85,9 +89,23 @@ static int check_tensor(const mgc_plan_weight *w, const rt_st_tensor *t, const c
     return 0;
 }
 
-/* Reads local rows [lo, hi) of device `dv`'s slice of `w` (a vector is one
- * row) into a zeroed f32 buffer of (hi - lo) x local width.  `release`: give
- * back the checkpoint pages just read (a process holding one device). */
+/* value * derive_scale + derive_offset in f32 (Gemma's 1 + w norms), on
+ * the values read only: padding stays zero. */
+static void derive(const mgc_plan_weight *w, float *x, size_t n)
+{
+    if (w->derive_scale == 1.0 && w->derive_offset == 0.0)
+        return;
+    const float a = (float)w->derive_scale, b = (float)w->derive_offset;
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] * a + b;
+}
+
+/* Reads local rows [lo, hi) of device `dv`'s slice of `w` into a zeroed f32
+ * buffer [hi - lo][local1] in the logical [out, in] orientation (a vector is
+ * one row: lo = 0, hi = 1).  A transposed weight's checkpoint holds [in, out]:
+ * its slice is read whole (lo = 0, hi = local0) as stored and transposed
+ * here, before any conversion to the storage dtype.  `release`: give back the
+ * checkpoint pages read (a process holding one device of an MPI mesh). */
 static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, int64_t lo, int64_t hi, float *local,
                       int release, mgc_error *e)
 {
@@ -97,40 +115,85 @@ static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, i
     /* the reader views a vector as one row */
     int64_t r0 = w->rank == 2 ? s->range[0].lo : 0, r1 = w->rank == 2 ? s->range[0].hi : 1;
     int64_t c0 = w->rank == 2 ? s->range[1].lo : s->range[0].lo, c1 = w->rank == 2 ? s->range[1].hi : s->range[0].hi;
-    /* the checkpoint rows of this block: local rows past r1 - r0 are padding */
-    int64_t a = r0 + lo, b = r0 + hi < r1 ? r0 + hi : r1;
-    if (b <= a || c1 <= c0)
+    /* this block's rows of the slice: local rows past r1 - r0 are padding */
+    r1 = r0 + hi < r1 ? r0 + hi : r1;
+    r0 += lo;
+    if (r1 <= r0 || c1 <= c0)
         return 0; /* a device (or block) holding only padding */
-    int rc;
-    if (c1 - c0 == l1) {
-        rc = rt_st_read_f32(t, a, b, c0, c1, local, e);
-    } else {
-        /* narrower than the local width (padding columns): read, then spread rows */
-        float *tmp = malloc(sizeof(float) * (size_t)((b - a) * (c1 - c0)));
-        if (!tmp)
-            return mgc_errorf(e, "out of memory loading '%s'", w->hf_name);
-        rc = rt_st_read_f32(t, a, b, c0, c1, tmp, e);
-        for (int64_t r = 0; rc == 0 && r < b - a; r++)
-            memcpy(local + r * l1, tmp + r * (c1 - c0), sizeof(float) * (size_t)(c1 - c0));
-        free(tmp);
+    int64_t nr = r1 - r0, nc = c1 - c0;
+    if (c1 - c0 == l1 && !w->transposed) {
+        if (rt_st_read_f32(t, r0, r1, c0, c1, local, e) != 0)
+            return -1;
+        derive(w, local, (size_t)(nr * nc));
+        if (release)
+            rt_st_release_rows(t, r0, r1);
+        return 0;
     }
+    /* narrower than the local width (padding columns), or transposed: read, then place */
+    float *tmp = malloc(sizeof(float) * (size_t)(nr * nc));
+    if (!tmp)
+        return mgc_errorf(e, "out of memory loading '%s'", w->hf_name);
+    int rc = w->transposed ? rt_st_read_f32(t, c0, c1, r0, r1, tmp, e) /* stored [in][out] */
+                           : rt_st_read_f32(t, r0, r1, c0, c1, tmp, e);
+    if (rc == 0) {
+        derive(w, tmp, (size_t)(nr * nc));
+        if (w->transposed)
+            for (int64_t i = 0; i < nc; i++)
+                for (int64_t o = 0; o < nr; o++)
+                    local[o * l1 + i] = tmp[i * nr + o];
+        else
+            for (int64_t r = 0; r < nr; r++)
+                memcpy(local + r * l1, tmp + r * nc, sizeof(float) * (size_t)nc);
+    }
+    free(tmp);
     if (release)
-        rt_st_release_rows(t, a, b);
+        w->transposed ? rt_st_release_rows(t, c0, c1) : rt_st_release_rows(t, r0, r1);
     return rc;
 }
 
 /* Rows converted at a time by a process holding one device (a multiple of
  * 16, as bf8_b/bf4_b blocks need): its memory stays its own slices plus this
- * much, not a whole f32 copy of its largest slice. */
+ * much, not a whole f32 copy of its largest slice.  Transposed weights are
+ * read whole. */
 #define LOAD_BLOCK_ROWS 64
+
+static int64_t block_rows(const mgc_plan_weight *w, int dv, int one_device)
+{
+    int64_t l0 = w->rank == 2 ? w->slices[dv].local_shape[0] : 1;
+    return one_device && !w->transposed && l0 > LOAD_BLOCK_ROWS ? LOAD_BLOCK_ROWS : l0;
+}
+
+/* A NaN or infinity in a weight poisons every logit downstream; say where it is
+ * (file, tensor, element) at load instead.  `local` is device dv's slice as read. */
+static int check_finite_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, int64_t lo, int64_t hi,
+                              const float *local, mgc_error *e)
+{
+    const mgc_weight_slice *s = &w->slices[dv];
+    int64_t l1 = w->rank == 2 ? s->local_shape[1] : s->local_shape[0];
+    for (int64_t k = 0; k < (hi - lo) * l1; k++) {
+        if (isfinite(local[k]))
+            continue;
+        int64_t r = lo + k / l1, c = k % l1;
+        if (w->rank == 2)
+            return mgc_errorf(e, "%s: tensor '%s' has a non-finite value (%s) at [%lld, %lld]", t->file, t->name,
+                              isnan(local[k]) ? "nan" : "inf", (long long)(s->range[0].lo + r),
+                              (long long)(s->range[1].lo + c));
+        return mgc_errorf(e, "%s: tensor '%s' has a non-finite value (%s) at [%lld]", t->file, t->name,
+                          isnan(local[k]) ? "nan" : "inf", (long long)(s->range[0].lo + c));
+    }
+    return 0;
+}
 
 /* Places device dv's slice of weight i. */
 static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t, int dv, float *local,
                        int one_device, double *mib, mgc_error *e)
 {
+    if (w->shard == MGC_SHARD_OWNED && w->owner != dv)
+        return 0; /* expert parallel: only the owner holds it */
     int64_t l0 = w->slices[dv].local_shape[0];
     if (w->rank == 1) {
-        if (read_slice(w, t, dv, 0, 1, local, one_device, e) != 0)
+        if (read_slice(w, t, dv, 0, 1, local, one_device, e) != 0 ||
+            check_finite_slice(w, t, dv, 0, 1, local, e) != 0)
             return -1;
         d->vecs[i] = malloc(sizeof(float) * (size_t)l0);
         if (!d->vecs[i])
@@ -145,10 +208,11 @@ static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const r
         return mgc_errorf(e, "embedding tables must be f32 or bf16 in the plan, not %s", mgc_dtype_name(w->dtype));
     if (rt_matrix_init(&d->mats[i], dt, (int)l0, (int)l1, e) != 0)
         return -1;
-    int64_t block = one_device ? LOAD_BLOCK_ROWS : l0;
+    int64_t block = block_rows(w, dv, one_device);
     for (int64_t lo = 0; lo < l0; lo += block) {
         int64_t hi = lo + block < l0 ? lo + block : l0;
-        if (read_slice(w, t, dv, lo, hi, local, one_device, e) != 0)
+        if (read_slice(w, t, dv, lo, hi, local, one_device, e) != 0 ||
+            check_finite_slice(w, t, dv, lo, hi, local, e) != 0)
             return -1;
         rt_matrix_set_rows_f32(&d->mats[i], (int)lo, (int)(hi - lo), local);
     }
@@ -159,7 +223,7 @@ static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const r
 static size_t max_z(size_t a, size_t b) { return a > b ? a : b; }
 
 /* Scratch each device needs: the largest any op of either entry asks for. */
-static size_t scratch_need(const mgc_plan *p, const rt_device *d)
+static size_t scratch_need(const mgc_plan *p, const rt_device *d, int dv)
 {
     size_t need = 0;
     const mgc_plan_entry *ens[2] = {&p->prefill, &p->decode};
@@ -167,6 +231,8 @@ static size_t scratch_need(const mgc_plan *p, const rt_device *d)
         const mgc_plan_entry *en = ens[k];
         for (size_t i = 0; i < en->nops; i++) {
             const mgc_plan_op *op = &en->ops[i];
+            if (op->device >= 0 && op->device != dv)
+                continue; /* another device's op (its weight is not here) */
             if (op->kernel == MGC_K_LINEAR)
                 need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows));
             else if (op->kernel == MGC_K_SDPA) {
@@ -255,7 +321,7 @@ static int load_device(rt_device_ctx *ctx, void *arg)
             return -1;
     int64_t arena = p->prefill.arena_values > p->decode.arena_values ? p->prefill.arena_values : p->decode.arena_values;
     d->arena = calloc((size_t)(arena ? arena : 1), sizeof(float));
-    d->scratch_floats = scratch_need(p, d);
+    d->scratch_floats = scratch_need(p, d, dv);
     d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
     d->gather_floats = gather_need(p);
     d->gather = calloc(d->gather_floats ? d->gather_floats : 1, sizeof(float));
@@ -307,15 +373,15 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
     if (!en->mesh)
         rc = -1;
     int local_devices = o && o->mpi ? 1 : en->ndev;
-    load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)local_devices * p->nweights};
-    L.one_device = o && o->mpi;
+    load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)local_devices * p->nweights,
+                  .one_device = o && o->mpi};
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
-        int64_t rows = w->rank == 2 ? w->slices[0].local_shape[0] : 1;
-        if (L.one_device && rows > LOAD_BLOCK_ROWS)
-            rows = LOAD_BLOCK_ROWS;
-        size_t n = (size_t)(rows * (w->rank == 2 ? w->slices[0].local_shape[1] : w->slices[0].local_shape[0]));
-        L.maxlocal = max_z(L.maxlocal, n);
+        for (int dv = 0; dv < p->ndevices; dv++) { /* an owned weight is on one device only */
+            const int64_t *ls = w->slices[dv].local_shape;
+            int64_t rows = block_rows(w, dv, L.one_device);
+            L.maxlocal = max_z(L.maxlocal, (size_t)(rows * (w->rank == 2 ? ls[1] : ls[0])));
+        }
     }
     if (rc == 0)
         rc = rt_mesh_run(en->mesh, load_device, &L, e);
@@ -360,7 +426,12 @@ void rt_engine_free(rt_engine *en)
 
 int64_t rt_engine_vocab(const rt_engine *en) { return en->vocab; }
 int64_t rt_engine_max_seq(const rt_engine *en) { return en->plan->cache_len ? en->plan->cache_len : en->plan->prefill.rows; }
-int64_t rt_engine_max_users(const rt_engine *en) { return en->plan->decode.rows; }
+int64_t rt_engine_max_users(const rt_engine *en)
+{
+    /* decode rows are padded to a tile; the cache holds only the planned users */
+    const mgc_plan *p = en->plan;
+    return p->cache_users > 0 && p->cache_users < p->decode.rows ? p->cache_users : p->decode.rows;
+}
 int64_t rt_engine_hidden(const rt_engine *en) { return en->plan->hidden; }
 int rt_engine_n_layers(const rt_engine *en) { return (int)en->plan->n_layers; }
 int rt_engine_n_taps(const rt_engine *en) { return en->plan->n_taps; }

@@ -200,7 +200,8 @@ static int run_case(const char *file, const char *kind, int want_exit, const cha
         snprintf(cmd, sizeof cmd, "%s compile %s --config '%s' -o '%s/out'", mgc, SPEC, path, dir);
     } else if (strcmp(kind, "checkpoint") == 0) {
         /* a model directory: the fixture's config.json and this file as its weights */
-        char model[600], cfgcopy[700], st[700];
+        static char model[600]; /* outlives the branch: x.name may point at it */
+        char cfgcopy[700], st[700];
         snprintf(model, sizeof model, "%s/model", dir);
         assert_int_equal(mkdir(model, 0700), 0);
         size_t n;

@@ -194,6 +194,7 @@ typedef struct mgc_plan_entry {
 
 typedef struct mgc_plan_memory {
     uint64_t weights, kv_cache, activations, total, dram; /* bytes per device */
+    uint64_t usable; /* dram less the system's reserved part (set by the compiler; not in the YAML) */
 } mgc_plan_memory;
 
 typedef struct mgc_plan {

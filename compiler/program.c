@@ -9,6 +9,7 @@
 
 #include "datadir.h"
 #include "parse.h"
+#include "spec_library.h"
 #include "strbuf.h"
 
 enum { MAX_IMPORT_DEPTH = 64 };
@@ -95,7 +96,12 @@ static long load(loader *l, const char *path, const char *text, size_t len, mgc_
 {
     char *id = realpath(path, NULL);
     if (!id && !text) {
-        mgc_error_at(l->d, where, "cannot %s '%s': %s", where.file ? "import" : "read", path, strerror(errno));
+        int why = errno;
+        mgc_error_at(l->d, where, "cannot %s '%s': %s", where.file ? "import" : "read", path, strerror(why));
+        char *fix = where.file && why == ENOENT ? mgc_spec_library_import_of(path, where.file) : NULL;
+        if (fix) /* a mistyped path to the spec library */
+            mgc_diag_hint(l->d, "the spec library has that file: %s", fix);
+        free(fix);
         return -1;
     }
     if (!id) {

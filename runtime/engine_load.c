@@ -149,7 +149,8 @@ static size_t scratch_need(const mgc_plan *p, const rt_device *d)
         for (size_t i = 0; i < en->nops; i++) {
             const mgc_plan_op *op = &en->ops[i];
             if (op->kernel == MGC_K_LINEAR)
-                need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows));
+                need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows) *
+                                       (size_t)rt_pool_threads(d->pool));
             else if (op->kernel == MGC_K_SDPA) {
                 need = max_z(need, rt_attention_prefill_scratch_floats((int)en->rows));
                 /* a prefill chunk after a cached prefix attends to up to the whole cache */
@@ -183,6 +184,7 @@ typedef struct load_ctx {
     rt_ckpt *ck;
     const rt_engine_opts *o;
     size_t maxlocal, total;
+    int threads_per_device; /* pool size of each device */
     _Atomic size_t done;
     _Atomic uint64_t bytes;
 } load_ctx;
@@ -235,6 +237,9 @@ static int load_device(rt_device_ctx *ctx, void *arg)
             return -1;
     int64_t arena = p->prefill.arena_values > p->decode.arena_values ? p->prefill.arena_values : p->decode.arena_values;
     d->arena = calloc((size_t)(arena ? arena : 1), sizeof(float));
+    d->pool = rt_pool_create(L->threads_per_device, ctx->err);
+    if (!d->pool)
+        return -1;
     d->scratch_floats = scratch_need(p, d);
     d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
     d->gather_floats = gather_need(p);
@@ -260,9 +265,11 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
             return -1;
         }
     int cores = o && o->n_cores > 0 ? o->n_cores : rt_host_cores();
-    /* Devices run as threads sharing the host's cores; BLAS gets the cores
-     * only when there is a single device (no oversubscription). */
-    if (rt_kernels_init(p->ndevices == 1 ? cores : 1, e) != 0) {
+    /* Devices run as threads sharing the host's cores: each device gets a
+     * pool of cores/ndevices threads (at least its own) for its matmuls, so
+     * a one-device plan uses every core and a mesh never oversubscribes.
+     * OpenBLAS runs single-threaded inside those threads. */
+    if (rt_kernels_init(1, e) != 0) {
         rt_ckpt_close(ck);
         return -1;
     }
@@ -277,7 +284,8 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
     en->mesh = rt_mesh_create(en->ndev, cores, e);
     if (!en->mesh)
         rc = -1;
-    load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)en->ndev * p->nweights};
+    load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)en->ndev * p->nweights,
+                  .threads_per_device = cores / en->ndev > 1 ? cores / en->ndev : 1};
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         size_t n = (size_t)(w->slices[0].local_shape[0] * (w->rank == 2 ? w->slices[0].local_shape[1] : 1));
@@ -315,6 +323,7 @@ void rt_engine_free(rt_engine *en)
         free(d->arena);
         free(d->scratch);
         free(d->gather);
+        rt_pool_free(d->pool);
     }
     free(en->dev);
     if (en->mesh)

@@ -34,6 +34,7 @@ DRV_SRC   := $(sort $(wildcard driver/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TESTLIB_SRC := $(sort $(wildcard tests/support/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCHLIB_SRC := $(sort $(wildcard bench/support/*.c))
 
 COMP_OBJ  := $(COMP_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
 RT_OBJ    := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
@@ -44,6 +45,7 @@ DRV_OBJ   := $(DRV_SRC:%.c=$(BUILD)/obj/%.o)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+BENCHLIB_OBJ := $(BENCHLIB_SRC:%.c=$(BUILD)/obj/%.o)
 
 LIBCOMP := $(BUILD)/libmgc_compiler.a
 LIBRT   := $(BUILD)/libmgc_runtime.a
@@ -52,7 +54,7 @@ LIBEVAL := $(BUILD)/libmgc_eval.a
 LIBDRV  := $(BUILD)/libmgc_driver.a
 LIBCOMMON := $(BUILD)/libmgc_common.a
 
-.PHONY: all test bench clean setup demo
+.PHONY: all test bench bench-quick clean setup demo
 # keep objects and generated sources between runs
 .SECONDARY:
 all: $(BUILD)/mgc
@@ -101,7 +103,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIBDRV) $(LIBEVAL) $(L
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBDRV) $(LIBEVAL) $(LIBTOK) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BENCHLIB_OBJ) $(LIBDRV) $(LIBEVAL) $(LIBTOK) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -113,6 +115,11 @@ test: $(BUILD)/mgc $(TESTS)
 
 bench: $(BUILD)/mgc $(BENCHES)
 	@MGC=$(BUILD)/mgc sh bench/run_bench.sh $(BENCHES)
+
+# The same benchmarks in their quick mode (small sizes, a few seconds, no
+# figure checked): that they run, for CI.
+bench-quick: $(BUILD)/mgc $(BENCHES)
+	@MGC=$(BUILD)/mgc MGC_BENCH_QUICK=1 sh bench/run_bench.sh $(BENCHES)
 
 setup:
 	@sh scripts/setup.sh

@@ -1,11 +1,17 @@
-/* rt_pool: a device's workers for its GEMV/GEMM (see kernels.h).
+/* rt_pool: a device's workers for its matmuls (see kernels.h).
  *
- * One job at a time: the caller publishes (fn, arg, ntasks), bumps the
- * generation, and every thread (the caller included) claims task indices
- * from one atomic counter until none are left; the caller then waits until
- * every worker has left the job.  Which thread runs which task varies from
- * run to run, so kernels give each task disjoint outputs computed in a fixed
- * order: results never depend on the thread count or the schedule.
+ * One job at a time.  The job's tasks are claimed through one 64-bit
+ * counter, `claim` = generation << 32 | next task index: a thread claims a
+ * task by a compare-and-swap that also checks the generation, so a worker
+ * that wakes late (this host is shared: a worker may wait a whole time slice
+ * for a core) can never claim a task of a job that is over, and the caller
+ * waits only for the tasks to be done, never for a late worker to show up:
+ * it runs every task itself if need be.  The job description lives in one
+ * of two slots (generation parity), so publishing job g+1 never overwrites
+ * the slot a late worker of job g may still read.  Which thread runs which
+ * task varies from run to run, so kernels give each task disjoint outputs
+ * computed in a fixed order: results never depend on the thread count or
+ * the schedule.
  *
  * Decode issues a few hundred short jobs per token, so an idle worker spins
  * for a while (SPIN_ROUNDS pauses, some tens of microseconds) before it
@@ -27,6 +33,14 @@
 
 #define SPIN_ROUNDS 20000
 
+typedef void (*task_fn)(void *arg, int task, int thread);
+
+typedef struct job {
+    _Atomic(task_fn) fn;
+    _Atomic(void *) arg;
+    _Atomic int ntasks;
+} job;
+
 typedef struct worker_arg {
     struct rt_pool *p;
     int thread; /* 1..nworkers; the caller of rt_pool_run is 0 */
@@ -40,41 +54,56 @@ struct rt_pool {
     pthread_cond_t cv;
     int sleepers; /* under mu */
     int quit;     /* under mu */
-    _Atomic unsigned gen;
-    /* the current job */
-    void (*fn)(void *arg, int task, int thread);
-    void *arg;
-    int ntasks;
-    _Atomic int next;
-    _Atomic int busy; /* workers still inside the current job */
+    job jobs[2];  /* job g in jobs[g & 1] */
+    _Atomic uint64_t claim;
+    _Atomic int done; /* tasks of the current job finished */
 };
 
-static void run_tasks(rt_pool *p, int thread)
+static unsigned gen_of(uint64_t c)
 {
-    for (;;) {
-        int t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-        if (t >= p->ntasks)
-            return;
-        p->fn(p->arg, t, thread);
-    }
+    return (unsigned)(c >> 32);
 }
 
+/* Claims and runs tasks of job g until it has none left (or is over). */
+static void run_job(rt_pool *p, unsigned g, int thread)
+{
+    job *j = &p->jobs[g & 1];
+    uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
+    for (;;) {
+        if (gen_of(c) != g)
+            return;
+        /* read before the CAS: if it succeeds, job g was still open, so its
+         * slot had not been reused (that needs job g+1 published first) */
+        task_fn fn = atomic_load_explicit(&j->fn, memory_order_relaxed);
+        void *arg = atomic_load_explicit(&j->arg, memory_order_relaxed);
+        int nt = atomic_load_explicit(&j->ntasks, memory_order_relaxed);
+        int idx = (int)(uint32_t)c;
+        if (idx >= nt)
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acquire,
+                                                   memory_order_acquire))
+            continue; /* c reloaded */
+        fn(arg, idx, thread);
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+        c = atomic_load_explicit(&p->claim, memory_order_acquire);
+    }
+}
 
 static void *worker(void *arg)
 {
     rt_pool *p = ((worker_arg *)arg)->p;
     const int thread = ((worker_arg *)arg)->thread;
-    unsigned seen = atomic_load_explicit(&p->gen, memory_order_acquire);
+    unsigned seen = gen_of(atomic_load_explicit(&p->claim, memory_order_acquire));
     for (;;) {
         unsigned g = seen;
         for (int i = 0; i < SPIN_ROUNDS && g == seen; i++) {
             CPU_RELAX();
-            g = atomic_load_explicit(&p->gen, memory_order_acquire);
+            g = gen_of(atomic_load_explicit(&p->claim, memory_order_acquire));
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
             p->sleepers++;
-            while (!p->quit && (g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen)
+            while (!p->quit && (g = gen_of(atomic_load_explicit(&p->claim, memory_order_acquire))) == seen)
                 pthread_cond_wait(&p->cv, &p->mu);
             p->sleepers--;
             int quit = p->quit;
@@ -83,8 +112,7 @@ static void *worker(void *arg)
                 return NULL;
         }
         seen = g;
-        run_tasks(p, thread);
-        atomic_fetch_sub_explicit(&p->busy, 1, memory_order_release);
+        run_job(p, g, thread);
     }
 }
 
@@ -145,21 +173,23 @@ void rt_pool_run(rt_pool *p, int ntasks, void (*fn)(void *arg, int task, int thr
             fn(arg, t, 0);
         return;
     }
-    p->fn = fn;
-    p->arg = arg;
-    p->ntasks = ntasks;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->busy, p->nworkers, memory_order_relaxed);
+    unsigned g = gen_of(atomic_load_explicit(&p->claim, memory_order_relaxed)) + 1;
+    job *j = &p->jobs[g & 1];
+    atomic_store_explicit(&j->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&j->arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&j->ntasks, ntasks, memory_order_relaxed);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    atomic_store_explicit(&p->claim, (uint64_t)g << 32, memory_order_release);
     if (p->sleepers)
         pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    run_tasks(p, 0);
-    for (int i = 0; atomic_load_explicit(&p->busy, memory_order_acquire) > 0; i++) {
+    run_job(p, g, 0);
+    /* only tasks a worker has claimed and not finished are left */
+    for (int i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < ntasks; i++) {
         if (i < SPIN_ROUNDS)
             CPU_RELAX();
         else
-            sched_yield(); /* a worker was descheduled: let it run */
+            sched_yield();
     }
 }

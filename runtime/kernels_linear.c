@@ -290,11 +290,12 @@ static void gemv_bfp_exact(const float *x, int M, const rt_matrix *w, float *y, 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "simd_target.h"
+
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* ===================== GEMV: AVX2 ===================== */
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+RT_TARGET_AVX2_BEGIN
 
 static ALWAYS_INLINE __m256 ld8_avx2(const void *w, int bf16, size_t off)
 {
@@ -436,11 +437,10 @@ static void gemv_bfp_avx2(const float *x, int M, const rt_matrix *w, float *y, s
     }
 }
 
-#pragma GCC pop_options
+RT_TARGET_END
 
 /* ===================== GEMV: AVX-512 ===================== */
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+RT_TARGET_AVX512_BEGIN
 
 static ALWAYS_INLINE float reduce16_avx512(__m512 p)
 {
@@ -736,7 +736,7 @@ static void widen_bf16_avx512(const uint16_t *src, float *dst, size_t n)
     }
 }
 
-#pragma GCC pop_options
+RT_TARGET_END
 #endif /* __x86_64__ */
 
 /* ===================== prefill: OpenBLAS ===================== */

@@ -140,11 +140,13 @@ void rt_matrix_free(rt_matrix *m);
 
 /* ===================== linear ===================== */
 
-/* m <= RT_GEMV_MAX_M rows use the hand-written GEMV, which reads each weight
- * byte once for all m rows; larger m use OpenBLAS sgemm (f32 weights
+/* m <= RT_GEMV_MAX_M rows (decode, up to 32 users) use the hand-written
+ * GEMV, which reads each weight byte once per group of x rows (AVX-512: 16;
+ * else 4), so a batch of users costs little more than one user in memory
+ * traffic; larger m (prefill) use OpenBLAS sgemm (f32 weights
  * directly, other dtypes through an f32 scratch panel of a few hundred
  * weight rows at a time, never the whole matrix). */
-#define RT_GEMV_MAX_M 4
+#define RT_GEMV_MAX_M 32
 
 /* y[m][n] = x[m][k] @ W^T.  x and y must not overlap.  scratch must hold
  * rt_linear_scratch_floats(w, m) floats (may be NULL when that is 0).

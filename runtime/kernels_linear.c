@@ -471,8 +471,8 @@ static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w,
         wf[r] = (const float *)w->data + (size_t)(n0 + r) * w->ld;
         wh[r] = (const uint16_t *)w->data + (size_t)(n0 + r) * w->ld;
     }
-    __m512 acc[4][8];
-#pragma GCC unroll 4
+    __m512 acc[16][8];
+#pragma GCC unroll 16
     for (int i = 0; i < M; i++)
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
@@ -495,7 +495,7 @@ static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w,
             wv[r] = BF16 ? _mm512_castsi512_ps(_mm512_slli_epi32(
                                _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(wh[r] + k))), 16))
                          : _mm512_loadu_ps(wf[r] + k);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int i = 0; i < M; i++) {
             __m512 xv = _mm512_loadu_ps(x + (size_t)i * K + k);
 #pragma GCC unroll 8
@@ -509,7 +509,7 @@ static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w,
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
             wv[r] = BF16 ? ld16_avx512(wh[r], 1, (size_t)k, m) : ld16_avx512(wf[r], 0, (size_t)k, m);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int i = 0; i < M; i++) {
             __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)i * K + k);
 #pragma GCC unroll 8
@@ -517,7 +517,7 @@ static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w,
                 acc[i][r] = _mm512_mask3_fmadd_ps(xv, wv[r], acc[i][r], m);
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int i = 0; i < M; i++)
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
@@ -536,6 +536,7 @@ static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y
 {
     int n0 = 0;
     const int N = w->n, bf16 = w->dtype == RT_BF16;
+    /* M*R fma chains per weight load: up to 16 accumulators */
     switch (M) {
     case 1:
         for (; n0 + 8 <= N; n0 += 8)
@@ -549,9 +550,16 @@ static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y
         for (; n0 + 4 <= N; n0 += 4)
             ROWS_CALL(3, 4);
         break;
-    default:
+    case 4:
         for (; n0 + 4 <= N; n0 += 4)
             ROWS_CALL(4, 4);
+        break;
+    case 8:
+        for (; n0 + 2 <= N; n0 += 2)
+            ROWS_CALL(8, 2);
+        break;
+    default:
+        assert(M == 16);
         break;
     }
     for (; n0 < N; n0++)
@@ -559,7 +567,9 @@ static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y
         case 1: ROWS_CALL(1, 1); break;
         case 2: ROWS_CALL(2, 1); break;
         case 3: ROWS_CALL(3, 1); break;
-        default: ROWS_CALL(4, 1); break;
+        case 4: ROWS_CALL(4, 1); break;
+        case 8: ROWS_CALL(8, 1); break;
+        default: ROWS_CALL(16, 1); break;
         }
 }
 #undef ROWS_CALL
@@ -578,11 +588,11 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
     const size_t KP = k_pairs(K);
     const __m512 cw = _mm512_set1_ps(W == 7 ? 1.0f / 64 : 1.0f / 4);
     const __m512 tab = _mm512_loadu_ps(bf4_code_value);
-    __m512 acc[4][4];
-    float xs[4][4][16] __attribute__((aligned(64)));
-#pragma GCC unroll 4
+    __m512 acc[16][4];
+    float xs[16][4][16] __attribute__((aligned(64)));
+#pragma GCC unroll 16
     for (int i = 0; i < M; i++)
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int b = 0; b < NBB; b++)
             acc[i][b] = _mm512_setzero_ps();
     for (int k0 = 0; k0 < K; k0 += 16) {
@@ -592,7 +602,7 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
          * kernel outruns the hardware prefetcher on NBB interleaved streams
          * (past the end of a block this touches the next block's bytes,
          * which are read soon anyway; prefetches never fault). */
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int b = 0; b < NBB; b++) {
             const char *base = W == 7 ? (const char *)w->data + ((nb0 + b) * K + (size_t)k0) * 16
                                       : (const char *)w->data + ((nb0 + b) * KP + (size_t)k0 / 2) * 16;
@@ -604,43 +614,43 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
             }
             _mm_prefetch((const char *)(w->exps + (nb0 + b) * K + k0) + 256, _MM_HINT_T0);
         }
-        __m512 xv[4];
-#pragma GCC unroll 4
+        __m512 xv[16];
+#pragma GCC unroll 16
         for (int i = 0; i < M; i++)
             xv[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(km, x + (size_t)i * K + k0), cw);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int b = 0; b < NBB; b++) {
             __m128i e8 = _mm_maskz_loadu_epi8(km, w->exps + (nb0 + b) * K + k0);
             __m512 sv = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e8), 23));
-#pragma GCC unroll 4
+#pragma GCC unroll 16
             for (int i = 0; i < M; i++)
                 _mm512_store_ps(xs[i][b], _mm512_mul_ps(xv[i], sv));
         }
         if (W == 7) {
             for (int kk = 0; kk < kc; kk++) {
-#pragma GCC unroll 4
+#pragma GCC unroll 16
                 for (int b = 0; b < NBB; b++) {
                     const int8_t *q = (const int8_t *)w->data + ((nb0 + b) * K + (size_t)(k0 + kk)) * 16;
                     __m512 wv = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
-#pragma GCC unroll 4
+#pragma GCC unroll 16
                     for (int i = 0; i < M; i++)
                         acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk]), wv, acc[i][b]);
                 }
             }
         } else {
             for (int kk = 0; kk < kc; kk += 2) {
-#pragma GCC unroll 4
+#pragma GCC unroll 16
                 for (int b = 0; b < NBB; b++) {
                     const uint8_t *q = (const uint8_t *)w->data + ((nb0 + b) * KP + (size_t)(k0 + kk) / 2) * 16;
                     __m512i by = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
                     /* vpermps reads only the low 4 bits of each index */
                     __m512 w0 = _mm512_permutexvar_ps(by, tab);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
                     for (int i = 0; i < M; i++)
                         acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk]), w0, acc[i][b]);
                     if (kk + 1 < kc) {
                         __m512 w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(by, 4), tab);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
                         for (int i = 0; i < M; i++)
                             acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk + 1]), w1, acc[i][b]);
                     }
@@ -648,11 +658,11 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
             }
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int b = 0; b < NBB; b++) {
         int rows = N - (int)(nb0 + b) * 16 < 16 ? N - (int)(nb0 + b) * 16 : 16;
         __mmask16 rm = (__mmask16)((1u << rows) - 1);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int i = 0; i < M; i++)
             _mm512_mask_storeu_ps(y + (size_t)i * ldy + (nb0 + b) * 16, rm, acc[i][b]);
     }
@@ -671,20 +681,26 @@ static void gemv_bfp_avx512(const float *x, int M, const rt_matrix *w, float *y,
     const int W = rt_dtype_mant_bits(w->dtype);
     const size_t NB = n_blocks(w->n);
     size_t nb = 0;
-    /* Four row blocks at a time: four independent fma chains per x row. */
-    for (; nb + 4 <= NB; nb += 4)
-        switch (M) {
-        case 1: BFP_CALL(1, 4); break;
-        case 2: BFP_CALL(2, 4); break;
-        case 3: BFP_CALL(3, 4); break;
-        default: BFP_CALL(4, 4); break;
-        }
+    /* M*NBB fma chains per weight vector: up to 16 accumulators */
+    if (M <= 4)
+        for (; nb + 4 <= NB; nb += 4)
+            switch (M) {
+            case 1: BFP_CALL(1, 4); break;
+            case 2: BFP_CALL(2, 4); break;
+            case 3: BFP_CALL(3, 4); break;
+            default: BFP_CALL(4, 4); break;
+            }
+    else if (M == 8)
+        for (; nb + 2 <= NB; nb += 2)
+            BFP_CALL(8, 2);
     for (; nb < NB; nb++)
         switch (M) {
         case 1: BFP_CALL(1, 1); break;
         case 2: BFP_CALL(2, 1); break;
         case 3: BFP_CALL(3, 1); break;
-        default: BFP_CALL(4, 1); break;
+        case 4: BFP_CALL(4, 1); break;
+        case 8: BFP_CALL(8, 1); break;
+        default: assert(M == 16); BFP_CALL(16, 1); break;
         }
 }
 #undef BFP_CALL
@@ -835,13 +851,13 @@ static void sgemm_panel(rt_isa isa, const float *x, int m, const rt_matrix *w, f
 
 /* ===================== entry points ===================== */
 
-/* The GEMV of rows 0..w->n-1 of w (a view: see row_view), outputs at y with
- * row stride ldy. */
-static void gemv_any(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, size_t ldy)
+/* The GEMV of rows 0..w->n-1 of w (a view: see row_view) for at most 4
+ * rows of x (AVX-512: 1-4, 8 or 16), outputs at y with row stride ldy. */
+static void gemv_group(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, size_t ldy)
 {
     const int blocked = w->dtype == RT_BF8_B || w->dtype == RT_BF4_B;
     if (blocked && w->nonfinite) {
-        gemv_bfp_exact(x, m, w, y, ldy);
+        gemv_bfp_exact(x, m, w, y, ldy); /* any m */
         return;
     }
 #if defined(__x86_64__)
@@ -864,6 +880,22 @@ static void gemv_any(rt_isa isa, const float *x, int m, const rt_matrix *w, floa
         gemv_bfp_scalar(x, m, w, y, ldy);
     else
         gemv_rows_scalar(x, m, w, y, ldy);
+}
+
+/* The GEMV for any m <= RT_GEMV_MAX_M: x in groups of rows that one pass
+ * over the weights serves (AVX-512: 16, 8, then 4 or fewer; else 4). Every
+ * output is the same dot in the same order whatever its group, so batched
+ * decode gives the bits of one user at a time. */
+static void gemv_any(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, size_t ldy)
+{
+    const int K = w->k;
+    for (int i0 = 0; i0 < m;) {
+        int rem = m - i0, g = rem < 4 ? rem : 4;
+        if (isa == RT_ISA_AVX512 && !(w->nonfinite && (w->dtype == RT_BF8_B || w->dtype == RT_BF4_B)))
+            g = rem >= 16 ? 16 : rem >= 8 ? 8 : g;
+        gemv_group(isa, x + (size_t)i0 * K, g, w, y + (size_t)i0 * ldy, ldy);
+        i0 += g;
+    }
 }
 
 /* Rows r0..r1-1 of w as a matrix of its own (r0 a multiple of 16 for the

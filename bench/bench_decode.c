@@ -34,7 +34,11 @@
  * Quick mode (CI): a fixture-size model, short runs, a 64 MiB bandwidth
  * buffer; it checks that every path runs and nothing about speed.
  * MGC_BENCH_MODELS=qwen|llama picks one model, MGC_BENCH_WEIGHTS=bf16 (any
- * substring of the names in the table) some weight dtypes. */
+ * substring of the names in the table) some weight dtypes, MGC_BENCH_ONLY_ALL_CORES=1
+ * skips the 1-thread runs (the ceilings are still measured for both).
+ * By default the 1-thread runs cover bf16 only (loading a true-size model
+ * takes 10-45 s here, so the whole matrix takes long); MGC_BENCH_FULL=1 runs
+ * every weight dtype with 1 thread too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,7 +461,9 @@ int main(int argc, char **argv)
         printf("%s: random bf16 checkpoint written in %.1f s\n", md->name, bench_now() - t0);
         for (int di = 0; di < NDTYPES; di++)
             for (int t = 0; t < nt; t++) {
-                if ((s.quick && DTYPES[di] == MGC_F32) || (only_w && !strstr(wname(DTYPES[di]), only_w)))
+                if ((s.quick && DTYPES[di] == MGC_F32) || (only_w && !strstr(wname(DTYPES[di]), only_w)) ||
+                    (t == 0 && nt > 1 && getenv("MGC_BENCH_ONLY_ALL_CORES")) ||
+                    (t == 0 && nt > 1 && !s.quick && !getenv("MGC_BENCH_FULL") && DTYPES[di] != MGC_BF16))
                     continue;
                 result *r = &res[mi][di][t];
                 run_child(md, DTYPES[di] == MIX ? mix : md->spec, dir, "cpu", DTYPES[di], tlist[t], 1, &s, r);

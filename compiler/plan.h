@@ -27,7 +27,9 @@
 
 #include "mgc_error.h"
 
-#define MGC_PLAN_VERSION 1  /* the runtime-side work for the fields marked "plan version 2" bumps this */
+/* Version 2 added the fields marked "plan version 2"; the reader takes 1 and
+ * 2 (a version-1 file must not use them), the writer writes 2. */
+#define MGC_PLAN_VERSION 2
 #define MGC_MAX_DEVICES 64
 
 typedef enum mgc_dtype {

@@ -342,6 +342,18 @@ static void test_linear_row_parallel_needs_split_input(void **state)
     mgc_test_result_free(&r);
 }
 
+static void test_embedding_reused_untied(void **state)
+{
+    (void)state;
+    mgc_test_result r;
+    mgc_test_compile_simple(DIR "untied_reuse.graph", TINY_TIED, NULL, &r);
+    const mgc_diagnostic *g = expect_error_at(
+        &r, "weight 'model.embed_tokens.weight' is already used as an embedding table; here it is used as a linear weight",
+        DIR "untied_reuse.graph", 7, 20);
+    expect_hint(g, "tied w\"model.embed_tokens.weight\"");
+    mgc_test_result_free(&r);
+}
+
 static void test_weight_used_twice(void **state)
 {
     (void)state;
@@ -780,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_linear_out_mismatch),
         cmocka_unit_test(test_linear_row_parallel_needs_split_input),
         cmocka_unit_test(test_weight_used_twice),
+        cmocka_unit_test(test_embedding_reused_untied),
         cmocka_unit_test(test_heads_not_dividing),
         cmocka_unit_test(test_heads_over_devices),
         cmocka_unit_test(test_rms_norm_weight_size),

@@ -98,7 +98,7 @@ static void test_exit_codes(void **state)
     /* 0: a plan on stdout */
     run r = mgc("compile %s --config %s", b->spec, b->config);
     expect_rc(&r, 0);
-    assert_true(strncmp(r.out, "mgc_plan: 1\n", 12) == 0);
+    assert_true(strncmp(r.out, "mgc_plan: 2\n", 12) == 0);
     run_free(&r);
     /* 1: bad input (a spec error, a missing config, a plan that does not fit) */
     r = mgc("compile " SPECS "heads.graph --config " SPECS "tiny.json");
@@ -321,17 +321,17 @@ static void test_system_options(void **state)
     expect_rc(&r, 0);
     assert_non_null(strstr(r.out, "name: \"cpu\""));
     run_free(&r);
-    /* a mesh the KV heads (8) do not divide */
+    /* a mesh the query heads (32) do not divide */
     char *dir = mgc_test_tempdir("sys");
     char path[4096];
-    snprintf(path, sizeof path, "%s/t16.yaml", dir);
-    const char *yaml = "name: t16\ndevice: wormhole_b0\nmesh: [1, 16]\ntopology: linear\n"
+    snprintf(path, sizeof path, "%s/t12.yaml", dir);
+    const char *yaml = "name: t12\ndevice: wormhole_b0\nmesh: [1, 12]\ntopology: linear\n"
                        "dram: 12884901888\ntile: 32\n";
     assert_int_equal(mgc_test_write_file(path, yaml, strlen(yaml)), 0);
     const mgc_test_bringup *l = mgc_test_bringup_named("llama32");
-    r = mgc("compile %s --config %s --system t16 --systems-dir %s", l->spec, l->config, dir);
+    r = mgc("compile %s --config %s --system t12 --systems-dir %s", l->spec, l->config, dir);
     expect_rc(&r, 1);
-    expect_err(&r, "8 heads do not split over the 16 devices of t16");
+    expect_err(&r, "32 heads do not split over the 12 devices of t12");
     run_free(&r);
     mgc_test_rmtree(dir);
     free(dir);
@@ -345,6 +345,13 @@ static void test_emit(void **state)
     expect_rc(&r, 0);
     assert_non_null(strstr(r.out, "= all_reduce("));
     assert_non_null(strstr(r.out, "# inserted"));
+    /* both halves of the sharding: the annotations elaboration recorded and
+     * the layouts the sharding pass decided */
+    assert_non_null(strstr(r.out, "   # @col"));
+    assert_non_null(strstr(r.out, "   # @row"));
+    assert_non_null(strstr(r.out, "   # @heads"));
+    assert_non_null(strstr(r.out, " bf16 partial"));
+    assert_non_null(strstr(r.out, " split(dim 1, padded"));
     run_free(&r);
     r = mgc("compile %s --model %s --emit dot", b->spec, b->fixture);
     expect_rc(&r, 0);

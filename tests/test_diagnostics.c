@@ -371,11 +371,11 @@ static void test_check_calls(void **state)
 {
     (void)state;
     expect_hint("def f(x) {\n  return linear(x)\n}\n", "'linear' takes 2 arguments but 1 was given", 2, 10,
-                "linear(x, W, out=N)");
+                "linear(x, W, out=N, bias=B)");
     expect("def g(a, b) {\n  return a\n}\ndef f(x) {\n  return g(x)\n}\n", "def 'g' takes 2 arguments but 1 was given",
            5, 10);
     expect_hint("def f(x) {\n  return linear(x, w\"a\", outt=3)\n}\n", "'linear' has no keyword argument 'outt'", 2,
-                26, "did you mean 'out'? (linear(x, W, out=N))");
+                26, "did you mean 'out'? (linear(x, W, out=N, bias=B))");
     expect("def f(x) {\n  return silu(x, k=1)\n}\n", "'silu' takes no keyword arguments", 2, 18);
     expect("def f(x) {\n  return linear(x, out=1, out=2)\n}\n", "keyword argument 'out' given twice", 2, 27);
     expect("def f(x) {\n  return linear(x, out=1, w\"a\")\n}\n", "positional argument after a keyword argument", 2,

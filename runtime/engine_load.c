@@ -143,12 +143,81 @@ static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, f
     return rc;
 }
 
+/* Weight j already placed on device dv holds exactly what weight i would
+ * (a tied table: same tensor, dtype, slice and layout), so i can share it. */
+static int same_placement(const mgc_plan *p, size_t i, size_t j, int dv)
+{
+    const mgc_plan_weight *a = &p->weights[i], *b = &p->weights[j];
+    if (a->rank != 2 || b->rank != 2 || strcmp(a->hf_name, b->hf_name) != 0 || a->dtype != b->dtype ||
+        a->transposed || b->transposed || a->derive_scale != b->derive_scale ||
+        a->derive_offset != b->derive_offset || (a->shard == MGC_SHARD_OWNED) != (b->shard == MGC_SHARD_OWNED))
+        return 0;
+    const mgc_weight_slice *x = &a->slices[dv], *y = &b->slices[dv];
+    for (int k = 0; k < 2; k++)
+        if (x->local_shape[k] != y->local_shape[k] || x->range[k].lo != y->range[k].lo ||
+            x->range[k].hi != y->range[k].hi)
+            return 0;
+    return 1;
+}
+
+/* Rows of a weight converted per step when it is read straight (no
+ * transpose, no column padding): a multiple of 16 (whole block-float
+ * blocks), so no f32 copy of a large table (an embedding: 600 MiB) is ever
+ * resident at once. */
+#define LOAD_CHUNK_ROWS 256
+
+static int load_rows_chunked(rt_matrix *m, const mgc_plan_weight *w, const rt_st_tensor *t, int dv, mgc_error *e)
+{
+    const mgc_weight_slice *s = &w->slices[dv];
+    int64_t l0 = s->local_shape[0], l1 = s->local_shape[1];
+    int64_t r0 = s->range[0].lo, nr = s->range[0].hi - s->range[0].lo;
+    float *buf = malloc(sizeof(float) * (size_t)(LOAD_CHUNK_ROWS * l1));
+    if (!buf)
+        return mgc_errorf(e, "out of memory loading '%s'", w->hf_name);
+    for (int64_t a = 0; a < l0; a += LOAD_CHUNK_ROWS) {
+        int64_t b = a + LOAD_CHUNK_ROWS < l0 ? a + LOAD_CHUNK_ROWS : l0;
+        memset(buf, 0, sizeof(float) * (size_t)((b - a) * l1));
+        int64_t hi = b < nr ? b : nr; /* local rows past nr are padding */
+        if (a < hi) {
+            if (rt_st_read_f32(t, r0 + a, r0 + hi, s->range[1].lo, s->range[1].hi, buf, e) != 0) {
+                free(buf);
+                return -1;
+            }
+            derive(w, buf, (size_t)((hi - a) * l1));
+        }
+        rt_matrix_set_rows_f32(m, (int)a, (int)(b - a), buf);
+    }
+    free(buf);
+    return 0;
+}
+
 /* Places device dv's slice of weight i. */
-static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t, int dv, float *local,
-                       double *mib, mgc_error *e)
+static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t,
+                       int dv, float *local, double *mib, mgc_error *e)
 {
     if (w->shard == MGC_SHARD_OWNED && w->owner != dv)
         return 0; /* expert parallel: only the owner holds it */
+    /* a tied table placed twice alike (the cpu plan's embedding and
+     * lm_head in one dtype) is stored once: i becomes a view of j */
+    for (size_t j = 0; j < i; j++)
+        if (d->mats[j].data && d->mats[j].owned && same_placement(p, i, j, dv)) {
+            d->mats[i] = d->mats[j];
+            d->mats[i].owned = 0;
+            return 0;
+        }
+    const mgc_weight_slice *sl = &w->slices[dv];
+    if (w->rank == 2 && !w->transposed && sl->range[1].hi - sl->range[1].lo == sl->local_shape[1] &&
+        sl->range[0].hi > sl->range[0].lo) {
+        rt_dtype dt = to_rt(w->dtype);
+        if (w->role == MGC_W_EMBEDDING && dt != RT_F32 && dt != RT_BF16)
+            return mgc_errorf(e, "embedding tables must be f32 or bf16 in the plan, not %s", mgc_dtype_name(w->dtype));
+        if (rt_matrix_init(&d->mats[i], dt, (int)sl->local_shape[0], (int)sl->local_shape[1], e) != 0)
+            return -1;
+        if (load_rows_chunked(&d->mats[i], w, t, dv, e) != 0)
+            return -1;
+        *mib += (double)d->mats[i].bytes / 1048576.0;
+        return 0;
+    }
     if (read_slice(w, t, dv, local, e) != 0)
         return -1;
     int64_t l0 = w->slices[dv].local_shape[0];
@@ -259,7 +328,7 @@ static int load_device(rt_device_ctx *ctx, void *arg)
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         double mib = 0;
-        if (load_weight(d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, &mib, ctx->err) != 0) {
+        if (load_weight(p, d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, &mib, ctx->err) != 0) {
             free(local);
             return mgc_error_prefix(ctx->err, "loading '%s'", w->hf_name);
         }

@@ -19,7 +19,9 @@
  * Each configuration runs in its own child process (memory is its own).
  * Ceilings, measured first: read bandwidth (support/ceilings.c: a
  * vectorised 8-accumulator read on T threads over a 1 GiB buffer, best and
- * median of 7 passes) and the f32 matmul rate of prefill's path.  Decode's
+ * median of 7 passes) and the f32 matmul rate of prefill's path; both are
+ * measured again in each configuration's process right after its runs, and
+ * the ratios use those (the load of a shared host drifts).  Decode's
  * ceiling is bandwidth / bytes read per token (every matrix once, plus the
  * KV cache read); prefill's is matmul rate / FLOPs per token (2 per weight,
  * plus attention).  Then the t3000 plan (8 in-process devices on the same
@@ -85,6 +87,10 @@ typedef struct result {
     double read_bytes_per_token, flops_per_token;
     double prefill_tps, decode_tps, batch_tps, eval_pps;
     double load_s;
+    /* ceilings measured again in this child right after its runs (a shared
+     * host's load drifts within minutes): read GB/s and f32 matmul GFLOP/s,
+     * medians, on the same thread count */
+    double bw_gbs, mm_gflops;
 } result;
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -307,7 +313,15 @@ static void run_config(const model_def *md, const char *spec, const char *ckdir,
         r->batch_tps = bench_median(bat, R);
         r->eval_pps = bench_median(ev, R);
     }
-    r->rss_mib = peak_rss_mib();
+    r->rss_mib = peak_rss_mib(); /* before the bandwidth buffer below */
+    rt_engine_free(en);
+    en = NULL;
+    bench_bw bw;
+    bench_mm mm;
+    bench_read_bandwidth(s->quick ? (size_t)64 << 20 : (size_t)1 << 30, threads, s->quick ? 2 : 5, &bw);
+    bench_sgemm_rate(threads, 128, s->quick ? 512 : 3072, s->quick ? 256 : 1024, s->quick ? 2 : 5, &mm);
+    r->bw_gbs = bw.median_gbs;
+    r->mm_gflops = mm.median_gflops;
     r->ok = 1;
     free(tok);
     free(logits);
@@ -488,9 +502,10 @@ int main(int argc, char **argv)
     }
 
     /* ---- table ---- */
-    printf("\n%-12s %-15s %3s | %9s %6s | %9s %6s | %9s %6s | %8s | %8s %8s %5s\n", "model", "weights", "thr",
-           "prefill", "/ceil", "decode", "/roof", "batch32", "x b1", "eval", "RSS MiB", "model", "ratio");
-    printf("%-12s %-15s %3s | %9s %6s | %9s %6s | %9s %6s | %8s | %8s %8s %5s\n", "", "", "", "tok/s", "", "tok/s",
+    printf("\n%-12s %-15s %3s | %9s %6s | %9s %6s | %9s %6s | %8s | %8s %8s %5s | %5s %5s\n", "model", "weights",
+           "thr", "prefill", "/ceil", "decode", "/roof", "batch32", "x b1", "eval", "RSS MiB", "model", "ratio", "GB/s",
+           "GF/s");
+    printf("%-12s %-15s %3s | %9s %6s | %9s %6s | %9s %6s | %8s | %8s %8s %5s |\n", "", "", "", "tok/s", "", "tok/s",
            "", "tok/s", "", "pos/s", "peak", "MiB", "");
     for (int mi = 0; mi < NMODELS; mi++)
         for (int di = 0; di < NDTYPES; di++)
@@ -498,16 +513,18 @@ int main(int argc, char **argv)
                 const result *r = &res[mi][di][t];
                 if (!have[mi] || !r->ok)
                     continue;
-                double roof = bw[t].median_gbs * 1e9 / r->read_bytes_per_token;
-                double pceil = mm[t].median_gflops * 1e9 / r->flops_per_token;
+                double roof = r->bw_gbs * 1e9 / r->read_bytes_per_token;
+                double pceil = r->mm_gflops * 1e9 / r->flops_per_token;
                 double need = r->weights_once_mib + r->kv_mib + r->act_mib;
-                printf("%-12s %-15s %3d | %9.1f %6.2f | %9.2f %6.2f | %9.1f %6.1f | %8.1f | %8.0f %8.0f %5.2f\n",
+                printf("%-12s %-15s %3d | %9.1f %6.2f | %9.2f %6.2f | %9.1f %6.1f | %8.1f | %8.0f %8.0f %5.2f | %5.1f "
+                       "%5.1f\n",
                        MODELS[mi].name, wname(DTYPES[di]), tlist[t], r->prefill_tps, r->prefill_tps / pceil,
                        r->decode_tps, r->decode_tps / roof, r->batch_tps, r->batch_tps / r->decode_tps, r->eval_pps,
-                       r->rss_mib, need, r->rss_mib / need);
+                       r->rss_mib, need, r->rss_mib / need, r->bw_gbs, r->mm_gflops);
             }
     printf("(prefill /ceil: tokens/s over median f32 matmul rate / FLOPs per token; decode /roof: over median read "
-           "bandwidth / bytes per token; model MiB: weights at plan dtype, a tied table once, + KV + activations)\n");
+           "bandwidth / bytes per token, both ceilings re-measured in the configuration's own process right after "
+           "its runs (columns GB/s, GF/s); model MiB: weights at plan dtype, a tied table once, + KV + activations)\n");
     int T = nt - 1;
     for (int mi = 0; mi < NMODELS; mi++) {
         if (!have[mi] || !t3k[mi].ok || !res[mi][1][T].ok)
@@ -524,7 +541,7 @@ int main(int argc, char **argv)
                 const result *r = &res[mi][di][T];
                 if (!have[mi] || !r->ok)
                     continue;
-                double roof = bw[T].median_gbs * 1e9 / r->read_bytes_per_token;
+                double roof = r->bw_gbs * 1e9 / r->read_bytes_per_token;
                 double need = r->weights_once_mib + r->kv_mib + r->act_mib;
                 printf("  %-12s %-15s decode %.2f of roofline (>= 0.90: %s); batch32 %.1fx batch 1 (>= 10: %s); "
                        "RSS %.2fx model (<= 1.15: %s)",
@@ -563,18 +580,19 @@ int main(int argc, char **argv)
                 const result *r = &res[mi][di][t];
                 if (!have[mi] || !r->ok)
                     continue;
-                double roof = bw[t].median_gbs * 1e9 / r->read_bytes_per_token;
-                double pceil = mm[t].median_gflops * 1e9 / r->flops_per_token;
+                double roof = r->bw_gbs * 1e9 / r->read_bytes_per_token;
+                double pceil = r->mm_gflops * 1e9 / r->flops_per_token;
                 fprintf(j,
                         "%s\n  {\"model\": \"%s\", \"weights\": \"%s\", \"threads\": %d, \"prefill_tps\": %.2f, "
                         "\"prefill_of_ceiling\": %.3f, \"decode_tps\": %.3f, \"decode_of_roofline\": %.3f, "
                         "\"batch32_tps\": %.2f, \"eval_pps\": %.2f, \"peak_rss_mib\": %.1f, \"weights_mib\": %.1f, "
                         "\"weights_once_mib\": %.1f, \"kv_mib\": %.1f, \"activations_mib\": %.1f, "
-                        "\"decode_bytes_per_token\": %.0f, \"prefill_flops_per_token\": %.0f}",
+                        "\"decode_bytes_per_token\": %.0f, \"prefill_flops_per_token\": %.0f, \"read_gbs_median\": %.2f, "
+                        "\"sgemm_gflops_median\": %.1f}",
                         first ? "" : ",", MODELS[mi].name, wname(DTYPES[di]), tlist[t], r->prefill_tps,
                         r->prefill_tps / pceil, r->decode_tps, r->decode_tps / roof, r->batch_tps, r->eval_pps,
                         r->rss_mib, r->weights_mib, r->weights_once_mib, r->kv_mib, r->act_mib,
-                        r->read_bytes_per_token, r->flops_per_token);
+                        r->read_bytes_per_token, r->flops_per_token, r->bw_gbs, r->mm_gflops);
                 first = 0;
             }
     fprintf(j, "],\n \"t3000_vs_cpu\": [");

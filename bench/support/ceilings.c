@@ -155,8 +155,11 @@ void bench_read_bandwidth(size_t bytes, int threads, int passes, bench_bw *out)
             args[t] = (rd_arg){fn, a + per * (size_t)t, per, &start, 0};
             pthread_create(&th[t], NULL, read_part, &args[t]);
         }
-        pthread_barrier_wait(&start);
+        /* the clock starts before the readers are released: read after the
+         * barrier, the timing thread could be descheduled while readers
+         * occupy every core and miss their whole run */
         double t0 = bench_now();
+        pthread_barrier_wait(&start);
         for (int t = 0; t < threads; t++) {
             pthread_join(th[t], NULL);
             sink += args[t].sum;

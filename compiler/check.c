@@ -367,6 +367,8 @@ static void check_name_use(checker *c, const char *name, mgc_span at, int in_tem
         return; /* the failed import would probably have defined it: one error is enough */
     if (strcmp(name, "cache") == 0 || (!in_template && strcmp(name, "config") == 0))
         return;
+    if (!in_template && (strcmp(name, "true") == 0 || strcmp(name, "false") == 0))
+        return; /* the booleans (config.json's true and false are the same values) */
     int gi;
     gvis v = global_lookup(c, name, &gi);
     if (v == G_VISIBLE && !c->g[gi].is_def)
@@ -1113,7 +1115,12 @@ static void collect_globals(checker *c)
                 mgc_error_at(c->d, s->name_span, "'%s' is a built-in op; a def cannot take its name", s->name);
                 continue;
             }
-            if (strcmp(s->name, "config") == 0 || strcmp(s->name, "cache") == 0) {
+            if (s->kind == MGC_ST_DEF && mgc_scalar_fn_find(s->name)) {
+                mgc_error_at(c->d, s->name_span, "'%s' is a built-in function; a def cannot take its name", s->name);
+                continue;
+            }
+            if (strcmp(s->name, "config") == 0 || strcmp(s->name, "cache") == 0 || strcmp(s->name, "true") == 0 ||
+                strcmp(s->name, "false") == 0) {
                 mgc_error_at(c->d, s->name_span, "'%s' is built in; choose another name", s->name);
                 continue;
             }
@@ -1277,6 +1284,13 @@ int mgc_check_program(const mgc_program *p, mgc_diags *d)
     for (size_t i = 0; i < p->nfiles; i++)
         if (p->files[i].ast->syntax_errors)
             return 0;
+    if (p->root && p->root->nstmts == 0) {
+        /* an empty file given to check or compile is a mistake (a wrong path,
+         * a truncated write); an empty imported file is harmless */
+        mgc_error_at(d, point(p->root->path, 1, 1), "the spec is empty (no statements)");
+        mgc_diag_hint(d, "a bringup needs 'model \"org/name\" on SYSTEM' and 'forward(tokens) { ... }'");
+        return (int)(d->nerrors - before);
+    }
     checker c;
     memset(&c, 0, sizeof c);
     c.p = p;

@@ -1,5 +1,6 @@
 /* config: config.json lookups by dotted path.  See config.h. */
 #include "config.h"
+#include "config_limits.h"
 
 #include "edit_distance.h"
 #include "json_strict.h"
@@ -101,6 +102,35 @@ static int index_arrays(mgc_config *cfg, json_object *v)
     return 0;
 }
 
+/* Every number in the file must be finite (1e999 parses as infinity), at any depth,
+ * whether or not a spec reads it.  `where` holds the dotted path of v. */
+static int check_finite(const mgc_config *cfg, json_object *v, char *where, size_t cap, int depth,
+                        mgc_error *e)
+{
+    size_t len = strlen(where);
+    if (json_object_is_type(v, json_type_double) && !isfinite(json_object_get_double(v)))
+        return mgc_path_errorf(e, cfg->path, "'%s' is not a finite number (%s)", where,
+                               json_object_get_string(v));
+    if (depth > 64)
+        return 0; /* the strict parser bounds nesting; nothing deeper to find */
+    if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, key, child)
+        {
+            snprintf(where + len, cap - len, "%s%s", len ? "." : "", key);
+            if (check_finite(cfg, child, where, cap, depth + 1, e) != 0)
+                return -1;
+        }
+    } else if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v); i++) {
+            snprintf(where + len, cap - len, "%s%zu", len ? "." : "", i);
+            if (check_finite(cfg, json_object_array_get_idx(v, i), where, cap, depth + 1, e) != 0)
+                return -1;
+        }
+    }
+    where[len] = '\0';
+    return 0;
+}
+
 int mgc_config_parse(const char *text, size_t len, const char *name, mgc_config **out,
                      mgc_error *e)
 {
@@ -137,6 +167,11 @@ int mgc_config_parse(const char *text, size_t len, const char *name, mgc_config 
     if (index_arrays(cfg, root) != 0) {
         mgc_config_free(cfg);
         return mgc_path_errorf(e, name, "out of memory");
+    }
+    char where[256] = "";
+    if (check_finite(cfg, root, where, sizeof where, 0, e) != 0 || mgc_config_check_limits(cfg, e) != 0) {
+        mgc_config_free(cfg);
+        return -1;
     }
     *out = cfg;
     return 0;

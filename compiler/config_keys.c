@@ -60,46 +60,31 @@ void mgc_config_reads_free(mgc_config_reads *r)
 
 enum { NON_NULL, IS_TRUE, PRESENT, BELOW_ONE, NOT_SILU, WINDOW, HEAD_DIM };
 
-typedef struct rule {
-    mgc_config_key_rule pub;
-    int test;
-} rule;
-
 /* The table docs/language.md states ("What the compiler refuses to ignore"). */
-static const rule rules[] = {
-    {{"rope_scaling", "not null", "rescales the RoPE frequencies"}, NON_NULL},
-    {{"attention_bias", "true", "the q/k/v (and o) projections have biases"}, IS_TRUE},
-    {{"mlp_bias", "true", "the MLP projections have biases"}, IS_TRUE},
-    {{"qk_layernorm", "true", "queries and keys are normalised per head"}, IS_TRUE},
-    {{"sliding_window", "not null, use_sliding_window not false, and smaller than max_position_embeddings",
-      "attention only sees the last sliding_window positions"}, WINDOW},
-    {{"attn_logit_softcapping", "not null", "attention scores are soft-capped (cap * tanh(s / cap))"}, NON_NULL},
-    {{"final_logit_softcapping", "not null", "the logits are soft-capped (cap * tanh(x / cap))"}, NON_NULL},
-    {{"partial_rotary_factor", "smaller than 1", "only part of each head is rotated"}, BELOW_ONE},
-    {{"query_pre_attn_scalar", "present", "the attention scale is query_pre_attn_scalar^-0.5, not head_dim^-0.5"},
+static const mgc_config_key_rule rules[] = {
+    {"rope_scaling", "not null", "rescales the RoPE frequencies", NON_NULL},
+    {"attention_bias", "true", "the q/k/v (and o) projections have biases", IS_TRUE},
+    {"mlp_bias", "true", "the MLP projections have biases", IS_TRUE},
+    {"qk_layernorm", "true", "queries and keys are normalised per head", IS_TRUE},
+    {"sliding_window", "not null, use_sliding_window not false, and smaller than max_position_embeddings",
+     "attention only sees the last sliding_window positions", WINDOW},
+    {"attn_logit_softcapping", "not null", "attention scores are soft-capped: cap * tanh(s / cap)", NON_NULL},
+    {"final_logit_softcapping", "not null", "the logits are soft-capped: cap * tanh(x / cap)", NON_NULL},
+    {"partial_rotary_factor", "smaller than 1", "only part of each head is rotated", BELOW_ONE},
+    {"query_pre_attn_scalar", "present", "the attention scale is query_pre_attn_scalar^-0.5, not head_dim^-0.5",
      PRESENT},
-    {{"num_local_experts", "present", "the MLP is a mixture of experts"}, PRESENT},
-    {{"tie_word_embeddings", "true", "the LM head is the embedding table (use 'tied w\"...\"')"}, IS_TRUE},
-    {{"hidden_act", "not \"silu\"", "the MLP's activation"}, NOT_SILU},
-    {{"hidden_activation", "not \"silu\"", "the MLP's activation"}, NOT_SILU},
-    {{"head_dim", "different from hidden_size / num_attention_heads", "the heads' size is not hidden / heads"},
+    {"num_local_experts", "present", "the MLP is a mixture of experts", PRESENT},
+    {"tie_word_embeddings", "true", "the LM head is the embedding table: tied w\"...\"", IS_TRUE},
+    {"hidden_act", "not \"silu\"", "the MLP's activation", NOT_SILU},
+    {"hidden_activation", "not \"silu\"", "the MLP's activation", NOT_SILU},
+    {"head_dim", "different from hidden_size / num_attention_heads", "the heads' size is not hidden / heads",
      HEAD_DIM},
 };
 
 const mgc_config_key_rule *mgc_config_key_rules(size_t *n)
 {
-    /* rule starts with its public part, so the array can be walked by index
-     * through mgc_config_key_active's lookup below */
     *n = sizeof rules / sizeof rules[0];
-    return &rules[0].pub;
-}
-
-static const rule *rule_of(const mgc_config_key_rule *r)
-{
-    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
-        if (&rules[i].pub == r)
-            return &rules[i];
-    return NULL;
+    return rules;
 }
 
 static void render(const mgc_config_value *v, char *out, size_t cap)
@@ -125,12 +110,11 @@ static int num_of(const mgc_config *cfg, const char *key, double *out)
     return 0;
 }
 
-int mgc_config_key_active(const mgc_config *cfg, const mgc_config_key_rule *pub, char *value, size_t cap)
+int mgc_config_key_active(const mgc_config *cfg, const mgc_config_key_rule *r, char *value, size_t cap)
 {
-    const rule *r = rule_of(pub);
     mgc_config_value v;
-    mgc_cv_kind k = mgc_config_get(cfg, pub->key, &v);
-    if (!r || k == MGC_CV_ABSENT)
+    mgc_cv_kind k = mgc_config_get(cfg, r->key, &v);
+    if (k == MGC_CV_ABSENT)
         return 0;
     render(&v, value, cap);
     switch (r->test) {
@@ -170,7 +154,7 @@ int mgc_config_keys_check(const mgc_config *cfg, const mgc_config_reads *reads, 
 {
     int errors = 0;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-        const mgc_config_key_rule *r = &rules[i].pub;
+        const mgc_config_key_rule *r = &rules[i];
         char value[96];
         if (!mgc_config_key_active(cfg, r, value, sizeof value) || mgc_config_reads_has(reads, r->key))
             continue;
@@ -179,8 +163,8 @@ int mgc_config_keys_check(const mgc_config *cfg, const mgc_config_reads *reads, 
             skip = strcmp(ignored[j], r->key) == 0;
         if (skip)
             continue;
-        mgc_error_at(d, at, "%s sets '%s' to %s, which changes the math (%s), but the spec never reads it",
-                     mgc_config_path(cfg), r->key, value, r->why);
+        mgc_error_at(d, at, "'%s' is %s, which changes the math (%s), but the spec never reads it", r->key, value,
+                     r->why);
         mgc_diag_hint(d, "use config.%s in the spec, or write 'ignore config.%s' if it makes no difference here",
                       r->key, r->key);
         errors++;

@@ -33,6 +33,7 @@ typedef struct mgc_config_key_rule {
     const char *key;
     const char *when; /* when the key is active, as docs/language.md states it */
     const char *why;  /* what it changes */
+    int test;         /* how "when" is decided (config_keys.c) */
 } mgc_config_key_rule;
 
 const mgc_config_key_rule *mgc_config_key_rules(size_t *n);

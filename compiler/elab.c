@@ -1668,6 +1668,8 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
             return (val){.k = V_CONFIG, .s = ""};
         if (strcmp(x->str, "cache") == 0)
             return (val){.k = V_CACHE};
+        if (strcmp(x->str, "true") == 0 || strcmp(x->str, "false") == 0)
+            return (val){.k = V_BOOL, .i = x->str[0] == 't'};
         const mgc_ast_stmt *def = find_def(e, x->str);
         if (def) /* a def passed by name (moe's expert) */
             return (val){.k = V_DEF, .def = def};
@@ -2152,15 +2154,10 @@ static int elaborate(E *ep, const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
             return -1;
         }
         int64_t len = ep->cache_max_len;
-        if (in->max_seq_len > 0) {
-            if (in->max_seq_len > ep->cache_max_len) {
-                mgc_span sp = ep->model_span;
-                fail(ep, sp, "--max-seq-len %lld exceeds the spec's KV-cache cap of %lld (cache max_len)",
-                     (long long)in->max_seq_len, (long long)ep->cache_max_len);
-                return -1;
-            }
+        /* the spec's cap is the default; a longer --max-seq-len is allowed
+         * when the plan still fits (the memory planner decides) */
+        if (in->max_seq_len > 0)
             len = in->max_seq_len;
-        }
         ir->cache_len = len;
     } else {
         ir->cache_len = in->max_seq_len > 0 ? in->max_seq_len : (ep->cache_max_len ? ep->cache_max_len : 2048);

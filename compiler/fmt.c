@@ -61,6 +61,8 @@ static const char *op_text(mgc_ast_binop op) { return mgc_scalar_op_text(op); }
 static int child_parens(const mgc_ast_expr *parent, const mgc_ast_expr *child, int is_rhs)
 {
     int p = prec(parent), c = prec(child);
+    if (p == P_POW && is_rhs && c == P_NEG)
+        return 0; /* 2 ** -1: a unary minus after ** needs none */
     if (c != p)
         return c < p || (parent->op == MGC_OP_POW && !is_rhs && c == P_NEG);
     if (p == P_POW)

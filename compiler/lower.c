@@ -122,7 +122,11 @@ static int add_buf(L *l, const mgc_ir_node *n, const char *name)
     b->name = xstrdup(name);
     b->cols = mgc_ir_local_width(l->ir, n);
     b->dtype = n->act;
-    b->size = en->rows * b->cols;
+    /* Clamped, not overflowed: no buffer this large fits any system's DRAM, and a
+     * bounded size lets memplan's sums report that instead of wrapping around. */
+    const int64_t max_size = (int64_t)1 << 50;
+    if (__builtin_mul_overflow(en->rows, b->cols, &b->size) || b->size > max_size || b->size < 0)
+        b->size = max_size;
     b->first = b->last = -1;
     en->nbufs++;
     return b->id;
@@ -392,7 +396,9 @@ int mgc_lower(const mgc_ir *ir, const mgc_lower_opts *o, mgc_plan *p)
     p->weights_dtype = ir->weights_dtype;
     p->act_dtype = ir->act_dtype;
     p->kv_dtype = ir->kv_dtype;
-    p->cache_users = round_up(ir->cache_users, 32);
+    /* the cache holds the users asked for; only the decode entry's rows are
+     * padded to a tile, so --batch 1 does not plan 32 users' KV cache */
+    p->cache_users = ir->cache_users;
     /* with KV heads fewer than devices, each device holds one head (replicated) */
     p->cache_kv_heads = ir->cache_layers ? (ir->cache_split ? ir->kv_heads * (ir->cache_replicas > 0 ? ir->cache_replicas : 1) / ir->ndevices
                                                             : ir->kv_heads)

@@ -158,6 +158,7 @@ int mgc_memplan(mgc_plan *p, uint64_t reserved, mgc_diags *d, mgc_span where)
     p->memory.total = weights + kv + acts;
     p->memory.dram = p->dram_bytes;
     uint64_t avail = p->dram_bytes > reserved ? p->dram_bytes - reserved : 0;
+    p->memory.usable = avail;
     if (p->memory.total > avail) {
         char w[32], k[32], a[32], t[32], v[32];
         human(w, sizeof w, weights);

@@ -1,5 +1,6 @@
 #include "eval.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,8 +12,49 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Index of the first NaN or infinity of v[0..n), or -1.  (Metrics of non-finite
+ * logits come out as 0 or NaN, which would read as a perfect or odd score.) */
+static int64_t first_non_finite(const float *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(v[k]))
+            return (int64_t)k;
+    return -1;
+}
+
+/* The sequence length past which a LongRoPE plan switches to its long
+ * factors (original_max_position_embeddings), or 0 when it has none. */
+static int64_t longrope_switch(const mgc_plan *p)
+{
+    for (size_t k = 0; k < p->nropes; k++)
+        if (p->ropes[k].kind == MGC_ROPE_LONGROPE)
+            return p->ropes[k].original_max;
+    return 0;
+}
+
+/* Our five most likely tokens of one row (ties to the lowest index). */
+static void top5_of(const float *row, int64_t vocab, int32_t *out)
+{
+    for (int k = 0; k < 5; k++)
+        out[k] = -1;
+    for (int64_t i = 0; i < vocab; i++) {
+        int k = 5;
+        while (k > 0 && (out[k - 1] < 0 || row[i] > row[out[k - 1]]))
+            k--;
+        if (k == 5)
+            continue;
+        memmove(out + k + 1, out + k, sizeof(int32_t) * (size_t)(4 - k));
+        out[k] = (int32_t)i;
+    }
+}
+
 static int score(const ev_reference *ref, const float *ours, int64_t pos, rt_pos_metrics *m, mgc_error *e)
 {
+    int64_t bad = first_non_finite(ours, (size_t)ref->vocab);
+    if (bad >= 0)
+        return mgc_errorf(e, "position %lld: our logit for token %lld is %s (the first non-finite logit; "
+                             "--layers finds the first layer where it appears)",
+                          (long long)pos, (long long)bad, isnan(ours[bad]) ? "nan" : "inf");
     int next = pos + 1 < ref->t ? ref->input_ids[pos + 1] : -1;
     int top5[5];
     for (int k = 0; k < 5; k++)
@@ -65,18 +107,37 @@ int ev_teacher_forcing(rt_engine *en, const ev_reference *ref, const ev_opts *o,
         rc = score(ref, row + p * vocab, p, &out->pos[p], e);
         if (o && o->logits_out)
             memcpy(o->logits_out + p * vocab, row + p * vocab, sizeof(float) * (size_t)vocab);
+        if (o && o->top5_out)
+            top5_of(row + p * vocab, vocab, o->top5_out + p * 5);
         ev_metrics_acc_add(&all, &out->pos[p]);
         ev_metrics_acc_add(&pre, &out->pos[p]);
     }
     double t1 = now();
+    int64_t sw = longrope_switch(rt_engine_plan(en));
+    float *seqrows = NULL; /* the re-prefill's rows, at most once */
     for (int64_t p = plen; p < total && rc == 0; p++) {
         int user = 0;
         int32_t tok = ref->input_ids[p], pos = (int32_t)p;
-        rc = rt_engine_decode(en, 1, &user, &tok, &pos, row, e);
+        const float *got = row;
+        if (sw > 0 && p == sw) {
+            /* The sequence grows past LongRoPE's original length: HF's
+             * generate() drops the cache (keys rotated with the short
+             * factors) and runs the whole sequence again with the long ones,
+             * as mgc run does; the logits of this step are the last row. */
+            if (!seqrows)
+                seqrows = malloc(sizeof(float) * (size_t)(p + 1) * (size_t)vocab);
+            rc = seqrows ? rt_engine_prefill(en, 0, ref->input_ids, (int)(p + 1), 0, seqrows, e)
+                         : mgc_errorf(e, "out of memory");
+            got = seqrows + p * vocab;
+        } else {
+            rc = rt_engine_decode(en, 1, &user, &tok, &pos, row, e);
+        }
         if (rc == 0)
-            rc = score(ref, row, p, &out->pos[p], e);
+            rc = score(ref, got, p, &out->pos[p], e);
         if (rc == 0 && o && o->logits_out)
-            memcpy(o->logits_out + p * vocab, row, sizeof(float) * (size_t)vocab);
+            memcpy(o->logits_out + p * vocab, got, sizeof(float) * (size_t)vocab);
+        if (rc == 0 && o && o->top5_out)
+            top5_of(got, vocab, o->top5_out + p * 5);
         ev_metrics_acc_add(&all, &out->pos[p]);
         ev_metrics_acc_add(&dec, &out->pos[p]);
         out->decode_steps++;
@@ -84,6 +145,7 @@ int ev_teacher_forcing(rt_engine *en, const ev_reference *ref, const ev_opts *o,
             o->on_step(o->ud, p + 1 - plen, total - plen);
     }
     out->decode_seconds = now() - t1;
+    free(seqrows);
     free(row);
     ev_metrics_acc_finish(&all, &out->all);
     ev_metrics_acc_finish(&pre, &out->prefill);
@@ -135,6 +197,15 @@ int ev_layers(rt_engine *en, const ev_reference *ref, ev_layer_cmp *out, mgc_err
         /* our snapshot taps-1 is the final norm, HF's entry `layers` */
         const float *a = ours + (size_t)(i < layers ? i : taps - 1) * slice;
         const float *b = ref->hidden_states + (size_t)i * slice;
+        int64_t bad = first_non_finite(a, slice);
+        if (bad >= 0) {
+            mgc_errorf(e, "layer %d, position %lld: our hidden state is %s (the first layer with a non-finite "
+                          "value%s)", i, (long long)(bad / hidden), isnan(a[bad]) ? "nan" : "inf",
+                       i == layers ? ": the final norm" : i == 0 ? ": the embeddings" : "");
+            free(ours);
+            ev_layer_cmp_free(out);
+            return -1;
+        }
         out->pcc[i] = ev_pcc(a, b, slice);
         double m = 0;
         for (size_t k = 0; k < slice; k++) {

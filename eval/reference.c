@@ -7,6 +7,22 @@
 #include "kernels.h"
 #include "safetensors.h"
 
+/* The dtypes the format allows: ids as I64 (I32 read too), values as F32 (F64 for the
+ * f64 references).  Anything else (an I32 `logits`, a BF16 `input_ids`) is a file
+ * that is not a reference. */
+static int is_id_dtype(rt_st_dtype d) { return d == RT_ST_I64 || d == RT_ST_I32; }
+static int is_value_dtype(rt_st_dtype d) { return d == RT_ST_F32 || d == RT_ST_F64; }
+
+static int check_dtype(const rt_st_tensor *t, const char *path, mgc_error *e)
+{
+    int ids = strcmp(t->name, "input_ids") == 0 || strcmp(t->name, "top5") == 0;
+    if (ids ? is_id_dtype(t->dtype) : is_value_dtype(t->dtype))
+        return 0;
+    return mgc_errorf(e, "%s: '%s' is %s, expected %s", path, t->name, rt_st_dtype_name(t->dtype),
+                      ids ? "I64 (or I32) token ids" : "F32 (or F64) values");
+}
+
+/* `name`, present, of a dtype the format allows and of rank `ndim`. */
 static const rt_st_tensor *need(const rt_st_file *f, const char *path, const char *name, int ndim, mgc_error *e)
 {
     const rt_st_tensor *t = rt_st_find(f, name);
@@ -14,6 +30,8 @@ static const rt_st_tensor *need(const rt_st_file *f, const char *path, const cha
         mgc_errorf(e, "%s: the reference has no '%s' tensor", path, name);
         return NULL;
     }
+    if (check_dtype(t, path, e) != 0)
+        return NULL;
     if (t->ndim != ndim) {
         char s[96];
         rt_st_shape_str(t, s, sizeof s);
@@ -82,6 +100,8 @@ int ev_reference_load(const char *path, ev_reference *r, mgc_error *e)
     r->top5 = malloc(sizeof(int32_t) * (size_t)r->t * 5);
     const rt_st_tensor *t5 = rt_st_find(f, "top5");
     if (t5) {
+        if (check_dtype(t5, path, e) != 0)
+            goto out;
         if (t5->ndim != 2 || t5->shape[0] != r->t || t5->shape[1] != 5) {
             mgc_errorf(e, "%s: top5 must be [%lld, 5]", path, (long long)r->t);
             goto out;
@@ -118,8 +138,13 @@ int ev_reference_load(const char *path, ev_reference *r, mgc_error *e)
     r->prompt_len = p;
     const rt_st_tensor *th = rt_st_find(f, "hidden_states");
     if (th) {
-        if (th->ndim != 3 || th->shape[1] != r->t) {
-            mgc_errorf(e, "%s: hidden_states must be [L+1, %lld, H]", path, (long long)r->t);
+        if (check_dtype(th, path, e) != 0)
+            goto out;
+        if (th->ndim != 3 || th->shape[1] != r->t || th->shape[0] < 2 || th->shape[2] < 1) {
+            char s[96];
+            rt_st_shape_str(th, s, sizeof s);
+            mgc_errorf(e, "%s: hidden_states is %s, expected [L+1, %lld, H] with L >= 1 and H >= 1", path, s,
+                       (long long)r->t);
             goto out;
         }
         r->hidden_layers = th->shape[0];
@@ -128,6 +153,14 @@ int ev_reference_load(const char *path, ev_reference *r, mgc_error *e)
         if (!r->hidden_states ||
             rt_st_read_f32(th, 0, r->hidden_layers * r->t, 0, r->hidden, r->hidden_states, e) != 0)
             goto out;
+        for (int64_t i = 0; i < th->numel; i++)
+            if (!isfinite(r->hidden_states[i])) {
+                int64_t per = r->t * r->hidden;
+                mgc_errorf(e, "%s: hidden_states[%lld][%lld][%lld] is %g; reference values must be finite", path,
+                           (long long)(i / per), (long long)(i % per / r->hidden), (long long)(i % r->hidden),
+                           (double)r->hidden_states[i]);
+                goto out;
+            }
     }
     r->path = strdup(path);
     rc = 0;

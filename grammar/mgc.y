@@ -552,6 +552,20 @@ static int starts_expr(yysymbol_kind_t k)
            k == YYSYMBOL_NOT || strcmp(yysymbol_name(k), "'('") == 0 || strcmp(yysymbol_name(k), "'-'") == 0;
 }
 
+/* Binary operators (and `if` of a conditional): summarised as "an
+ * operator" when many of them are expected, which is after any operand. */
+static int is_operator(yysymbol_kind_t k)
+{
+    static const char *const ops[] = {"'+'", "'-'", "'*'", "'/'", "'%'", "'<'", "'>'"};
+    if (k == YYSYMBOL_QQ || k == YYSYMBOL_POW || k == YYSYMBOL_FLOORDIV || k == YYSYMBOL_EQ || k == YYSYMBOL_NE ||
+        k == YYSYMBOL_LE || k == YYSYMBOL_GE || k == YYSYMBOL_IF || k == YYSYMBOL_AND || k == YYSYMBOL_OR)
+        return 1;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(yysymbol_name(k), ops[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_parse_ctx *ctx)
 {
     (void)scanner;
@@ -566,6 +580,10 @@ static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_pa
     for (int i = 0; i < n; i++)
         nexpr += starts_expr(exp[i]);
     int collapse = nexpr >= 6;
+    int nops = 0;
+    for (int i = 0; i < n; i++)
+        nops += is_operator(exp[i]);
+    int collapse_ops = !collapse && nops >= 6;
 
     char msg[512], buf[64];
     size_t len = 0;
@@ -574,9 +592,12 @@ static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_pa
     int m = 0;
     if (collapse)
         items[m++] = "an expression";
+    if (collapse_ops)
+        items[m++] = "an operator";
     for (int i = 0; i < n; i++) {
         /* error-recovery-only and internal symbols are never worth naming */
-        if ((collapse && starts_expr(exp[i])) || exp[i] == YYSYMBOL_YYerror || exp[i] == YYSYMBOL_YYUNDEF)
+        if ((collapse && starts_expr(exp[i])) || (collapse_ops && is_operator(exp[i])) ||
+            exp[i] == YYSYMBOL_YYerror || exp[i] == YYSYMBOL_YYUNDEF)
             continue;
         const char *s = kind_name(exp[i], names[m], sizeof names[m]);
         if (s != names[m])

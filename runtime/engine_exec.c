@@ -12,6 +12,7 @@
 
 #include "ccl.h"
 #include "engine_internal.h"
+#include "profile.h"
 
 static float *buf(const rt_device *d, const mgc_plan_entry *en, int id)
 {
@@ -219,10 +220,15 @@ int rt_engine_device_run(rt_device_ctx *ctx, void *arg)
     /* token ids go into the input buffer (int32 bits in f32 slots) */
     memcpy(buf(d, ent, ent->input), c->tokens, sizeof(int32_t) * (size_t)c->rows);
     mgc_error e = {{0}};
-    for (size_t i = 0; i < ent->nops; i++)
+    rt_profile *pf = en->profile; /* NULL unless profiling: one predictable branch per op */
+    for (size_t i = 0; i < ent->nops; i++) {
+        uint64_t t0 = pf ? rt_profile_now() : 0;
         if (run_op(ctx, en, d, c, &ent->ops[i], &e) != 0)
             return mgc_errorf(ctx->err, "%s (op %zu, %s, from %s)", e.msg, i, mgc_kernel_name(ent->ops[i].kernel),
                               ent->ops[i].where ? ent->ops[i].where : "?");
+        if (pf)
+            rt_profile_op(pf, ctx->device, c->decode, i, c->rows, t0);
+    }
     return 0;
 }
 

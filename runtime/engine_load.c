@@ -143,6 +143,27 @@ static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, f
     return rc;
 }
 
+/* A NaN or infinity in a weight poisons every logit downstream; say where it is
+ * (file, tensor, element) at load instead.  `local` is device dv's slice as read. */
+static int check_finite_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, const float *local,
+                              mgc_error *e)
+{
+    const mgc_weight_slice *s = &w->slices[dv];
+    int64_t l0 = w->rank == 2 ? s->local_shape[0] : 1, l1 = w->rank == 2 ? s->local_shape[1] : s->local_shape[0];
+    for (int64_t k = 0; k < l0 * l1; k++) {
+        if (isfinite(local[k]))
+            continue;
+        int64_t r = k / l1, c = k % l1;
+        if (w->rank == 2)
+            return mgc_errorf(e, "%s: tensor '%s' has a non-finite value (%s) at [%lld, %lld]", t->file, t->name,
+                              isnan(local[k]) ? "nan" : "inf", (long long)(s->range[0].lo + r),
+                              (long long)(s->range[1].lo + c));
+        return mgc_errorf(e, "%s: tensor '%s' has a non-finite value (%s) at [%lld]", t->file, t->name,
+                          isnan(local[k]) ? "nan" : "inf", (long long)(s->range[0].lo + c));
+    }
+    return 0;
+}
+
 /* Weight j already placed on device dv holds exactly what weight i would
  * (a tied table: same tensor, dtype, slice and layout), so i can share it. */
 static int same_placement(const mgc_plan *p, size_t i, size_t j, int dv)
@@ -184,6 +205,14 @@ static int load_rows_chunked(rt_matrix *m, const mgc_plan_weight *w, const rt_st
                 return -1;
             }
             derive(w, buf, (size_t)((hi - a) * l1));
+            for (int64_t k = 0; k < (hi - a) * l1; k++)
+                if (!isfinite(buf[k])) {
+                    mgc_errorf(e, "%s: tensor '%s' has a non-finite value (%s) at [%lld, %lld]", t->file, t->name,
+                               isnan(buf[k]) ? "nan" : "inf", (long long)(r0 + a + k / l1),
+                               (long long)(s->range[1].lo + k % l1));
+                    free(buf);
+                    return -1;
+                }
         }
         rt_matrix_set_rows_f32(m, (int)a, (int)(b - a), buf);
     }
@@ -218,7 +247,7 @@ static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan
         *mib += (double)d->mats[i].bytes / 1048576.0;
         return 0;
     }
-    if (read_slice(w, t, dv, local, e) != 0)
+    if (read_slice(w, t, dv, local, e) != 0 || check_finite_slice(w, t, dv, local, e) != 0)
         return -1;
     int64_t l0 = w->slices[dv].local_shape[0];
     if (w->rank == 1) {
@@ -440,7 +469,12 @@ void rt_engine_free(rt_engine *en)
 
 int64_t rt_engine_vocab(const rt_engine *en) { return en->vocab; }
 int64_t rt_engine_max_seq(const rt_engine *en) { return en->plan->cache_len ? en->plan->cache_len : en->plan->prefill.rows; }
-int64_t rt_engine_max_users(const rt_engine *en) { return en->plan->decode.rows; }
+int64_t rt_engine_max_users(const rt_engine *en)
+{
+    /* decode rows are padded to a tile; the cache holds only the planned users */
+    const mgc_plan *p = en->plan;
+    return p->cache_users > 0 && p->cache_users < p->decode.rows ? p->cache_users : p->decode.rows;
+}
 int64_t rt_engine_hidden(const rt_engine *en) { return en->plan->hidden; }
 int rt_engine_n_layers(const rt_engine *en) { return (int)en->plan->n_layers; }
 int rt_engine_n_taps(const rt_engine *en) { return en->plan->n_taps; }

@@ -346,6 +346,56 @@ out:
     return rc;
 }
 
+/* Checks the header length, finds the header and data and parses the header of the
+ * `size` bytes at `base` (size >= 8).  Shared by rt_st_open and rt_st_open_memory. */
+static int validate_bytes(rt_st_file *f, const unsigned char *base, size_t size, mgc_error *e)
+{
+    const char *path = f->path;
+    uint64_t n = load_le64(base);
+    if (n > RT_ST_MAX_HEADER)
+        return mgc_path_errorf(e, path, "header length %llu is larger than the %u-byte limit (is this a "
+               "safetensors file?)",
+               (unsigned long long)n, RT_ST_MAX_HEADER);
+    if (n > size - 8)
+        return mgc_path_errorf(e, path, "header length %llu runs past the end of the file (%zu bytes)",
+               (unsigned long long)n, size);
+    const char *hdr = (const char *)base + 8;
+    const char *nul = memchr(hdr, 0, (size_t)n);
+    if (nul)
+        return mgc_path_errorf(e, path, "header contains a NUL byte at file offset %zu",
+               (size_t)(nul - (const char *)base));
+    f->data = base + 8 + n;
+    f->data_size = size - 8 - (size_t)n;
+    return parse_header(f, hdr, (size_t)n, e);
+}
+
+static int too_short(const char *path, size_t size, mgc_error *e)
+{
+    if (size == 0)
+        return mgc_path_errorf(e, path, "file is empty, not a safetensors file");
+    return mgc_path_errorf(e, path, "file is only %zu bytes, too short for the 8-byte header length",
+                           size);
+}
+
+int rt_st_open_memory(const char *label, const void *bytes, size_t size, rt_st_file **out,
+                      mgc_error *e)
+{
+    *out = NULL;
+    if (size < 8)
+        return too_short(label, size, e);
+    rt_st_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(label))) {
+        free(f);
+        return mgc_path_errorf(e, label, "out of memory");
+    }
+    if (validate_bytes(f, bytes, size, e) != 0) {
+        free_file(f);
+        return -1;
+    }
+    *out = f;
+    return 0;
+}
+
 int rt_st_open(const char *path, rt_st_file **out, mgc_error *e)
 {
     *out = NULL;
@@ -372,11 +422,7 @@ int rt_st_open(const char *path, rt_st_file **out, mgc_error *e)
     }
     size_t size = (size_t)st.st_size;
     if (size < 8) {
-        if (size == 0)
-            mgc_path_errorf(e, path, "file is empty, not a safetensors file");
-        else
-            mgc_path_errorf(e, path, "file is only %zu bytes, too short for the 8-byte header length",
-                   size);
+        too_short(path, size, e);
         close(fd);
         goto fail;
     }
@@ -388,29 +434,7 @@ int rt_st_open(const char *path, rt_st_file **out, mgc_error *e)
         goto fail;
     }
     f->map_size = size;
-    const unsigned char *base = f->map;
-    uint64_t n = load_le64(base);
-    if (n > RT_ST_MAX_HEADER) {
-        mgc_path_errorf(e, path, "header length %llu is larger than the %u-byte limit (is this a "
-               "safetensors file?)",
-               (unsigned long long)n, RT_ST_MAX_HEADER);
-        goto fail;
-    }
-    if (n > size - 8) {
-        mgc_path_errorf(e, path, "header length %llu runs past the end of the file (%zu bytes)",
-               (unsigned long long)n, size);
-        goto fail;
-    }
-    const char *hdr = (const char *)base + 8;
-    const char *nul = memchr(hdr, 0, (size_t)n);
-    if (nul) {
-        mgc_path_errorf(e, path, "header contains a NUL byte at file offset %zu",
-               (size_t)(nul - (const char *)base));
-        goto fail;
-    }
-    f->data = base + 8 + n;
-    f->data_size = size - 8 - (size_t)n;
-    if (parse_header(f, hdr, (size_t)n, e) != 0)
+    if (validate_bytes(f, f->map, size, e) != 0)
         goto fail;
     *out = f;
     return 0;

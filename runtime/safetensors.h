@@ -78,6 +78,11 @@ typedef struct rt_st_file rt_st_file;
 
 /* Maps and validates `path`.  On success *out owns the mapping; on error *out is NULL. */
 int rt_st_open(const char *path, rt_st_file **out, mgc_error *e);
+/* Validates `size` bytes already in memory exactly as rt_st_open validates a file;
+ * `label` stands for the file in messages.  The bytes are not copied: they must outlive
+ * the returned handle.  (Used by the fuzz target, which must not touch the disk.) */
+int rt_st_open_memory(const char *label, const void *bytes, size_t size, rt_st_file **out,
+                      mgc_error *e);
 void rt_st_close(rt_st_file *f);           /* NULL is fine */
 
 const char *rt_st_path(const rt_st_file *f);

@@ -444,22 +444,70 @@ static void test_errors(void **state)
     char path[128];
     snprintf(path, sizeof path, "%s/config.json", dir);
     FILE *f = fopen(path, "w");
-    fputs("{\"hidden_size\": \"4096\", \"rms_norm_eps\": \"1e-5\"}\n", f);
+    /* (keys outside the limits table: those of the table are checked at load, below) */
+    fputs("{\"some_size\": \"4096\", \"some_eps\": \"1e-5\"}\n", f);
     fclose(f);
     c = load(path);
     int64_t i;
     double d;
-    assert_int_equal(mgc_config_int(c, "hidden_size", &i, &e), -1);
+    assert_int_equal(mgc_config_int(c, "some_size", &i, &e), -1);
     char want[256];
-    snprintf(want, sizeof want, "%s: 'hidden_size' is a string (\"4096\"), expected an integer",
+    snprintf(want, sizeof want, "%s: 'some_size' is a string (\"4096\"), expected an integer",
              path);
     assert_string_equal(e.msg, want);
-    assert_int_equal(mgc_config_float(c, "rms_norm_eps", &d, &e), -1);
-    assert_contains(e.msg, "'rms_norm_eps' is a string (\"1e-5\"), expected a number");
+    assert_int_equal(mgc_config_float(c, "some_eps", &d, &e), -1);
+    assert_contains(e.msg, "'some_eps' is a string (\"1e-5\"), expected a number");
     mgc_config_free(c);
+
+    /* a value of the limits table: its type and range are checked when the file is read */
+    f = fopen(path, "w");
+    fputs("{\"hidden_size\": \"4096\"}\n", f);
+    fclose(f);
+    assert_int_equal(mgc_config_load(path, &c, &e), -1);
+    assert_null(c);
+    snprintf(want, sizeof want, "%s: 'hidden_size' is a string, expected an integer in [2, 65536]",
+             path);
+    assert_string_equal(e.msg, want);
     unlink(path);
     rmdir(dir);
     mgc_config_free(NULL);
+}
+
+/* The limits of issue 11: each value is refused at parse, naming the key and range. */
+static void test_limits(void **state)
+{
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"{\"vocab_size\": 0}", "'vocab_size' is 0, expected an integer in [1, 16777216]"},
+        {"{\"rope_theta\": 1e999}", "'rope_theta' is not a finite number (1e999)"},
+        {"{\"rope_theta\": 0}", "'rope_theta' is 0, expected a number in (0, 1e+12]"},
+        {"{\"hidden_size\": 4611686018427387904}",
+         "'hidden_size' is 4611686018427387904, expected an integer in [2, 65536]"},
+        {"{\"hidden_size\": 1}", "'hidden_size' is 1, expected an integer in [2, 65536]"},
+        {"{\"intermediate_size\": 4611686018427387904}", "'intermediate_size' is 4611686018427387904"},
+        {"{\"num_hidden_layers\": 0}", "'num_hidden_layers' is 0, expected an integer in [1, 1024]"},
+        {"{\"num_hidden_layers\": -2}", "'num_hidden_layers' is -2"},
+        {"{\"max_position_embeddings\": -1}", "'max_position_embeddings' is -1"},
+        {"{\"num_attention_heads\": 2.5}", "'num_attention_heads' is 2.5, expected an integer"},
+        {"{\"rms_norm_eps\": -1e-5}", "'rms_norm_eps' is -1e-05, expected a number in (0, 1]"},
+        {"{\"rope_scaling\": {\"factor\": 0}}", "'rope_scaling.factor' is 0"},
+        {"{\"x\": {\"long_factor\": [1, -1e400]}}", "'x.long_factor.1' is not a finite number"},
+        {"{\"sliding_window\": true}", "'sliding_window' is a boolean, expected an integer"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        mgc_config *c = NULL;
+        mgc_error e;
+        assert_int_equal(mgc_config_parse(bad[k].json, strlen(bad[k].json), "dir/config.json", &c, &e), -1);
+        assert_null(c);
+        assert_contains(e.msg, "dir/config.json: ");
+        assert_contains(e.msg, bad[k].msg);
+    }
+    /* the edges of the ranges, null where HF writes it, and integral floats pass */
+    mgc_config *c = parse("{\"hidden_size\": 2, \"num_hidden_layers\": 1024, \"vocab_size\": 16777216,"
+                          " \"sliding_window\": null, \"max_position_embeddings\": 4096.0,"
+                          " \"rope_theta\": 1e12, \"rms_norm_eps\": 1}");
+    mgc_config_free(c);
 }
 
 int main(void)
@@ -472,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_lookup_and_types),
         cmocka_unit_test(test_keys_and_suggestions),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

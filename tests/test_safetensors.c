@@ -1040,6 +1040,35 @@ static void test_index_errors(void **state)
     assert_contains(e.msg, "No such file");
 }
 
+/* rt_st_open_memory validates bytes as rt_st_open validates a file: a hand-made
+ * file of one F32 [2] tensor {1.5, -2} opens and reads back; a short buffer and a
+ * header running past the end are refused, naming the label. */
+static void test_open_memory(void **state)
+{
+    const char hdr[] = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    unsigned char buf[8 + sizeof hdr - 1 + 8];
+    uint64_t n = sizeof hdr - 1;
+    memcpy(buf, &n, 8);
+    memcpy(buf + 8, hdr, n);
+    float v[2] = {1.5f, -2.0f};
+    memcpy(buf + 8 + n, v, 8);
+    rt_st_file *f;
+    mgc_error e;
+    assert_int_equal(rt_st_open_memory("mem.safetensors", buf, sizeof buf, &f, &e), 0);
+    const rt_st_tensor *t = rt_st_find(f, "a");
+    assert_non_null(t);
+    float got[2];
+    assert_int_equal(rt_st_read_f32(t, 0, 1, 0, 2, got, &e), 0);
+    assert_true(got[0] == 1.5f && got[1] == -2.0f);
+    assert_string_equal(t->file, "mem.safetensors");
+    rt_st_close(f);
+    assert_int_equal(rt_st_open_memory("mem.safetensors", buf, 5, &f, &e), -1);
+    assert_null(f);
+    assert_non_null(strstr(e.msg, "mem.safetensors: file is only 5 bytes"));
+    assert_int_equal(rt_st_open_memory("mem.safetensors", buf, 20, &f, &e), -1);
+    assert_non_null(strstr(e.msg, "mem.safetensors: header length"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1053,6 +1082,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_files),
         cmocka_unit_test(test_sharded_checkpoint),
         cmocka_unit_test(test_index_errors),
+        cmocka_unit_test(test_open_memory),
     };
     return cmocka_run_group_tests_name("safetensors", tests, NULL, NULL);
 }

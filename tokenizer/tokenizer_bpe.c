@@ -88,6 +88,8 @@ int tok_bpe_load(tok_bpe *m, json_object *model, mgc_error *e)
             return mgc_errorf(e, "model.vocab[\"%.100s\"]: expected an id in [0, 2^31-1)", key);
         tok_vocab_put(&m->vocab, key, strlen(key), (int32_t)json_object_get_int64(val));
     }
+    if (m->vocab.n == 0)
+        return mgc_errorf(e, "model.vocab: the vocabulary is empty (every text would encode to nothing)");
 
     const char *unk;
     if (tok_json_string(model, "unk_token", "model", 0, &unk, NULL, e) != 0)

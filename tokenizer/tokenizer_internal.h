@@ -22,6 +22,9 @@
 
 #ifndef PCRE2_CODE_UNIT_WIDTH
 #define PCRE2_CODE_UNIT_WIDTH 8
+/* Limit on token ids (vocabulary and added tokens): below 2^24, far above any real
+ * vocabulary (262,144 is the largest bundled), so the id tables stay under 220 MB. */
+#define TOK_MAX_IDS (1 << 24)
 #endif
 #include <json-c/json.h>
 #include <pcre2.h>
@@ -76,7 +79,11 @@ void tok_pieces_begin(tok_pieces *p, int at_start);
 void tok_pieces_end(tok_pieces *p);
 void tok_pieces_clear(tok_pieces *p);
 void tok_pieces_free(tok_pieces *p);
-static inline const char *tok_piece_str(const tok_pieces *p, size_t i) { return p->buf.s + p->v[i].off; }
+/* (buf.s stays NULL until a byte is appended: NULL + 0 is undefined behaviour in C.) */
+static inline const char *tok_piece_str(const tok_pieces *p, size_t i)
+{
+    return p->buf.s ? p->buf.s + p->v[i].off : "";
+}
 
 /* ---- UTF-8 and Unicode classes (tokenizer_utf8.c) ----------------------- */
 

@@ -172,8 +172,9 @@ static int build(tokenizer *t, json_object *root, mgc_error *e)
     for (size_t i = 0; i < t->nadded; i++)
         if ((size_t)t->added[i].id + 1 > nid)
             nid = (size_t)t->added[i].id + 1;
-    if (nid > ((size_t)1 << 26))
-        return mgc_errorf(e, "token ids go up to %zu: too large for a vocabulary", nid - 1);
+    if (nid > TOK_MAX_IDS)
+        return mgc_errorf(e, "token ids go up to %zu: the limit is %d (ids below 2^24)", nid - 1,
+                          TOK_MAX_IDS - 1);
     t->nid = nid;
     t->id_tok = calloc(nid ? nid : 1, sizeof *t->id_tok);
     t->id_len = calloc(nid ? nid : 1, sizeof *t->id_len);

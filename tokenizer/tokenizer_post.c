@@ -19,7 +19,9 @@ static int load_template(tok_post *p, json_object *o, const char *path, mgc_erro
     p->items = calloc(n ? n : 1, sizeof *p->items);
     if (!p->items)
         abort();
-    for (size_t i = 0; i < n; i++, p->nitems = i) {
+    for (size_t i = 0; i < n; i++) {
+        /* counted before it can own memory, so an error below frees its ids */
+        p->nitems = i + 1;
         json_object *it = json_object_array_get_idx(single, i), *x;
         tok_tmpl_item *ti = &p->items[i];
         snprintf(sub, sizeof sub, "%s.single[%zu]", path, i);

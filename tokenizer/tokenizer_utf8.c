@@ -169,6 +169,8 @@ void tok_sb_put_cp(mgc_strbuf *b, uint32_t cp)
 
 void tok_utf8_repair(const char *s, size_t n, mgc_strbuf *out)
 {
+    if (n == 0)
+        return; /* s may be NULL (an empty buffer): no pointer arithmetic on it */
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, run = 0; /* run: start of the pending valid bytes */
     while (i < n) {

@@ -164,12 +164,89 @@ static int check_finite_slice(const mgc_plan_weight *w, const rt_st_tensor *t, i
     return 0;
 }
 
+/* Weight j already placed on device dv holds exactly what weight i would
+ * (a tied table: same tensor, dtype, slice and layout), so i can share it. */
+static int same_placement(const mgc_plan *p, size_t i, size_t j, int dv)
+{
+    const mgc_plan_weight *a = &p->weights[i], *b = &p->weights[j];
+    if (a->rank != 2 || b->rank != 2 || strcmp(a->hf_name, b->hf_name) != 0 || a->dtype != b->dtype ||
+        a->transposed || b->transposed || a->derive_scale != b->derive_scale ||
+        a->derive_offset != b->derive_offset || (a->shard == MGC_SHARD_OWNED) != (b->shard == MGC_SHARD_OWNED))
+        return 0;
+    const mgc_weight_slice *x = &a->slices[dv], *y = &b->slices[dv];
+    for (int k = 0; k < 2; k++)
+        if (x->local_shape[k] != y->local_shape[k] || x->range[k].lo != y->range[k].lo ||
+            x->range[k].hi != y->range[k].hi)
+            return 0;
+    return 1;
+}
+
+/* Rows of a weight converted per step when it is read straight (no
+ * transpose, no column padding): a multiple of 16 (whole block-float
+ * blocks), so no f32 copy of a large table (an embedding: 600 MiB) is ever
+ * resident at once. */
+#define LOAD_CHUNK_ROWS 256
+
+static int load_rows_chunked(rt_matrix *m, const mgc_plan_weight *w, const rt_st_tensor *t, int dv, mgc_error *e)
+{
+    const mgc_weight_slice *s = &w->slices[dv];
+    int64_t l0 = s->local_shape[0], l1 = s->local_shape[1];
+    int64_t r0 = s->range[0].lo, nr = s->range[0].hi - s->range[0].lo;
+    float *buf = malloc(sizeof(float) * (size_t)(LOAD_CHUNK_ROWS * l1));
+    if (!buf)
+        return mgc_errorf(e, "out of memory loading '%s'", w->hf_name);
+    for (int64_t a = 0; a < l0; a += LOAD_CHUNK_ROWS) {
+        int64_t b = a + LOAD_CHUNK_ROWS < l0 ? a + LOAD_CHUNK_ROWS : l0;
+        memset(buf, 0, sizeof(float) * (size_t)((b - a) * l1));
+        int64_t hi = b < nr ? b : nr; /* local rows past nr are padding */
+        if (a < hi) {
+            if (rt_st_read_f32(t, r0 + a, r0 + hi, s->range[1].lo, s->range[1].hi, buf, e) != 0) {
+                free(buf);
+                return -1;
+            }
+            derive(w, buf, (size_t)((hi - a) * l1));
+            for (int64_t k = 0; k < (hi - a) * l1; k++)
+                if (!isfinite(buf[k])) {
+                    mgc_errorf(e, "%s: tensor '%s' has a non-finite value (%s) at [%lld, %lld]", t->file, t->name,
+                               isnan(buf[k]) ? "nan" : "inf", (long long)(r0 + a + k / l1),
+                               (long long)(s->range[1].lo + k % l1));
+                    free(buf);
+                    return -1;
+                }
+        }
+        rt_matrix_set_rows_f32(m, (int)a, (int)(b - a), buf);
+    }
+    free(buf);
+    return 0;
+}
+
 /* Places device dv's slice of weight i. */
-static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t, int dv, float *local,
-                       double *mib, mgc_error *e)
+static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t,
+                       int dv, float *local, double *mib, mgc_error *e)
 {
     if (w->shard == MGC_SHARD_OWNED && w->owner != dv)
         return 0; /* expert parallel: only the owner holds it */
+    /* a tied table placed twice alike (the cpu plan's embedding and
+     * lm_head in one dtype) is stored once: i becomes a view of j */
+    for (size_t j = 0; j < i; j++)
+        if (d->mats[j].data && d->mats[j].owned && same_placement(p, i, j, dv)) {
+            d->mats[i] = d->mats[j];
+            d->mats[i].owned = 0;
+            return 0;
+        }
+    const mgc_weight_slice *sl = &w->slices[dv];
+    if (w->rank == 2 && !w->transposed && sl->range[1].hi - sl->range[1].lo == sl->local_shape[1] &&
+        sl->range[0].hi > sl->range[0].lo) {
+        rt_dtype dt = to_rt(w->dtype);
+        if (w->role == MGC_W_EMBEDDING && dt != RT_F32 && dt != RT_BF16)
+            return mgc_errorf(e, "embedding tables must be f32 or bf16 in the plan, not %s", mgc_dtype_name(w->dtype));
+        if (rt_matrix_init(&d->mats[i], dt, (int)sl->local_shape[0], (int)sl->local_shape[1], e) != 0)
+            return -1;
+        if (load_rows_chunked(&d->mats[i], w, t, dv, e) != 0)
+            return -1;
+        *mib += (double)d->mats[i].bytes / 1048576.0;
+        return 0;
+    }
     if (read_slice(w, t, dv, local, e) != 0 || check_finite_slice(w, t, dv, local, e) != 0)
         return -1;
     int64_t l0 = w->slices[dv].local_shape[0];
@@ -206,7 +283,8 @@ static size_t scratch_need(const mgc_plan *p, const rt_device *d, int dv)
             if (op->device >= 0 && op->device != dv)
                 continue; /* another device's op (its weight is not here) */
             if (op->kernel == MGC_K_LINEAR)
-                need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows));
+                need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows) *
+                                       (size_t)rt_pool_threads(d->pool));
             else if (op->kernel == MGC_K_SDPA) {
                 need = max_z(need, rt_attention_prefill_scratch_floats((int)en->rows));
                 /* a prefill chunk after a cached prefix attends to up to the whole cache */
@@ -240,6 +318,7 @@ typedef struct load_ctx {
     rt_ckpt *ck;
     const rt_engine_opts *o;
     size_t maxlocal, total;
+    int threads_per_device; /* pool size of each device */
     _Atomic size_t done;
     _Atomic uint64_t bytes;
 } load_ctx;
@@ -278,7 +357,7 @@ static int load_device(rt_device_ctx *ctx, void *arg)
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         double mib = 0;
-        if (load_weight(d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, &mib, ctx->err) != 0) {
+        if (load_weight(p, d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, &mib, ctx->err) != 0) {
             free(local);
             return mgc_error_prefix(ctx->err, "loading '%s'", w->hf_name);
         }
@@ -292,6 +371,9 @@ static int load_device(rt_device_ctx *ctx, void *arg)
             return -1;
     int64_t arena = p->prefill.arena_values > p->decode.arena_values ? p->prefill.arena_values : p->decode.arena_values;
     d->arena = calloc((size_t)(arena ? arena : 1), sizeof(float));
+    d->pool = rt_pool_create(L->threads_per_device, ctx->err);
+    if (!d->pool)
+        return -1;
     d->scratch_floats = scratch_need(p, d, dv);
     d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
     d->gather_floats = gather_need(p);
@@ -317,9 +399,11 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
             return -1;
         }
     int cores = o && o->n_cores > 0 ? o->n_cores : rt_host_cores();
-    /* Devices run as threads sharing the host's cores; BLAS gets the cores
-     * only when there is a single device (no oversubscription). */
-    if (rt_kernels_init(p->ndevices == 1 ? cores : 1, e) != 0) {
+    /* Devices run as threads sharing the host's cores: each device gets a
+     * pool of cores/ndevices threads (at least its own) for its matmuls, so
+     * a one-device plan uses every core and a mesh never oversubscribes.
+     * OpenBLAS runs single-threaded inside those threads. */
+    if (rt_kernels_init(1, e) != 0) {
         rt_ckpt_close(ck);
         return -1;
     }
@@ -334,7 +418,8 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
     en->mesh = rt_mesh_create(en->ndev, cores, e);
     if (!en->mesh)
         rc = -1;
-    load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)en->ndev * p->nweights};
+    load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)en->ndev * p->nweights,
+                  .threads_per_device = cores / en->ndev > 1 ? cores / en->ndev : 1};
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         for (int dv = 0; dv < p->ndevices; dv++) { /* an owned weight is on one device only */
@@ -374,6 +459,7 @@ void rt_engine_free(rt_engine *en)
         free(d->arena);
         free(d->scratch);
         free(d->gather);
+        rt_pool_free(d->pool);
     }
     free(en->dev);
     if (en->mesh)

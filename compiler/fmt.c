@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scalar.h"
 #include "strbuf.h"
 
 typedef struct fmt {
@@ -22,30 +23,56 @@ typedef struct fmt {
 
 /* ---- flat expressions ---- */
 
+/* Binding strength, as in grammar/mgc.y (higher binds tighter).  Parentheses
+ * are written where a child binds less tightly than its place requires. */
+enum { P_COND = 1, P_OR, P_AND, P_NOT, P_CMP, P_DEFAULT, P_ADD, P_MUL, P_NEG, P_POW, P_ATOM };
+
 static int prec(const mgc_ast_expr *e)
 {
     if (e->kind == MGC_EX_BINARY) {
         switch (e->op) {
-        case MGC_OP_DEFAULT: return 1;
+        case MGC_OP_OR: return P_OR;
+        case MGC_OP_AND: return P_AND;
+        case MGC_OP_EQ:
+        case MGC_OP_NE:
+        case MGC_OP_LT:
+        case MGC_OP_LE:
+        case MGC_OP_GT:
+        case MGC_OP_GE: return P_CMP;
+        case MGC_OP_DEFAULT: return P_DEFAULT;
         case MGC_OP_ADD:
-        case MGC_OP_SUB: return 2;
-        default: return 3;
+        case MGC_OP_SUB: return P_ADD;
+        case MGC_OP_POW: return P_POW;
+        default: return P_MUL;
         }
     }
-    return e->kind == MGC_EX_UNARY ? 4 : 5;
+    if (e->kind == MGC_EX_COND)
+        return P_COND;
+    if (e->kind == MGC_EX_UNARY)
+        return e->op == MGC_OP_NOT ? P_NOT : P_NEG;
+    return P_ATOM;
 }
 
-static const char *op_text(mgc_ast_binop op)
+static const char *op_text(mgc_ast_binop op) { return mgc_scalar_op_text(op); }
+
+/* Whether a binary operator's child needs parentheses.  Left-associative
+ * operators: the right child at the same level does; `**` is
+ * right-associative: the left child does; comparisons do not chain: both. */
+static int child_parens(const mgc_ast_expr *parent, const mgc_ast_expr *child, int is_rhs)
 {
-    switch (op) {
-    case MGC_OP_ADD: return "+";
-    case MGC_OP_SUB: return "-";
-    case MGC_OP_MUL: return "*";
-    case MGC_OP_DIV: return "/";
-    case MGC_OP_DEFAULT: return "??";
-    default: return "-";
-    }
+    int p = prec(parent), c = prec(child);
+    if (p == P_POW && is_rhs && c == P_NEG)
+        return 0; /* 2 ** -1: a unary minus after ** needs none */
+    if (c != p)
+        return c < p || (parent->op == MGC_OP_POW && !is_rhs && c == P_NEG);
+    if (p == P_POW)
+        return !is_rhs;
+    if (p == P_CMP)
+        return 1;
+    return is_rhs;
 }
+
+static const char *unary_text(const mgc_ast_expr *e) { return e->op == MGC_OP_NOT ? "not " : "-"; }
 
 static void put_quoted(mgc_strbuf *b, const char *s)
 {
@@ -103,12 +130,12 @@ static void flat(mgc_strbuf *b, const mgc_ast_expr *e)
         mgc_sb_puts(b, e->str);
         break;
     case MGC_EX_MEMBER:
-        flat_child(b, e->lhs, prec(e->lhs) < 5);
+        flat_child(b, e->lhs, prec(e->lhs) < P_ATOM);
         mgc_sb_putc(b, '.');
         mgc_sb_puts(b, e->str);
         break;
     case MGC_EX_INDEX:
-        flat_child(b, e->lhs, prec(e->lhs) < 5);
+        flat_child(b, e->lhs, prec(e->lhs) < P_ATOM);
         mgc_sb_putc(b, '[');
         flat(b, e->rhs);
         mgc_sb_putc(b, ']');
@@ -124,14 +151,21 @@ static void flat(mgc_strbuf *b, const mgc_ast_expr *e)
         mgc_sb_putc(b, ')');
         break;
     case MGC_EX_BINARY:
-        /* all binary operators are left-associative */
-        flat_child(b, e->lhs, prec(e->lhs) < prec(e));
+        flat_child(b, e->lhs, child_parens(e, e->lhs, 0));
         mgc_sb_printf(b, " %s ", op_text(e->op));
-        flat_child(b, e->rhs, prec(e->rhs) <= prec(e));
+        flat_child(b, e->rhs, child_parens(e, e->rhs, 1));
         break;
     case MGC_EX_UNARY:
-        mgc_sb_putc(b, '-');
-        flat_child(b, e->rhs, prec(e->rhs) < 4);
+        mgc_sb_puts(b, unary_text(e));
+        flat_child(b, e->rhs, prec(e->rhs) < prec(e));
+        break;
+    case MGC_EX_COND:
+        /* `a if c else b`: a and c bind tighter; b may be another conditional */
+        flat_child(b, e->lhs, prec(e->lhs) <= P_COND);
+        mgc_sb_puts(b, " if ");
+        flat_child(b, e->cond, prec(e->cond) <= P_COND);
+        mgc_sb_puts(b, " else ");
+        flat(b, e->rhs);
         break;
     }
 }
@@ -181,15 +215,16 @@ static int layout(fmt *F, const mgc_ast_expr *e, int col, int tail)
         return col + (int)w;
     }
     if (e->kind == MGC_EX_UNARY) {
-        mgc_sb_putc(b, '-');
-        return layout_child(F, e->rhs, col + 1, tail, prec(e->rhs) < 4);
+        const char *u = unary_text(e);
+        mgc_sb_puts(b, u);
+        return layout_child(F, e->rhs, col + (int)strlen(u), tail, prec(e->rhs) < prec(e));
     }
     if (e->kind == MGC_EX_BINARY) {
         const char *op = op_text(e->op);
         int oplen = (int)strlen(op) + 2;
-        col = layout_child(F, e->lhs, col, oplen, prec(e->lhs) < prec(e));
+        col = layout_child(F, e->lhs, col, oplen, child_parens(e, e->lhs, 0));
         mgc_sb_printf(b, " %s ", op);
-        return layout_child(F, e->rhs, col + oplen, tail, prec(e->rhs) <= prec(e));
+        return layout_child(F, e->rhs, col + oplen, tail, child_parens(e, e->rhs, 1));
     }
     mgc_sb_puts(b, e->str);
     mgc_sb_putc(b, '(');
@@ -383,6 +418,19 @@ static void put_stmt_text(fmt *F, const mgc_ast_stmt *s)
     case MGC_ST_RETURN:
         mgc_sb_puts(b, "return ");
         break;
+    case MGC_ST_IGNORE:
+        mgc_sb_puts(b, "ignore ");
+        flat(b, s->value);
+        return;
+    case MGC_ST_EXPECT:
+        mgc_sb_puts(b, "expect");
+        for (size_t i = 0; i < s->nsettings; i++) {
+            mgc_sb_putc(b, ' ');
+            mgc_sb_puts(b, s->settings[i].key);
+            mgc_sb_putc(b, '=');
+            flat(b, s->settings[i].value);
+        }
+        return;
     }
     mgc_strbuf ann = {0};
     put_annots(&ann, s);

@@ -16,6 +16,13 @@ static const char *const opnames[] = {
     [MGC_IR_SILU] = "silu",         [MGC_IR_GELU] = "gelu",
     [MGC_IR_GELU_TANH] = "gelu_tanh", [MGC_IR_ALL_REDUCE] = "all_reduce",
     [MGC_IR_ALL_GATHER] = "all_gather", [MGC_IR_OUTPUT] = "output",
+    [MGC_IR_ADD_BIAS] = "add_bias",   [MGC_IR_LAYER_NORM] = "layer_norm",
+    [MGC_IR_ADD_SCALAR] = "add_scalar", [MGC_IR_DIV_SCALAR] = "div_scalar",
+    [MGC_IR_DIV] = "div",           [MGC_IR_TANH] = "tanh",
+    [MGC_IR_EXP] = "exp",           [MGC_IR_RELU] = "relu",
+    [MGC_IR_SIGMOID] = "sigmoid",   [MGC_IR_SOFTCAP] = "softcap",
+    [MGC_IR_POS_EMBEDDING] = "position_embedding", [MGC_IR_ROUTE] = "route",
+    [MGC_IR_EXPERT_SCALE] = "expert_scale", [MGC_IR_SHARD] = "shard",
 };
 
 const char *mgc_ir_opcode_name(mgc_ir_opcode op)
@@ -29,6 +36,7 @@ const char *mgc_sharding_name(mgc_sharding s)
     case MGC_SH_REPLICATED: return "replicated";
     case MGC_SH_SPLIT: return "split";
     case MGC_SH_PARTIAL: return "partial";
+    case MGC_SH_OWNED: return "owned";
     }
     return "?";
 }
@@ -75,7 +83,11 @@ static void shape(mgc_strbuf *b, const mgc_ir *ir, const mgc_ir_node *n)
         mgc_sb_printf(b, "[T, %lld]", (long long)n->width);
     mgc_sb_printf(b, " %s %s", mgc_dtype_name(n->act), mgc_sharding_name(n->sh));
     if (n->sh == MGC_SH_SPLIT && ir->ndevices > 1)
-        mgc_sb_printf(b, "(%lld/device)", (long long)mgc_ir_local_width(ir, n));
+        mgc_sb_printf(b, "(%lld/device%s)", (long long)mgc_ir_local_width(ir, n), n->replicas > 1 ? ", replicated" : "");
+    if (n->sh == MGC_SH_SPLIT && n->replicas > 1)
+        mgc_sb_printf(b, "x%d", n->replicas);
+    if (n->sh == MGC_SH_OWNED)
+        mgc_sb_printf(b, "(device %d)", n->device);
 }
 
 char *mgc_ir_to_text(const mgc_ir *ir)
@@ -91,8 +103,15 @@ char *mgc_ir_to_text(const mgc_ir *ir)
         else
             mgc_sb_printf(&b, " [%lld]", (long long)w->rows);
         mgc_sb_printf(&b, " %s", mgc_dtype_name(w->dtype));
+        if (w->transposed)
+            mgc_sb_puts(&b, " transposed");
+        if (w->derive_scale != 1.0 || w->derive_offset != 0.0)
+            mgc_sb_printf(&b, " derived(%g * w + %g)", w->derive_scale, w->derive_offset);
         if (w->shard == MGC_SHARD_SPLIT)
-            mgc_sb_printf(&b, " split(dim %d, padded %lld)", w->dim, (long long)w->padded);
+            mgc_sb_printf(&b, " split(dim %d, padded %lld%s)", w->dim, (long long)w->padded,
+                          w->replicas > 1 ? ", replicated" : "");
+        else if (w->shard == MGC_SHARD_OWNED)
+            mgc_sb_printf(&b, " owned(device %d)", w->owner);
         else
             mgc_sb_puts(&b, " replicated");
         mgc_sb_putc(&b, '\n');
@@ -106,10 +125,23 @@ char *mgc_ir_to_text(const mgc_ir *ir)
             mgc_sb_printf(&b, "%sw%d", n->nin ? ", " : "", n->weight);
         if (n->op == MGC_IR_ATTENTION)
             mgc_sb_printf(&b, ", cache[%d]", n->layer);
+        if (n->weight2 >= 0)
+            mgc_sb_printf(&b, ", w%d", n->weight2);
         if (n->op == MGC_IR_ROTARY)
             mgc_sb_printf(&b, ", rope%d", n->rope);
+        if (n->op == MGC_IR_ATTENTION && n->window)
+            mgc_sb_printf(&b, ", window=%lld", (long long)n->window);
+        if (n->op == MGC_IR_ATTENTION && n->softcap)
+            mgc_sb_printf(&b, ", softcap=%g", n->softcap);
+        if (n->op == MGC_IR_ROUTE)
+            mgc_sb_printf(&b, ", top_k=%d", n->top_k);
+        if (n->op == MGC_IR_EXPERT_SCALE)
+            mgc_sb_printf(&b, ", expert %d", n->expert);
         mgc_sb_puts(&b, ") : ");
         shape(&b, ir, n);
+        static const char *const anns[] = {"", "@col", "@row", "@replicated", "@heads", "@experts"};
+        if (n->ann != MGC_ANN_NONE)
+            mgc_sb_printf(&b, "   # %s", anns[n->ann]);
         if (n->inserted && n->op != MGC_IR_OUTPUT)
             mgc_sb_puts(&b, "   # inserted");
         mgc_sb_putc(&b, '\n');

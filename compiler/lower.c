@@ -42,6 +42,10 @@ static void lower_weight(const mgc_ir *ir, const mgc_ir_weight *w, mgc_plan_weig
     pw->rank = w->rank;
     pw->hf_shape[0] = w->hf_rows > 0 ? w->hf_rows : w->row0 + w->rows;
     pw->hf_shape[1] = w->rank == 2 ? w->cols : 0;
+    if (w->transposed) { /* the checkpoint's own [in, out] */
+        pw->hf_shape[1] = pw->hf_shape[0];
+        pw->hf_shape[0] = w->cols;
+    }
     pw->shape[0] = w->rows;
     pw->shape[1] = w->rank == 2 ? w->cols : 0;
     pw->row0 = w->row0;
@@ -49,9 +53,11 @@ static void lower_weight(const mgc_ir *ir, const mgc_ir_weight *w, mgc_plan_weig
     pw->dtype = w->dtype;
     pw->shard = w->shard;
     pw->dim = w->dim;
-    pw->replicas = 1;
-    pw->owner = -1;
-    pw->derive_scale = 1.0;
+    pw->replicas = w->shard == MGC_SHARD_SPLIT && w->replicas > 0 ? w->replicas : 1;
+    pw->owner = w->shard == MGC_SHARD_OWNED ? w->owner : -1;
+    pw->transposed = w->transposed;
+    pw->derive_scale = w->derive_scale;
+    pw->derive_offset = w->derive_offset;
     pw->padded = w->shard == MGC_SHARD_SPLIT ? w->padded : 0;
     pw->slices = xcalloc((size_t)ndev, sizeof *pw->slices);
     uint64_t maxbytes = 0;
@@ -63,10 +69,18 @@ static void lower_weight(const mgc_ir *ir, const mgc_ir_weight *w, mgc_plan_weig
         s->range[1].hi = w->rank == 2 ? w->cols : 0;
         s->local_shape[0] = w->rows;
         s->local_shape[1] = w->rank == 2 ? w->cols : 0;
+        if (w->shard == MGC_SHARD_OWNED && dv != w->owner) {
+            /* held by its owner alone */
+            s->range[0].hi = s->range[0].lo;
+            s->range[1].lo = s->range[1].hi = 0;
+            s->local_shape[0] = s->local_shape[1] = 0;
+            continue;
+        }
         if (w->shard == MGC_SHARD_SPLIT) {
             int64_t full = w->dim == 0 ? w->rows : w->cols;
-            int64_t local = w->padded / ndev;
-            int64_t lo = (int64_t)dv * local, hi = lo + local;
+            int r = pw->replicas, pieces = ndev / r;
+            int64_t local = w->padded / pieces;
+            int64_t lo = (int64_t)(dv / r) * local, hi = lo + local;
             if (lo > full)
                 lo = full;
             if (hi > full)
@@ -166,12 +180,42 @@ static const char *buf_name(const mgc_ir *ir, const mgc_ir_node *n, size_t idx, 
     return buf;
 }
 
+/* Ops with one kernel each, and no attributes beyond their operands and
+ * `scale` (the constant of the scalar ops and softcap). */
+static mgc_kernel kernel_of(mgc_ir_opcode op)
+{
+    switch (op) {
+    case MGC_IR_ADD: return MGC_K_ADD;
+    case MGC_IR_SUB: return MGC_K_SUB;
+    case MGC_IR_MUL: return MGC_K_MUL;
+    case MGC_IR_DIV: return MGC_K_DIV;
+    case MGC_IR_EXPERT_SCALE: return MGC_K_EXPERT_SCALE;
+    case MGC_IR_SCALE: return MGC_K_SCALE;
+    case MGC_IR_ADD_SCALAR: return MGC_K_ADD_SCALAR;
+    case MGC_IR_DIV_SCALAR: return MGC_K_DIV_SCALAR;
+    case MGC_IR_SOFTCAP: return MGC_K_SOFTCAP;
+    case MGC_IR_SILU: return MGC_K_SILU;
+    case MGC_IR_GELU: return MGC_K_GELU;
+    case MGC_IR_GELU_TANH: return MGC_K_GELU_TANH;
+    case MGC_IR_TANH: return MGC_K_TANH;
+    case MGC_IR_EXP: return MGC_K_EXP;
+    case MGC_IR_RELU: return MGC_K_RELU;
+    default: return MGC_K_SIGMOID;
+    }
+}
+
 static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entry *en)
 {
     memset(en, 0, sizeof *en);
     en->rows = rows;
     L l = {.ir = ir, .en = en, .decode = decode};
     l.buf_of = xcalloc(ir->nnodes, sizeof(int));
+    /* node -> the snapshot it is (-1 none) */
+    int *tap_of = xcalloc(ir->nnodes, sizeof(int));
+    for (size_t i = 0; i < ir->nnodes; i++)
+        tap_of[i] = -1;
+    for (size_t t = 0; t < ir->ntaps; t++)
+        tap_of[ir->taps[t]] = (int)t;
     int ndev = ir->ndevices;
     for (size_t i = 0; i < ir->nnodes; i++) {
         const mgc_ir_node *n = &ir->nodes[i];
@@ -180,7 +224,8 @@ static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entr
         int in0 = n->nin > 0 ? l.buf_of[n->in[0]] : -1;
         int in1 = n->nin > 1 ? l.buf_of[n->in[1]] : -1;
         int in2 = n->nin > 2 ? l.buf_of[n->in[2]] : -1;
-        int local_heads = n->heads ? (n->sh == MGC_SH_SPLIT && ndev > 1 ? n->heads / ndev : n->heads) : 0;
+        int pieces = n->sh == MGC_SH_SPLIT && ndev > 1 ? ndev / (n->replicas > 0 ? n->replicas : 1) : 1;
+        int local_heads = n->heads ? n->heads / pieces : 0;
         mgc_plan_op *op;
         switch (n->op) {
         case MGC_IR_INPUT:
@@ -215,9 +260,11 @@ static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entr
             op->weight = n->weight;
             break;
         case MGC_IR_RMS_NORM:
-            op = add_op(&l, MGC_K_RMS_NORM, n);
+        case MGC_IR_LAYER_NORM:
+            op = add_op(&l, n->op == MGC_IR_RMS_NORM ? MGC_K_RMS_NORM : MGC_K_LAYER_NORM, n);
             op->in[0] = in0;
             op->weight = n->weight;
+            op->weight2 = n->weight2;
             op->eps = n->eps;
             op->group = n->heads ? (int)n->head_dim : 0;
             op->n_heads = local_heads;
@@ -232,7 +279,8 @@ static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entr
             break;
         case MGC_IR_ATTENTION: {
             const mgc_ir_node *k = &ir->nodes[n->in[1]];
-            int local_kv = n->sh == MGC_SH_SPLIT && ndev > 1 ? k->heads / ndev : k->heads;
+            int kv_pieces = k->sh == MGC_SH_SPLIT && ndev > 1 ? ndev / (k->replicas > 0 ? k->replicas : 1) : 1;
+            int local_kv = k->heads / kv_pieces;
             mgc_plan_op *c = add_op(&l, decode ? MGC_K_UPDATE_CACHE : MGC_K_FILL_CACHE, n);
             c->in[0] = in1;
             c->in[1] = in2;
@@ -250,25 +298,54 @@ static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entr
             op->n_kv_heads = local_kv;
             op->head_dim = (int)n->head_dim;
             op->scale = n->scale;
+            op->window = n->window;
+            op->softcap = n->softcap;
             break;
         }
         case MGC_IR_ADD:
         case MGC_IR_SUB:
         case MGC_IR_MUL:
-            op = add_op(&l, n->op == MGC_IR_ADD ? MGC_K_ADD : n->op == MGC_IR_SUB ? MGC_K_SUB : MGC_K_MUL, n);
+        case MGC_IR_DIV:
+        case MGC_IR_EXPERT_SCALE:
+            op = add_op(&l, kernel_of(n->op), n);
             op->in[0] = in0;
             op->in[1] = in1;
+            op->expert = n->op == MGC_IR_EXPERT_SCALE ? n->expert : 0;
             break;
         case MGC_IR_SCALE:
-            op = add_op(&l, MGC_K_SCALE, n);
-            op->in[0] = in0;
-            op->scale = n->scale;
-            break;
+        case MGC_IR_ADD_SCALAR:
+        case MGC_IR_DIV_SCALAR:
+        case MGC_IR_SOFTCAP:
         case MGC_IR_SILU:
         case MGC_IR_GELU:
         case MGC_IR_GELU_TANH:
-            op = add_op(&l, n->op == MGC_IR_SILU ? MGC_K_SILU : n->op == MGC_IR_GELU ? MGC_K_GELU : MGC_K_GELU_TANH, n);
+        case MGC_IR_TANH:
+        case MGC_IR_EXP:
+        case MGC_IR_RELU:
+        case MGC_IR_SIGMOID:
+            op = add_op(&l, kernel_of(n->op), n);
             op->in[0] = in0;
+            op->scale = n->scale;
+            break;
+        case MGC_IR_ADD_BIAS:
+            op = add_op(&l, MGC_K_ADD_BIAS, n);
+            op->in[0] = in0;
+            op->weight = n->weight;
+            break;
+        case MGC_IR_POS_EMBEDDING:
+            op = add_op(&l, MGC_K_POS_EMBEDDING, n);
+            op->in[0] = in0;
+            op->weight = n->weight;
+            break;
+        case MGC_IR_ROUTE:
+            op = add_op(&l, MGC_K_ROUTE, n);
+            op->in[0] = in0;
+            op->top_k = n->top_k;
+            break;
+        case MGC_IR_SHARD:
+            op = add_op(&l, MGC_K_SHARD, n);
+            op->in[0] = in0;
+            op->replicas = n->replicas > 0 ? n->replicas : 1;
             break;
         case MGC_IR_ALL_REDUCE:
             op = add_op(&l, MGC_K_ALL_REDUCE, n);
@@ -281,14 +358,16 @@ static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entr
             break;
         default:
             free(l.buf_of);
+            free(tap_of);
             return -1;
         }
         op->out = out;
-        for (size_t t = 0; t < ir->ntaps; t++)
-            if (ir->taps[t] == (int)i)
-                op->tap = (int)t;
+        if (n->sh == MGC_SH_OWNED)
+            op->device = n->device;
+        op->tap = tap_of[i];
     }
     free(l.buf_of);
+    free(tap_of);
     return 0;
 }
 
@@ -311,12 +390,19 @@ int mgc_lower(const mgc_ir *ir, const mgc_lower_opts *o, mgc_plan *p)
      * describes (at least) one layer */
     p->n_layers = ir->cache_layers > 0 ? ir->cache_layers : 1;
     p->n_taps = (int)ir->ntaps;
-    p->expect_top1 = p->expect_top5 = p->expect_pcc = -1;
+    p->expect_top1 = ir->expect_top1;
+    p->expect_top5 = ir->expect_top5;
+    p->expect_pcc = ir->expect_pcc;
     p->weights_dtype = ir->weights_dtype;
     p->act_dtype = ir->act_dtype;
     p->kv_dtype = ir->kv_dtype;
-    p->cache_users = round_up(ir->cache_users, 32);
-    p->cache_kv_heads = ir->cache_layers ? (ir->cache_split ? ir->kv_heads / ir->ndevices : ir->kv_heads) : 0;
+    /* the cache holds the users asked for; only the decode entry's rows are
+     * padded to a tile, so --batch 1 does not plan 32 users' KV cache */
+    p->cache_users = ir->cache_users;
+    /* with KV heads fewer than devices, each device holds one head (replicated) */
+    p->cache_kv_heads = ir->cache_layers ? (ir->cache_split ? ir->kv_heads * (ir->cache_replicas > 0 ? ir->cache_replicas : 1) / ir->ndevices
+                                                            : ir->kv_heads)
+                                         : 0;
     p->cache_len = ir->cache_layers ? ir->cache_len : 0;
     p->cache_head_dim = ir->cache_layers ? ir->head_dim : 0;
     p->cache_layers = ir->cache_layers;

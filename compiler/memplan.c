@@ -6,7 +6,7 @@
  * order, first fit, into an arena whose dead buffers are reused: a classic
  * linear-scan interval allocation, deterministic so plans diff cleanly.
  *
- * The summary counts, per device: weight slices at their storage dtype, the
+ * The summary counts, per device (the largest device's figure): weight slices at their storage dtype, the
  * KV cache, and the larger of the two entry points' arenas at the activation
  * dtype; the total must fit the system's DRAM less its reserved part. */
 #include "memplan.h"
@@ -132,9 +132,20 @@ int mgc_memplan(mgc_plan *p, uint64_t reserved, mgc_diags *d, mgc_span where)
         if (b > acts)
             acts = b;
     }
+    /* per device: devices can hold different weights (expert parallel), so
+     * the figure is the largest device's sum of its own slices */
     uint64_t weights = 0;
-    for (size_t i = 0; i < p->nweights; i++)
-        weights += p->weights[i].bytes_per_device;
+    for (int dv = 0; dv < p->ndevices; dv++) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < p->nweights; i++) {
+            const mgc_plan_weight *w = &p->weights[i];
+            const mgc_weight_slice *s = &w->slices[dv];
+            uint64_t n = (uint64_t)s->local_shape[0] * (uint64_t)(w->rank == 2 ? s->local_shape[1] : 1);
+            sum += mgc_dtype_bytes(w->dtype, n);
+        }
+        if (sum > weights)
+            weights = sum;
+    }
     uint64_t kv = 0;
     if (p->cache_layers) {
         uint64_t per = (uint64_t)p->cache_users * (uint64_t)p->cache_kv_heads * (uint64_t)p->cache_len *
@@ -147,6 +158,7 @@ int mgc_memplan(mgc_plan *p, uint64_t reserved, mgc_diags *d, mgc_span where)
     p->memory.total = weights + kv + acts;
     p->memory.dram = p->dram_bytes;
     uint64_t avail = p->dram_bytes > reserved ? p->dram_bytes - reserved : 0;
+    p->memory.usable = avail;
     if (p->memory.total > avail) {
         char w[32], k[32], a[32], t[32], v[32];
         human(w, sizeof w, weights);

@@ -70,23 +70,25 @@ int mgc_pad(mgc_ir *ir, int tile, mgc_diags *d)
         if (x->sh != MGC_SH_SPLIT)
             continue;
         int root = find(parent, (int)i);
+        /* with replicas r, the value is cut into ndev / r pieces */
+        int pieces = ndev / (x->replicas > 0 ? x->replicas : 1);
         if (heads[root]) {
-            if (x->width % ndev) {
+            if (x->width % pieces) {
                 mgc_error_at(d, x->span, "a width of %lld split by heads does not divide over %d devices",
-                             (long long)x->width, ndev);
+                             (long long)x->width, pieces);
                 rc = -1;
                 break;
             }
             x->padded = x->width;
         } else {
-            int64_t unit = (int64_t)ndev * tile;
+            int64_t unit = (int64_t)pieces * tile;
             x->padded = (x->width + unit - 1) / unit * unit;
         }
     }
     /* weights follow the values they produce (column-parallel) or consume (row-parallel) */
     for (size_t i = 0; i < n && rc == 0; i++) {
         mgc_ir_node *x = &ir->nodes[i];
-        if (x->op != MGC_IR_LINEAR || x->weight < 0)
+        if ((x->op != MGC_IR_LINEAR && x->op != MGC_IR_ADD_BIAS) || x->weight < 0)
             continue;
         mgc_ir_weight *w = &ir->weights[x->weight];
         if (w->shard != MGC_SHARD_SPLIT)
@@ -104,6 +106,6 @@ int mgc_pad(mgc_ir *ir, int tile, mgc_diags *d)
 int64_t mgc_ir_local_width(const mgc_ir *ir, const mgc_ir_node *n)
 {
     if (n->sh == MGC_SH_SPLIT && ir->ndevices > 1)
-        return n->padded / ir->ndevices;
+        return n->padded / (ir->ndevices / (n->replicas > 0 ? n->replicas : 1));
     return n->width;
 }

@@ -206,6 +206,11 @@ static int check_header(vctx *v)
     if (m->total > m->dram)
         return fail(v, MGC_PART_MEMORY, 0, 0, 0, "memory: total %llu does not fit in dram %llu",
                     (unsigned long long)m->total, (unsigned long long)m->dram);
+    const double ex[3] = { p->expect_top1, p->expect_top5, p->expect_pcc };
+    for (int i = 0; i < 3; i++)
+        if (!(ex[i] < 0) && !(ex[i] >= 0 && ex[i] <= 1)) /* NaN fails both */
+            return fail(v, MGC_PART_PLAN, 0, 0, 0, "plan: expect %s %g is not in 0..1 (or negative: none)",
+                        i == 0 ? "top1" : i == 1 ? "top5" : "pcc", ex[i]);
     return 0;
 }
 
@@ -252,23 +257,42 @@ static int cmp_id(const void *a, const void *b)
     return c ? c : (x->i > y->i) - (x->i < y->i);
 }
 
+/* The checkpoint tensor's extent on logical dimension d ([out, in]): a
+ * transposed weight's checkpoint stores [in, out]. */
+static int64_t hf_dim(const mgc_plan_weight *w, int d)
+{
+    return w->transposed && w->rank == 2 ? w->hf_shape[1 - d] : w->hf_shape[d];
+}
+
 static int check_slices(vctx *v, size_t i)
 {
     const mgc_plan *p = v->p;
     const mgc_plan_weight *w = &p->weights[i];
     const char *id = w->id;
-    uint64_t n = 1;
-    int64_t piece = w->shard == MGC_SHARD_SPLIT ? w->padded / p->ndevices : 0;
+    int owned = w->shard == MGC_SHARD_OWNED, split = w->shard == MGC_SHARD_SPLIT;
+    int reps = split ? w->replicas : 1;
+    /* a split weight is cut into ndevices / replicas pieces; device j holds piece j / replicas */
+    int64_t piece = split ? w->padded / (p->ndevices / reps) : 0;
+    uint64_t n = 0;
     for (int j = 0; j < p->ndevices; j++) {
         const mgc_weight_slice *s = &w->slices[j];
-        n = 1;
+        if (owned && j != w->owner) { /* a non-owner holds nothing */
+            for (int d = 0; d < w->rank; d++)
+                if (s->local_shape[d] != 0 || s->range[d].lo != s->range[d].hi || s->range[d].lo < 0)
+                    return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
+                                "weight '%s' device %d: only its owner, device %d, holds it; others read nothing "
+                                "and have local size 0", id, j, w->owner);
+            continue;
+        }
+        uint64_t nj = 1;
         for (int d = 0; d < w->rank; d++) {
             int64_t base = d == 0 ? w->row0 : 0, end = base + w->shape[d];
             int64_t lo = s->range[d].lo, hi = s->range[d].hi;
-            if (lo < 0 || lo > hi || hi > w->hf_shape[d])
+            if (lo < 0 || lo > hi || hi > hf_dim(w, d))
                 return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
-                            "weight '%s' device %d: range [%lld, %lld) on dim %d is outside hf_shape %lld",
-                            id, j, (long long)lo, (long long)hi, d, (long long)w->hf_shape[d]);
+                            "weight '%s' device %d: range [%lld, %lld) on dim %d is outside hf_shape %lld%s",
+                            id, j, (long long)lo, (long long)hi, d, (long long)hf_dim(w, d),
+                            w->transposed ? " (transposed)" : "");
             if (lo < base || hi > end)
                 return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
                             "weight '%s' device %d: range [%lld, %lld) on dim %d is outside the weight's [%lld, %lld)",
@@ -278,16 +302,23 @@ static int check_slices(vctx *v, size_t i)
                 return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
                             "weight '%s' device %d: local size %lld on dim %d is smaller than the range read",
                             id, j, (long long)local, d);
-            if (w->shard == MGC_SHARD_SPLIT && d == w->dim) {
+            if (split && d == w->dim) {
                 if (local != piece)
                     return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
-                                "weight '%s' device %d: local size %lld on split dim is not padded/devices = %lld",
-                                id, j, (long long)local, (long long)piece);
-                int64_t want_lo = j == 0 ? base : w->slices[j - 1].range[d].hi;
-                if (lo != want_lo || (j == p->ndevices - 1 && hi != end))
-                    return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
-                                "weight '%s' device %d: split pieces must be contiguous and cover [%lld, %lld)",
-                                id, j, (long long)base, (long long)end);
+                                "weight '%s' device %d: local size %lld on split dim is not padded/%d pieces = %lld",
+                                id, j, (long long)local, p->ndevices / reps, (long long)piece);
+                if (j % reps) { /* a replica: the same piece as the device before it */
+                    if (lo != w->slices[j - 1].range[d].lo || hi != w->slices[j - 1].range[d].hi)
+                        return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
+                                    "weight '%s' device %d: with %d replicas it holds piece %d, the same as device %d",
+                                    id, j, reps, j / reps, j - 1);
+                } else {
+                    int64_t want_lo = j == 0 ? base : w->slices[j - reps].range[d].hi;
+                    if (lo != want_lo || (j == p->ndevices - reps && hi != end))
+                        return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
+                                    "weight '%s' device %d: split pieces must be contiguous and cover [%lld, %lld)",
+                                    id, j, (long long)base, (long long)end);
+                }
             } else if (lo != base || hi != end) {
                 return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
                             "weight '%s' device %d: dim %d is not split, so it must read all of [%lld, %lld)",
@@ -297,12 +328,14 @@ static int check_slices(vctx *v, size_t i)
                             "weight '%s' device %d: local size %lld on dim %d, which is not split, is not %lld",
                             id, j, (long long)local, d, (long long)w->shape[d]);
             }
-            if (__builtin_mul_overflow(n, (uint64_t)local, &n) || n > (uint64_t)MAX_VALUES)
+            if (__builtin_mul_overflow(nj, (uint64_t)local, &nj) || nj > (uint64_t)MAX_VALUES)
                 return fail(v, MGC_PART_SLICE, 0, i, (size_t)j,
                             "weight '%s' device %d: local shape is absurdly large", id, j);
         }
+        n = nj;
     }
-    /* every device stores the same local shape (equal pieces), so n is it */
+    /* every device that holds the weight stores the same local shape (equal
+     * pieces, or the owner alone), so n is it */
     if (w->bytes_per_device != mgc_dtype_bytes(w->dtype, n))
         return fail(v, MGC_PART_WEIGHT, 0, i, 0,
                     "weight '%s': bytes_per_device %llu is not %llu (%llu values of %s)", id,
@@ -321,20 +354,23 @@ static int check_weight(vctx *v, size_t i)
     const char *id = w->id;
     if (w->rank != 1 && w->rank != 2)
         return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': rank %d is not 1 or 2", id, w->rank);
+    if (w->transposed != 0 && (w->transposed != 1 || w->rank != 2))
+        return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': only a rank-2 weight can be transposed", id);
     for (int d = 0; d < w->rank; d++)
-        if (!in_range(w->hf_shape[d], 1, MAX_VALUES) || !in_range(w->shape[d], 1, w->hf_shape[d]))
+        if (!in_range(w->hf_shape[d], 1, MAX_VALUES) || !in_range(w->shape[d], 1, hf_dim(w, d)))
             return fail(v, MGC_PART_WEIGHT, 0, i, 0,
-                        "weight '%s': shape must be positive and within hf_shape on dim %d", id, d);
-    if (w->row0 < 0 || w->row0 > w->hf_shape[0] - w->shape[0])
+                        "weight '%s': shape must be positive and within hf_shape on dim %d%s", id, d,
+                        w->transposed ? " (transposed: hf_shape is [in, out])" : "");
+    if (w->row0 < 0 || w->row0 > hf_dim(w, 0) - w->shape[0])
         return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': rows [%lld, %lld) are outside hf_shape %lld",
-                    id, (long long)w->row0, (long long)(w->row0 + w->shape[0]), (long long)w->hf_shape[0]);
-    if (w->rank == 2 && w->shape[1] != w->hf_shape[1])
+                    id, (long long)w->row0, (long long)(w->row0 + w->shape[0]), (long long)hf_dim(w, 0));
+    if (w->rank == 2 && w->shape[1] != hf_dim(w, 1))
         return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': a part must span all %lld columns",
-                    id, (long long)w->hf_shape[1]);
+                    id, (long long)hf_dim(w, 1));
     int want_rank;
     switch (w->role) {
     case MGC_W_LINEAR: case MGC_W_EMBEDDING: want_rank = 2; break;
-    case MGC_W_NORM: want_rank = 1; break;
+    case MGC_W_NORM: case MGC_W_BIAS: want_rank = 1; break;
     default: return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': unknown role", id);
     }
     if (w->rank != want_rank)
@@ -342,19 +378,57 @@ static int check_weight(vctx *v, size_t i)
                     id, want_rank, w->rank);
     if (!dtype_ok(w->dtype) || w->dtype == MGC_I32)
         return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': dtype must be f32, bf16, bf8_b or bf4_b", id);
+    if (w->role == MGC_W_BIAS && w->dtype != MGC_F32)
+        return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': a bias is stored as f32, not %s", id,
+                    mgc_dtype_name(w->dtype));
+    if (!isfinite(w->derive_scale) || !isfinite(w->derive_offset))
+        return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': derive_scale and derive_offset must be finite", id);
     if (w->shard == MGC_SHARD_SPLIT) {
         if (w->dim < 0 || w->dim >= w->rank)
             return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': split dim %d is not a dimension", id, w->dim);
-        if (!in_range(w->padded, w->shape[w->dim], MAX_VALUES) || w->padded % p->ndevices)
+        if (!in_range(w->replicas, 1, p->ndevices) || p->ndevices % w->replicas)
+            return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': replicas %d does not divide %d devices", id,
+                        w->replicas, p->ndevices);
+        int pieces = p->ndevices / w->replicas;
+        if (!in_range(w->padded, w->shape[w->dim], MAX_VALUES) || w->padded % pieces)
             return fail(v, MGC_PART_WEIGHT, 0, i, 0,
-                        "weight '%s': padded %lld must be at least %lld and a multiple of %d devices",
-                        id, (long long)w->padded, (long long)w->shape[w->dim], p->ndevices);
-    } else if (w->shard != MGC_SHARD_REPLICATED) {
+                        "weight '%s': padded %lld must be at least %lld and a multiple of %d pieces",
+                        id, (long long)w->padded, (long long)w->shape[w->dim], pieces);
+    } else if (w->shard != MGC_SHARD_REPLICATED && w->shard != MGC_SHARD_OWNED) {
         return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': unknown shard kind", id);
+    } else if (w->replicas != 1) {
+        return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': replicas %d, but only a split weight has replicas",
+                    id, w->replicas);
     }
+    if (w->shard == MGC_SHARD_OWNED ? !in_range(w->owner, 0, p->ndevices - 1) : w->owner != -1)
+        return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': owner %d %s", id, w->owner,
+                    w->shard == MGC_SHARD_OWNED ? "is not a device" : "on a weight that is not owned (must be -1)");
     if (!w->slices)
         return fail(v, MGC_PART_WEIGHT, 0, i, 0, "weight '%s': no slices", id);
     return check_slices(v, i);
+}
+
+/* The weights each device holds must fit in what memory.weights says (an
+ * owned weight counts only on its owner). */
+static int check_weight_memory(vctx *v)
+{
+    const mgc_plan *p = v->p;
+    uint64_t most = 0;
+    for (int d = 0; d < p->ndevices; d++) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < p->nweights; i++) {
+            const mgc_plan_weight *w = &p->weights[i];
+            if (w->shard != MGC_SHARD_OWNED || w->owner == d)
+                sum += w->bytes_per_device; /* bounded: each is at most 2^40 values */
+        }
+        if (sum > most)
+            most = sum;
+    }
+    if (p->memory.weights < most)
+        return fail(v, MGC_PART_MEMORY, 0, 0, 0,
+                    "memory: weights %llu is less than the %llu bytes of weights one device holds",
+                    (unsigned long long)p->memory.weights, (unsigned long long)most);
+    return 0;
 }
 
 static int check_weights(vctx *v)
@@ -369,6 +443,8 @@ static int check_weights(vctx *v)
     for (size_t i = 0; i < p->nweights; i++)
         if (check_weight(v, i))
             return -1;
+    if (check_weight_memory(v))
+        return -1;
     if (p->nweights < 2)
         return 0;
     id_ref *ids = malloc(p->nweights * sizeof *ids);
@@ -391,7 +467,7 @@ enum {
     N_IN0 = 1 << 0, N_IN1 = 1 << 1, N_IN2 = 1 << 2, N_OUT = 1 << 3, N_NOOUT = 1 << 4,
     N_WEIGHT = 1 << 5, N_LAYER = 1 << 6, N_ROPE = 1 << 7, N_HEADS = 1 << 8,
     N_KVHEADS = 1 << 9, N_EPS = 1 << 10, N_SCALE = 1 << 11, N_VOCAB = 1 << 12,
-    N_PREFILL = 1 << 13, N_DECODE = 1 << 14,
+    N_PREFILL = 1 << 13, N_DECODE = 1 << 14, N_COLLECTIVE = 1 << 15,
 };
 #define N_UNARY (N_IN0 | N_OUT | N_PREFILL | N_DECODE)
 #define N_BINARY (N_IN0 | N_IN1 | N_OUT | N_PREFILL | N_DECODE)
@@ -407,9 +483,34 @@ static const unsigned kernel_needs[MGC_K_COUNT] = {
     [MGC_K_SDPA_DECODE] = N_IN0 | N_OUT | N_LAYER | N_HEADS | N_KVHEADS | N_SCALE | N_DECODE,
     [MGC_K_ADD] = N_BINARY, [MGC_K_SUB] = N_BINARY, [MGC_K_MUL] = N_BINARY,
     [MGC_K_SCALE] = N_UNARY, [MGC_K_SILU] = N_UNARY, [MGC_K_GELU] = N_UNARY,
-    [MGC_K_GELU_TANH] = N_UNARY, [MGC_K_ALL_REDUCE] = N_UNARY, [MGC_K_ALL_GATHER] = N_UNARY | N_VOCAB,
-    [MGC_K_OUTPUT] = N_IN0 | N_NOOUT | N_VOCAB | N_PREFILL | N_DECODE,
+    [MGC_K_GELU_TANH] = N_UNARY, [MGC_K_ALL_REDUCE] = N_UNARY | N_COLLECTIVE,
+    [MGC_K_ALL_GATHER] = N_UNARY | N_VOCAB | N_COLLECTIVE,
+    [MGC_K_OUTPUT] = N_IN0 | N_NOOUT | N_VOCAB | N_PREFILL | N_DECODE | N_COLLECTIVE,
+    [MGC_K_ADD_BIAS] = N_UNARY | N_WEIGHT,
+    [MGC_K_LAYER_NORM] = N_UNARY | N_WEIGHT | N_EPS,
+    [MGC_K_ADD_SCALAR] = N_UNARY, [MGC_K_DIV_SCALAR] = N_UNARY, [MGC_K_DIV] = N_BINARY,
+    [MGC_K_TANH] = N_UNARY, [MGC_K_EXP] = N_UNARY, [MGC_K_RELU] = N_UNARY, [MGC_K_SIGMOID] = N_UNARY,
+    [MGC_K_SOFTCAP] = N_UNARY | N_SCALE,
+    [MGC_K_POS_EMBEDDING] = N_OUT | N_WEIGHT | N_PREFILL | N_DECODE, /* the positions come from the call */
+    [MGC_K_ROUTE] = N_UNARY, [MGC_K_EXPERT_SCALE] = N_BINARY, [MGC_K_SHARD] = N_UNARY,
 };
+
+/* The role of the weight each kernel with a weight takes. */
+static mgc_weight_role weight_role(mgc_kernel k)
+{
+    switch (k) {
+    case MGC_K_LINEAR: return MGC_W_LINEAR;
+    case MGC_K_EMBEDDING: case MGC_K_POS_EMBEDDING: return MGC_W_EMBEDDING;
+    case MGC_K_ADD_BIAS: return MGC_W_BIAS;
+    default: return MGC_W_NORM;
+    }
+}
+
+/* The slice a device that holds the weight has (an owned weight: its owner's). */
+static const mgc_weight_slice *held_slice(const mgc_plan_weight *w)
+{
+    return &w->slices[w->shard == MGC_SHARD_OWNED ? w->owner : 0];
+}
 
 /* The widths an op's buffers, weight and attributes must agree on: what the
  * runtime's kernels assume when they index them (a wrong width would make
@@ -423,7 +524,7 @@ static int check_op_shapes(vctx *v, int en, size_t i)
 #define OPFAIL(...) fail(v, MGC_PART_OP, en, i, 0, __VA_ARGS__)
 #define COLS(b) ((b) >= 0 ? E->bufs[b].cols : 0)
     int64_t c0 = COLS(o->in[0]), c1 = COLS(o->in[1]), c2 = COLS(o->in[2]), co = COLS(o->out);
-    const int64_t *wl = o->weight >= 0 ? p->weights[o->weight].slices[0].local_shape : NULL;
+    const int64_t *wl = o->weight >= 0 ? held_slice(&p->weights[o->weight])->local_shape : NULL;
     int64_t qw = (int64_t)o->n_heads * o->head_dim, kvw = (int64_t)o->n_kv_heads * o->head_dim;
     switch (o->kernel) {
     case MGC_K_EMBEDDING:
@@ -439,9 +540,61 @@ static int check_op_shapes(vctx *v, int en, size_t i)
                           k, (long long)c0, (long long)wl[0], (long long)wl[1], (long long)co);
         break;
     case MGC_K_RMS_NORM:
+    case MGC_K_LAYER_NORM:
         if (c0 != co || wl[0] != (o->group ? o->group : c0) || (o->group && c0 % o->group))
             return OPFAIL("%s op %zu (%s): input %lld, output %lld, group %d and weight %lld columns disagree", ename,
                           i, k, (long long)c0, (long long)co, o->group, (long long)wl[0]);
+        if (o->weight2 >= 0 && held_slice(&p->weights[o->weight2])->local_shape[0] != wl[0])
+            return OPFAIL("%s op %zu (%s): bias '%s' is not as long as the weight (%lld)", ename, i, k,
+                          p->weights[o->weight2].id, (long long)wl[0]);
+        break;
+    case MGC_K_ADD_BIAS:
+        if (c0 != co || wl[0] != co)
+            return OPFAIL("%s op %zu (%s): input %lld, output %lld and bias %lld columns disagree", ename, i, k,
+                          (long long)c0, (long long)co, (long long)wl[0]);
+        break;
+    case MGC_K_POS_EMBEDDING: {
+        int64_t max_seq = p->cache_len ? p->cache_len : p->prefill.rows;
+        if (co != wl[1])
+            return OPFAIL("%s op %zu (%s): output has %lld columns but the table rows have %lld", ename, i, k,
+                          (long long)co, (long long)wl[1]);
+        if (wl[0] < max_seq)
+            return OPFAIL("%s op %zu (%s): the table has %lld positions, fewer than the plan's %lld", ename, i, k,
+                          (long long)wl[0], (long long)max_seq);
+        break;
+    }
+    case MGC_K_ROUTE:
+        if (c0 != co || o->top_k < 1 || o->top_k > c0)
+            return OPFAIL("%s op %zu (%s): top_k %d of %lld experts, output %lld", ename, i, k, o->top_k,
+                          (long long)c0, (long long)co);
+        break;
+    case MGC_K_EXPERT_SCALE:
+        if (c0 != co || o->expert >= c1)
+            return OPFAIL("%s op %zu (%s): expert %d of %lld routing weights, input %lld, output %lld", ename, i,
+                          k, o->expert, (long long)c1, (long long)c0, (long long)co);
+        break;
+    case MGC_K_SHARD:
+        if (p->ndevices % o->replicas || co * (p->ndevices / o->replicas) < c0)
+            return OPFAIL("%s op %zu (%s): %d pieces of %lld columns (%d replicas) do not cover %lld", ename, i, k,
+                          p->ndevices / o->replicas, (long long)co, o->replicas, (long long)c0);
+        break;
+    case MGC_K_DIV:
+        if (c0 != co || c1 != co)
+            return OPFAIL("%s op %zu (%s): inputs of %lld and %lld columns, output %lld", ename, i, k, (long long)c0,
+                          (long long)c1, (long long)co);
+        break;
+    case MGC_K_ADD_SCALAR:
+    case MGC_K_DIV_SCALAR:
+    case MGC_K_TANH:
+    case MGC_K_EXP:
+    case MGC_K_RELU:
+    case MGC_K_SIGMOID:
+    case MGC_K_SOFTCAP:
+        if (c0 != co)
+            return OPFAIL("%s op %zu (%s): input of %lld columns, output %lld", ename, i, k, (long long)c0,
+                          (long long)co);
+        if (o->kernel == MGC_K_DIV_SCALAR && o->scale == 0)
+            return OPFAIL("%s op %zu (%s): divides by zero", ename, i, k);
         break;
     case MGC_K_ROTARY:
         if (c0 != qw || co != qw || p->ropes[o->rope].dim > o->head_dim)
@@ -531,11 +684,40 @@ static int check_op(vctx *v, int en, size_t i, unsigned char *written)
     if ((need & N_WEIGHT) && o->weight < 0)
         return OPFAIL("%s op %zu (%s): missing weight", ename, i, k);
     if (o->weight >= 0 && (need & N_WEIGHT)) {
-        mgc_weight_role want = o->kernel == MGC_K_LINEAR ? MGC_W_LINEAR
-                             : o->kernel == MGC_K_EMBEDDING ? MGC_W_EMBEDDING : MGC_W_NORM;
-        if (p->weights[o->weight].role != want)
+        if (p->weights[o->weight].role != weight_role(o->kernel))
             return OPFAIL("%s op %zu (%s): weight '%s' has the wrong role for this kernel", ename, i, k,
                           p->weights[o->weight].id);
+    }
+    if (!in_range(o->weight2, -1, o->kernel == MGC_K_LAYER_NORM ? (int64_t)p->nweights - 1 : -1))
+        return OPFAIL("%s op %zu (%s): weight2 %d is not a weight this kernel takes", ename, i, k, o->weight2);
+    if (o->weight2 >= 0 && p->weights[o->weight2].role != MGC_W_BIAS)
+        return OPFAIL("%s op %zu (%s): weight2 '%s' is not a bias", ename, i, k, p->weights[o->weight2].id);
+    /* the attributes of plan version 2: each only on the kernels that use it */
+    int attn = o->kernel == MGC_K_SDPA || o->kernel == MGC_K_SDPA_DECODE;
+    if (o->window < 0 || (o->window && !attn) || o->window > MAX_VALUES)
+        return OPFAIL("%s op %zu (%s): window %lld (attention only, 0 = none, else positive)", ename, i, k,
+                      (long long)o->window);
+    if (!isfinite(o->softcap) || o->softcap < 0 || (o->softcap != 0 && !attn))
+        return OPFAIL("%s op %zu (%s): softcap %g (attention only, 0 = none, else positive)", ename, i, k,
+                      o->softcap);
+    if (o->top_k < 0 || (o->top_k && o->kernel != MGC_K_ROUTE))
+        return OPFAIL("%s op %zu (%s): top_k %d (route only)", ename, i, k, o->top_k);
+    if (o->expert < 0 || (o->expert && o->kernel != MGC_K_EXPERT_SCALE))
+        return OPFAIL("%s op %zu (%s): expert %d (expert_scale only, not negative)", ename, i, k, o->expert);
+    if (!in_range(o->replicas, 1, p->ndevices) || (o->replicas != 1 && o->kernel != MGC_K_SHARD))
+        return OPFAIL("%s op %zu (%s): replicas %d (shard only, 1..%d devices)", ename, i, k, o->replicas,
+                      p->ndevices);
+    if (!in_range(o->device, -1, p->ndevices - 1))
+        return OPFAIL("%s op %zu (%s): device %d is not one of the %d devices", ename, i, k, o->device,
+                      p->ndevices);
+    if (o->device >= 0 && (need & N_COLLECTIVE))
+        return OPFAIL("%s op %zu (%s): a collective runs on every device, not only device %d", ename, i, k,
+                      o->device);
+    for (int j = 0; j < 2; j++) { /* an owned weight is used only where it is */
+        int wi = j ? o->weight2 : o->weight;
+        if (wi >= 0 && p->weights[wi].shard == MGC_SHARD_OWNED && o->device != p->weights[wi].owner)
+            return OPFAIL("%s op %zu (%s): weight '%s' is held by device %d only, but the op runs on %s", ename, i,
+                          k, p->weights[wi].id, p->weights[wi].owner, o->device < 0 ? "every device" : "another");
     }
     if (!in_range(o->layer, -1, p->cache_layers - 1))
         return OPFAIL("%s op %zu (%s): cache layer %d is out of range (%lld layers)", ename, i, k,

@@ -27,7 +27,9 @@
 
 #include "mgc_error.h"
 
-#define MGC_PLAN_VERSION 1  /* the runtime-side work for the fields marked "plan version 2" bumps this */
+/* Version 2 added the fields marked "plan version 2"; the reader takes 1 and
+ * 2 (a version-1 file must not use them), the writer writes 2. */
+#define MGC_PLAN_VERSION 2
 #define MGC_MAX_DEVICES 64
 
 typedef enum mgc_dtype {
@@ -192,6 +194,7 @@ typedef struct mgc_plan_entry {
 
 typedef struct mgc_plan_memory {
     uint64_t weights, kv_cache, activations, total, dram; /* bytes per device */
+    uint64_t usable; /* dram less the system's reserved part (set by the compiler; not in the YAML) */
 } mgc_plan_memory;
 
 typedef struct mgc_plan {
@@ -248,7 +251,22 @@ int mgc_plan_parse(const char *label, const char *text, size_t len, mgc_plan *ou
  *     prefill, update_cache/sdpa_decode only in decode; every buffer an op
  *     touches is live at that op, and every buffer it reads (bar the input)
  *     was written by an earlier op.
- * Replicated weights ignore `dim` and `padded`. */
+ *   - plan version 2: split with replicas r: r divides ndevices, padded is a
+ *     multiple of ndevices / r, device d reads piece d / r (replicas read the
+ *     same range); owned: owner is a device, its slice covers the part, every
+ *     other slice is empty with local size 0; a transposed weight is rank 2,
+ *     its ranges are checked against hf_shape swapped; derive values finite;
+ *     a bias is rank 1 and f32; memory.weights >= the largest per-device sum
+ *     of bytes_per_device (an owned weight counts on its owner only);
+ *     ops: window/softcap only on sdpa/sdpa_decode (>= 0), weight2 only on
+ *     layer_norm (a bias as long as its weight), top_k in 1..E on route,
+ *     expert < routing columns on expert_scale, replicas dividing ndevices on
+ *     shard (1 elsewhere), device in -1..ndevices-1 and never on a collective,
+ *     an op using an owned weight runs on its owner only, a rope table not
+ *     wider than the rotary op's head_dim, pos_embedding's table at least as
+ *     long as the plan's longest sequence, div_scalar not by 0; expect
+ *     floors negative (none) or in 0..1.
+ * Replicated and owned weights ignore `dim` and `padded`. */
 int mgc_plan_validate(const mgc_plan *p, mgc_error *e);
 
 /* Which record a validation failure is about, so that a reader can put the

@@ -26,8 +26,9 @@ typedef struct rd {
     unsigned char *seen;    /* per node: already consumed */
     size_t nnodes;
     mgc_plan *p;
+    int64_t version;        /* the file's mgc_plan: 1 or 2 */
     /* lines of records, for validation errors */
-    int l_system, l_facts, l_precision, l_kv, l_memory, l_entry[2];
+    int l_expect, l_system, l_facts, l_precision, l_kv, l_memory, l_entry[2];
     int *l_weights, *l_slices, *l_ropes, *l_bufs[2], *l_ops[2];
 } rd;
 
@@ -237,6 +238,20 @@ static int fields(rd *r, const yaml_node_t *m, const char *what, const char *con
     return 0;
 }
 
+/* A key that plan version 1 does not have. */
+static int v2_only(rd *r, const yaml_node_t *n, const char *what)
+{
+    if (n && r->version < 2)
+        return err(r, n, "%s: needs plan version 2 (the file says mgc_plan: %lld)", what, (long long)r->version);
+    return 0;
+}
+
+static int get_bool(rd *r, const yaml_node_t *n, const char *what, int *out)
+{
+    static const char *const bools[] = { "false", "true" };
+    return get_enum(r, n, what, bools, 2, out);
+}
+
 static int *new_lines(rd *r, const yaml_node_t *n, size_t count)
 {
     int *l = calloc(count ? count : 1, sizeof *l);
@@ -428,11 +443,15 @@ static int read_slice(rd *r, const yaml_node_t *n, const mgc_plan_weight *w, int
 static int read_weight(rd *r, const yaml_node_t *n, size_t wi)
 {
     static const char *const keys[] = { "id", "hf_name", "hf_shape", "shape", "row0", "role", "dtype",
-                                        "shard", "bytes_per_device", "slices", NULL };
-    static const char *const roles[] = { "linear", "embedding", "norm" };
+                                        "shard", "bytes_per_device", "slices", "?transposed", "?derive_scale",
+                                        "?derive_offset", NULL };
+    static const char *const roles[] = { "linear", "embedding", "norm", "bias" };
     mgc_plan *p = r->p;
     mgc_plan_weight *w = &p->weights[wi];
-    yaml_node_t *v[10];
+    yaml_node_t *v[13];
+    w->replicas = 1;
+    w->owner = -1;
+    w->derive_scale = 1.0;
     size_t rank, len;
     int role;
     if (fields(r, n, "weight", keys, v) || get_str(r, v[0], "weight.id", &w->id) ||
@@ -442,9 +461,16 @@ static int read_weight(rd *r, const yaml_node_t *n, size_t wi)
     w->rank = (int)rank;
     if (get_vec(r, v[3], "weight.shape", rank, rank, 1, MAX_VALUES, w->shape, &len) ||
         get_int(r, v[4], "weight.row0", 0, MAX_VALUES, &w->row0) ||
-        get_enum(r, v[5], "weight.role", roles, 3, &role) ||
+        get_enum(r, v[5], "weight.role", roles, 4, &role) ||
         get_dtype(r, v[6], "weight.dtype", &w->dtype) ||
-        get_u64(r, v[8], "weight.bytes_per_device", &w->bytes_per_device))
+        get_u64(r, v[8], "weight.bytes_per_device", &w->bytes_per_device) ||
+        v2_only(r, v[10], "weight.transposed") || v2_only(r, v[11], "weight.derive_scale") ||
+        v2_only(r, v[12], "weight.derive_offset") ||
+        (v[10] && get_bool(r, v[10], "weight.transposed", &w->transposed)) ||
+        (v[11] && get_double(r, v[11], "weight.derive_scale", &w->derive_scale)) ||
+        (v[12] && get_double(r, v[12], "weight.derive_offset", &w->derive_offset)))
+        return -1;
+    if (role == MGC_W_BIAS && v2_only(r, v[5], "weight.role bias"))
         return -1;
     w->role = (mgc_weight_role)role;
     if (v[7]->type == YAML_SCALAR_NODE) {
@@ -454,13 +480,28 @@ static int read_weight(rd *r, const yaml_node_t *n, size_t wi)
             return -1;
         w->shard = MGC_SHARD_REPLICATED;
     } else {
-        static const char *const skeys[] = { "split", "padded", NULL };
-        yaml_node_t *sv[2];
-        if (fields(r, v[7], "weight.shard", skeys, sv) ||
-            get_i32(r, sv[0], "weight.shard.split", 0, (int64_t)rank - 1, &w->dim) ||
-            get_int(r, sv[1], "weight.shard.padded", 1, MAX_VALUES, &w->padded))
+        /* {split: d, padded: n[, replicas: r]} or {owner: d} */
+        static const char *const skeys[] = { "?split", "?padded", "?replicas", "?owner", NULL };
+        yaml_node_t *sv[4];
+        if (fields(r, v[7], "weight.shard", skeys, sv))
             return -1;
-        w->shard = MGC_SHARD_SPLIT;
+        if (sv[3]) {
+            if (sv[0] || sv[1] || sv[2])
+                return err(r, v[7], "weight.shard: an owned weight is not also split");
+            if (v2_only(r, sv[3], "weight.shard.owner") ||
+                get_i32(r, sv[3], "weight.shard.owner", 0, MGC_MAX_DEVICES - 1, &w->owner))
+                return -1;
+            w->shard = MGC_SHARD_OWNED;
+        } else {
+            if (!sv[0] || !sv[1])
+                return err(r, v[7], "weight.shard: missing key '%s'", sv[0] ? "padded" : "split");
+            if (get_i32(r, sv[0], "weight.shard.split", 0, (int64_t)rank - 1, &w->dim) ||
+                get_int(r, sv[1], "weight.shard.padded", 1, MAX_VALUES, &w->padded) ||
+                v2_only(r, sv[2], "weight.shard.replicas") ||
+                (sv[2] && get_i32(r, sv[2], "weight.shard.replicas", 1, MGC_MAX_DEVICES, &w->replicas)))
+                return -1;
+            w->shard = MGC_SHARD_SPLIT;
+        }
     }
     yaml_node_item_t *it;
     if (get_seq(r, v[9], "weight.slices", 0, MGC_MAX_DEVICES, &it, &len))
@@ -517,8 +558,9 @@ static int read_op(rd *r, const yaml_node_t *n, mgc_plan_op *o)
 {
     static const char *const keys[] = { "op", "?in", "?out", "?weight", "?layer", "?rope", "?n_heads",
                                         "?n_kv_heads", "?head_dim", "?group", "?eps", "?scale",
-                                        "?vocab", "?where", "?tap", NULL };
-    yaml_node_t *v[15];
+                                        "?vocab", "?where", "?tap", "?weight2", "?window", "?softcap",
+                                        "?top_k", "?expert", "?replicas", "?device", NULL };
+    yaml_node_t *v[22];
     *o = (mgc_plan_op){ .in = { -1, -1, -1 }, .out = -1, .weight = -1, .layer = -1, .rope = -1, .tap = -1,
                         .weight2 = -1, .device = -1, .replicas = 1 };
     if (fields(r, n, "op", keys, v))
@@ -528,6 +570,13 @@ static int read_op(rd *r, const yaml_node_t *n, mgc_plan_op *o)
         return -1;
     if (mgc_kernel_parse(k, &o->kernel))
         return err(r, v[0], "op: unknown kernel '%.40s'", k);
+    if (o->kernel >= MGC_K_ADD_BIAS && v2_only(r, v[0], "op"))
+        return -1;
+    static const char *const v2keys[] = { "op.weight2", "op.window", "op.softcap", "op.top_k", "op.expert",
+                                          "op.replicas", "op.device" };
+    for (int i = 15; i < 22; i++)
+        if (v2_only(r, v[i], v2keys[i - 15]))
+            return -1;
     if (v[1]) {
         int64_t in[3];
         size_t len;
@@ -548,7 +597,14 @@ static int read_op(rd *r, const yaml_node_t *n, mgc_plan_op *o)
            (v[11] && get_double(r, v[11], "op.scale", &o->scale)) ||
            (v[12] && get_int(r, v[12], "op.vocab", 0, MAX_VALUES, &o->vocab)) ||
            (v[13] && get_str(r, v[13], "op.where", &o->where)) ||
-           (v[14] && get_i32(r, v[14], "op.tap", 0, MAX_RECORDS, &o->tap)) ? -1 : 0;
+           (v[14] && get_i32(r, v[14], "op.tap", 0, MAX_RECORDS, &o->tap)) ||
+           (v[15] && get_i32(r, v[15], "op.weight2", 0, MAX_RECORDS, &o->weight2)) ||
+           (v[16] && get_int(r, v[16], "op.window", 1, MAX_VALUES, &o->window)) ||
+           (v[17] && get_double(r, v[17], "op.softcap", &o->softcap)) ||
+           (v[18] && get_i32(r, v[18], "op.top_k", 1, 1 << 20, &o->top_k)) ||
+           (v[19] && get_i32(r, v[19], "op.expert", 0, 1 << 20, &o->expert)) ||
+           (v[20] && get_i32(r, v[20], "op.replicas", 1, MGC_MAX_DEVICES, &o->replicas)) ||
+           (v[21] && get_i32(r, v[21], "op.device", 0, MGC_MAX_DEVICES - 1, &o->device)) ? -1 : 0;
 }
 
 static int read_entry(rd *r, const yaml_node_t *n, int en)
@@ -594,15 +650,31 @@ static int read_root(rd *r, yaml_node_t *root)
 {
     static const char *const keys[] = { "mgc_plan", "note", "model", "spec", "system", "model_facts",
                                         "precision", "kv_cache", "memory", "ropes", "weights",
-                                        "prefill", "decode", NULL };
-    yaml_node_t *v[13];
+                                        "prefill", "decode", "?expect", NULL };
+    yaml_node_t *v[14];
     mgc_plan *p = r->p;
-    int64_t version;
     char *note = NULL;
-    if (fields(r, root, "plan", keys, v) || get_int(r, v[0], "mgc_plan", 0, 1 << 20, &version))
+    p->expect_top1 = p->expect_top5 = p->expect_pcc = -1;
+    if (fields(r, root, "plan", keys, v) || get_int(r, v[0], "mgc_plan", 0, 1 << 20, &r->version))
         return -1;
-    if (version != MGC_PLAN_VERSION)
-        return err(r, v[0], "mgc_plan: version %lld is not %d", (long long)version, MGC_PLAN_VERSION);
+    if (r->version < 1 || r->version > MGC_PLAN_VERSION)
+        return err(r, v[0], "mgc_plan: version %lld is not one this mgc reads (1..%d)", (long long)r->version,
+                   MGC_PLAN_VERSION);
+    if (v[13]) {
+        static const char *const ekeys[] = { "?top1", "?top5", "?pcc", NULL };
+        yaml_node_t *ev[3];
+        if (v2_only(r, v[13], "expect") || fields(r, v[13], "expect", ekeys, ev) ||
+            (ev[0] && get_double(r, ev[0], "expect.top1", &p->expect_top1)) ||
+            (ev[1] && get_double(r, ev[1], "expect.top5", &p->expect_top5)) ||
+            (ev[2] && get_double(r, ev[2], "expect.pcc", &p->expect_pcc)))
+            return -1;
+        for (int i = 0; i < 3; i++) {
+            double x = i == 0 ? p->expect_top1 : i == 1 ? p->expect_top5 : p->expect_pcc;
+            if (ev[i] && !(x >= 0 && x <= 1))
+                return err(r, ev[i], "expect.%s: %g is outside 0..1", ekeys[i] + 1, x);
+        }
+        r->l_expect = line_of(v[13]);
+    }
     if (get_str(r, v[1], "note", &note))
         return -1;
     free(note);

@@ -8,7 +8,11 @@
  * strtod reads back to the same double, always with a '.' or an exponent.
  * Free-form strings are double-quoted; names from fixed sets (dtypes,
  * kernels, roles, rope kinds) are plain.  Op fields that are unused (-1 for
- * indices, 0 for attributes) are left out; the reader fills in those values.
+ * indices, 0 for attributes, 1 for replicas) are left out, and so are the
+ * weight fields of plan version 2 at their defaults (replicas 1, owner -1,
+ * not transposed, derive 1/0) and unset accuracy floors, so that a plan
+ * using none of them differs from version 1 only in its version line; the
+ * reader fills in those values.
  * The same plan always gives the same bytes. */
 #include "atomic_file.h"
 #include "plan.h"
@@ -190,6 +194,16 @@ static void write_header(wr *w, const mgc_plan *p)
     k_u64(w, "dram", p->memory.dram);
     k_plain(w, "fits", p->memory.total <= p->memory.dram ? "true" : "false");
     map_end(w);
+
+    /* the spec's accuracy floors (plan version 2), only those that are set */
+    if (p->expect_top1 >= 0 || p->expect_top5 >= 0 || p->expect_pcc >= 0) {
+        plain(w, "expect");
+        map_begin(w, 1);
+        if (p->expect_top1 >= 0) k_dbl(w, "top1", p->expect_top1);
+        if (p->expect_top5 >= 0) k_dbl(w, "top5", p->expect_top5);
+        if (p->expect_pcc >= 0) k_dbl(w, "pcc", p->expect_pcc);
+        map_end(w);
+    }
 }
 
 static const char *const rope_kinds[] = { "default", "llama3", "longrope" };
@@ -230,7 +244,7 @@ static void write_ropes(wr *w, const mgc_plan *p)
     seq_end(w);
 }
 
-static const char *const role_names[] = { "linear", "embedding", "norm" };
+static const char *const role_names[] = { "linear", "embedding", "norm", "bias" };
 
 static void write_weights(wr *w, const mgc_plan *p)
 {
@@ -251,10 +265,23 @@ static void write_weights(wr *w, const mgc_plan *p)
             map_begin(w, 1);
             k_i64(w, "split", x->dim);
             k_i64(w, "padded", x->padded);
+            if (x->replicas != 1)
+                k_i64(w, "replicas", x->replicas);
+            map_end(w);
+        } else if (x->shard == MGC_SHARD_OWNED) {
+            map_begin(w, 1);
+            k_i64(w, "owner", x->owner);
             map_end(w);
         } else {
             plain(w, "replicated");
         }
+        /* plan version 2 fields, only when not the default */
+        if (x->transposed)
+            k_plain(w, "transposed", "true");
+        if (x->derive_scale != 1.0)
+            k_dbl(w, "derive_scale", x->derive_scale);
+        if (x->derive_offset != 0.0)
+            k_dbl(w, "derive_offset", x->derive_offset);
         k_u64(w, "bytes_per_device", x->bytes_per_device);
         plain(w, "slices");
         seq_begin(w, 0);
@@ -329,6 +356,13 @@ static void write_entry(wr *w, const char *name, const mgc_plan_entry *E)
         if (o->scale != 0) k_dbl(w, "scale", o->scale);
         if (o->vocab) k_i64(w, "vocab", o->vocab);
         if (o->tap >= 0) k_i64(w, "tap", o->tap);
+        if (o->weight2 >= 0) k_i64(w, "weight2", o->weight2);
+        if (o->window) k_i64(w, "window", o->window);
+        if (o->softcap != 0) k_dbl(w, "softcap", o->softcap);
+        if (o->top_k) k_i64(w, "top_k", o->top_k);
+        if (o->expert) k_i64(w, "expert", o->expert);
+        if (o->replicas != 1) k_i64(w, "replicas", o->replicas);
+        if (o->device >= 0) k_i64(w, "device", o->device);
         if (o->where) k_str(w, "where", o->where);
         map_end(w);
     }

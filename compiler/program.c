@@ -5,7 +5,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "datadir.h"
 #include "parse.h"
 #include "strbuf.h"
 
@@ -70,7 +72,20 @@ char *mgc_import_path(const char *from, const char *rel)
         mgc_sb_putc(&out, '.');
     free(comp);
     free(s);
-    return mgc_sb_take(&out);
+    char *path = mgc_sb_take(&out);
+    /* "common/llama.graph" that is not beside the importing file: the bundled
+     * specs of the data dir (datadir.h), so a spec anywhere can use them */
+    if (rel[0] != '/' && rel[0] != '.' && access(path, F_OK) != 0) {
+        mgc_strbuf alt = {0};
+        mgc_sb_printf(&alt, "%s/graphs/%s", mgc_datadir(), rel);
+        char *a = mgc_sb_take(&alt);
+        if (access(a, F_OK) == 0) {
+            free(path);
+            return a;
+        }
+        free(a);
+    }
+    return path;
 }
 
 /* Loads one file (text given or read from disk); returns its index in

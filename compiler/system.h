@@ -29,11 +29,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "datadir.h"
 #include "mgc_error.h"
 
 #define MGC_SYSTEM_MAX_DEVICES 4096
-/* Where `mgc_system_find` looks when given no directory (relative to the working dir). */
-#define MGC_SYSTEMS_DIR "graphs/systems"
+/* Where `mgc_system_find` looks when given no directory: graphs/systems of a
+ * source tree, else the installed data dir's (datadir.h). */
+#define MGC_SYSTEMS_DIR (mgc_systems_dir_default())
 
 typedef enum mgc_topology {
     MGC_TOPO_LINEAR,

@@ -34,7 +34,7 @@ int mgc_builtin_reference_engine(const char *spec, const char *model_dir, int64_
     if (rc != 0)
         return mgc_errorf(e, "%s: compiling the builtin reference (cpu, f32) failed", spec);
     rt_engine_opts eo = {.progress = isatty(2)};
-    if (rt_engine_load(plan, model_dir, &eo, en, e) != 0) {
+    if (rt_engine_load(plan, md.dir, &eo, en, e) != 0) {
         mgc_plan_free(plan);
         return -1;
     }

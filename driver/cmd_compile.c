@@ -28,8 +28,10 @@ void mgc_help_compile(FILE *out)
             "  --system NAME            n150, t3000, cpu, or graphs/systems/NAME.yaml\n"
             "                           (default: the system the spec declares)\n"
             "  --systems-dir DIR        where system files live (default graphs/systems)\n"
-            "  --max-seq-len N          KV-cache length (at most the spec's cache max_len)\n"
-            "  --batch N                decode users (padded to 32)\n"
+            "  --max-seq-len N          KV-cache length (default the spec's cache max_len;\n"
+            "                           longer is allowed when the plan still fits)\n"
+            "  --batch N                users the KV cache holds (default the spec's; decode\n"
+            "                           rows are padded to 32, the cache is not)\n"
             "  --weights-dtype D        f32, bf16, bf8_b or bf4_b for every weight\n"
             "  --activations-dtype D    f32 or bf16 for activations and the KV cache\n"
             "  -o PLAN                  write the plan there (atomically); - or no -o: standard\n"
@@ -162,12 +164,16 @@ int mgc_cmd_compile(int argc, char **argv)
                 fprintf(stderr,
                         "mgc compile: %s%s: %s on %s (%d device%s), %zu weights, prefill %zu ops, decode %zu ops "
                         "(%zu collectives); per device %.1f MiB weights + %.1f MiB KV cache + %.1f MiB activations "
-                        "= %.1f MiB of %.1f MiB\n",
+                        "= %.1f MiB of %.1f MiB usable (%.1f MiB DRAM less %.1f MiB reserved); KV cache %lld user%s x %lld "
+                        "positions\n",
                         to_tty ? "compiled " : "wrote ", to_tty ? o.spec_path : outpath, plan.model, plan.system,
                         plan.ndevices, plan.ndevices == 1 ? "" : "s", plan.nweights, plan.prefill.nops,
                         plan.decode.nops, nc, (double)plan.memory.weights / 1048576.0,
                         (double)plan.memory.kv_cache / 1048576.0, (double)plan.memory.activations / 1048576.0,
-                        (double)plan.memory.total / 1048576.0, (double)plan.memory.dram / 1048576.0);
+                        (double)plan.memory.total / 1048576.0, (double)plan.memory.usable / 1048576.0,
+                        (double)plan.memory.dram / 1048576.0,
+                        (double)(plan.memory.dram - plan.memory.usable) / 1048576.0, (long long)plan.cache_users,
+                        plan.cache_users == 1 ? "" : "s", (long long)plan.cache_len);
                 if (to_tty)
                     fprintf(stderr, "mgc compile: plan not written: give -o FILE (or -o - for standard output)\n");
             }

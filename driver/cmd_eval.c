@@ -7,11 +7,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "accuracy_floors.h"
 #include "atomic_file.h"
 #include "builtin_ref.h"
 #include "commands.h"
 #include "eval.h"
+#include "model_dir.h"
 #include "plan.h"
+#include "profile.h"
+#include "report_html.h"
+#include "tokenizer.h"
 
 void mgc_help_eval(FILE *out)
 {
@@ -40,7 +45,16 @@ void mgc_help_eval(FILE *out)
             "  --layers                 compare the residual stream after every decoder layer\n"
             "                           with the reference's hidden_states (PCC per layer) and\n"
             "                           name the first layer below --layers-threshold\n"
-            "  --layers-threshold X     default 0.99\n");
+            "  --layers-threshold X     default 0.99\n"
+            "  --expect-top1 X, --expect-top5 X, --expect-pcc X\n"
+            "                           accuracy floors (in [0, 1]) over all positions (pcc:\n"
+            "                           the minimum); they override the spec's `expect`.  A\n"
+            "                           missed floor prints FAILED after the report, exit 1\n"
+            "  --no-expect              ignore every accuracy floor\n"
+            "  --report FILE.html       write a self-contained HTML report (no network needed):\n"
+            "                           summary, text marked hit/top-5/miss, metric charts\n"
+            "  --profile                print where the time goes per op kind and per layer\n"
+            "  --profile-csv FILE       write the full per-op profile as CSV\n");
 }
 
 static double nz(double x) { return isnan(x) ? 0 : x; }
@@ -104,12 +118,21 @@ int mgc_cmd_eval(int argc, char **argv)
         {"layers", no_argument, 0, 'l'},          {"layers-threshold", required_argument, 0, 'L'},
         {"tokens", required_argument, 0, 't'},    {"prompt", required_argument, 0, 'T'},
         {"prompt-file", required_argument, 0, 'F'},
+        {"expect-top1", required_argument, 0, '1'}, {"expect-top5", required_argument, 0, '5'},
+        {"expect-pcc", required_argument, 0, 'c'},  {"no-expect", no_argument, 0, 'x'},
+        /* the bringup workflow: an HTML report, a per-op profile */
+        {"report", required_argument, 0, 'R'},   {"profile", no_argument, 0, 'Q'},
+        {"profile-csv", required_argument, 0, 'C'},
         {0, 0, 0, 0},
     };
     const char *model = NULL, *refpath = NULL, *json = NULL, *tokens = NULL, *prompt = NULL, *pfile = NULL;
     long long max_new = -1;
     int prefill_decode = 0, positions = 0, layers = 0;
     double threshold = 0.99;
+    double flag_floor[MGC_NFLOORS] = {-1, -1, -1};
+    int no_expect = 0;
+    const char *report = NULL, *profile_csv = NULL;
+    int profile = 0;
     optind = 0;
     opterr = 0;
     int c;
@@ -124,6 +147,9 @@ int mgc_cmd_eval(int argc, char **argv)
         case 't': tokens = optarg; break;
         case 'T': prompt = optarg; break;
         case 'F': pfile = optarg; break;
+        case 'R': report = optarg; break;
+        case 'Q': profile = 1; break;
+        case 'C': profile_csv = optarg; break;
         case 'L': {
             char *end;
             threshold = strtod(optarg, &end);
@@ -134,6 +160,20 @@ int mgc_cmd_eval(int argc, char **argv)
             layers = 1;
             break;
         }
+        case '1':
+        case '5':
+        case 'c': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (!*optarg || *end || !(v >= 0 && v <= 1)) {
+                fprintf(stderr, "mgc eval: --expect-%s takes a number in [0, 1], got '%s'\n",
+                        c == '1' ? "top1" : c == '5' ? "top5" : "pcc", optarg);
+                return MGC_EXIT_USAGE;
+            }
+            flag_floor[c == '1' ? MGC_FLOOR_TOP1 : c == '5' ? MGC_FLOOR_TOP5 : MGC_FLOOR_PCC] = v;
+            break;
+        }
+        case 'x': no_expect = 1; break;
         case 'n': {
             char *end;
             max_new = strtoll(optarg, &end, 10);
@@ -160,6 +200,12 @@ int mgc_cmd_eval(int argc, char **argv)
         return MGC_EXIT_USAGE;
     }
     mgc_error err = {{0}};
+    char mdir[3072]; /* --model as a local directory (HF cache layouts resolved) */
+    if (mgc_model_dir_resolve(model, mdir, sizeof mdir, &err) != 0) {
+        fprintf(stderr, "mgc eval: %s\n", err.msg);
+        return MGC_EXIT_INPUT;
+    }
+    model = mdir;
     mgc_plan plan;
     memset(&plan, 0, sizeof plan);
     ev_reference ref;
@@ -169,6 +215,8 @@ int mgc_cmd_eval(int argc, char **argv)
     memset(&res, 0, sizeof res);
     ev_layer_cmp lc;
     memset(&lc, 0, sizeof lc);
+    rt_profile *pf = NULL;
+    int32_t *top5 = NULL; /* our top-5 per position, for the report */
     int rc = MGC_EXIT_INPUT;
     if (mgc_plan_read(planpath, &plan, &err) != 0)
         goto fail;
@@ -195,7 +243,22 @@ int mgc_cmd_eval(int argc, char **argv)
         goto fail;
     if (layers && ev_layers(en, &ref, &lc, &err) != 0)
         goto fail;
+    if (profile || profile_csv) {
+        if (!(pf = rt_profile_new(&plan))) {
+            mgc_errorf(&err, "out of memory");
+            goto fail;
+        }
+        rt_profile_attach(en, pf);
+    }
     ev_opts o = {.prefill_decode = prefill_decode};
+    if (report) {
+        int64_t np = max_new >= 0 && !builtin && ref.prompt_len + max_new < ref.t ? ref.prompt_len + max_new : ref.t;
+        if (!(top5 = malloc(sizeof(int32_t) * 5 * (size_t)(np > 0 ? np : 1)))) {
+            mgc_errorf(&err, "out of memory");
+            goto fail;
+        }
+        o.top5_out = top5;
+    }
     if (max_new >= 0 && !builtin)
         o.max_positions = ref.prompt_len + max_new;
     if (isatty(2))
@@ -257,18 +320,69 @@ int mgc_cmd_eval(int argc, char **argv)
            dec_tps);
     if (json && write_json(json, &plan, &ref, &res, &err) != 0)
         goto fail;
-    printf("YT_METRICS={\"model\":\"%s\",\"system\":\"%s\",\"weights_dtype\":\"%s\",\"activations_dtype\":\"%s\","
+    if (profile)
+        rt_profile_print(pf, stdout);
+    if (profile_csv && rt_profile_write_csv(pf, profile_csv, &err) != 0)
+        goto fail;
+    char yt[2048];
+    snprintf(yt, sizeof yt, "{\"model\":\"%s\",\"system\":\"%s\",\"weights_dtype\":\"%s\",\"activations_dtype\":\"%s\","
            "\"tokens\":%lld,\"prompt_len\":%lld,\"top1\":%.6f,\"top5\":%.6f,\"pcc_min\":%.8f,\"pcc_mean\":%.8f,"
-           "\"max_abs_err\":%.6g,\"kl_mean\":%.6g,\"perplexity\":%.6g,\"prefill_tok_s\":%.2f,\"decode_tok_s_u\":%.2f%s}\n",
+           "\"max_abs_err\":%.6g,\"kl_mean\":%.6g,\"perplexity\":%.6g,\"prefill_tok_s\":%.2f,\"decode_tok_s_u\":%.2f%s}",
            plan.model, plan.system, mgc_dtype_name(plan.weights_dtype), mgc_dtype_name(plan.act_dtype),
            (long long)res.positions, (long long)res.prompt_len, nz(res.all.top1), nz(res.all.top5), nz(res.all.pcc_min),
            nz(res.all.pcc_mean), nz(res.all.max_abs_err), nz(res.all.kl_mean), nz(res.decode.perplexity), pre_tps, dec_tps,
            prefill_decode ? ",\"final\":false" : "");
+    if (report) {
+        /* tokens as text when the model has a tokenizer */
+        char tokpath[4096];
+        snprintf(tokpath, sizeof tokpath, "%s/tokenizer.json", model);
+        mgc_error terr = {{0}};
+        tokenizer *tok = access(tokpath, F_OK) == 0 ? tok_load(tokpath, &terr) : NULL;
+        if (!tok && access(tokpath, F_OK) == 0)
+            fprintf(stderr, "mgc eval: the report shows token ids: %s\n", terr.msg);
+        ev_report_in ri = {.plan = &plan, .ref = &ref, .res = &res, .our_top5 = top5, .layers = layers ? &lc : NULL,
+                           .layers_threshold = threshold, .tok = tok, .yt_metrics = yt};
+        int wrc = ev_report_html_write(&ri, report, &err);
+        tok_free(tok);
+        if (wrc != 0)
+            goto fail;
+        fprintf(stderr, "mgc eval: wrote the report %s\n", report);
+    }
+    printf("YT_METRICS=%s\n", yt);
     rc = MGC_EXIT_OK;
+    if (!no_expect) {
+        /* the plan's floors; a plan that carries none (written before plans
+         * recorded them) gets its spec's `expect`, and the flags override */
+        mgc_floors fl;
+        mgc_floors_init(&fl);
+        const double floor_of_plan[MGC_NFLOORS] = {plan.expect_top1, plan.expect_top5, plan.expect_pcc};
+        if (floor_of_plan[0] > 0 || floor_of_plan[1] > 0 || floor_of_plan[2] > 0) {
+            mgc_floors_from_spec(&fl, plan.spec); /* for the spec line in messages */
+            for (int i = 0; i < MGC_NFLOORS; i++) {
+                char from[sizeof fl.from[i]];
+                snprintf(from, sizeof from, "%s", fl.from[i][0] ? fl.from[i] : "the plan's expect");
+                if (floor_of_plan[i] >= 0)
+                    mgc_floors_set(&fl, i, floor_of_plan[i], from);
+                else
+                    fl.v[i] = -1;
+            }
+        } else {
+            mgc_floors_from_spec(&fl, plan.spec);
+        }
+        static const char *const flag_names[MGC_NFLOORS] = {"--expect-top1", "--expect-top5", "--expect-pcc"};
+        for (int i = 0; i < MGC_NFLOORS; i++)
+            if (flag_floor[i] >= 0)
+                mgc_floors_set(&fl, i, flag_floor[i], flag_names[i]);
+        fflush(stdout);
+        if (mgc_floors_check(&fl, res.all.top1, res.all.top5, res.all.pcc_min, stderr) > 0)
+            rc = MGC_EXIT_INPUT;
+    }
     goto out;
 fail:
     fprintf(stderr, "mgc eval: %s\n", err.msg);
 out:
+    rt_profile_free(pf);
+    free(top5);
     ev_result_free(&res);
     ev_layer_cmp_free(&lc);
     rt_engine_free(en);

@@ -8,8 +8,12 @@
 
 #include "commands.h"
 #include "engine.h"
+#include "eos.h"
+#include "text_stream.h"
 #include "plan.h"
+#include "profile.h"
 #include "generate.h"
+#include "model_dir.h"
 #include "prompt.h"
 #include "sampling.h"
 #include "tokenizer.h"
@@ -31,7 +35,39 @@ void mgc_help_run(FILE *out)
             "  --top-k K            sample among the K most likely (0 = all)\n"
             "  --top-p P            nucleus sampling mass in (0, 1] (default 1)\n"
             "  --seed S             sampling seed (default 0); user u uses S + u\n"
-            "  --users B            decode B users as one batch, each from the same prompt\n");
+            "  --users B            decode B users as one batch, each from the same prompt\n"
+            "  --profile            print where the time goes per op kind and per layer\n"
+            "  --profile-csv FILE   write the full per-op profile as CSV\n"
+            "  --ignore-eos         generate all --max-new-tokens tokens; by default a user stops\n"
+            "                       at the model's end-of-sequence token (eos_token_id of\n"
+            "                       generation_config.json or config.json), which is printed\n"
+            "\n"
+            "With a tokenizer.json in DIR and one user, the text is printed as it is generated.\n");
+}
+
+/* One user's text, printed as its tokens arrive. */
+typedef struct run_stream {
+    const tokenizer *tok; /* NULL: nothing to stream */
+    ev_text_stream text;
+    mgc_error err;
+} run_stream;
+
+static int stream_token(void *ud, int user, int32_t token)
+{
+    run_stream *rs = ud;
+    const char *piece = "";
+    if (!rs->tok)
+        return 0;
+    if (ev_text_stream_push(&rs->text, token, &piece, &rs->err) != 0) {
+        /* the ids still matter: say why there is no text and go on */
+        fprintf(stderr, "%smgc run: cannot decode the text: %s\n", rs->text.emitted ? "\n" : "", rs->err.msg);
+        rs->tok = NULL;
+        rs->err.msg[0] = 0;
+        return 0;
+    }
+    fputs(piece, stdout);
+    fflush(stdout);
+    return 0;
 }
 
 int mgc_cmd_run(int argc, char **argv)
@@ -41,12 +77,18 @@ int mgc_cmd_run(int argc, char **argv)
         {"prompt", required_argument, 0, 'p'},      {"max-new-tokens", required_argument, 0, 'n'},
         {"temperature", required_argument, 0, 'T'}, {"top-k", required_argument, 0, 'k'},
         {"top-p", required_argument, 0, 'P'},       {"seed", required_argument, 0, 's'},
-        {"users", required_argument, 0, 'u'},       {0, 0, 0, 0},
+        {"users", required_argument, 0, 'u'},       {"ignore-eos", no_argument, 0, 'E'},
+        /* per-op profile */
+        {"profile", no_argument, 0, 'Q'},           {"profile-csv", required_argument, 0, 'C'},
+        {0, 0, 0, 0},
     };
     const char *model = NULL, *tokens = NULL, *prompt = NULL;
     long max_new = 32, users = 1, top_k = 0;
     double temperature = 0, top_p = 1;
     unsigned long long seed = 0;
+    const char *profile_csv = NULL;
+    int profile = 0;
+    int ignore_eos = 0;
     optind = 0;
     opterr = 0;
     int c;
@@ -62,6 +104,9 @@ int mgc_cmd_run(int argc, char **argv)
         case 'P': top_p = strtod(optarg, &end); break;
         case 's': seed = strtoull(optarg, &end, 10); break;
         case 'u': users = strtol(optarg, &end, 10); break;
+        case 'Q': profile = 1; break;
+        case 'C': profile_csv = optarg; break;
+        case 'E': ignore_eos = 1; break;
         default:
             fprintf(stderr, "mgc run: unknown or incomplete option '%s' (see mgc run --help)\n", argv[optind - 1]);
             return MGC_EXIT_USAGE;
@@ -91,6 +136,12 @@ int mgc_cmd_run(int argc, char **argv)
         return MGC_EXIT_USAGE;
     }
     mgc_error err = {{0}};
+    char mdir[3072]; /* --model as a local directory (HF cache layouts resolved) */
+    if (mgc_model_dir_resolve(model, mdir, sizeof mdir, &err) != 0) {
+        fprintf(stderr, "mgc run: %s\n", err.msg);
+        return MGC_EXIT_INPUT;
+    }
+    model = mdir;
     if (ev_sampler_check((float)temperature, (int)top_k, (float)top_p, &err) != 0) {
         fprintf(stderr, "mgc run: %s\n", err.msg);
         return MGC_EXIT_USAGE;
@@ -113,6 +164,7 @@ int mgc_cmd_run(int argc, char **argv)
     mgc_plan plan;
     memset(&plan, 0, sizeof plan);
     rt_engine *en = NULL;
+    rt_profile *pf = NULL;
     int rc = MGC_EXIT_INPUT;
     int32_t **gen = calloc((size_t)users, sizeof *gen);
     const int32_t **prompts = calloc((size_t)users, sizeof *prompts);
@@ -132,32 +184,79 @@ int mgc_cmd_run(int argc, char **argv)
     rt_engine_opts eo = {.progress = isatty(2)};
     if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
         goto fail;
-    ev_generate_stats st;
-    if (ev_generate(en, (int)users, prompts, nprompt, (int)max_new, samplers, gen, &st, &err) != 0)
+    if (profile || profile_csv) {
+        if (!(pf = rt_profile_new(&plan))) {
+            mgc_errorf(&err, "out of memory");
+            goto fail;
+        }
+        rt_profile_attach(en, pf);
+    }
+    /* Stopping at EOS and streaming the text: the ids come from the model
+     * directory as HF's generate() takes them; one user's text is printed
+     * piece by piece as its tokens arrive (several users at the end). */
+    int32_t eos[EV_EOS_MAX];
+    int neos = 0;
+    if (!ignore_eos && ev_eos_ids(model, eos, &neos, &err) != 0)
         goto fail;
-    /* the text too, where the model has a tokenizer */
     char tokpath[4096];
     snprintf(tokpath, sizeof tokpath, "%s/tokenizer.json", model);
     tokenizer *tok = access(tokpath, F_OK) == 0 ? tok_load(tokpath, &err) : NULL;
     if (!tok && access(tokpath, F_OK) == 0)
         fprintf(stderr, "mgc run: not decoding the text: %s\n", err.msg);
+    run_stream rs = {.tok = users == 1 ? tok : NULL};
+    ev_text_stream_init(&rs.text, rs.tok);
+    int *nout = calloc((size_t)users, sizeof *nout);
+    ev_generate_ctl ctl = {.stop = eos, .nstop = neos, .on_token = stream_token, .ud = &rs, .n_out = nout};
+    ev_generate_stats st;
+    if (rs.tok) {
+        printf("user 0 text: ");
+        fflush(stdout);
+    }
+    if (!nout ||
+        ev_generate_ctl_run(en, (int)users, prompts, nprompt, (int)max_new, samplers, &ctl, gen, &st, &err) != 0) {
+        if (!nout)
+            mgc_errorf(&err, "out of memory");
+        if (rs.err.msg[0])
+            err = rs.err;
+        if (users == 1 && tok)
+            printf("\n");
+        ev_text_stream_free(&rs.text);
+        free(nout);
+        tok_free(tok);
+        goto fail;
+    }
+    if (users == 1 && tok) {
+        const char *rest = "";
+        if (rs.tok && ev_text_stream_finish(&rs.text, &rest, &err) == 0)
+            fputs(rest, stdout);
+        printf("\n");
+    }
+    ev_text_stream_free(&rs.text);
     for (int u = 0; u < users; u++) {
         printf("user %d:", u);
-        for (long i = 0; i < max_new; i++)
+        for (int i = 0; i < nout[u]; i++)
             printf(" %d", gen[u][i]);
         printf("\n");
+        if (nout[u] < max_new)
+            fprintf(stderr, "mgc run: user %d stopped at end-of-sequence token %d after %d tokens\n", u,
+                    gen[u][nout[u] - 1], nout[u]);
         char *text = NULL;
         size_t len = 0;
-        if (tok && tok_decode(tok, gen[u], (size_t)max_new, 0, &text, &len, &err) == 0)
+        if (tok && users > 1 && tok_decode(tok, gen[u], (size_t)nout[u], 0, &text, &len, &err) == 0)
             printf("user %d text: %s\n", u, text);
-        else if (tok)
+        else if (tok && users > 1)
             fprintf(stderr, "mgc run: user %d: cannot decode the text: %s\n", u, err.msg);
         free(text);
     }
+    free(nout);
     tok_free(tok);
     fprintf(stderr, "mgc run: prefill %d tokens x %ld user%s in %.3f s; decode %d steps in %.3f s (%.1f tok/s/user)\n",
             nprompt, users, users == 1 ? "" : "s", st.prefill_seconds, st.decode_steps, st.decode_seconds,
             st.decode_steps && st.decode_seconds > 0 ? st.decode_steps / st.decode_seconds : 0.0);
+    if (profile)
+        rt_profile_print(pf, stdout);
+    if (profile_csv && rt_profile_write_csv(pf, profile_csv, &err) != 0)
+        goto fail;
     rc = MGC_EXIT_OK;
     goto out;
 fail:
@@ -169,6 +268,7 @@ out:
     free(prompts);
     free(samplers);
     free(prompt_ids);
+    rt_profile_free(pf);
     rt_engine_free(en);
     mgc_plan_free(&plan);
     return rc;

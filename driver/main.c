@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "mgc.h"
 
 static void usage(FILE *out)
 {
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
         return MGC_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("mgc 0.1\n");
+        printf("mgc %s\n", mgc_version());
         return MGC_EXIT_OK;
     }
     for (int i = 0; i < mgc_ncommands; i++) {

@@ -9,10 +9,19 @@
 #include "compile.h"
 
 typedef struct mgc_model_dir {
+    char dir[3072];            /* the checkpoint directory --model named (resolved) */
     char config[4096];         /* DIR/config.json */
     rt_ckpt *ck;               /* NULL when DIR holds no checkpoint */
     mgc_tensor_lookup lookup;  /* answers from ck */
 } mgc_model_dir;
+
+/* Where the checkpoint named by --model is.  `arg` is a local directory, a
+ * HuggingFace cache entry (`models--ORG--NAME`, whose snapshot is taken), or
+ * a hub id `ORG/NAME` found in the local HF cache ($HF_HUB_CACHE, else
+ * $HF_HOME/hub, else ~/.cache/huggingface/hub): the snapshot refs/main
+ * points at, or the only one.  mgc never downloads: anything else is an
+ * error that says so.  Writes the directory to out[size]. */
+int mgc_model_dir_resolve(const char *arg, char *out, size_t size, mgc_error *e);
 
 /* need_weights: a directory without model.safetensors (or its index) is an
  * error; otherwise it is compiled from config.json alone. */

@@ -22,6 +22,32 @@ static int64_t first_non_finite(const float *v, size_t n)
     return -1;
 }
 
+/* The sequence length past which a LongRoPE plan switches to its long
+ * factors (original_max_position_embeddings), or 0 when it has none. */
+static int64_t longrope_switch(const mgc_plan *p)
+{
+    for (size_t k = 0; k < p->nropes; k++)
+        if (p->ropes[k].kind == MGC_ROPE_LONGROPE)
+            return p->ropes[k].original_max;
+    return 0;
+}
+
+/* Our five most likely tokens of one row (ties to the lowest index). */
+static void top5_of(const float *row, int64_t vocab, int32_t *out)
+{
+    for (int k = 0; k < 5; k++)
+        out[k] = -1;
+    for (int64_t i = 0; i < vocab; i++) {
+        int k = 5;
+        while (k > 0 && (out[k - 1] < 0 || row[i] > row[out[k - 1]]))
+            k--;
+        if (k == 5)
+            continue;
+        memmove(out + k + 1, out + k, sizeof(int32_t) * (size_t)(4 - k));
+        out[k] = (int32_t)i;
+    }
+}
+
 static int score(const ev_reference *ref, const float *ours, int64_t pos, rt_pos_metrics *m, mgc_error *e)
 {
     int64_t bad = first_non_finite(ours, (size_t)ref->vocab);
@@ -81,18 +107,37 @@ int ev_teacher_forcing(rt_engine *en, const ev_reference *ref, const ev_opts *o,
         rc = score(ref, row + p * vocab, p, &out->pos[p], e);
         if (o && o->logits_out)
             memcpy(o->logits_out + p * vocab, row + p * vocab, sizeof(float) * (size_t)vocab);
+        if (o && o->top5_out)
+            top5_of(row + p * vocab, vocab, o->top5_out + p * 5);
         ev_metrics_acc_add(&all, &out->pos[p]);
         ev_metrics_acc_add(&pre, &out->pos[p]);
     }
     double t1 = now();
+    int64_t sw = longrope_switch(rt_engine_plan(en));
+    float *seqrows = NULL; /* the re-prefill's rows, at most once */
     for (int64_t p = plen; p < total && rc == 0; p++) {
         int user = 0;
         int32_t tok = ref->input_ids[p], pos = (int32_t)p;
-        rc = rt_engine_decode(en, 1, &user, &tok, &pos, row, e);
+        const float *got = row;
+        if (sw > 0 && p == sw) {
+            /* The sequence grows past LongRoPE's original length: HF's
+             * generate() drops the cache (keys rotated with the short
+             * factors) and runs the whole sequence again with the long ones,
+             * as mgc run does; the logits of this step are the last row. */
+            if (!seqrows)
+                seqrows = malloc(sizeof(float) * (size_t)(p + 1) * (size_t)vocab);
+            rc = seqrows ? rt_engine_prefill(en, 0, ref->input_ids, (int)(p + 1), 0, seqrows, e)
+                         : mgc_errorf(e, "out of memory");
+            got = seqrows + p * vocab;
+        } else {
+            rc = rt_engine_decode(en, 1, &user, &tok, &pos, row, e);
+        }
         if (rc == 0)
-            rc = score(ref, row, p, &out->pos[p], e);
+            rc = score(ref, got, p, &out->pos[p], e);
         if (rc == 0 && o && o->logits_out)
-            memcpy(o->logits_out + p * vocab, row, sizeof(float) * (size_t)vocab);
+            memcpy(o->logits_out + p * vocab, got, sizeof(float) * (size_t)vocab);
+        if (rc == 0 && o && o->top5_out)
+            top5_of(got, vocab, o->top5_out + p * 5);
         ev_metrics_acc_add(&all, &out->pos[p]);
         ev_metrics_acc_add(&dec, &out->pos[p]);
         out->decode_steps++;
@@ -100,6 +145,7 @@ int ev_teacher_forcing(rt_engine *en, const ev_reference *ref, const ev_opts *o,
             o->on_step(o->ud, p + 1 - plen, total - plen);
     }
     out->decode_seconds = now() - t1;
+    free(seqrows);
     free(row);
     ev_metrics_acc_finish(&all, &out->all);
     ev_metrics_acc_finish(&pre, &out->prefill);

@@ -14,6 +14,7 @@ typedef struct ev_opts {
     int prefill_decode;     /* debug: run the prompt through the decode path too */
     int64_t max_positions;  /* stop after this many positions (0 = the whole reference) */
     float *logits_out;      /* if set: [positions][vocab] our logits */
+    int32_t *top5_out;      /* if set: [positions][5] our five most likely tokens (the report) */
     void (*on_step)(void *ud, int64_t done, int64_t total); /* progress, may be NULL */
     void *ud;
 } ev_opts;

@@ -23,4 +23,22 @@ typedef struct ev_generate_stats {
 int ev_generate(rt_engine *en, int users, const int32_t *const *prompts, int nprompt, int n_new,
                 ev_sampler *samplers, int32_t **out, ev_generate_stats *stats, mgc_error *e);
 
+/* Stopping early and watching tokens as they come. */
+typedef struct ev_generate_ctl {
+    /* A user whose token is one of these stops (the token is kept in its
+     * output, as HF keeps the EOS); the others go on, decoded as a smaller
+     * batch.  NULL / 0: nobody stops before n_new. */
+    const int32_t *stop;
+    int nstop;
+    /* Called for every token drawn, in order; nonzero stops everyone (the
+     * call then fails with `e` saying so).  May be NULL. */
+    int (*on_token)(void *ud, int user, int32_t token);
+    void *ud;
+    int *n_out;   /* [users]: how many tokens each user got (may be NULL) */
+} ev_generate_ctl;
+
+int ev_generate_ctl_run(rt_engine *en, int users, const int32_t *const *prompts, int nprompt, int n_new,
+                        ev_sampler *samplers, const ev_generate_ctl *ctl, int32_t **out, ev_generate_stats *stats,
+                        mgc_error *e);
+
 #endif

@@ -1,7 +1,9 @@
 /* reference.h: a reference file for eval, in the format the HF fixtures use
  * (safetensors): input_ids I64 [T], logits F32 [T, V], top5 I64 [T, 5],
  * optionally hidden_states F32 [L+1, T, H], and `prompt_len` in the
- * metadata.  Every tensor is validated against the others on load. */
+ * metadata.  Every tensor is validated against the others on load.  The
+ * format is described once, in docs/reference-format.md (also what
+ * scripts/hf_reference.py writes); keep the two in step. */
 #ifndef RT_REFERENCE_H
 #define RT_REFERENCE_H
 

@@ -39,7 +39,7 @@ typedef struct mgc_tokval {
     double fval;
 } mgc_tokval;
 
-enum { MGC_MAX_NEST = 256, MGC_MAX_FILE = 8 * 1024 * 1024 };
+enum { MGC_MAX_NEST = 256, MGC_MAX_FILE = 8 * 1024 * 1024, MGC_MAX_NAME = 256 };
 
 typedef struct mgc_parse_ctx mgc_parse_ctx;
 }
@@ -193,7 +193,8 @@ static void add_top(mgc_parse_ctx *ctx, mgc_ast_stmt *s)
 %token <tok> NAME "name" INT "integer" FLOAT "float" STRING "string" WEIGHT "weight name"
 %token IMPORT "import" MODEL "model" ON "on" PRECISION "precision" CACHE "cache" LET "let"
 %token DEF "def" FORWARD "forward" FOR "for" IN "in" RETURN "return" TIED "tied"
-%token NEWLINE "end of line" DOTDOT ".." QQ "??"
+%token IF "if" ELSE "else" AND "and" OR "or" NOT "not" IGNORE "ignore" EXPECT "expect"
+%token NEWLINE "end of line" DOTDOT ".." QQ "??" POW "**" FLOORDIV "//" EQ "==" NE "!=" LE "<=" GE ">="
 
 %type <expr> expr primary postfix
 %type <stmt> stmt block_stmt
@@ -203,10 +204,18 @@ static void add_top(mgc_parse_ctx *ctx, mgc_ast_stmt *s)
 %type <annot> annot
 %type <tok> ident
 
+/* Python's order, lowest first; `??` sits between the comparisons and the
+ * arithmetic, so `config.x ?? a / b` and `config.x ?? 0 == 1` read as meant. */
+%right IF ELSE
+%left OR
+%left AND
+%precedence NOT
+%nonassoc EQ NE '<' LE '>' GE
 %left QQ
 %left '+' '-'
-%left '*' '/'
+%left '*' '/' FLOORDIV '%'
 %precedence UMINUS
+%right POW
 
 %%
 
@@ -268,6 +277,15 @@ stmt
           $$->name_span = span_of(ctx, @1);
           $$->value = $3;
           set_annots($$, $4);
+      }
+    | IGNORE postfix { /* w"glob" or config.key: check.c says which else is wrong */
+          $$ = stmt_new(ctx, MGC_ST_IGNORE, @$);
+          $$->value = $2;
+      }
+    | EXPECT settings {
+          $$ = stmt_new(ctx, MGC_ST_EXPECT, @$);
+          $$->settings = $2->items;
+          $$->nsettings = $2->n;
       }
     | RETURN expr annots {
           $$ = stmt_new(ctx, MGC_ST_RETURN, @$);
@@ -379,9 +397,39 @@ expr
     | expr '-' expr               { $$ = binary(ctx, MGC_OP_SUB, $1, $3, @$, @2); }
     | expr '*' expr               { $$ = binary(ctx, MGC_OP_MUL, $1, $3, @$, @2); }
     | expr '/' expr               { $$ = binary(ctx, MGC_OP_DIV, $1, $3, @$, @2); }
+    | expr FLOORDIV expr          { $$ = binary(ctx, MGC_OP_FLOORDIV, $1, $3, @$, @2); }
+    | expr '%' expr               { $$ = binary(ctx, MGC_OP_MOD, $1, $3, @$, @2); }
+    | expr POW expr               { $$ = binary(ctx, MGC_OP_POW, $1, $3, @$, @2); }
+    | expr EQ expr                { $$ = binary(ctx, MGC_OP_EQ, $1, $3, @$, @2); }
+    | expr NE expr                { $$ = binary(ctx, MGC_OP_NE, $1, $3, @$, @2); }
+    | expr '<' expr               { $$ = binary(ctx, MGC_OP_LT, $1, $3, @$, @2); }
+    | expr LE expr                { $$ = binary(ctx, MGC_OP_LE, $1, $3, @$, @2); }
+    | expr '>' expr               { $$ = binary(ctx, MGC_OP_GT, $1, $3, @$, @2); }
+    | expr GE expr                { $$ = binary(ctx, MGC_OP_GE, $1, $3, @$, @2); }
+    | expr AND expr               { $$ = binary(ctx, MGC_OP_AND, $1, $3, @$, @2); }
+    | expr OR expr                { $$ = binary(ctx, MGC_OP_OR, $1, $3, @$, @2); }
+    | expr IF expr ELSE expr {
+          $$ = binary(ctx, MGC_OP_DEFAULT, $1, $5, @$, @2);
+          $$->kind = MGC_EX_COND;
+          $$->cond = $3;
+          if ($3->depth >= $$->depth) {
+              $$->depth = $3->depth + 1;
+              if ($$->depth > MGC_MAX_NEST && !ctx->stop) {
+                  mgc_error_at(ctx->diags, span_of(ctx, @2), "too deeply nested (the limit is %d levels)",
+                               MGC_MAX_NEST);
+                  ctx->stop = 1;
+              }
+          }
+      }
     | '-' expr %prec UMINUS {
           $$ = expr_new(ctx, MGC_EX_UNARY, @$);
           $$->op = MGC_OP_NEG;
+          $$->rhs = $2;
+          $$->depth = $2->depth + 1;
+      }
+    | NOT expr {
+          $$ = expr_new(ctx, MGC_EX_UNARY, @$);
+          $$->op = MGC_OP_NOT;
           $$->rhs = $2;
           $$->depth = $2->depth + 1;
       }
@@ -501,7 +549,21 @@ static int starts_expr(yysymbol_kind_t k)
 {
     return k == YYSYMBOL_NAME || k == YYSYMBOL_INT || k == YYSYMBOL_FLOAT || k == YYSYMBOL_STRING ||
            k == YYSYMBOL_WEIGHT || k == YYSYMBOL_TIED || k == YYSYMBOL_CACHE ||
-           strcmp(yysymbol_name(k), "'('") == 0 || strcmp(yysymbol_name(k), "'-'") == 0;
+           k == YYSYMBOL_NOT || strcmp(yysymbol_name(k), "'('") == 0 || strcmp(yysymbol_name(k), "'-'") == 0;
+}
+
+/* Binary operators (and `if` of a conditional): summarised as "an
+ * operator" when many of them are expected, which is after any operand. */
+static int is_operator(yysymbol_kind_t k)
+{
+    static const char *const ops[] = {"'+'", "'-'", "'*'", "'/'", "'%'", "'<'", "'>'"};
+    if (k == YYSYMBOL_QQ || k == YYSYMBOL_POW || k == YYSYMBOL_FLOORDIV || k == YYSYMBOL_EQ || k == YYSYMBOL_NE ||
+        k == YYSYMBOL_LE || k == YYSYMBOL_GE || k == YYSYMBOL_IF || k == YYSYMBOL_AND || k == YYSYMBOL_OR)
+        return 1;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(yysymbol_name(k), ops[i]) == 0)
+            return 1;
+    return 0;
 }
 
 static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_parse_ctx *ctx)
@@ -518,6 +580,10 @@ static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_pa
     for (int i = 0; i < n; i++)
         nexpr += starts_expr(exp[i]);
     int collapse = nexpr >= 6;
+    int nops = 0;
+    for (int i = 0; i < n; i++)
+        nops += is_operator(exp[i]);
+    int collapse_ops = !collapse && nops >= 6;
 
     char msg[512], buf[64];
     size_t len = 0;
@@ -526,9 +592,12 @@ static int yyreport_syntax_error(const yypcontext_t *pctx, void *scanner, mgc_pa
     int m = 0;
     if (collapse)
         items[m++] = "an expression";
+    if (collapse_ops)
+        items[m++] = "an operator";
     for (int i = 0; i < n; i++) {
         /* error-recovery-only and internal symbols are never worth naming */
-        if ((collapse && starts_expr(exp[i])) || exp[i] == YYSYMBOL_YYerror || exp[i] == YYSYMBOL_YYUNDEF)
+        if ((collapse && starts_expr(exp[i])) || (collapse_ops && is_operator(exp[i])) ||
+            exp[i] == YYSYMBOL_YYerror || exp[i] == YYSYMBOL_YYUNDEF)
             continue;
         const char *s = kind_name(exp[i], names[m], sizeof names[m]);
         if (s != names[m])

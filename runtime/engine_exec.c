@@ -12,6 +12,7 @@
 
 #include "ccl.h"
 #include "engine_internal.h"
+#include "profile.h"
 
 static float *buf(const rt_device *d, const mgc_plan_entry *en, int id)
 {
@@ -52,6 +53,13 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
     size_t n = (size_t)rows * (size_t)cols;
     const float *x = op->in[0] >= 0 ? buf(d, ent, op->in[0]) : NULL;
     int bf16 = op->out >= 0 && ent->bufs[op->out].dtype == MGC_BF16;
+    const float *y = op->in[1] >= 0 ? buf(d, ent, op->in[1]) : NULL;
+    if (op->device >= 0 && op->device != ctx->device) {
+        /* expert parallel: another device runs it; ours contributes zeros */
+        if (out)
+            memset(out, 0, sizeof(float) * n);
+        return 0;
+    }
     switch (op->kernel) {
     case MGC_K_EMBEDDING:
         rt_embedding((const int32_t *)x, rows, &d->mats[op->weight], out);
@@ -79,11 +87,11 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
         return 0;
     case MGC_K_SDPA:
         if (c->start == 0)
-            rt_attention_prefill(x, buf(d, ent, op->in[1]), buf(d, ent, op->in[2]), rows, op->n_heads, op->n_kv_heads,
-                                 op->head_dim, (float)op->scale, out, d->scratch);
+            rt_attention_prefill_ex(x, y, buf(d, ent, op->in[2]), rows, op->n_heads, op->n_kv_heads, op->head_dim,
+                                    (float)op->scale, op->window, (float)op->softcap, out, d->scratch);
         else
-            rt_attention_prefill_cached(x, &d->caches[op->layer], c->user, rows, c->start, op->n_heads,
-                                        (float)op->scale, out, d->scratch);
+            rt_attention_prefill_cached_ex(x, &d->caches[op->layer], c->user, rows, c->start, op->n_heads,
+                                           (float)op->scale, op->window, (float)op->softcap, out, d->scratch);
         break;
     case MGC_K_UPDATE_CACHE:
         rt_cache_update(&d->caches[op->layer], rows, c->users, x, buf(d, ent, op->in[1]), c->pos);
@@ -92,19 +100,17 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
         int32_t len[1024];
         for (int r = 0; r < rows; r++)
             len[r] = c->pos[r] + 1;
-        rt_attention_decode(x, &d->caches[op->layer], rows, c->users, len, op->n_heads, (float)op->scale, out,
-                            d->scratch);
+        rt_attention_decode_ex(rt_kernels_isa(), x, &d->caches[op->layer], rows, c->users, len, op->n_heads,
+                               (float)op->scale, op->window, (float)op->softcap, out, d->scratch);
         break;
     }
     case MGC_K_ADD:
         rt_add(x, buf(d, ent, op->in[1]), out, n);
         break;
-    case MGC_K_SUB: {
-        const float *y = buf(d, ent, op->in[1]);
+    case MGC_K_SUB:
         for (size_t i = 0; i < n; i++)
             out[i] = x[i] - y[i];
         break;
-    }
     case MGC_K_MUL:
         rt_mul(x, buf(d, ent, op->in[1]), out, n);
         break;
@@ -145,6 +151,55 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
         float *dst = ctx->device == 0 ? c->logits : NULL;
         return gather_cols(ctx, d, x, rows, local, op->vocab, dst, op->vocab, e);
     }
+    case MGC_K_ADD_BIAS:
+        rt_add_bias(x, rows, (int)cols, d->vecs[op->weight], out);
+        break;
+    case MGC_K_LAYER_NORM: {
+        const float *bias = op->weight2 >= 0 ? d->vecs[op->weight2] : NULL;
+        if (op->group > 0)
+            rt_layer_norm(x, (int)(n / (size_t)op->group), op->group, d->vecs[op->weight], bias, (float)op->eps, out);
+        else
+            rt_layer_norm(x, rows, (int)cols, d->vecs[op->weight], bias, (float)op->eps, out);
+        break;
+    }
+    case MGC_K_ADD_SCALAR:
+        rt_add_scalar(x, (float)op->scale, out, n);
+        break;
+    case MGC_K_DIV_SCALAR:
+        rt_div_scalar(x, (float)op->scale, out, n);
+        break;
+    case MGC_K_DIV:
+        rt_div(x, y, out, n);
+        break;
+    case MGC_K_TANH:
+        rt_tanh(x, out, n);
+        break;
+    case MGC_K_EXP:
+        rt_exp_f32(x, out, n);
+        break;
+    case MGC_K_RELU:
+        rt_relu(x, out, n);
+        break;
+    case MGC_K_SIGMOID:
+        rt_sigmoid(x, out, n);
+        break;
+    case MGC_K_SOFTCAP:
+        rt_softcap(x, (float)op->scale, out, n);
+        break;
+    case MGC_K_POS_EMBEDDING:
+        /* the positions of the rows, as rotary gets them (prefill chunks
+         * start at c->start; decode rows at each user's position) */
+        rt_embedding(c->pos, rows, &d->mats[op->weight], out);
+        break;
+    case MGC_K_ROUTE:
+        rt_route(x, rows, (int)cols, op->top_k, out);
+        break;
+    case MGC_K_EXPERT_SCALE:
+        rt_expert_scale(x, rows, (int)cols, y, (int)ent->bufs[op->in[1]].cols, op->expert, out);
+        break;
+    case MGC_K_SHARD:
+        rt_shard_cols(x, rows, (int)ent->bufs[op->in[0]].cols, ctx->device, op->replicas, (int)cols, out);
+        break;
     default:
         return mgc_errorf(e, "unknown kernel %d", (int)op->kernel);
     }
@@ -165,10 +220,15 @@ int rt_engine_device_run(rt_device_ctx *ctx, void *arg)
     /* token ids go into the input buffer (int32 bits in f32 slots) */
     memcpy(buf(d, ent, ent->input), c->tokens, sizeof(int32_t) * (size_t)c->rows);
     mgc_error e = {{0}};
-    for (size_t i = 0; i < ent->nops; i++)
+    rt_profile *pf = en->profile; /* NULL unless profiling: one predictable branch per op */
+    for (size_t i = 0; i < ent->nops; i++) {
+        uint64_t t0 = pf ? rt_profile_now() : 0;
         if (run_op(ctx, en, d, c, &ent->ops[i], &e) != 0)
             return mgc_errorf(ctx->err, "%s (op %zu, %s, from %s)", e.msg, i, mgc_kernel_name(ent->ops[i].kernel),
                               ent->ops[i].where ? ent->ops[i].where : "?");
+        if (pf)
+            rt_profile_op(pf, ctx->device, c->decode, i, c->rows, t0);
+    }
     return 0;
 }
 

@@ -40,6 +40,7 @@ struct rt_engine {
     rt_mesh *mesh;
     rt_device *dev;
     int64_t vocab;
+    struct rt_profile *profile; /* per-op timing (profile.h), NULL = off */
 };
 
 int rt_engine_device_run(rt_device_ctx *ctx, void *arg);

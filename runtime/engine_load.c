@@ -2,7 +2,11 @@
  *
  * For every weight and every device, read exactly the slice the plan names
  * from the checkpoint (converted to f32 one slice at a time), zero-pad it to
- * the local shape, and store it at the plan's dtype.  The checkpoint is
+ * the local shape, and store it at the plan's dtype.  Plan version 2 adds
+ * bias vectors (stored f32 like norms), transposed checkpoint tensors
+ * (GPT-2's Conv1D [in, out], turned to [out, in] before conversion),
+ * derived values (w * scale + offset in f32) and owned weights (only the
+ * owner loads them); a split with replicas is just slices that repeat.  The checkpoint is
  * checked against the plan first, so a wrong model fails before any work:
  * every tensor present, with the shape and a dtype the loader reads. */
 #include <math.h>
@@ -85,7 +89,21 @@ static int check_tensor(const mgc_plan_weight *w, const rt_st_tensor *t, const c
     return 0;
 }
 
-/* Reads device `dv`'s slice of `w` into a zeroed local f32 buffer. */
+/* value * derive_scale + derive_offset in f32 (Gemma's 1 + w norms), on
+ * the values read only: padding stays zero. */
+static void derive(const mgc_plan_weight *w, float *x, size_t n)
+{
+    if (w->derive_scale == 1.0 && w->derive_offset == 0.0)
+        return;
+    const float a = (float)w->derive_scale, b = (float)w->derive_offset;
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] * a + b;
+}
+
+/* Reads device `dv`'s slice of `w` into a zeroed local f32 buffer
+ * [local0][local1] in the logical [out, in] orientation.  A transposed
+ * weight's checkpoint holds [in, out]: its slice is read as stored and
+ * transposed here, before any conversion to the storage dtype. */
 static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, float *local, mgc_error *e)
 {
     const mgc_weight_slice *s = &w->slices[dv];
@@ -98,15 +116,29 @@ static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, f
         l1 = l0, l0 = 1;
     if (r1 <= r0 || c1 <= c0)
         return 0; /* a device holding only padding */
-    if (c1 - c0 == l1)
-        return rt_st_read_f32(t, r0, r1, c0, c1, local, e);
-    /* narrower than the local width (padding columns): read, then spread rows */
-    float *tmp = malloc(sizeof(float) * (size_t)((r1 - r0) * (c1 - c0)));
+    int64_t nr = r1 - r0, nc = c1 - c0;
+    if (c1 - c0 == l1 && !w->transposed) {
+        if (rt_st_read_f32(t, r0, r1, c0, c1, local, e) != 0)
+            return -1;
+        derive(w, local, (size_t)(nr * nc));
+        return 0;
+    }
+    /* narrower than the local width (padding columns), or transposed: read, then place */
+    float *tmp = malloc(sizeof(float) * (size_t)(nr * nc));
     if (!tmp)
         return mgc_errorf(e, "out of memory loading '%s'", w->hf_name);
-    int rc = rt_st_read_f32(t, r0, r1, c0, c1, tmp, e);
-    for (int64_t r = 0; rc == 0 && r < r1 - r0; r++)
-        memcpy(local + r * l1, tmp + r * (c1 - c0), sizeof(float) * (size_t)(c1 - c0));
+    int rc = w->transposed ? rt_st_read_f32(t, c0, c1, r0, r1, tmp, e) /* stored [in][out] */
+                           : rt_st_read_f32(t, r0, r1, c0, c1, tmp, e);
+    if (rc == 0) {
+        derive(w, tmp, (size_t)(nr * nc));
+        if (w->transposed)
+            for (int64_t i = 0; i < nc; i++)
+                for (int64_t o = 0; o < nr; o++)
+                    local[o * l1 + i] = tmp[i * nr + o];
+        else
+            for (int64_t r = 0; r < nr; r++)
+                memcpy(local + r * l1, tmp + r * nc, sizeof(float) * (size_t)nc);
+    }
     free(tmp);
     return rc;
 }
@@ -136,6 +168,8 @@ static int check_finite_slice(const mgc_plan_weight *w, const rt_st_tensor *t, i
 static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t, int dv, float *local,
                        double *mib, mgc_error *e)
 {
+    if (w->shard == MGC_SHARD_OWNED && w->owner != dv)
+        return 0; /* expert parallel: only the owner holds it */
     if (read_slice(w, t, dv, local, e) != 0 || check_finite_slice(w, t, dv, local, e) != 0)
         return -1;
     int64_t l0 = w->slices[dv].local_shape[0];
@@ -161,7 +195,7 @@ static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const r
 static size_t max_z(size_t a, size_t b) { return a > b ? a : b; }
 
 /* Scratch each device needs: the largest any op of either entry asks for. */
-static size_t scratch_need(const mgc_plan *p, const rt_device *d)
+static size_t scratch_need(const mgc_plan *p, const rt_device *d, int dv)
 {
     size_t need = 0;
     const mgc_plan_entry *ens[2] = {&p->prefill, &p->decode};
@@ -169,6 +203,8 @@ static size_t scratch_need(const mgc_plan *p, const rt_device *d)
         const mgc_plan_entry *en = ens[k];
         for (size_t i = 0; i < en->nops; i++) {
             const mgc_plan_op *op = &en->ops[i];
+            if (op->device >= 0 && op->device != dv)
+                continue; /* another device's op (its weight is not here) */
             if (op->kernel == MGC_K_LINEAR)
                 need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows));
             else if (op->kernel == MGC_K_SDPA) {
@@ -256,7 +292,7 @@ static int load_device(rt_device_ctx *ctx, void *arg)
             return -1;
     int64_t arena = p->prefill.arena_values > p->decode.arena_values ? p->prefill.arena_values : p->decode.arena_values;
     d->arena = calloc((size_t)(arena ? arena : 1), sizeof(float));
-    d->scratch_floats = scratch_need(p, d);
+    d->scratch_floats = scratch_need(p, d, dv);
     d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
     d->gather_floats = gather_need(p);
     d->gather = calloc(d->gather_floats ? d->gather_floats : 1, sizeof(float));
@@ -301,8 +337,10 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
     load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)en->ndev * p->nweights};
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
-        size_t n = (size_t)(w->slices[0].local_shape[0] * (w->rank == 2 ? w->slices[0].local_shape[1] : 1));
-        L.maxlocal = max_z(L.maxlocal, n);
+        for (int dv = 0; dv < p->ndevices; dv++) { /* an owned weight is on one device only */
+            const int64_t *ls = w->slices[dv].local_shape;
+            L.maxlocal = max_z(L.maxlocal, (size_t)(ls[0] * (w->rank == 2 ? ls[1] : 1)));
+        }
     }
     if (rc == 0)
         rc = rt_mesh_run(en->mesh, load_device, &L, e);
@@ -345,7 +383,12 @@ void rt_engine_free(rt_engine *en)
 
 int64_t rt_engine_vocab(const rt_engine *en) { return en->vocab; }
 int64_t rt_engine_max_seq(const rt_engine *en) { return en->plan->cache_len ? en->plan->cache_len : en->plan->prefill.rows; }
-int64_t rt_engine_max_users(const rt_engine *en) { return en->plan->decode.rows; }
+int64_t rt_engine_max_users(const rt_engine *en)
+{
+    /* decode rows are padded to a tile; the cache holds only the planned users */
+    const mgc_plan *p = en->plan;
+    return p->cache_users > 0 && p->cache_users < p->decode.rows ? p->cache_users : p->decode.rows;
+}
 int64_t rt_engine_hidden(const rt_engine *en) { return en->plan->hidden; }
 int rt_engine_n_layers(const rt_engine *en) { return (int)en->plan->n_layers; }
 int rt_engine_n_taps(const rt_engine *en) { return en->plan->n_taps; }

@@ -318,4 +318,51 @@ int rt_argmax(const float *x, int n);
  * NaNs after every number (in index order). */
 void rt_topk(const float *x, int n, int k, int *idx);
 
+
+/* ===================== general architectures (plan version 2) ===================== */
+/* HF's math in f32 (see ../shared/fixtures/README.md, "More architectures").
+ * Elementwise ones: n elements, out may equal an input. */
+
+/* torch LayerNorm over rows of dim values: mean and biased variance of the
+ * row (accumulated in double, then rounded to f32), then
+ *   out = (x - mean) * (1 / sqrtf(var + eps)) * w + b      (b NULL: no bias)
+ * Per-head use: rows = T*H, dim = head_dim.  out may equal x. */
+void rt_layer_norm(const float *x, int rows, int dim, const float *w, const float *b, float eps, float *out);
+/* out[r][c] = x[r][c] + b[c]. */
+void rt_add_bias(const float *x, int rows, int cols, const float *b, float *out);
+void rt_add_scalar(const float *x, float c, float *out, size_t n);     /* x + c */
+void rt_div_scalar(const float *x, float c, float *out, size_t n);     /* x / c, a true division */
+void rt_div(const float *a, const float *b, float *out, size_t n);      /* a / b */
+void rt_tanh(const float *x, float *out, size_t n);                     /* tanhf */
+void rt_exp_f32(const float *x, float *out, size_t n);                  /* expf (libm, correctly rounded in practice) */
+void rt_relu(const float *x, float *out, size_t n);                     /* max(x, 0); NaN stays NaN */
+void rt_sigmoid(const float *x, float *out, size_t n);                  /* 1 / (1 + expf(-x)) */
+/* Gemma 2 soft-capping: tanhf(x / c) * c. */
+void rt_softcap(const float *x, float c, float *out, size_t n);
+
+/* MoE router (Mixtral): per row of e logits, p = softmax in f32 (max
+ * subtracted, sum in double), the top_k largest p kept (ties: lower index),
+ * divided by their f32 sum, every other entry 0.  out may equal x. */
+void rt_route(const float *x, int rows, int e, int top_k, float *out);
+/* out[r][c] = x[r][c] * w[r * ldw + expert]: one expert's output times its
+ * routing weight. */
+void rt_expert_scale(const float *x, int rows, int cols, const float *w, int ldw, int expert, float *out);
+/* This device's piece of a replicated [rows][in_cols] buffer: device d
+ * copies columns [(d / replicas) * out_cols, + out_cols) into
+ * out [rows][out_cols], zeros past in_cols. */
+void rt_shard_cols(const float *in, int rows, int in_cols, int device, int replicas, int out_cols, float *out);
+
+/* Attention with Gemma 2's / Mistral's extras.  window > 0: the query at
+ * position i sees keys j with i - window < j <= i (0: all of 0..i).
+ * softcap > 0: scores s = tanhf(s / softcap) * softcap after the scale and
+ * before the mask (0: none).  Otherwise as the functions above; those are
+ * these with window = 0, softcap = 0. */
+void rt_attention_prefill_ex(const float *q, const float *k, const float *v, int s, int hq, int hkv, int hd,
+                             float scale, int64_t window, float softcap, float *out, float *scratch);
+void rt_attention_prefill_cached_ex(const float *q, const rt_kv_cache *c, int user, int s, int start, int hq,
+                                    float scale, int64_t window, float softcap, float *out, float *scratch);
+void rt_attention_decode_ex(rt_isa isa, const float *q, const rt_kv_cache *c, int b, const int *users,
+                            const int32_t *len, int hq, float scale, int64_t window, float softcap, float *out,
+                            float *scratch);
+
 #endif

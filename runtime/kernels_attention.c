@@ -93,10 +93,29 @@ void rt_cache_update(rt_kv_cache *c, int nusers, const int *users, const float *
 
 /* ===================== prefill ===================== */
 
+/* Softcap (if any) on scores[lo, hi), then the softmax over them; the
+ * masked rest of the row [0, n) becomes 0. */
+static void masked_softmax(float *row, int lo, int hi, int n, float softcap)
+{
+    if (softcap > 0)
+        for (int j = lo; j < hi; j++)
+            row[j] = tanhf(row[j] / softcap) * softcap;
+    rt_softmax_row(row + lo, hi - lo);
+    memset(row, 0, (size_t)lo * sizeof(float));
+    memset(row + hi, 0, (size_t)(n - hi) * sizeof(float));
+}
+
+/* First key the query at position `pos` sees (sliding window). */
+static int first_key(int pos, int64_t window)
+{
+    return window > 0 && pos + 1 > window ? (int)(pos + 1 - window) : 0;
+}
+
 /* One query head: queries i = 0..nq-1 (row stride ldq) at positions p0+i
- * see keys/values 0..p0+i (row strides ldk, ldv).  scores: QBLOCK*(p0+nq). */
+ * see keys/values first_key(p0+i)..p0+i (row strides ldk, ldv).  scores:
+ * QBLOCK*(p0+nq). */
 static void attn_head_blas(const float *q, int ldq, const float *k, int ldk, const float *v, int ldv, int nq, int p0,
-                           int hd, float scale, float *out, int ldo, float *scores)
+                           int hd, float scale, int64_t window, float softcap, float *out, int ldo, float *scores)
 {
     for (int i0 = 0; i0 < nq; i0 += RT_ATTN_QBLOCK) {
         int nb = nq - i0 < RT_ATTN_QBLOCK ? nq - i0 : RT_ATTN_QBLOCK;
@@ -104,10 +123,8 @@ static void attn_head_blas(const float *q, int ldq, const float *k, int ldk, con
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale, q + (size_t)i0 * ldq, ldq, k, ldk,
                     0.0f, scores, nk);
         for (int r = 0; r < nb; r++) {
-            float *row = scores + (size_t)r * nk;
-            int seen = p0 + i0 + r + 1;
-            rt_softmax_row(row, seen);
-            memset(row + seen, 0, (size_t)(nk - seen) * sizeof(float)); /* causal mask */
+            int pos = p0 + i0 + r;
+            masked_softmax(scores + (size_t)r * nk, first_key(pos, window), pos + 1, nk, softcap);
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, scores, nk, v, ldv, 0.0f,
                     out + (size_t)i0 * ldo, ldo);
@@ -122,6 +139,12 @@ size_t rt_attention_prefill_scratch_floats(int s)
 void rt_attention_prefill(const float *q, const float *k, const float *v, int s, int hq, int hkv, int hd,
                           float scale, float *out, float *scratch)
 {
+    rt_attention_prefill_ex(q, k, v, s, hq, hkv, hd, scale, 0, 0.0f, out, scratch);
+}
+
+void rt_attention_prefill_ex(const float *q, const float *k, const float *v, int s, int hq, int hkv, int hd,
+                             float scale, int64_t window, float softcap, float *out, float *scratch)
+{
     assert(s >= 0 && hq > 0 && hkv > 0 && hq % hkv == 0 && hd > 0);
     if (s == 0)
         return;
@@ -129,7 +152,7 @@ void rt_attention_prefill(const float *q, const float *k, const float *v, int s,
     for (int h = 0; h < hq; h++) {
         int kvh = h / group;
         attn_head_blas(q + (size_t)h * hd, hq * hd, k + (size_t)kvh * hd, hkv * hd, v + (size_t)kvh * hd, hkv * hd,
-                       s, 0, hd, scale, out + (size_t)h * hd, hq * hd, scratch);
+                       s, 0, hd, scale, window, softcap, out + (size_t)h * hd, hq * hd, scratch);
     }
 }
 
@@ -141,6 +164,12 @@ size_t rt_attention_prefill_cached_scratch_floats(const rt_kv_cache *c, int s, i
 
 void rt_attention_prefill_cached(const float *q, const rt_kv_cache *c, int user, int s, int start, int hq,
                                  float scale, float *out, float *scratch)
+{
+    rt_attention_prefill_cached_ex(q, c, user, s, start, hq, scale, 0, 0.0f, out, scratch);
+}
+
+void rt_attention_prefill_cached_ex(const float *q, const rt_kv_cache *c, int user, int s, int start, int hq,
+                                    float scale, int64_t window, float softcap, float *out, float *scratch)
 {
     assert(user >= 0 && user < c->users && s >= 0 && start >= 0 && start + s <= c->cap);
     assert(hq > 0 && hq % c->hkv == 0);
@@ -162,8 +191,8 @@ void rt_attention_prefill_cached(const float *q, const rt_kv_cache *c, int user,
         }
         for (int g = 0; g < group; g++) {
             int h = kvh * group + g;
-            attn_head_blas(q + (size_t)h * hd, hq * hd, kk, hd, vv, hd, s, start, hd, scale, out + (size_t)h * hd,
-                           hq * hd, scores);
+            attn_head_blas(q + (size_t)h * hd, hq * hd, kk, hd, vv, hd, s, start, hd, scale, window, softcap,
+                           out + (size_t)h * hd, hq * hd, scores);
         }
     }
 }
@@ -297,6 +326,15 @@ static float dot_row(rt_isa isa, const rt_kv_cache *c, const float *q, const voi
 void rt_attention_decode_isa(rt_isa isa, const float *q, const rt_kv_cache *c, int b, const int *users,
                              const int32_t *len, int hq, float scale, float *out, float *scratch)
 {
+    rt_attention_decode_ex(isa, q, c, b, users, len, hq, scale, 0, 0.0f, out, scratch);
+}
+
+/* The whole cache is kept; a window only moves the first position read
+ * (lo), so the positions before it count as masked. */
+void rt_attention_decode_ex(rt_isa isa, const float *q, const rt_kv_cache *c, int b, const int *users,
+                            const int32_t *len, int hq, float scale, int64_t window, float softcap, float *out,
+                            float *scratch)
+{
     assert(hq > 0 && hq % c->hkv == 0 && b >= 0);
     if (isa > rt_cpu_best_isa())
         isa = rt_cpu_best_isa();
@@ -305,11 +343,12 @@ void rt_attention_decode_isa(rt_isa isa, const float *q, const rt_kv_cache *c, i
     for (int i = 0; i < b; i++) {
         int u = users ? users[i] : i, L = len[i];
         assert(u >= 0 && u < c->users && L >= 1 && L <= cap);
+        const int lo = first_key(L - 1, window);
         for (int kvh = 0; kvh < c->hkv; kvh++) {
             const size_t off = cache_off(c, u, kvh, 0);
             const float *qg = q + ((size_t)i * hq + (size_t)kvh * group) * hd;
             float *og = out + ((size_t)i * hq + (size_t)kvh * group) * hd;
-            int p0 = 0;
+            int p0 = lo;
 #if defined(__x86_64__)
             if (isa == RT_ISA_AVX512)
                 /* 16 positions at a time, for every head of the group while
@@ -323,17 +362,23 @@ void rt_attention_decode_isa(rt_isa isa, const float *q, const rt_kv_cache *c, i
             for (int p = p0; p < L; p++)
                 for (int g = 0; g < group; g++)
                     scratch[(size_t)g * cap + p] = dot_row(isa, c, qg + (size_t)g * hd, cache_row(c, c->k, off, p)) * scale;
-            for (int g = 0; g < group; g++)
-                rt_softmax_row_isa(isa, scratch + (size_t)g * cap, L);
+            for (int g = 0; g < group; g++) {
+                float *sc = scratch + (size_t)g * cap;
+                if (softcap > 0)
+                    for (int p = lo; p < L; p++)
+                        sc[p] = tanhf(sc[p] / softcap) * softcap;
+                rt_softmax_row_isa(isa, sc + lo, L - lo);
+            }
 #if defined(__x86_64__)
             if (isa == RT_ISA_AVX512) {
                 for (int g = 0; g < group; g++)
-                    pv_avx512(scratch + (size_t)g * cap, cache_row(c, c->v, off, 0), bf16, hd, L, og + (size_t)g * hd);
+                    pv_avx512(scratch + (size_t)g * cap + lo, cache_row(c, c->v, off, lo), bf16, hd, L - lo,
+                              og + (size_t)g * hd);
                 continue;
             }
 #endif
             memset(og, 0, (size_t)group * hd * sizeof(float));
-            for (int p = 0; p < L; p++)
+            for (int p = lo; p < L; p++)
                 for (int g = 0; g < group; g++) {
                     const void *row = cache_row(c, c->v, off, p);
                     float w = scratch[(size_t)g * cap + p];

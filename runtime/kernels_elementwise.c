@@ -134,3 +134,60 @@ void rt_embedding(const int32_t *tokens, int t, const rt_matrix *table, float *o
         rt_matrix_get_row_f32(table, tokens[i], out + (size_t)i * table->k);
     }
 }
+
+/* ---- general architectures: scalar and unary ops, in f32 as torch ---- */
+
+void rt_add_bias(const float *x, int rows, int cols, const float *b, float *out)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            out[(size_t)r * cols + c] = x[(size_t)r * cols + c] + b[c];
+}
+
+void rt_add_scalar(const float *x, float c, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = x[i] + c;
+}
+
+void rt_div_scalar(const float *x, float c, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = x[i] / c;
+}
+
+void rt_div(const float *a, const float *b, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] / b[i];
+}
+
+void rt_tanh(const float *x, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = tanhf(x[i]);
+}
+
+void rt_exp_f32(const float *x, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = expf(x[i]);
+}
+
+void rt_relu(const float *x, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = x[i] < 0 ? 0.0f : x[i];
+}
+
+void rt_sigmoid(const float *x, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+void rt_softcap(const float *x, float c, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = tanhf(x[i] / c) * c;
+}

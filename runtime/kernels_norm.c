@@ -32,3 +32,27 @@ void rt_rms_norm(const float *x, int rows, int dim, const float *w, float eps, i
 {
     rt_rms_norm_isa(rt_kernels_isa(), x, rows, dim, w, eps, act_bf16, out);
 }
+
+/* torch's LayerNorm (GPT-2, Phi-2): biased variance.  The moments are
+ * accumulated in double, so they are the exact row statistics rounded once
+ * to f32 (torch's own summation order differs by an ulp at most). */
+void rt_layer_norm(const float *x, int rows, int dim, const float *w, const float *b, float eps, float *out)
+{
+    assert(rows >= 0 && dim > 0);
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * dim;
+        float *o = out + (size_t)r * dim;
+        double sum = 0;
+        for (int i = 0; i < dim; i++)
+            sum += xr[i];
+        double mean = sum / dim, sq = 0;
+        for (int i = 0; i < dim; i++)
+            sq += (xr[i] - mean) * (xr[i] - mean);
+        float m = (float)mean, var = (float)(sq / dim);
+        float inv = 1.0f / sqrtf(var + eps);
+        for (int i = 0; i < dim; i++) {
+            float y = (xr[i] - m) * inv * w[i];
+            o[i] = b ? y + b[i] : y;
+        }
+    }
+}

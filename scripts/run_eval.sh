@@ -2,7 +2,8 @@
 # Automation wrapper, the counterpart of the seeds' `scripts/run_eval.py`:
 #
 #   scripts/run_eval.sh --hf-model ORG/NAME [--mode tt|ref] [--model DIR]
-#                       [--reference FILE] [--system NAME] [--max-seq-len N]
+#                       [--reference FILE|builtin] [--prompt-file FILE]
+#                       [--max-new-tokens N] [--system NAME] [--max-seq-len N]
 #
 # Finds the bringup's spec in graphs/bringups.tsv, compiles it, evaluates it
 # and prints the eval table ending in the YT_METRICS={...} line.
@@ -11,11 +12,13 @@
 #               reference, checked against the HF reference
 # Without --model it uses the bundled tiny checkpoint of that architecture and
 # its HF reference (tests/fixtures/...); point --model at a real HuggingFace
-# snapshot directory and --reference at a reference file made for it.
+# snapshot directory and --reference at a reference file made for it
+# (scripts/hf_reference.py makes one), or use --reference builtin with
+# --prompt-file: mgc's own f32 one-device reference of that prompt.
 set -eu
 cd "$(dirname "$0")/.."
 MGC=${MGC:-build/mgc}
-mode=tt; hf=""; model=""; ref=""; system=""; maxlen=""
+mode=tt; hf=""; model=""; ref=""; system=""; maxlen=""; pfile=""; maxnew=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --mode) mode=$2; shift 2;;
@@ -24,7 +27,9 @@ while [ $# -gt 0 ]; do
     --reference) ref=$2; shift 2;;
     --system) system=$2; shift 2;;
     --max-seq-len) maxlen=$2; shift 2;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
+    --prompt-file) pfile=$2; shift 2;;
+    --max-new-tokens) maxnew=$2; shift 2;;
+    -h|--help) sed -n '2,/^set -eu/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
     *) echo "run_eval: unknown argument '$1' (see --help)" >&2; exit 2;;
   esac
 done
@@ -41,6 +46,12 @@ tiny=$(printf '%s\n' "$line" | cut -f3)
 tinyref=$(printf '%s\n' "$line" | cut -f4)
 [ -n "$model" ] || model=$tiny
 [ -n "$ref" ] || ref=$tiny/$tinyref
+if [ "$ref" = builtin ] && [ -z "$pfile" ]; then
+  echo "run_eval: --reference builtin needs --prompt-file FILE" >&2; exit 2
+fi
+if [ -n "$pfile" ] && [ "$ref" != builtin ]; then
+  echo "run_eval: --prompt-file goes with --reference builtin" >&2; exit 2
+fi
 [ -x "$MGC" ] || make -s "$MGC"
 plan=$(mktemp "${TMPDIR:-/tmp}/mgc-plan.XXXXXX")
 trap 'rm -f "$plan"' EXIT
@@ -51,4 +62,7 @@ if [ "$mode" = ref ]; then
   set -- "$@" --system cpu --weights-dtype f32 --activations-dtype f32
 fi
 "$MGC" compile "$spec" "$@"
-"$MGC" eval "$plan" --model "$model" --reference "$ref"
+set -- --model "$model" --reference "$ref"
+[ -n "$pfile" ] && set -- "$@" --prompt-file "$pfile"
+[ -n "$maxnew" ] && set -- "$@" --max-new-tokens "$maxnew"
+"$MGC" eval "$plan" "$@"

@@ -4,7 +4,10 @@
 # A suite that crashes (no cmocka summary) counts as one failure.
 passed=0; failed=0; broken=""
 for t in "$@"; do
-  out=$("$t" 2>&1); rc=$?
+  case "$t" in
+    *.sh) out=$(sh "$t" 2>&1); rc=$? ;;
+    *) out=$("$t" 2>&1); rc=$? ;;
+  esac
   printf '%s\n' "$out"
   p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' | tail -n 1)
   f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' | tail -n 1)

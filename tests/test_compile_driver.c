@@ -98,7 +98,7 @@ static void test_exit_codes(void **state)
     /* 0: a plan on stdout */
     run r = mgc("compile %s --config %s", b->spec, b->config);
     expect_rc(&r, 0);
-    assert_true(strncmp(r.out, "mgc_plan: 1\n", 12) == 0);
+    assert_true(strncmp(r.out, "mgc_plan: 2\n", 12) == 0);
     run_free(&r);
     /* 1: bad input (a spec error, a missing config, a plan that does not fit) */
     r = mgc("compile " SPECS "heads.graph --config " SPECS "tiny.json");
@@ -115,9 +115,10 @@ static void test_exit_codes(void **state)
     expect_rc(&r, 1);
     expect_err(&r, "the plan does not fit on n150");
     run_free(&r);
-    r = mgc("compile %s --config %s --max-seq-len 2048", b->spec, b->config);
+    /* past the spec's cap is allowed, but a cache that does not fit is refused */
+    r = mgc("compile %s --config %s --max-seq-len 4000000", b->spec, b->config);
     expect_rc(&r, 1);
-    expect_err(&r, "--max-seq-len 2048 exceeds the spec's KV-cache cap of 1024");
+    expect_err(&r, "does not fit");
     run_free(&r);
     r = mgc("compile %s --config %s --system t3001", b->spec, b->config);
     expect_rc(&r, 1);
@@ -272,19 +273,58 @@ static void test_model_missing_tensor(void **state)
     free(dir);
 }
 
+/* A copy of bringup `b`'s spec in `dir` with `extra` appended, its import
+ * made absolute so it still finds the spec library. */
+static void spec_copy(const mgc_test_bringup *b, const char *dir, const char *extra, char *path, size_t cap)
+{
+    char *text = mgc_test_read_file(b->spec, NULL);
+    assert_non_null(text);
+    char lib[4096];
+    assert_non_null(realpath("graphs/common/llama.graph", lib));
+    const char *imp = strstr(text, "import \"");
+    assert_non_null(imp);
+    const char *eol = strchr(imp, '\n');
+    size_t n = strlen(text) + strlen(lib) + strlen(extra) + 64;
+    char *out = malloc(n);
+    assert_non_null(out);
+    snprintf(out, n, "%.*simport \"%s\"%s\n%s\n", (int)(imp - text), text, lib, eol, extra); /* a blank line, then extra */
+    snprintf(path, cap, "%s/spec.graph", dir);
+    assert_int_equal(mgc_test_write_file(path, out, strlen(out)), 0);
+    free(out);
+    free(text);
+}
+
+/* A checkpoint tensor the spec does not read is an error (it may be a bias
+ * or a norm the spec forgot), unless an `ignore w"..."` matches it. */
 static void test_model_unused_tensor(void **state)
 {
     (void)state;
     const mgc_test_bringup *b = mgc_test_bringup_named("qwen3");
     char *dir = fixture_copy("qwen3", NULL, "model.layers.0.self_attn.rotary_emb.inv_freq");
-    char out[4096];
+    char out[4096], spec[4096];
     snprintf(out, sizeof out, "%s/plan.yaml", dir);
     run r = mgc("compile %s --model %s -o %s", b->spec, dir, out);
+    expect_rc(&r, 1);
+    expect_err(&r, "error: 1 checkpoint tensor is never read by the spec: "
+                   "'model.layers.0.self_attn.rotary_emb.inv_freq'");
+    expect_err(&r, "add e.g. 'ignore w\"model.layers.0.self_attn.rotary_emb.inv_freq\"'");
+    run_free(&r);
+    assert_false(mgc_test_file_exists(out));
+    /* ignored by a glob: compiles */
+    spec_copy(b, dir, "ignore w\"model.layers.*.rotary_emb.inv_freq\"", spec, sizeof spec);
+    r = mgc("compile %s --model %s -o %s", spec, dir, out);
     expect_rc(&r, 0);
-    expect_err(&r, "warning: 1 checkpoint tensor is never used by the spec (first: "
-                   "'model.layers.0.self_attn.rotary_emb.inv_freq')");
     run_free(&r);
     assert_true(mgc_test_file_exists(out));
+    /* a pattern that matches nothing is a warning at the pattern */
+    spec_copy(b, dir, "ignore w\"model.layers.*.rotary_emb.inv_freq\"\nignore w\"*.bias\"", spec, sizeof spec);
+    r = mgc("compile %s --model %s -o %s", spec, dir, out);
+    expect_rc(&r, 0);
+    char want[4200];
+    snprintf(want, sizeof want, "%s:41:8: warning: ignore w\"*.bias\" matches no tensor of the checkpoint %s", spec,
+             dir);
+    expect_err(&r, want);
+    run_free(&r);
     mgc_test_rmtree(dir);
     free(dir);
 }
@@ -321,17 +361,17 @@ static void test_system_options(void **state)
     expect_rc(&r, 0);
     assert_non_null(strstr(r.out, "name: \"cpu\""));
     run_free(&r);
-    /* a mesh the KV heads (8) do not divide */
+    /* a mesh the query heads (32) do not divide */
     char *dir = mgc_test_tempdir("sys");
     char path[4096];
-    snprintf(path, sizeof path, "%s/t16.yaml", dir);
-    const char *yaml = "name: t16\ndevice: wormhole_b0\nmesh: [1, 16]\ntopology: linear\n"
+    snprintf(path, sizeof path, "%s/t12.yaml", dir);
+    const char *yaml = "name: t12\ndevice: wormhole_b0\nmesh: [1, 12]\ntopology: linear\n"
                        "dram: 12884901888\ntile: 32\n";
     assert_int_equal(mgc_test_write_file(path, yaml, strlen(yaml)), 0);
     const mgc_test_bringup *l = mgc_test_bringup_named("llama32");
-    r = mgc("compile %s --config %s --system t16 --systems-dir %s", l->spec, l->config, dir);
+    r = mgc("compile %s --config %s --system t12 --systems-dir %s", l->spec, l->config, dir);
     expect_rc(&r, 1);
-    expect_err(&r, "8 heads do not split over the 16 devices of t16");
+    expect_err(&r, "32 heads do not split over the 12 devices of t12");
     run_free(&r);
     mgc_test_rmtree(dir);
     free(dir);
@@ -345,6 +385,13 @@ static void test_emit(void **state)
     expect_rc(&r, 0);
     assert_non_null(strstr(r.out, "= all_reduce("));
     assert_non_null(strstr(r.out, "# inserted"));
+    /* both halves of the sharding: the annotations elaboration recorded and
+     * the layouts the sharding pass decided */
+    assert_non_null(strstr(r.out, "   # @col"));
+    assert_non_null(strstr(r.out, "   # @row"));
+    assert_non_null(strstr(r.out, "   # @heads"));
+    assert_non_null(strstr(r.out, " bf16 partial"));
+    assert_non_null(strstr(r.out, " split(dim 1, padded"));
     run_free(&r);
     r = mgc("compile %s --model %s --emit dot", b->spec, b->fixture);
     expect_rc(&r, 0);

@@ -152,19 +152,19 @@ static void test_collectives_one_device(void **state)
 
 /* ---- meshes that do not divide ------------------------------------------------ */
 
-static char *t16_dir(void)
+static char *mesh_dir(const char *name, int rows, int cols)
 {
-    char *dir = mgc_test_tempdir("t16");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/t16.yaml", dir);
-    const char *yaml = "# sixteen devices: a mesh the Llama-family KV heads (8) do not divide\n"
-                       "name: t16\n"
-                       "device: wormhole_b0\n"
-                       "mesh: [2, 8]\n"
-                       "topology: linear\n"
-                       "dram: 12884901888\n"
-                       "dram_reserved: 268435456\n"
-                       "tile: 32\n";
+    char *dir = mgc_test_tempdir(name);
+    char path[4096], yaml[512];
+    snprintf(path, sizeof path, "%s/%s.yaml", dir, name);
+    snprintf(yaml, sizeof yaml,
+             "name: %s\n"
+             "device: wormhole_b0\n"
+             "mesh: [%d, %d]\n"
+             "topology: linear\n"
+             "dram: 12884901888\n"
+             "dram_reserved: 268435456\n"
+             "tile: 32\n", name, rows, cols);
     assert_int_equal(mgc_test_write_file(path, yaml, strlen(yaml)), 0);
     return dir;
 }
@@ -180,25 +180,66 @@ static int compile_on(const mgc_test_bringup *b, const char *system, const char 
     return mgc_test_compile(&o, r);
 }
 
+static const mgc_plan_weight *weight_named(const mgc_plan *p, const char *id)
+{
+    for (size_t i = 0; i < p->nweights; i++)
+        if (strcmp(p->weights[i].id, id) == 0)
+            return &p->weights[i];
+    fail_msg("no weight '%s' in the plan", id);
+    return NULL;
+}
+
 static void test_mesh_not_dividing(void **state)
 {
     (void)state;
-    char *dir = t16_dir();
-    /* 8 KV heads over 16 devices: the error names both */
-    const char *names[] = {"llama32", "mistral", "qwen3"};
-    for (int i = 0; i < 3; i++) {
+    /* 32 query heads over 12 devices: the error names both, at the heads */
+    char *dir = mesh_dir("t12", 2, 6);
+    const char *names[] = {"llama32", "mistral"};
+    for (int i = 0; i < 2; i++) {
         mgc_test_result r;
-        assert_int_not_equal(compile_on(B(names[i]), "t16", dir, &r), 0);
-        const mgc_diagnostic *g = mgc_test_find_diag(&r.d, MGC_ERROR, "8 heads do not split over the 16 devices of t16");
+        assert_int_not_equal(compile_on(B(names[i]), "t12", dir, &r), 0);
+        const mgc_diagnostic *g = mgc_test_find_diag(&r.d, MGC_ERROR, "32 heads do not split over the 12 devices of t12");
         if (!g)
-            FAIL_WITH_DIAGS(&r, "no error about 8 heads over 16 devices");
+            FAIL_WITH_DIAGS(&r, "no error about 32 heads over 12 devices");
         assert_non_null(g->span.file);
-        /* k = heads(..., nkv) @col: in the shared library, or in Qwen3's own attention */
-        assert_string_equal(g->span.file, i == 2 ? B(names[i])->spec : "graphs/common/llama.graph");
+        /* q = heads(..., nq) @col in the shared library */
+        assert_string_equal(g->span.file, "graphs/common/llama.graph");
         assert_true(g->span.line > 0);
         mgc_test_result_free(&r);
     }
-    /* 32 KV heads (ALLaM, Phi-3) do divide: 2 per device */
+    mgc_test_rmtree(dir);
+    free(dir);
+}
+
+/* 8 KV heads over 16 devices: each KV head is replicated on the two devices
+ * whose query heads read it (as tt-metal does), so the query heads still
+ * split 16 ways; 32 KV heads (ALLaM, Phi-3) split 2 per device. */
+static void test_kv_heads_replicated(void **state)
+{
+    (void)state;
+    char *dir = mesh_dir("t16", 2, 8);
+    const char *names[] = {"llama32", "mistral", "qwen3"};
+    for (int i = 0; i < 3; i++) {
+        mgc_test_result r;
+        if (compile_on(B(names[i]), "t16", dir, &r) != 0)
+            FAIL_WITH_DIAGS(&r, "should compile on 16 devices with the KV heads replicated");
+        assert_int_equal(r.plan.ndevices, 16);
+        assert_int_equal(r.plan.cache_kv_heads, 1);
+        const mgc_plan_weight *k = weight_named(&r.plan, "model.layers.0.self_attn.k_proj.weight");
+        const mgc_plan_weight *q = weight_named(&r.plan, "model.layers.0.self_attn.q_proj.weight");
+        assert_int_equal(k->replicas, 2);
+        assert_int_equal(q->replicas, 1);
+        int64_t kv_rows = k->shape[0] / 8, q_rows = q->shape[0] / 16;
+        for (int d = 0; d < 16; d++) {
+            /* device d holds KV head d / 2 and query heads [2d, 2d + 2) (32 of them) or [d, d+1) */
+            assert_int_equal(k->slices[d].range[0].lo, (d / 2) * kv_rows);
+            assert_int_equal(k->slices[d].range[0].hi, (d / 2 + 1) * kv_rows);
+            assert_int_equal(q->slices[d].range[0].lo, d * q_rows);
+        }
+        /* the KV cache holds the replicas: twice the KV values of an 8-way split, per device half */
+        check_collectives_per_layer(&r.plan, &r.plan.decode, (int)r.plan.cache_layers, 2);
+        mgc_test_result_free(&r);
+    }
     const char *ok[] = {"allam", "phi3"};
     for (int i = 0; i < 2; i++) {
         mgc_test_result r;
@@ -687,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_collectives_t3000),
         cmocka_unit_test(test_collectives_one_device),
         cmocka_unit_test(test_mesh_not_dividing),
+        cmocka_unit_test(test_kv_heads_replicated),
         cmocka_unit_test(test_slices_llama_t3000),
         cmocka_unit_test(test_slices_phi3_t3000),
         cmocka_unit_test(test_slices_qwen3_t3000),

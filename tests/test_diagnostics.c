@@ -139,19 +139,19 @@ static void test_parser_messages(void **state)
 {
     (void)state;
     expect("def f(x) {\n  y = g(x y)\n  return y\n}\n",
-           "expected '?\?', '+', '-', '*', '/', '=', '(', ')', ',' or '.' but found 'y'", 2, 11);
+           "expected an operator, '=', '(', ')', ',', '.' or '[' but found 'y'", 2, 11);
     expect("def f(x) {\n  y = g(x, out=3 @col\n  return y\n}\n",
-           "expected '?\?', '+', '-', '*', '/', ')', ',', '.' or '[' but found '@'", 2, 18);
+           "expected an operator, ')', ',', '.' or '[' but found '@'", 2, 18);
     expect("let a = 1 +\n", "expected an expression but found end of line", 1, 12);
     expect("let = 3\n", "expected name but found '='", 1, 5);
     expect("model \"x\" t3000\n", "expected 'on' but found 't3000'", 1, 11);
     expect("import foo\n", "expected string but found 'foo'", 1, 8);
     expect("let d = )\n", "expected an expression but found ')'", 1, 9);
-    expect_hint("let b = (2\nlet c = 3\n", "expected '?\?', '+', '-', '*', '/', ')', '.' or '[' but found end of line", 1, 11,
+    expect_hint("let b = (2\nlet c = 3\n", "expected an operator, ')', '.' or '[' but found end of line", 1, 11,
                 "the '(' at line 1, column 9 is not closed");
     expect_hint("def f(x) {\n  return x\n", "expected '}' but found end of file", 3, 1,
                 "the '{' at line 1, column 10 is not closed");
-    expect("x = linear(a, b)) @col\n", "expected end of line, '?\?', '+', '-', '*', '/', ';', '@', '.' or '[' but found ')'", 1, 17);
+    expect("x = linear(a, b)) @col\n", "expected an operator, end of line, ';', '@', '.' or '[' but found ')'", 1, 17);
 }
 
 static void test_several_errors_in_one_run(void **state)
@@ -371,11 +371,11 @@ static void test_check_calls(void **state)
 {
     (void)state;
     expect_hint("def f(x) {\n  return linear(x)\n}\n", "'linear' takes 2 arguments but 1 was given", 2, 10,
-                "linear(x, W, out=N)");
+                "linear(x, W, out=N, bias=B)");
     expect("def g(a, b) {\n  return a\n}\ndef f(x) {\n  return g(x)\n}\n", "def 'g' takes 2 arguments but 1 was given",
            5, 10);
     expect_hint("def f(x) {\n  return linear(x, w\"a\", outt=3)\n}\n", "'linear' has no keyword argument 'outt'", 2,
-                26, "did you mean 'out'? (linear(x, W, out=N))");
+                26, "did you mean 'out'? (linear(x, W, out=N, bias=B))");
     expect("def f(x) {\n  return silu(x, k=1)\n}\n", "'silu' takes no keyword arguments", 2, 18);
     expect("def f(x) {\n  return linear(x, out=1, out=2)\n}\n", "keyword argument 'out' given twice", 2, 27);
     expect("def f(x) {\n  return linear(x, out=1, w\"a\")\n}\n", "positional argument after a keyword argument", 2,
@@ -460,6 +460,97 @@ static void test_check_structure(void **state)
     expect("import \"../../graphs/meta-llama/Llama-3.2-1B/t3000.graph\"\n",
            "'model' in an imported file", 6, 1);
     expect_clean("import \"lib_small.graph\"\nlet e = small_eps\n");
+}
+
+/* ---- the statements and limits of the general-architecture language ---- */
+
+#define NEW_HEAD "model \"a/b\" on cpu\n"
+
+/* src after a model line (so ignore and expect are allowed), with a forward
+ * after it; errors are then at line+1. */
+static void expect_bringup(const char *src, const char *msg, int line, int col)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s%sforward(tokens) {\n  return tokens\n}\n", NEW_HEAD, src);
+    expect(buf, msg, line, col);
+}
+
+static void test_ignore_and_expect(void **state)
+{
+    (void)state;
+    expect_bringup("ignore 3\n", "ignore takes a checkpoint tensor pattern or a config key", 2, 8);
+    expect_bringup("ignore tied w\"a\"\n", "ignore takes a checkpoint tensor pattern or a config key", 2, 8);
+    expect_bringup("ignore w\"model.layers.{i}.x\"\n",
+                   "ignore takes a glob, not a template ('{...}'): use * for the layer index", 2, 8);
+    expect_bringup("ignore w\"\"\n", "empty weight pattern", 2, 8);
+    expect_bringup("expect top1=0.9 top3=0.5\n", "unknown expect key 'top3'", 2, 17);
+    expect_hint("model \"a/b\" on cpu\nexpect pc=0.9\nforward(t) {\n  return t\n}\n", "unknown expect key 'pc'", 2,
+                8, "did you mean 'pcc'? (expect takes top1, top5 and pcc)");
+    expect_bringup("expect top1=1.5\n", "expect top1=1.5 is outside [0, 1]", 2, 13);
+    expect_bringup("expect pcc=-0.5\n", "expect pcc takes a number between 0 and 1", 2, 12);
+    expect_bringup("expect top5=x\n", "expect top5 takes a number between 0 and 1", 2, 13);
+    expect_bringup("expect top1=0.5 top1=0.6\n", "expect top1 given twice", 2, 17);
+    expect_bringup("expect top1=0.5\nexpect top5=0.6\n", "more than one 'expect' statement (the first is at line 2)",
+                   3, 1);
+    /* only in a bringup */
+    expect("ignore config.mlp_bias\n", "'ignore' is only allowed in a bringup file (one with 'model' and 'forward')", 1,
+           1);
+    expect("expect top1=0.5\n", "'expect' is only allowed in a bringup file (one with 'model' and 'forward')", 1, 1);
+    /* well-formed */
+    expect_clean("model \"a/b\" on cpu\nignore w\"*.inv_freq\"\nignore config.mlp_bias\n"
+                 "expect top1=0.95 top5=1 pcc=0.999\nforward(t) {\n  return t\n}\n");
+}
+
+static void test_scalar_calls(void **state)
+{
+    (void)state;
+    expect_hint("let a = sqrt(1, 2)\n", "'sqrt' takes 1 argument but 2 were given", 1, 9,
+                "sqrt(x): square root, x >= 0");
+    expect_hint("let a = min(1)\n", "'min' takes 2 to 8 arguments but 1 was given", 1, 9,
+                "min(a, b, ...): the smallest");
+    expect_hint("let a = sqrtt(4)\n", "unknown op or def 'sqrtt'", 1, 9, "did you mean 'sqrt'?");
+    expect("let a = int(x=2.5)\n", "'int' takes no keyword arguments", 1, 13);
+    expect("def sqrt(x) {\n  return x\n}\n", "'sqrt' is a built-in function; a def cannot take its name", 1, 5);
+    expect("let true = 0\n", "'true' is built in; choose another name", 1, 5);
+    expect("let a = 1 < 2 < 3\n", "expected an operator, end of line, ';', '@', '.' or '[' but found '<'", 1, 15);
+    /* all of it is a constant: no "a let must be a constant" */
+    expect_clean("let a = int(sqrt(2.0) * 8) // 3 % 2 ** 2\nlet b = exp(1) if a >= 1 and not false else log(2)\n"
+                 "let c = config.hidden_act == \"silu\" or config.x != 1\nlet d = max(abs(-1), floor(1.5), ceil(0.5))\n");
+}
+
+static void test_library_hint_and_failed_import(void **state)
+{
+    (void)state;
+    /* a name graphs/common/llama.graph defines: the import line to add,
+     * relative to tests/specs/spec.graph */
+    expect_hint("def f(x) {\n  return swiglu(x, w\"a\", w\"b\", w\"c\")\n}\n", "unknown op or def 'swiglu'", 2, 10,
+                "'swiglu' is defined in the spec library; add: import \"../../graphs/common/llama.graph\"");
+    expect_hint("let e = 2 * head_dim\n", "unknown name 'head_dim'", 1, 13,
+                "'head_dim' is defined in the spec library; add: import \"../../graphs/common/llama.graph\"");
+    /* a wrong import path: that one error, not one per name it would have defined */
+    mgc_diags d;
+    const char *src = "import \"../../graphs/comon/llama.graph\"\nmodel \"a/b\" on cpu\nlet h = head_dim * 2\n"
+                      "forward(tokens) {\n  x = swiglu(tokens, w\"a\", w\"b\", w\"c\")\n  return rms_norm(x, w\"n\", eps)\n}\n";
+    run(src, strlen(src), &d);
+    expect_in(&d, "cannot import 'graphs/comon/llama.graph': No such file or directory", 1, 8);
+    assert_int_equal(d.nerrors, 1);
+    mgc_diags_free(&d);
+}
+
+static void test_name_limit_and_empty_spec(void **state)
+{
+    (void)state;
+    char src[1024];
+    char name[300];
+    memset(name, 'a', 299);
+    name[299] = 0;
+    snprintf(src, sizeof src, "let %s = 1\n", name);
+    expect(src, "name is 299 characters long (the limit is 256)", 1, 5);
+    name[256] = 0; /* at the limit: fine */
+    snprintf(src, sizeof src, "let %s = 1\n", name);
+    expect_clean(src);
+    expect("", "the spec is empty (no statements)", 1, 1);
+    expect("# only a comment\n\n", "the spec is empty (no statements)", 1, 1);
 }
 
 static void test_bundled_specs_check_clean(void **state)
@@ -573,6 +664,10 @@ int main(void)
         cmocka_unit_test(test_check_annotations),
         cmocka_unit_test(test_check_settings),
         cmocka_unit_test(test_check_structure),
+        cmocka_unit_test(test_ignore_and_expect),
+        cmocka_unit_test(test_scalar_calls),
+        cmocka_unit_test(test_library_hint_and_failed_import),
+        cmocka_unit_test(test_name_limit_and_empty_spec),
         cmocka_unit_test(test_bundled_specs_check_clean),
         cmocka_unit_test(test_printer),
         cmocka_unit_test(test_suggest),

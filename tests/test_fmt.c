@@ -134,6 +134,12 @@ static void test_round_trip_snippets(void **state)
         "forward(t) {\n  for i in 0 .. n {  # loop\n    t = g(t,\n  # mid\n     i)  # end\n  }\n  return t\n}\n",
         "let a = 1; let b = 2  # both\n",
         "precision w\"a\\\"b*\"=bf16 weights=f32\ncache max_len=0x40 users=1_000\n",
+        /* the scalar language */
+        "let a = 2 ** 3 ** 2 // 4 % 3\nlet b = -2 ** -1\nlet c = 1 if x < 2 and not y >= 3 or z != 4 else 5 if w else 6\n",
+        "let d = config.hidden_act == \"silu\" and config.x <= 1.5e-3\nlet e = int(sqrt(x) * pow(2, 3)) + min(a, b, c)\n",
+        "model \"a/b\" on cpu\nignore w\"*.rotary_emb.inv_freq\"  # not needed\nignore config.mlp_bias\n"
+        "expect top1=0.95 top5=1.0 pcc=0.999\n",
+        "let f = (a if b else c) if (d if e else f) else g\nlet g = true or false\n",
     };
     for (size_t i = 0; i < sizeof snippets / sizeof snippets[0]; i++)
         check_round_trip("snippet", snippets[i], strlen(snippets[i]));
@@ -145,6 +151,18 @@ static void test_minimal_parentheses(void **state)
     const char *src = "let a = ((1 + 2)) * (3 - (4 - 5)) + (6 * 7)\nlet b = (x ?? y) + 1\nlet c = -(x)\n";
     char *out = fmt_string(src, strlen(src));
     assert_string_equal(out, "let a = (1 + 2) * (3 - (4 - 5)) + 6 * 7\nlet b = (x ?? y) + 1\nlet c = -x\n");
+    free(out);
+    /* the scalar operators: Python's precedence, parentheses only where the
+     * tree needs them (each expected line worked out by hand) */
+    const char *src2 = "let a = (2 ** 3) ** 2\nlet b = 2 ** (3 ** 2)\nlet c = (-2) ** 2\nlet d = -(2 ** 2)\n"
+                       "let e = (a if b else c) if d else (e if f else g)\nlet f = not (a == b)\nlet g = (not a) == b\n"
+                       "let h = (a or b) and c\nlet i = a or (b and c)\nlet j = (a < b) == c\nlet k = (a ?? b) == c\n"
+                       "let l = a ?? (b == c)\nlet m = ((a // b) * c) % d\nlet n = 2 ** (-1)\n";
+    out = fmt_string(src2, strlen(src2));
+    assert_string_equal(out, "let a = (2 ** 3) ** 2\nlet b = 2 ** 3 ** 2\nlet c = (-2) ** 2\nlet d = -2 ** 2\n"
+                             "let e = (a if b else c) if d else e if f else g\nlet f = not a == b\nlet g = (not a) == b\n"
+                             "let h = (a or b) and c\nlet i = a or b and c\nlet j = (a < b) == c\nlet k = a ?? b == c\n"
+                             "let l = a ?? (b == c)\nlet m = a // b * c % d\nlet n = 2 ** -1\n");
     free(out);
 }
 

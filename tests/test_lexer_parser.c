@@ -166,6 +166,35 @@ static const parse_case cases[] = {
     {"empty",
      "",
         "(file)\n"},
+    /* Python's precedence: ** right-associative and above unary minus;
+     * // and % with *; comparisons above not, and, or; if/else lowest */
+    {"power",
+     "let a = -2 ** 3 ** 2\nlet b = 2 ** -1 * 3\n",
+        "(file\n"
+        "  (let a (neg (** (int 2) (** (int 3) (int 2)))))\n"
+        "  (let b (* (** (int 2) (neg (int 1))) (int 3))))\n"},
+    {"floordiv_mod",
+     "let a = 7 // 2 % 3 + 1\n",
+        "(file\n"
+        "  (let a (+ (% (// (int 7) (int 2)) (int 3)) (int 1))))\n"},
+    {"logic",
+     "let a = not x < 1 or y == \"s\" and z != 2\n",
+        "(file\n"
+        "  (let a (or (not (< x (int 1))) (and (== y (str \"s\")) (!= z (int 2))))))\n"},
+    {"default_vs_compare",
+     "let a = config.x ?? 1 >= b + 1\n",
+        "(file\n"
+        "  (let a (>= (?? (. config x) (int 1)) (+ b (int 1)))))\n"},
+    {"conditional",
+     "let w = config.sliding_window if i % 2 == 0 else 0 if b else 1\n",
+        "(file\n"
+        "  (let w (if (== (% i (int 2)) (int 0)) (. config sliding_window) (if b (int 0) (int 1)))))\n"},
+    {"ignore_expect",
+     "ignore w\"*.inv_freq\"\nignore config.mlp_bias\nexpect top1=0.95 pcc=0.999\n",
+        "(file\n"
+        "  (ignore (w \"*.inv_freq\"))\n"
+        "  (ignore (. config mlp_bias))\n"
+        "  (expect (top1 (float 0.95)) (pcc (float 0.999))))\n"},
 };
 
 static mgc_ast_file *parse_ok(const char *src, mgc_diags *d)

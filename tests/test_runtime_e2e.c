@@ -378,6 +378,59 @@ static void prefill_decode(const e2e_arch *a)
     e2e_model_close(&m);
 }
 
+/* ---- 7: the other shardings: tensor-parallel experts, replicated KV heads ---------- */
+
+/* An f32 plan of `a` (whose spec may be a variant) on `system` against HF. */
+static void f32_matches_hf(const e2e_arch *a, const char *system, int ndevices)
+{
+    e2e_model m;
+    e2e_model_open(&m, a, system, 1);
+    assert_int_equal(m.plan.ndevices, ndevices);
+    ev_reference r;
+    load_ref(a, a->refs[0], &r);
+    ev_result res;
+    eval_ref(&m, &r, 0, NULL, &res);
+    double maxref = e2e_max_abs(r.logits, (size_t)(r.t * r.vocab));
+    printf("[ f32      ] %s (%s) on %s: top1 %.3f top5 %.3f pcc_min %.8f max_abs_err %.3g (%.2g of max|logit|)\n",
+           a->name, a->spec, system, res.all.top1, res.all.top5, res.all.pcc_min, res.all.max_abs_err,
+           res.all.max_abs_err / maxref);
+    assert_true(res.all.top1 == 1.0);
+    assert_true(res.all.top5 == 1.0);
+    assert_true(res.all.pcc_min >= PCC_F32);
+    assert_true(res.all.max_abs_err <= 1e-4 * maxref);
+    ev_result_free(&res);
+    ev_reference_free(&r);
+    e2e_model_close(&m);
+}
+
+/* Mixtral with each expert sharded like a dense MLP (no @experts). */
+static void test_mixtral_tensor_parallel(void **state)
+{
+    (void)state;
+    e2e_arch v = *e2e_arch_find("mixtral");
+    v.spec = "tests/specs/mixtral_tp.graph";
+    f32_matches_hf(&v, "t3000", 8);
+}
+
+/* 8 KV heads on 16 devices: each KV head on the two devices that read it. */
+static void test_kv_heads_replicated_16(void **state)
+{
+    (void)state;
+    char *dir = e2e_tmpdir();
+    char *path = e2e_path(dir, "t16.yaml");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("name: t16\ndevice: wormhole_b0\nmesh: [2, 8]\ntopology: linear\ndram: 12884901888\n"
+          "dram_reserved: 268435456\ntile: 32\n", f);
+    fclose(f);
+    free(path);
+    e2e_systems_dir = dir;
+    f32_matches_hf(e2e_arch_find("gemma2"), "t16", 16);
+    f32_matches_hf(e2e_arch_find("llama32"), "t16", 16);
+    e2e_systems_dir = NULL;
+    e2e_rmtree(dir);
+}
+
 /* ---- one test per architecture ----------------------------------------------------- */
 
 #define PER_ARCH(fn)                                                                     \
@@ -385,11 +438,18 @@ static void prefill_decode(const e2e_arch *a)
     static void test_##fn##_mistral(void **state) { fn(e2e_arch_find("mistral")); }    \
     static void test_##fn##_qwen3(void **state) { fn(e2e_arch_find("qwen3")); }        \
     static void test_##fn##_allam(void **state) { fn(e2e_arch_find("allam")); }        \
-    static void test_##fn##_phi3(void **state) { fn(e2e_arch_find("phi3")); }
+    static void test_##fn##_phi3(void **state) { fn(e2e_arch_find("phi3")); }          \
+    static void test_##fn##_qwen2(void **state) { fn(e2e_arch_find("qwen2")); }        \
+    static void test_##fn##_gemma(void **state) { fn(e2e_arch_find("gemma")); }        \
+    static void test_##fn##_gemma2(void **state) { fn(e2e_arch_find("gemma2")); }      \
+    static void test_##fn##_mixtral(void **state) { fn(e2e_arch_find("mixtral")); }    \
+    static void test_##fn##_phi(void **state) { fn(e2e_arch_find("phi")); }
 #define PER_ARCH_TESTS(fn)                                                               \
     cmocka_unit_test(test_##fn##_llama32), cmocka_unit_test(test_##fn##_mistral),        \
         cmocka_unit_test(test_##fn##_qwen3), cmocka_unit_test(test_##fn##_allam),        \
-        cmocka_unit_test(test_##fn##_phi3)
+        cmocka_unit_test(test_##fn##_phi3), cmocka_unit_test(test_##fn##_qwen2),         \
+        cmocka_unit_test(test_##fn##_gemma), cmocka_unit_test(test_##fn##_gemma2),       \
+        cmocka_unit_test(test_##fn##_mixtral), cmocka_unit_test(test_##fn##_phi)
 
 PER_ARCH(f32_systems)
 PER_ARCH(spec_precision)
@@ -411,6 +471,8 @@ int main(void)
         cmocka_unit_test(test_chunks_qwen3),
         cmocka_unit_test(test_chunks_phi3),
         PER_ARCH_TESTS(prefill_decode),
+        cmocka_unit_test(test_mixtral_tensor_parallel),
+        cmocka_unit_test(test_kv_heads_replicated_16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

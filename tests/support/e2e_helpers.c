@@ -29,6 +29,13 @@ const e2e_arch e2e_archs[] = {
     {"qwen3", "graphs/Qwen/Qwen3-0.6B/t3000.graph", {"reference", NULL, NULL}},
     {"allam", "graphs/humain-ai/ALLaM-7B-Instruct-preview/n150.graph", {"reference", NULL, NULL}},
     {"phi3", "graphs/microsoft/Phi-3-mini-128k-instruct/t3000.graph", {"reference_short", "reference_long", NULL}},
+    /* beyond the Llama family: biases, (1 + w) norms, MoE, soft-capping and
+     * windows, LayerNorm with partial rotary and a parallel block */
+    {"qwen2", "graphs/Qwen/Qwen2.5-1.5B/n150.graph", {"reference", NULL, NULL}},
+    {"gemma", "graphs/google/gemma-7b/t3000.graph", {"reference", NULL, NULL}},
+    {"gemma2", "graphs/google/gemma-2-2b/t3000.graph", {"reference", NULL, NULL}},
+    {"mixtral", "graphs/mistralai/Mixtral-8x7B-v0.1/t3000.graph", {"reference", NULL, NULL}},
+    {"phi", "graphs/microsoft/phi-2/t3000.graph", {"reference", NULL, NULL}},
 };
 const size_t e2e_narchs = sizeof e2e_archs / sizeof e2e_archs[0];
 
@@ -53,6 +60,8 @@ const char *e2e_ref_path(const e2e_arch *a, const char *ref, char *buf, size_t s
     return buf;
 }
 
+const char *e2e_systems_dir = NULL;
+
 int e2e_compile(const char *spec, const char *model_dir, const char *system, int weights_dtype, int act_dtype,
                 int64_t max_seq, mgc_plan *out)
 {
@@ -68,6 +77,7 @@ int e2e_compile(const char *spec, const char *model_dir, const char *system, int
     o.spec_path = spec;
     mgc_model_dir_apply(&md, &o);
     o.system = system;
+    o.systems_dir = e2e_systems_dir;
     o.max_seq_len = max_seq;
     o.weights_dtype = weights_dtype;
     o.act_dtype = act_dtype;

@@ -36,6 +36,9 @@ const char *e2e_ref_path(const e2e_arch *a, const char *ref, char *buf, size_t s
  * tensor shapes), for `system` (NULL: the spec's), with dtypes overridden
  * (-1: as the spec says), cache max_seq (0: the spec's).  Prints the
  * diagnostics and returns -1 on failure. */
+/* Where e2e_compile finds systems (NULL: graphs/systems). */
+extern const char *e2e_systems_dir;
+
 int e2e_compile(const char *spec, const char *model_dir, const char *system, int weights_dtype, int act_dtype,
                 int64_t max_seq, mgc_plan *out);
 

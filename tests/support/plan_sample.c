@@ -45,6 +45,9 @@ static void weight(mgc_plan *p, const char *id, const char *hf, int rank, int64_
     w->shard = split_dim < 0 ? MGC_SHARD_REPLICATED : MGC_SHARD_SPLIT;
     w->dim = split_dim < 0 ? 0 : split_dim;
     w->padded = split_dim < 0 ? 0 : padded;
+    w->replicas = 1;
+    w->owner = -1;
+    w->derive_scale = 1.0;
     w->slices = zalloc((size_t)p->ndevices, sizeof *w->slices);
     uint64_t n = 1;
     for (int d = 0; d < p->ndevices; d++) {
@@ -79,7 +82,7 @@ static mgc_plan_op *op(mgc_plan_entry *E, mgc_kernel k, int in0, int in1, int in
 {
     mgc_plan_op *o = &E->ops[E->nops++];
     *o = (mgc_plan_op){ .kernel = k, .in = { in0, in1, in2 }, .out = out, .weight = -1,
-                        .layer = -1, .rope = -1, .tap = -1 };
+                        .layer = -1, .rope = -1, .tap = -1, .weight2 = -1, .replicas = 1, .device = -1 };
     o->where = where ? dup(where) : NULL;
     return o;
 }
@@ -185,6 +188,7 @@ void mgc_test_sample_plan(mgc_plan *p)
     p->cache_len = 64;
     p->cache_head_dim = 8;
     p->cache_layers = 1;
+    p->expect_top1 = p->expect_top5 = p->expect_pcc = -1;
 
     p->ropes = zalloc(2, sizeof *p->ropes);
     p->nropes = 2;

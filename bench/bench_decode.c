@@ -93,6 +93,23 @@ typedef struct result {
     double bw_gbs, mm_gflops;
 } result;
 
+/* A run's figures as fractions of their ceilings: decode against the read
+ * roofline (tokens/s the measured bandwidth allows), prefill against the
+ * matmul rate, peak RSS against weights + KV cache + activations. */
+typedef struct ratios {
+    double decode, prefill, rss;
+    double need_mib; /* weights (a tied table once) + KV cache + activations */
+} ratios;
+
+static ratios ratios_of(const result *r)
+{
+    double roof = r->bw_gbs * 1e9 / r->read_bytes_per_token;
+    double pceil = r->mm_gflops * 1e9 / r->flops_per_token;
+    double need = r->weights_once_mib + r->kv_mib + r->act_mib;
+    return (ratios){.decode = r->decode_tps / roof, .prefill = r->prefill_tps / pceil, .rss = r->rss_mib / need,
+                    .need_mib = need};
+}
+
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint16_t rand_bf16(float scale)
 {
@@ -513,14 +530,12 @@ int main(int argc, char **argv)
                 const result *r = &res[mi][di][t];
                 if (!have[mi] || !r->ok)
                     continue;
-                double roof = r->bw_gbs * 1e9 / r->read_bytes_per_token;
-                double pceil = r->mm_gflops * 1e9 / r->flops_per_token;
-                double need = r->weights_once_mib + r->kv_mib + r->act_mib;
+                ratios q = ratios_of(r);
                 printf("%-12s %-15s %3d | %9.1f %6.2f | %9.2f %6.2f | %9.1f %6.1f | %8.1f | %8.0f %8.0f %5.2f | %5.1f "
                        "%5.1f\n",
-                       MODELS[mi].name, wname(DTYPES[di]), tlist[t], r->prefill_tps, r->prefill_tps / pceil,
-                       r->decode_tps, r->decode_tps / roof, r->batch_tps, r->batch_tps / r->decode_tps, r->eval_pps,
-                       r->rss_mib, need, r->rss_mib / need, r->bw_gbs, r->mm_gflops);
+                       MODELS[mi].name, wname(DTYPES[di]), tlist[t], r->prefill_tps, q.prefill, r->decode_tps,
+                       q.decode, r->batch_tps, r->batch_tps / r->decode_tps, r->eval_pps, r->rss_mib, q.need_mib,
+                       q.rss, r->bw_gbs, r->mm_gflops);
             }
     printf("(prefill /ceil: tokens/s over median f32 matmul rate / FLOPs per token; decode /roof: over median read "
            "bandwidth / bytes per token, both ceilings re-measured in the configuration's own process right after "
@@ -541,13 +556,12 @@ int main(int argc, char **argv)
                 const result *r = &res[mi][di][T];
                 if (!have[mi] || !r->ok)
                     continue;
-                double roof = r->bw_gbs * 1e9 / r->read_bytes_per_token;
-                double need = r->weights_once_mib + r->kv_mib + r->act_mib;
+                ratios q = ratios_of(r);
                 printf("  %-12s %-15s decode %.2f of roofline (>= 0.90: %s); batch32 %.1fx batch 1 (>= 10: %s); "
                        "RSS %.2fx model (<= 1.15: %s)",
-                       MODELS[mi].name, wname(DTYPES[di]), r->decode_tps / roof, mark(r->decode_tps / roof >= 0.9),
-                       r->batch_tps / r->decode_tps, mark(r->batch_tps / r->decode_tps >= 10), r->rss_mib / need,
-                       mark(r->rss_mib / need <= 1.15));
+                       MODELS[mi].name, wname(DTYPES[di]), q.decode, mark(q.decode >= 0.9),
+                       r->batch_tps / r->decode_tps, mark(r->batch_tps / r->decode_tps >= 10), q.rss,
+                       mark(q.rss <= 1.15));
                 if (DTYPES[di] == MGC_BF16) {
                     double want = strstr(MODELS[mi].name, "Qwen") ? 148 : 85;
                     printf("; prefill %.1f tok/s (>= llama.cpp BF16's %.0f quoted in issue 9: %s)", r->prefill_tps,
@@ -580,8 +594,7 @@ int main(int argc, char **argv)
                 const result *r = &res[mi][di][t];
                 if (!have[mi] || !r->ok)
                     continue;
-                double roof = r->bw_gbs * 1e9 / r->read_bytes_per_token;
-                double pceil = r->mm_gflops * 1e9 / r->flops_per_token;
+                ratios q = ratios_of(r);
                 fprintf(j,
                         "%s\n  {\"model\": \"%s\", \"weights\": \"%s\", \"threads\": %d, \"prefill_tps\": %.2f, "
                         "\"prefill_of_ceiling\": %.3f, \"decode_tps\": %.3f, \"decode_of_roofline\": %.3f, "
@@ -590,7 +603,7 @@ int main(int argc, char **argv)
                         "\"decode_bytes_per_token\": %.0f, \"prefill_flops_per_token\": %.0f, \"read_gbs_median\": %.2f, "
                         "\"sgemm_gflops_median\": %.1f}",
                         first ? "" : ",", MODELS[mi].name, wname(DTYPES[di]), tlist[t], r->prefill_tps,
-                        r->prefill_tps / pceil, r->decode_tps, r->decode_tps / roof, r->batch_tps, r->eval_pps,
+                        q.prefill, r->decode_tps, q.decode, r->batch_tps, r->eval_pps,
                         r->rss_mib, r->weights_mib, r->weights_once_mib, r->kv_mib, r->act_mib,
                         r->read_bytes_per_token, r->flops_per_token, r->bw_gbs, r->mm_gflops);
                 first = 0;

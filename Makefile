@@ -55,6 +55,7 @@ API_SRC   := $(sort $(wildcard api/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TESTLIB_SRC := $(sort $(wildcard tests/support/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCHLIB_SRC := $(sort $(wildcard bench/support/*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZLIB_SRC := $(sort $(wildcard fuzz/support_*.c))
 
@@ -68,6 +69,7 @@ API_OBJ   := $(API_SRC:%.c=$(BUILD)/obj/%.o)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+BENCHLIB_OBJ := $(BENCHLIB_SRC:%.c=$(BUILD)/obj/%.o)
 FUZZLIB_OBJ := $(FUZZLIB_SRC:%.c=$(BUILD)/obj/%.o)
 # libFuzzer targets (make fuzz) and the same targets linked with a plain main that
 # replays files (built by make test, so the targets compile and their seeds pass).
@@ -84,7 +86,7 @@ LIBEVAL := $(BUILD)/libmgc_eval.a
 LIBDRV  := $(BUILD)/libmgc_driver.a
 LIBCOMMON := $(BUILD)/libmgc_common.a
 
-.PHONY: all lib test bench clean setup demo install uninstall fuzz fuzz-targets tsan valgrind
+.PHONY: all lib test bench bench-quick clean setup demo install uninstall fuzz fuzz-targets tsan valgrind
 # keep objects and generated sources between runs
 .SECONDARY:
 all: $(BUILD)/mgc lib
@@ -155,7 +157,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIBMGC_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBMGC_A)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BENCHLIB_OBJ) $(LIBMGC_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -178,6 +180,11 @@ test: $(BUILD)/mgc lib $(BUILD)/mgc.1 $(TESTS) $(REPLAYS)
 
 bench: $(BUILD)/mgc $(BENCHES)
 	@MGC=$(BUILD)/mgc sh bench/run_bench.sh $(BENCHES)
+
+# The same benchmarks in their quick mode (small sizes, a few seconds, no
+# figure checked): that they run, for CI.
+bench-quick: $(BUILD)/mgc $(BENCHES)
+	@MGC=$(BUILD)/mgc MGC_BENCH_QUICK=1 sh bench/run_bench.sh $(BENCHES)
 
 setup:
 	@sh scripts/setup.sh

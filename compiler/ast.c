@@ -36,7 +36,7 @@ static void dump_str(mgc_strbuf *b, const char *s)
     mgc_sb_putc(b, '"');
 }
 
-static const char *binop_name(mgc_ast_binop op)
+const char *mgc_ast_op_text(mgc_ast_binop op)
 {
     switch (op) {
     case MGC_OP_ADD: return "+";
@@ -44,7 +44,7 @@ static const char *binop_name(mgc_ast_binop op)
     case MGC_OP_MUL: return "*";
     case MGC_OP_DIV: return "/";
     case MGC_OP_DEFAULT: return "??";
-    case MGC_OP_NEG: return "neg";
+    case MGC_OP_NEG: return "-";
     case MGC_OP_POW: return "**";
     case MGC_OP_FLOORDIV: return "//";
     case MGC_OP_MOD: return "%";
@@ -60,6 +60,9 @@ static const char *binop_name(mgc_ast_binop op)
     }
     return "?";
 }
+
+/* The dump spells unary minus "neg" so that it never reads as subtraction. */
+static const char *dump_op(mgc_ast_binop op) { return op == MGC_OP_NEG ? "neg" : mgc_ast_op_text(op); }
 
 static void dump_expr(mgc_strbuf *b, const mgc_ast_expr *e)
 {
@@ -114,14 +117,14 @@ static void dump_expr(mgc_strbuf *b, const mgc_ast_expr *e)
         mgc_sb_putc(b, ')');
         break;
     case MGC_EX_BINARY:
-        mgc_sb_printf(b, "(%s ", binop_name(e->op));
+        mgc_sb_printf(b, "(%s ", dump_op(e->op));
         dump_expr(b, e->lhs);
         mgc_sb_putc(b, ' ');
         dump_expr(b, e->rhs);
         mgc_sb_putc(b, ')');
         break;
     case MGC_EX_UNARY:
-        mgc_sb_printf(b, "(%s ", binop_name(e->op));
+        mgc_sb_printf(b, "(%s ", dump_op(e->op));
         dump_expr(b, e->rhs);
         mgc_sb_putc(b, ')');
         break;

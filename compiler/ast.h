@@ -161,6 +161,9 @@ typedef struct mgc_ast_file {
 
 void mgc_ast_free(mgc_ast_file *f);
 
+/* How an operator is written in a spec: "+", "**", "and", ... */
+const char *mgc_ast_op_text(mgc_ast_binop op);
+
 /* Writes a span-free S-expression of the tree (used by `--emit ast` and by
  * the tests that check parse(fmt(x)) == parse(x)).  Returns a malloc'd string. */
 char *mgc_ast_dump(const mgc_ast_file *f);

@@ -17,6 +17,7 @@
 #include "ops.h"
 #include "scalar.h"
 #include "strbuf.h"
+#include "xalloc.h"
 
 /* ---- a string -> int hash map (values >= 0; -1 = absent) ---- */
 
@@ -25,26 +26,6 @@ typedef struct smap {
     int *vals;
     size_t cap, n;
 } smap;
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) {
-        fprintf(stderr, "mgc: out of memory\n");
-        abort();
-    }
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "mgc: out of memory\n");
-        abort();
-    }
-    return p;
-}
 
 static size_t hash_str(const char *s)
 {
@@ -58,8 +39,8 @@ static int *smap_slot(smap *m, const char *key, int create)
 {
     if (create && (m->n + 1) * 2 > m->cap) {
         size_t ncap = m->cap ? m->cap * 2 : 64;
-        const char **nk = xcalloc(ncap, sizeof *nk);
-        int *nv = xcalloc(ncap, sizeof *nv);
+        const char **nk = mgc_xcalloc(ncap, sizeof *nk);
+        int *nv = mgc_xcalloc(ncap, sizeof *nv);
         for (size_t i = 0; i < m->cap; i++) {
             if (!m->keys[i])
                 continue;
@@ -168,7 +149,7 @@ static void bind(checker *c, const char *name)
     int *slot = smap_slot(&c->lmap, name, 1);
     if (c->nb == c->bcap) {
         c->bcap = c->bcap ? c->bcap * 2 : 64;
-        c->b = xrealloc(c->b, c->bcap * sizeof *c->b);
+        c->b = mgc_xrealloc(c->b, c->bcap * sizeof *c->b);
     }
     c->b[c->nb].name = name;
     c->b[c->nb].prev = *slot;
@@ -211,7 +192,7 @@ static gvis global_lookup(checker *c, const char *name, int *out)
 static const char **candidates(checker *c, int want_defs, size_t *n)
 {
     size_t cap = c->nb + c->ng + mgc_nops + 2 + 32, k = 0;
-    const char **v = xcalloc(cap, sizeof *v);
+    const char **v = mgc_xcalloc(cap, sizeof *v);
     if (want_defs) {
         for (size_t i = 0; i < mgc_nops; i++)
             v[k++] = mgc_ops[i].name;
@@ -262,13 +243,13 @@ static void build_lines(checker *c)
     const mgc_ast_file *f = cur_ast(c);
     free(c->line_start);
     size_t cap = 64, n = 0;
-    size_t *ls = xcalloc(cap, sizeof *ls);
+    size_t *ls = mgc_xcalloc(cap, sizeof *ls);
     ls[n++] = 0;
     for (size_t i = 0; i < f->source_len; i++)
         if (f->source[i] == '\n') {
             if (n == cap) {
                 cap *= 2;
-                ls = xrealloc(ls, cap * sizeof *ls);
+                ls = mgc_xrealloc(ls, cap * sizeof *ls);
             }
             ls[n++] = i + 1;
         }
@@ -408,7 +389,7 @@ static void record_call(checker *c, int callee, mgc_span at)
     }
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 8;
-        *list = xrealloc(*list, *cap * sizeof **list);
+        *list = mgc_xrealloc(*list, *cap * sizeof **list);
     }
     (*list)[*n].callee = callee;
     (*list)[*n].span = at;
@@ -1078,8 +1059,8 @@ static int forward_reaches_attention(checker *c)
 {
     if (c->forward_attention)
         return 1;
-    int *todo = xcalloc(c->ng + 1, sizeof *todo);
-    unsigned char *seen = xcalloc(c->ng + 1, 1);
+    int *todo = mgc_xcalloc(c->ng + 1, sizeof *todo);
+    unsigned char *seen = mgc_xcalloc(c->ng + 1, 1);
     size_t n = 0;
     int found = 0;
     for (size_t i = 0; i < c->nfwd; i++)
@@ -1134,7 +1115,7 @@ static void collect_globals(checker *c)
             }
             if (c->ng == c->gcap) {
                 c->gcap = c->gcap ? c->gcap * 2 : 32;
-                c->g = xrealloc(c->g, c->gcap * sizeof *c->g);
+                c->g = mgc_xrealloc(c->g, c->gcap * sizeof *c->g);
             }
             global *gl = &c->g[c->ng];
             memset(gl, 0, sizeof *gl);
@@ -1153,7 +1134,7 @@ static void collect_globals(checker *c)
 static void compute_visibility(checker *c)
 {
     size_t n = c->p->nfiles;
-    c->vis = xcalloc(n * n, 1);
+    c->vis = mgc_xcalloc(n * n, 1);
     for (size_t a = 0; a < n; a++) {
         c->vis[a * n + a] = 1;
         const mgc_program_file *pf = &c->p->files[a];
@@ -1310,8 +1291,8 @@ int mgc_check_program(const mgc_program *p, mgc_diags *d)
     for (size_t fi = 0; fi < p->nfiles && !full(&c); fi++)
         check_file(&c, fi, p->files[fi].ast == p->root);
     if (!full(&c)) {
-        int *stack = xcalloc(c.ng + 1, sizeof *stack);
-        size_t *edge = xcalloc(c.ng + 1, sizeof *edge);
+        int *stack = mgc_xcalloc(c.ng + 1, sizeof *stack);
+        size_t *edge = mgc_xcalloc(c.ng + 1, sizeof *edge);
         for (size_t i = 0; i < c.ng && !full(&c); i++)
             if (c.g[i].is_def && c.g[i].color == 0)
                 find_cycles(&c, (int)i, stack, edge);

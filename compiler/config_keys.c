@@ -1,21 +1,12 @@
 /* config_keys.c: the config.json keys a spec may not leave unread (see
  * config_keys.h). */
 #include "config_keys.h"
+#include "xalloc.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "mgc: out of memory\n");
-        abort();
-    }
-    return p;
-}
 
 static void add_one(mgc_config_reads *r, const char *path, size_t len)
 {
@@ -24,9 +15,9 @@ static void add_one(mgc_config_reads *r, const char *path, size_t len)
             return;
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 32;
-        r->paths = xrealloc(r->paths, r->cap * sizeof *r->paths);
+        r->paths = mgc_xrealloc(r->paths, r->cap * sizeof *r->paths);
     }
-    char *s = xrealloc(NULL, len + 1);
+    char *s = mgc_xrealloc(NULL, len + 1);
     memcpy(s, path, len);
     s[len] = 0;
     r->paths[r->n++] = s;

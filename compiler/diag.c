@@ -2,6 +2,7 @@
 #include "diag.h"
 
 #include "edit_distance.h"
+#include "xalloc.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -9,19 +10,9 @@
 
 enum { DEFAULT_MAX_ERRORS = 50 };
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (!q) {
-        fprintf(stderr, "mgc: out of memory\n");
-        abort();
-    }
-    return q;
-}
-
 static char *xstrndup(const char *s, size_t n)
 {
-    char *p = xrealloc(NULL, n + 1);
+    char *p = mgc_xrealloc(NULL, n + 1);
     memcpy(p, s, n);
     p[n] = 0;
     return p;
@@ -35,7 +26,7 @@ static char *vformat(const char *fmt, va_list ap)
     va_end(ap2);
     if (n < 0)
         n = 0;
-    char *s = xrealloc(NULL, (size_t)n + 1);
+    char *s = mgc_xrealloc(NULL, (size_t)n + 1);
     vsnprintf(s, (size_t)n + 1, fmt, ap);
     return s;
 }
@@ -66,7 +57,7 @@ static mgc_diag_source *source_slot(mgc_diags *d, const char *path)
             return &d->sources[i];
     if (d->nsources == d->srccap) {
         d->srccap = d->srccap ? d->srccap * 2 : 4;
-        d->sources = xrealloc(d->sources, d->srccap * sizeof *d->sources);
+        d->sources = mgc_xrealloc(d->sources, d->srccap * sizeof *d->sources);
     }
     mgc_diag_source *s = &d->sources[d->nsources++];
     s->path = xstrndup(path, strlen(path));
@@ -90,7 +81,7 @@ static void push(mgc_diags *d, mgc_diag_level lvl, mgc_span span, char *msg)
 {
     if (d->n == d->cap) {
         d->cap = d->cap ? d->cap * 2 : 8;
-        d->items = xrealloc(d->items, d->cap * sizeof *d->items);
+        d->items = mgc_xrealloc(d->items, d->cap * sizeof *d->items);
     }
     mgc_diagnostic *g = &d->items[d->n++];
     g->level = lvl;
@@ -255,7 +246,7 @@ static int order_cmp(const void *a, const void *b)
 
 void mgc_diags_print(const mgc_diags *d, FILE *out, int color)
 {
-    order *ord = xrealloc(NULL, (d->n ? d->n : 1) * sizeof *ord);
+    order *ord = mgc_xrealloc(NULL, (d->n ? d->n : 1) * sizeof *ord);
     for (size_t i = 0; i < d->n; i++) {
         const mgc_diagnostic *g = &d->items[i];
         size_t group = i;

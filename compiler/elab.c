@@ -1783,7 +1783,7 @@ static val eval(E *e, scope *s, const mgc_ast_expr *x)
         if ((is_num(l) && is_num(r)) || (is_scalar(l) && is_scalar(r) && x->op >= MGC_OP_EQ && x->op <= MGC_OP_GE))
             return arith(e, x->op, l, r, x->span);
         if (x->op >= MGC_OP_POW)
-            return fail(e, x->span, "'%s' applies to numbers, not to %s and %s", mgc_scalar_op_text(x->op),
+            return fail(e, x->span, "'%s' applies to numbers, not to %s and %s", mgc_ast_op_text(x->op),
                         kind_name(l.k), kind_name(r.k));
         return combine(e, x->op, l, r, x->span);
     }

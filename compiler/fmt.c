@@ -53,7 +53,6 @@ static int prec(const mgc_ast_expr *e)
     return P_ATOM;
 }
 
-static const char *op_text(mgc_ast_binop op) { return mgc_scalar_op_text(op); }
 
 /* Whether a binary operator's child needs parentheses.  Left-associative
  * operators: the right child at the same level does; `**` is
@@ -152,7 +151,7 @@ static void flat(mgc_strbuf *b, const mgc_ast_expr *e)
         break;
     case MGC_EX_BINARY:
         flat_child(b, e->lhs, child_parens(e, e->lhs, 0));
-        mgc_sb_printf(b, " %s ", op_text(e->op));
+        mgc_sb_printf(b, " %s ", mgc_ast_op_text(e->op));
         flat_child(b, e->rhs, child_parens(e, e->rhs, 1));
         break;
     case MGC_EX_UNARY:
@@ -220,7 +219,7 @@ static int layout(fmt *F, const mgc_ast_expr *e, int col, int tail)
         return layout_child(F, e->rhs, col + (int)strlen(u), tail, prec(e->rhs) < prec(e));
     }
     if (e->kind == MGC_EX_BINARY) {
-        const char *op = op_text(e->op);
+        const char *op = mgc_ast_op_text(e->op);
         int oplen = (int)strlen(op) + 2;
         col = layout_child(F, e->lhs, col, oplen, child_parens(e, e->lhs, 0));
         mgc_sb_printf(b, " %s ", op);

@@ -11,34 +11,19 @@
  * tensor it reads and the local shape it stores (padding rows/columns are
  * zeros the runtime adds). */
 #include "lower.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s ? s : "");
-    if (!p)
-        abort();
-    return p;
-}
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n ? n : 1, sz);
-    if (!p)
-        abort();
-    return p;
-}
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 static void lower_weight(const mgc_ir *ir, const mgc_ir_weight *w, mgc_plan_weight *pw)
 {
     int ndev = ir->ndevices;
-    pw->id = xstrdup(w->id);
-    pw->hf_name = xstrdup(w->hf_name);
+    pw->id = mgc_xstrdup(w->id);
+    pw->hf_name = mgc_xstrdup(w->hf_name);
     pw->rank = w->rank;
     pw->hf_shape[0] = w->hf_rows > 0 ? w->hf_rows : w->row0 + w->rows;
     pw->hf_shape[1] = w->rank == 2 ? w->cols : 0;
@@ -59,7 +44,7 @@ static void lower_weight(const mgc_ir *ir, const mgc_ir_weight *w, mgc_plan_weig
     pw->derive_scale = w->derive_scale;
     pw->derive_offset = w->derive_offset;
     pw->padded = w->shard == MGC_SHARD_SPLIT ? w->padded : 0;
-    pw->slices = xcalloc((size_t)ndev, sizeof *pw->slices);
+    pw->slices = mgc_xcalloc((size_t)ndev, sizeof *pw->slices);
     uint64_t maxbytes = 0;
     for (int dv = 0; dv < ndev; dv++) {
         mgc_weight_slice *s = &pw->slices[dv];
@@ -119,7 +104,7 @@ static int add_buf(L *l, const mgc_ir_node *n, const char *name)
     mgc_plan_buffer *b = &en->bufs[en->nbufs];
     memset(b, 0, sizeof *b);
     b->id = (int)en->nbufs;
-    b->name = xstrdup(name);
+    b->name = mgc_xstrdup(name);
     b->cols = mgc_ir_local_width(l->ir, n);
     b->dtype = n->act;
     /* Clamped, not overflowed: no buffer this large fits any system's DRAM, and a
@@ -150,7 +135,7 @@ static mgc_plan_op *add_op(L *l, mgc_kernel k, const mgc_ir_node *n)
     op->replicas = 1;
     char where[512];
     snprintf(where, sizeof where, "%s:%d:%d", n->span.file ? n->span.file : "?", n->span.line, n->span.col);
-    op->where = xstrdup(where);
+    op->where = mgc_xstrdup(where);
     return op;
 }
 
@@ -209,9 +194,9 @@ static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entr
     memset(en, 0, sizeof *en);
     en->rows = rows;
     L l = {.ir = ir, .en = en, .decode = decode};
-    l.buf_of = xcalloc(ir->nnodes, sizeof(int));
+    l.buf_of = mgc_xcalloc(ir->nnodes, sizeof(int));
     /* node -> the snapshot it is (-1 none) */
-    int *tap_of = xcalloc(ir->nnodes, sizeof(int));
+    int *tap_of = mgc_xcalloc(ir->nnodes, sizeof(int));
     for (size_t i = 0; i < ir->nnodes; i++)
         tap_of[i] = -1;
     for (size_t t = 0; t < ir->ntaps; t++)
@@ -374,13 +359,13 @@ static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entr
 int mgc_lower(const mgc_ir *ir, const mgc_lower_opts *o, mgc_plan *p)
 {
     memset(p, 0, sizeof *p);
-    p->model = xstrdup(ir->model);
-    p->spec = xstrdup(o->spec);
-    p->system = xstrdup(ir->system);
+    p->model = mgc_xstrdup(ir->model);
+    p->spec = mgc_xstrdup(o->spec);
+    p->system = mgc_xstrdup(ir->system);
     p->mesh[0] = o->mesh[0];
     p->mesh[1] = o->mesh[1];
     p->ndevices = ir->ndevices;
-    p->topology = xstrdup(o->topology);
+    p->topology = mgc_xstrdup(o->topology);
     p->dram_bytes = o->dram_bytes;
     p->tile = o->tile;
     p->hidden = ir->hidden;
@@ -408,17 +393,17 @@ int mgc_lower(const mgc_ir *ir, const mgc_lower_opts *o, mgc_plan *p)
     p->cache_layers = ir->cache_layers;
 
     p->nweights = ir->nweights;
-    p->weights = xcalloc(ir->nweights, sizeof *p->weights);
+    p->weights = mgc_xcalloc(ir->nweights, sizeof *p->weights);
     for (size_t i = 0; i < ir->nweights; i++)
         lower_weight(ir, &ir->weights[i], &p->weights[i]);
     p->nropes = ir->nropes;
-    p->ropes = xcalloc(ir->nropes, sizeof *p->ropes);
+    p->ropes = mgc_xcalloc(ir->nropes, sizeof *p->ropes);
     for (size_t i = 0; i < ir->nropes; i++) {
         p->ropes[i] = ir->ropes[i].r;
         int half = p->ropes[i].dim / 2;
         if (p->ropes[i].short_factor) {
-            p->ropes[i].short_factor = xcalloc((size_t)half, sizeof(double));
-            p->ropes[i].long_factor = xcalloc((size_t)half, sizeof(double));
+            p->ropes[i].short_factor = mgc_xcalloc((size_t)half, sizeof(double));
+            p->ropes[i].long_factor = mgc_xcalloc((size_t)half, sizeof(double));
             memcpy(p->ropes[i].short_factor, ir->ropes[i].r.short_factor, sizeof(double) * (size_t)half);
             memcpy(p->ropes[i].long_factor, ir->ropes[i].r.long_factor, sizeof(double) * (size_t)half);
         }

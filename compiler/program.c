@@ -9,7 +9,9 @@
 
 #include "datadir.h"
 #include "parse.h"
+#include "spec_library.h"
 #include "strbuf.h"
+#include "xalloc.h"
 
 enum { MAX_IMPORT_DEPTH = 64 };
 
@@ -22,16 +24,6 @@ typedef struct loader {
     const char *stack_path[MAX_IMPORT_DEPTH + 1];
     int depth;
 } loader;
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "mgc: out of memory\n");
-        abort();
-    }
-    return p;
-}
 
 char *mgc_import_path(const char *from, const char *rel)
 {
@@ -47,7 +39,7 @@ char *mgc_import_path(const char *from, const char *rel)
     /* split into components and fold "." and "name/.." */
     int absolute = s[0] == '/';
     size_t n = strlen(s);
-    const char **comp = xmalloc((n / 1 + 1) * sizeof *comp);
+    const char **comp = mgc_xmalloc((n / 1 + 1) * sizeof *comp);
     size_t nc = 0;
     for (char *tok = strtok(s, "/"); tok; tok = strtok(NULL, "/")) {
         if (strcmp(tok, ".") == 0)
@@ -95,11 +87,16 @@ static long load(loader *l, const char *path, const char *text, size_t len, mgc_
 {
     char *id = realpath(path, NULL);
     if (!id && !text) {
-        mgc_error_at(l->d, where, "cannot %s '%s': %s", where.file ? "import" : "read", path, strerror(errno));
+        int why = errno;
+        mgc_error_at(l->d, where, "cannot %s '%s': %s", where.file ? "import" : "read", path, strerror(why));
+        char *fix = where.file && why == ENOENT ? mgc_spec_library_import_of(path, where.file) : NULL;
+        if (fix) /* a mistyped path to the spec library */
+            mgc_diag_hint(l->d, "the spec library has that file: %s", fix);
+        free(fix);
         return -1;
     }
     if (!id) {
-        id = xmalloc(strlen(path) + 1);
+        id = mgc_xmalloc(strlen(path) + 1);
         strcpy(id, path);
     }
     for (size_t i = 0; i < l->p->nfiles; i++)
@@ -184,7 +181,7 @@ static mgc_program *load_root(const char *path, const char *text, size_t len, mg
     loader l;
     memset(&l, 0, sizeof l);
     l.d = d;
-    l.p = xmalloc(sizeof *l.p);
+    l.p = mgc_xmalloc(sizeof *l.p);
     memset(l.p, 0, sizeof *l.p);
     mgc_span none = {0};
     long k = load(&l, path, text, len, none);

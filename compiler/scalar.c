@@ -35,30 +35,6 @@ size_t mgc_scalar_fn_names(const char **names, size_t cap)
     return n;
 }
 
-const char *mgc_scalar_op_text(mgc_ast_binop op)
-{
-    switch (op) {
-    case MGC_OP_ADD: return "+";
-    case MGC_OP_SUB: return "-";
-    case MGC_OP_MUL: return "*";
-    case MGC_OP_DIV: return "/";
-    case MGC_OP_DEFAULT: return "??";
-    case MGC_OP_NEG: return "-";
-    case MGC_OP_POW: return "**";
-    case MGC_OP_FLOORDIV: return "//";
-    case MGC_OP_MOD: return "%";
-    case MGC_OP_EQ: return "==";
-    case MGC_OP_NE: return "!=";
-    case MGC_OP_LT: return "<";
-    case MGC_OP_LE: return "<=";
-    case MGC_OP_GT: return ">";
-    case MGC_OP_GE: return ">=";
-    case MGC_OP_AND: return "and";
-    case MGC_OP_OR: return "or";
-    case MGC_OP_NOT: return "not";
-    }
-    return "?";
-}
 
 static int errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int errf(char *err, size_t cap, const char *fmt, ...)
@@ -135,7 +111,7 @@ static int compare(mgc_ast_binop op, mgc_scalar a, mgc_scalar b, mgc_scalar *out
     } else if (a.k == b.k && (a.k == MGC_SV_STR || a.k == MGC_SV_BOOL)) {
         if (op != MGC_OP_EQ && op != MGC_OP_NE)
             return errf(err, cap, "'%s' compares numbers; %s can only be compared with == and !=",
-                        mgc_scalar_op_text(op), a.k == MGC_SV_STR ? "strings" : "booleans");
+                        mgc_ast_op_text(op), a.k == MGC_SV_STR ? "strings" : "booleans");
         c = a.k == MGC_SV_STR ? strcmp(a.s, b.s) != 0 : a.i != b.i;
     } else {
         return errf(err, cap, "cannot compare %s with %s", kind_word(a.k), kind_word(b.k));
@@ -153,7 +129,7 @@ static int compare(mgc_ast_binop op, mgc_scalar a, mgc_scalar b, mgc_scalar *out
 
 int mgc_scalar_binop(mgc_ast_binop op, mgc_scalar a, mgc_scalar b, mgc_scalar *out, char *err, size_t cap)
 {
-    const char *ot = mgc_scalar_op_text(op);
+    const char *ot = mgc_ast_op_text(op);
     if (op >= MGC_OP_EQ && op <= MGC_OP_GE)
         return compare(op, a, b, out, err, cap);
     if (!is_num(a) || !is_num(b))

@@ -49,7 +49,4 @@ int mgc_scalar_binop(mgc_ast_binop op, mgc_scalar a, mgc_scalar b, mgc_scalar *o
 /* name(args...): 0 and *out, or -1 and a message in err. */
 int mgc_scalar_call(const char *name, const mgc_scalar *args, size_t n, mgc_scalar *out, char *err, size_t cap);
 
-/* The operator as written ("**", "//", "==", ...). */
-const char *mgc_scalar_op_text(mgc_ast_binop op);
-
 #endif

@@ -33,6 +33,7 @@ typedef struct P {
     mgc_ir_node *out;
     size_t nout, cap;
     int *map;          /* old node -> new node */
+    int *whole;        /* new node -> the collective that made it whole, -1 none (one per value, however many users) */
     int failed;
     int kv_seen;       /* attentions seen: later ones must use the same cache layout */
 } P;
@@ -71,6 +72,12 @@ static int emit(P *p, const mgc_ir_node *n)
             abort();
     }
     p->out[p->nout] = *n;
+    if (p->nout % 256 == 0) {
+        p->whole = realloc(p->whole, (p->nout + 256) * sizeof *p->whole);
+        if (!p->whole)
+            abort();
+    }
+    p->whole[p->nout] = -1;
     return (int)p->nout++;
 }
 
@@ -98,16 +105,21 @@ static int insert(P *p, mgc_ir_opcode op, int x, const mgc_ir_node *user, mgc_sh
     return emit(p, &c);
 }
 
-/* Makes x whole on every device. */
+/* Makes x whole on every device: the collective is made once per value and
+ * shared by every op that needs the value whole. */
 static int need_repl(P *p, int x, const mgc_ir_node *user)
 {
     mgc_ir_node *n = at(p, x);
+    if (n->sh != MGC_SH_REPLICATED && p->whole[x] >= 0)
+        return p->whole[x];
+    int w;
     switch (n->sh) {
     case MGC_SH_REPLICATED:
         return x;
     case MGC_SH_PARTIAL:
     case MGC_SH_OWNED:
-        return insert(p, MGC_IR_ALL_REDUCE, x, user, MGC_SH_REPLICATED, 1);
+        w = insert(p, MGC_IR_ALL_REDUCE, x, user, MGC_SH_REPLICATED, 1);
+        return p->whole[x] = w;
     case MGC_SH_SPLIT:
         if (n->replicas > 1) {
             perr(p, user, "%s needs a whole value, but its operand is split with each piece on %d devices",
@@ -115,7 +127,8 @@ static int need_repl(P *p, int x, const mgc_ir_node *user)
             chain_notes(p, user);
             return -1;
         }
-        return insert(p, MGC_IR_ALL_GATHER, x, user, MGC_SH_REPLICATED, 1);
+        w = insert(p, MGC_IR_ALL_GATHER, x, user, MGC_SH_REPLICATED, 1);
+        return p->whole[x] = w;
     }
     return -1;
 }
@@ -131,6 +144,16 @@ static int need_split(P *p, int x, int replicas, const mgc_ir_node *user)
     if (x < 0)
         return -1;
     return insert(p, MGC_IR_SHARD, x, user, MGC_SH_SPLIT, replicas);
+}
+
+/* Makes operand k of n whole on every device, rewiring n to the result. */
+static int whole_operand(P *p, mgc_ir_node *n, int k)
+{
+    int x = need_repl(p, n->in[k], n);
+    if (x < 0)
+        return -1;
+    n->in[k] = x;
+    return 0;
 }
 
 static int owner_of(const mgc_ir *ir, int expert)
@@ -203,11 +226,8 @@ static int elementwise(P *p, mgc_ir_node *n)
         n->device = sa == MGC_SH_OWNED ? a->device : b->device;
         return 0;
     }
-    int x = need_repl(p, n->in[0], n), y = x >= 0 ? need_repl(p, n->in[1], n) : -1;
-    if (y < 0)
+    if (whole_operand(p, n, 0) < 0 || whole_operand(p, n, 1) < 0)
         return -1;
-    n->in[0] = x;
-    n->in[1] = y;
     n->sh = MGC_SH_REPLICATED;
     return 0;
 }
@@ -218,11 +238,9 @@ static int pointwise(P *p, mgc_ir_node *n, int linear_op)
 {
     mgc_ir_node *a = at(p, n->in[0]);
     if (a->sh == MGC_SH_PARTIAL && !linear_op) {
-        int x = need_repl(p, n->in[0], n);
-        if (x < 0)
+        if (whole_operand(p, n, 0) < 0)
             return -1;
-        n->in[0] = x;
-        a = at(p, x);
+        a = at(p, n->in[0]);
     }
     n->sh = a->sh;
     n->replicas = a->replicas;
@@ -251,10 +269,8 @@ static int shard_node(P *p, mgc_ir_node *n)
             mgc_ir_node *x = at(p, n->in[k]);
             if (x->sh == MGC_SH_OWNED && x->device == owner)
                 continue;
-            int r = need_repl(p, n->in[k], n);
-            if (r < 0)
+            if (whole_operand(p, n, k) < 0)
                 return -1;
-            n->in[k] = r;
         }
         if (place(p, n->weight, n, MGC_SHARD_OWNED, 0, 1, owner) < 0 ||
             place(p, n->weight2, n, MGC_SHARD_OWNED, 0, 1, owner) < 0)
@@ -272,9 +288,8 @@ static int shard_node(P *p, mgc_ir_node *n)
     case MGC_IR_POS_EMBEDDING:
         return place(p, n->weight, n, MGC_SHARD_REPLICATED, 0, 1, -1);
     case MGC_IR_LINEAR: {
-        int x = n->in[0];
         if (n->ann == MGC_ANN_ROW) {
-            mgc_ir_node *xn = at(p, x);
+            mgc_ir_node *xn = at(p, n->in[0]);
             if (xn->sh != MGC_SH_SPLIT || xn->replicas != 1) {
                 perr(p, n, "a row-parallel linear needs its input split on the last dimension, but here it is %s",
                      mgc_sharding_name(xn->sh));
@@ -285,10 +300,8 @@ static int shard_node(P *p, mgc_ir_node *n)
             n->sh = MGC_SH_PARTIAL;
             return place(p, n->weight, n, MGC_SHARD_SPLIT, 1, 1, -1);
         }
-        x = need_repl(p, x, n);
-        if (x < 0)
+        if (whole_operand(p, n, 0) < 0)
             return -1;
-        n->in[0] = x;
         if (n->ann == MGC_ANN_COL) {
             n->sh = MGC_SH_SPLIT;
             n->replicas = want_replicas;
@@ -304,10 +317,8 @@ static int shard_node(P *p, mgc_ir_node *n)
             return place(p, n->weight, n, MGC_SHARD_SPLIT, 0, a->replicas, -1);
         }
         /* a row-parallel result: the bias is added once, to the reduced sum */
-        int x = need_repl(p, n->in[0], n);
-        if (x < 0)
+        if (whole_operand(p, n, 0) < 0)
             return -1;
-        n->in[0] = x;
         return place(p, n->weight, n, MGC_SHARD_REPLICATED, 0, 1, -1);
     }
     case MGC_IR_RMS_NORM:
@@ -315,11 +326,9 @@ static int shard_node(P *p, mgc_ir_node *n)
         mgc_ir_node *a = at(p, n->in[0]);
         /* per head: any head split works; over the whole row: needs it all */
         if (!(n->heads && a->sh == MGC_SH_SPLIT)) {
-            int x = need_repl(p, n->in[0], n);
-            if (x < 0)
+            if (whole_operand(p, n, 0) < 0)
                 return -1;
-            n->in[0] = x;
-            a = at(p, x);
+            a = at(p, n->in[0]);
         }
         n->sh = a->sh;
         n->replicas = a->replicas;
@@ -329,11 +338,9 @@ static int shard_node(P *p, mgc_ir_node *n)
     case MGC_IR_HEADS: {
         mgc_ir_node *a = at(p, n->in[0]);
         if (a->sh == MGC_SH_PARTIAL || a->sh == MGC_SH_OWNED) {
-            int x = need_repl(p, n->in[0], n);
-            if (x < 0)
+            if (whole_operand(p, n, 0) < 0)
                 return -1;
-            n->in[0] = x;
-            a = at(p, x);
+            a = at(p, n->in[0]);
         }
         if (a->sh == MGC_SH_SPLIT && ((int64_t)n->heads * a->replicas) % ndev) {
             perr(p, n, "heads: %d heads do not split over the %d devices of %s", n->heads, ndev, ir->system);
@@ -351,12 +358,9 @@ static int shard_node(P *p, mgc_ir_node *n)
     case MGC_IR_ATTENTION: {
         mgc_ir_node *q = at(p, n->in[0]), *k = at(p, n->in[1]);
         if (n->ann != MGC_ANN_HEADS) {
-            for (int i = 0; i < 3; i++) {
-                int x = need_repl(p, n->in[i], n);
-                if (x < 0)
+            for (int i = 0; i < 3; i++)
+                if (whole_operand(p, n, i) < 0)
                     return -1;
-                n->in[i] = x;
-            }
             if (p->kv_seen++ && ir->cache_split)
                 return perr(p, n, "every attention must use the same KV-cache layout: this one is replicated, an earlier one split by heads");
             ir->cache_split = 0;
@@ -409,17 +413,11 @@ static int shard_node(P *p, mgc_ir_node *n)
     case MGC_IR_SOFTCAP:
         return pointwise(p, n, 0);
     case MGC_IR_ROUTE: {
-        int x = need_repl(p, n->in[0], n);
-        if (x < 0)
-            return -1;
-        n->in[0] = x;
-        return 0;
+        return whole_operand(p, n, 0);
     }
     case MGC_IR_EXPERT_SCALE: {
-        int w = need_repl(p, n->in[1], n);
-        if (w < 0)
+        if (whole_operand(p, n, 1) < 0)
             return -1;
-        n->in[1] = w;
         mgc_ir_node *a = at(p, n->in[0]);
         n->sh = a->sh;
         n->replicas = a->replicas;
@@ -446,11 +444,7 @@ static int shard_node(P *p, mgc_ir_node *n)
             n->sh = MGC_SH_SPLIT;
             return 0;
         }
-        int x = need_repl(p, n->in[0], n);
-        if (x < 0)
-            return -1;
-        n->in[0] = x;
-        return 0;
+        return whole_operand(p, n, 0);
     }
     case MGC_IR_SHARD:
         return perr(p, n, "internal error: a shard node before the sharding pass");
@@ -535,6 +529,7 @@ int mgc_shard(mgc_ir *ir, mgc_diags *d)
         ir->nnodes = ir->capnodes = p.nout;
     }
     free(p.out);
+    free(p.whole);
     free(p.map);
     return rc;
 }

@@ -67,6 +67,38 @@ static void relative(const char *from, const char *target, char *out, size_t cap
         snprintf(out + o, cap - o, "%s", target + common);
 }
 
+/* `import "REL"` for library file `path`, REL relative to spec_path's directory. */
+static char *import_line(const char *path, const char *spec_path)
+{
+    char spec_dir[PATH_MAX], abs_spec_dir[PATH_MAX], abs_target[PATH_MAX], rel[2 * PATH_MAX];
+    const char *slash = spec_path ? strrchr(spec_path, '/') : NULL;
+    if (slash == spec_path)
+        snprintf(spec_dir, sizeof spec_dir, "/");
+    else
+        snprintf(spec_dir, sizeof spec_dir, "%.*s", slash ? (int)(slash - spec_path) : 1, slash ? spec_path : ".");
+    if (!realpath(path, abs_target))
+        return NULL;
+    if (!realpath(spec_dir, abs_spec_dir) && !getcwd(abs_spec_dir, sizeof abs_spec_dir))
+        return NULL;
+    relative(abs_spec_dir, abs_target, rel, sizeof rel);
+    size_t cap = strlen(rel) + 16;
+    char *result = malloc(cap);
+    if (result)
+        snprintf(result, cap, "import \"%s\"", rel);
+    return result;
+}
+
+char *mgc_spec_library_import_of(const char *import_path, const char *spec_path)
+{
+    const char *base = strrchr(import_path, '/');
+    base = base ? base + 1 : import_path;
+    if (!*base || strchr(base, '/'))
+        return NULL;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", mgc_spec_library_dir(), base);
+    return access(path, R_OK) == 0 ? import_line(path, spec_path) : NULL;
+}
+
 char *mgc_spec_library_import_for(const char *name, const char *spec_path)
 {
     const char *dir = mgc_spec_library_dir();
@@ -94,22 +126,7 @@ char *mgc_spec_library_import_for(const char *name, const char *spec_path)
         snprintf(path, sizeof path, "%s/%s", dir, files[i] ? files[i] : "");
         if (!files[i] || !defines(path, name))
             continue;
-        /* the import line is relative to the spec's directory */
-        char spec_dir[PATH_MAX], abs_spec_dir[PATH_MAX], abs_target[PATH_MAX], rel[2 * PATH_MAX];
-        const char *slash = spec_path ? strrchr(spec_path, '/') : NULL;
-        if (slash == spec_path)
-            snprintf(spec_dir, sizeof spec_dir, "/");
-        else
-            snprintf(spec_dir, sizeof spec_dir, "%.*s", slash ? (int)(slash - spec_path) : 1, slash ? spec_path : ".");
-        if (!realpath(path, abs_target))
-            continue;
-        if (!realpath(spec_dir, abs_spec_dir) && !getcwd(abs_spec_dir, sizeof abs_spec_dir))
-            continue;
-        relative(abs_spec_dir, abs_target, rel, sizeof rel);
-        size_t cap = strlen(rel) + 16;
-        result = malloc(cap);
-        if (result)
-            snprintf(result, cap, "import \"%s\"", rel);
+        result = import_line(path, spec_path);
     }
     for (size_t i = 0; i < n; i++)
         free(files[i]);

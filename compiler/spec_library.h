@@ -16,4 +16,9 @@ const char *mgc_spec_library_dir(void);
  * called `name`; NULL when none is. */
 char *mgc_spec_library_import_for(const char *name, const char *spec_path);
 
+/* For an import whose file does not exist: `import "REL"` of the library
+ * file with the same base name (import "../comon/llama.graph" ->
+ * import "../common/llama.graph"), or NULL. */
+char *mgc_spec_library_import_of(const char *import_path, const char *spec_path);
+
 #endif

@@ -65,7 +65,7 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
         rt_embedding((const int32_t *)x, rows, &d->mats[op->weight], out);
         break;
     case MGC_K_LINEAR:
-        rt_linear(x, rows, &d->mats[op->weight], out, d->scratch);
+        rt_linear_pool(d->pool, x, rows, &d->mats[op->weight], out, d->scratch);
         break;
     case MGC_K_RMS_NORM:
         if (op->group > 0)

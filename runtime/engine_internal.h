@@ -13,7 +13,8 @@ typedef struct rt_device {
     float **vecs;           /* [nweights]: norm weights (f32), NULL for matrices */
     rt_kv_cache *caches;    /* [cache_layers] */
     float *arena;           /* activation arena (max of both entry points) */
-    float *scratch;         /* kernel scratch */
+    rt_pool *pool;          /* the device's workers for its matmuls (its share of the cores) */
+    float *scratch;         /* kernel scratch (one linear panel per pool thread) */
     size_t scratch_floats;
     float *gather;          /* staging for all_gather: ndevices * largest gathered buffer */
     size_t gather_floats;

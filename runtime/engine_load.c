@@ -151,16 +151,16 @@ static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, i
     return rc;
 }
 
-/* Rows converted at a time by a process holding one device (a multiple of
- * 16, as bf8_b/bf4_b blocks need): its memory stays its own slices plus this
- * much, not a whole f32 copy of its largest slice.  Transposed weights are
- * read whole. */
-#define LOAD_BLOCK_ROWS 64
+/* Rows of a straight weight (not transposed) read, converted and placed per
+ * step: a multiple of 16 (whole bf8_b/bf4_b blocks), so no f32 copy of a
+ * large table (an embedding: 600 MiB) is ever resident at once.  Transposed
+ * weights are read whole. */
+#define LOAD_BLOCK_ROWS 256
 
-static int64_t block_rows(const mgc_plan_weight *w, int dv, int one_device)
+static int64_t block_rows(const mgc_plan_weight *w, int dv)
 {
     int64_t l0 = w->rank == 2 ? w->slices[dv].local_shape[0] : 1;
-    return one_device && !w->transposed && l0 > LOAD_BLOCK_ROWS ? LOAD_BLOCK_ROWS : l0;
+    return !w->transposed && l0 > LOAD_BLOCK_ROWS ? LOAD_BLOCK_ROWS : l0;
 }
 
 /* A NaN or infinity in a weight poisons every logit downstream; say where it is
@@ -184,15 +184,40 @@ static int check_finite_slice(const mgc_plan_weight *w, const rt_st_tensor *t, i
     return 0;
 }
 
+/* Weight j already placed on device dv holds exactly what weight i would
+ * (a tied table: same tensor, dtype, slice and layout), so i can share it. */
+static int same_placement(const mgc_plan *p, size_t i, size_t j, int dv)
+{
+    const mgc_plan_weight *a = &p->weights[i], *b = &p->weights[j];
+    if (a->rank != 2 || b->rank != 2 || strcmp(a->hf_name, b->hf_name) != 0 || a->dtype != b->dtype ||
+        a->transposed || b->transposed || a->derive_scale != b->derive_scale ||
+        a->derive_offset != b->derive_offset || (a->shard == MGC_SHARD_OWNED) != (b->shard == MGC_SHARD_OWNED))
+        return 0;
+    const mgc_weight_slice *x = &a->slices[dv], *y = &b->slices[dv];
+    for (int k = 0; k < 2; k++)
+        if (x->local_shape[k] != y->local_shape[k] || x->range[k].lo != y->range[k].lo ||
+            x->range[k].hi != y->range[k].hi)
+            return 0;
+    return 1;
+}
+
 /* Places device dv's slice of weight i. */
-static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t, int dv, float *local,
-                       int one_device, double *mib, mgc_error *e)
+static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t,
+                       int dv, float *local, int release, double *mib, mgc_error *e)
 {
     if (w->shard == MGC_SHARD_OWNED && w->owner != dv)
         return 0; /* expert parallel: only the owner holds it */
+    /* a tied table placed twice alike (the cpu plan's embedding and
+     * lm_head in one dtype) is stored once: i becomes a view of j */
+    for (size_t j = 0; j < i; j++)
+        if (d->mats[j].data && d->mats[j].owned && same_placement(p, i, j, dv)) {
+            d->mats[i] = d->mats[j];
+            d->mats[i].owned = 0;
+            return 0;
+        }
     int64_t l0 = w->slices[dv].local_shape[0];
     if (w->rank == 1) {
-        if (read_slice(w, t, dv, 0, 1, local, one_device, e) != 0 ||
+        if (read_slice(w, t, dv, 0, 1, local, release, e) != 0 ||
             check_finite_slice(w, t, dv, 0, 1, local, e) != 0)
             return -1;
         d->vecs[i] = malloc(sizeof(float) * (size_t)l0);
@@ -208,10 +233,10 @@ static int load_weight(rt_device *d, size_t i, const mgc_plan_weight *w, const r
         return mgc_errorf(e, "embedding tables must be f32 or bf16 in the plan, not %s", mgc_dtype_name(w->dtype));
     if (rt_matrix_init(&d->mats[i], dt, (int)l0, (int)l1, e) != 0)
         return -1;
-    int64_t block = block_rows(w, dv, one_device);
+    int64_t block = block_rows(w, dv);
     for (int64_t lo = 0; lo < l0; lo += block) {
         int64_t hi = lo + block < l0 ? lo + block : l0;
-        if (read_slice(w, t, dv, lo, hi, local, one_device, e) != 0 ||
+        if (read_slice(w, t, dv, lo, hi, local, release, e) != 0 ||
             check_finite_slice(w, t, dv, lo, hi, local, e) != 0)
             return -1;
         rt_matrix_set_rows_f32(&d->mats[i], (int)lo, (int)(hi - lo), local);
@@ -234,7 +259,8 @@ static size_t scratch_need(const mgc_plan *p, const rt_device *d, int dv)
             if (op->device >= 0 && op->device != dv)
                 continue; /* another device's op (its weight is not here) */
             if (op->kernel == MGC_K_LINEAR)
-                need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows));
+                need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows) *
+                                       (size_t)rt_pool_threads(d->pool));
             else if (op->kernel == MGC_K_SDPA) {
                 need = max_z(need, rt_attention_prefill_scratch_floats((int)en->rows));
                 /* a prefill chunk after a cached prefix attends to up to the whole cache */
@@ -268,7 +294,8 @@ typedef struct load_ctx {
     rt_ckpt *ck;
     const rt_engine_opts *o;
     size_t maxlocal, total;
-    int one_device; /* MPI mesh: this process holds one device and loads in row blocks */
+    int one_device;         /* MPI mesh: this process holds one device; it gives back checkpoint pages as it reads */
+    int threads_per_device; /* pool size of each device */
     _Atomic size_t done;
     _Atomic uint64_t bytes;
 } load_ctx;
@@ -307,7 +334,7 @@ static int load_device(rt_device_ctx *ctx, void *arg)
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         double mib = 0;
-        if (load_weight(d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, L->one_device, &mib, ctx->err) != 0) {
+        if (load_weight(p, d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, L->one_device, &mib, ctx->err) != 0) {
             free(local);
             return mgc_error_prefix(ctx->err, "loading '%s'", w->hf_name);
         }
@@ -321,6 +348,9 @@ static int load_device(rt_device_ctx *ctx, void *arg)
             return -1;
     int64_t arena = p->prefill.arena_values > p->decode.arena_values ? p->prefill.arena_values : p->decode.arena_values;
     d->arena = calloc((size_t)(arena ? arena : 1), sizeof(float));
+    d->pool = rt_pool_create(L->threads_per_device, ctx->err);
+    if (!d->pool)
+        return -1;
     d->scratch_floats = scratch_need(p, d, dv);
     d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
     d->gather_floats = gather_need(p);
@@ -354,9 +384,11 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
             return -1;
         }
     int cores = o && o->n_cores > 0 ? o->n_cores : rt_host_cores();
-    /* Devices run as threads sharing the host's cores; BLAS gets the cores
-     * only when there is a single device (no oversubscription). */
-    if (rt_kernels_init(p->ndevices == 1 ? cores : 1, e) != 0) {
+    /* Devices run as threads sharing the host's cores: each device gets a
+     * pool of cores/ndevices threads (at least its own) for its matmuls, so
+     * a one-device plan uses every core and a mesh never oversubscribes.
+     * OpenBLAS runs single-threaded inside those threads. */
+    if (rt_kernels_init(1, e) != 0) {
         rt_ckpt_close(ck);
         return -1;
     }
@@ -372,14 +404,20 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
     en->mesh = o && o->mpi ? rt_mesh_create_mpi(en->ndev, e) : rt_mesh_create(en->ndev, cores, e);
     if (!en->mesh)
         rc = -1;
-    int local_devices = o && o->mpi ? 1 : en->ndev;
+    int mpi = o && o->mpi;
+    int local_devices = mpi ? 1 : en->ndev;
+    /* In-process, the devices share the host's cores.  An MPI rank is one
+     * device, but mpirun may start several ranks on one host and does not
+     * tell each how many cores are its own: one thread per rank unless the
+     * user gives --cores, so eight ranks on a small host never oversubscribe. */
+    int threads = mpi ? (o->n_cores > 0 ? o->n_cores : 1) : (cores / en->ndev > 1 ? cores / en->ndev : 1);
     load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)local_devices * p->nweights,
-                  .one_device = o && o->mpi};
+                  .one_device = mpi, .threads_per_device = threads};
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         for (int dv = 0; dv < p->ndevices; dv++) { /* an owned weight is on one device only */
             const int64_t *ls = w->slices[dv].local_shape;
-            int64_t rows = block_rows(w, dv, L.one_device);
+            int64_t rows = block_rows(w, dv);
             L.maxlocal = max_z(L.maxlocal, (size_t)(rows * (w->rank == 2 ? ls[1] : ls[0])));
         }
     }
@@ -417,6 +455,7 @@ void rt_engine_free(rt_engine *en)
         free(d->arena);
         free(d->scratch);
         free(d->gather);
+        rt_pool_free(d->pool);
     }
     free(en->dev);
     if (en->mesh)

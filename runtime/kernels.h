@@ -4,9 +4,10 @@
  *  - Activations are f32, row-major.  An activation tensor is [T][D]: a row is
  *    a token (prefill) or a user (decode).  A "heads" view [T][H][hd] is the
  *    same memory.
- *  - Every kernel is single-threaded and keeps no state; the caller runs one
- *    thread per mesh device.  The only thing that may start threads is
- *    OpenBLAS (prefill matmuls), sized by rt_kernels_init().
+ *  - Kernels keep no state.  Every kernel is single-threaded except
+ *    rt_linear_pool, which spreads one matmul over a device's worker pool
+ *    (rt_pool); the caller runs one thread per mesh device.  OpenBLAS, sized
+ *    by rt_kernels_init(), is called from those threads one thread each.
  *  - Kernels with hand-written SIMD code (rt_linear's GEMV and dequantising
  *    panels, rms_norm's sum of squares, decode attention, softmax and the
  *    rt_dot / rt_axpy / rt_exp primitives behind them and behind silu and
@@ -139,11 +140,13 @@ void rt_matrix_free(rt_matrix *m);
 
 /* ===================== linear ===================== */
 
-/* m <= RT_GEMV_MAX_M rows use the hand-written GEMV, which reads each weight
- * byte once for all m rows; larger m use OpenBLAS sgemm (f32 weights
+/* m <= RT_GEMV_MAX_M rows (decode, up to 32 users) use the hand-written
+ * GEMV, which reads each weight byte once per group of x rows (AVX-512: 16;
+ * else 4), so a batch of users costs little more than one user in memory
+ * traffic; larger m (prefill) use OpenBLAS sgemm (f32 weights
  * directly, other dtypes through an f32 scratch panel of a few hundred
  * weight rows at a time, never the whole matrix). */
-#define RT_GEMV_MAX_M 4
+#define RT_GEMV_MAX_M 32
 
 /* y[m][n] = x[m][k] @ W^T.  x and y must not overlap.  scratch must hold
  * rt_linear_scratch_floats(w, m) floats (may be NULL when that is 0).
@@ -162,6 +165,31 @@ void rt_matrix_free(rt_matrix *m);
  * the same bits there too. */
 void rt_linear(const float *x, int m, const rt_matrix *w, float *y, float *scratch);
 void rt_linear_isa(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, float *scratch);
+
+/* ===================== worker pools ===================== */
+/* A device's workers for its matmuls: rt_pool_create(T) starts T-1 threads;
+ * the thread that calls rt_pool_run is the T-th.  rt_pool_run(p, n, fn, arg)
+ * calls fn(arg, task, thread) for task = 0..n-1, spread over the threads
+ * (thread in 0..T-1 names the thread running it, e.g. to pick its scratch),
+ * and returns when all are done.  One rt_pool_run at a time per pool.  A
+ * NULL pool, or T = 1, runs everything on the caller.  Idle workers spin
+ * briefly, then sleep.  Give a device no more threads than the cores it
+ * may use (the engine divides the host's cores among its devices). */
+typedef struct rt_pool rt_pool;
+rt_pool *rt_pool_create(int threads, mgc_error *e);
+void rt_pool_free(rt_pool *p);
+int rt_pool_threads(const rt_pool *p);
+void rt_pool_run(rt_pool *p, int ntasks, void (*fn)(void *arg, int task, int thread), void *arg);
+
+/* rt_linear on a pool: the outputs are cut into tasks that depend only on
+ * the shapes (GEMV: row ranges of about 256 KiB of weights; sgemm: the
+ * panels), each output computed by one task in the order above, so the
+ * result is the same bits for any pool size.  scratch must hold
+ * rt_pool_threads(pool) * rt_linear_scratch_floats(w, m) floats (one panel
+ * per thread). */
+void rt_linear_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y, float *scratch);
+void rt_linear_pool_isa(rt_pool *pool, rt_isa isa, const float *x, int m, const rt_matrix *w, float *y,
+                        float *scratch);
 
 /* Scratch floats rt_linear needs for this m: 0 for f32 weights and for
  * m <= RT_GEMV_MAX_M, else one panel (a multiple of 16 rows, 64..512, about

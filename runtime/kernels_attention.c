@@ -206,8 +206,9 @@ size_t rt_attention_decode_scratch_floats(const rt_kv_cache *c, int hq)
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+
+#include "simd_target.h"
+RT_TARGET_AVX512_BEGIN
 
 static inline __m512 kv_load(const void *base, int bf16, size_t off, __mmask16 m)
 {
@@ -308,7 +309,7 @@ static void pv_avx512(const float *pr, const void *v, int bf16, int hd, int L, f
     }
 }
 
-#pragma GCC pop_options
+RT_TARGET_END
 #endif
 
 /* Row p of a cached K or V block starting at element offset off. */

@@ -219,7 +219,7 @@ static float reduce16(float p[16])
     return p[0];
 }
 
-static void gemv_rows_scalar(const float *x, int M, const rt_matrix *w, float *y)
+static void gemv_rows_scalar(const float *x, int M, const rt_matrix *w, float *y, size_t ldy)
 {
     const int N = w->n, K = w->k;
     for (int r = 0; r < N; r++)
@@ -235,7 +235,7 @@ static void gemv_rows_scalar(const float *x, int M, const rt_matrix *w, float *y
                 for (int c = 0; c < K; c++)
                     p[c % 16] = fmaf(xi[c], bf16f(wr[c]), p[c % 16]);
             }
-            y[(size_t)i * N + r] = reduce16(p);
+            y[(size_t)i * ldy + r] = reduce16(p);
         }
 }
 
@@ -246,7 +246,7 @@ static float bfp_xs(float x, uint8_t e, float cw)
     return (x * cw) * u2f((uint32_t)e << 23);
 }
 
-static void gemv_bfp_scalar(const float *x, int M, const rt_matrix *w, float *y)
+static void gemv_bfp_scalar(const float *x, int M, const rt_matrix *w, float *y, size_t ldy)
 {
     const int N = w->n, K = w->k, W = rt_dtype_mant_bits(w->dtype);
     const float cw = W == 7 ? 1.0f / 64 : 1.0f / 4;
@@ -267,14 +267,14 @@ static void gemv_bfp_scalar(const float *x, int M, const rt_matrix *w, float *y)
                     acc[j] = fmaf(xs, v, acc[j]);
                 }
             }
-            memcpy(y + (size_t)i * N + nb * 16, acc, (size_t)rows * sizeof(float));
+            memcpy(y + (size_t)i * ldy + nb * 16, acc, (size_t)rows * sizeof(float));
         }
     }
 }
 
 /* Block-float matrix holding Inf/NaN: the same order with the exactly
  * decoded weights, so Inf/NaN propagate per IEEE (shared by every ISA). */
-static void gemv_bfp_exact(const float *x, int M, const rt_matrix *w, float *y)
+static void gemv_bfp_exact(const float *x, int M, const rt_matrix *w, float *y, size_t ldy)
 {
     const int N = w->n, K = w->k, W = rt_dtype_mant_bits(w->dtype);
     for (int r = 0; r < N; r++)
@@ -283,18 +283,19 @@ static void gemv_bfp_exact(const float *x, int M, const rt_matrix *w, float *y)
             for (int c = 0; c < K; c++)
                 acc = fmaf(x[(size_t)i * K + c],
                            rt_bfp_decode_value(w->exps[(size_t)(r / 16) * K + c], bfp_code(w, r, c), W), acc);
-            y[(size_t)i * N + r] = acc;
+            y[(size_t)i * ldy + r] = acc;
         }
 }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "simd_target.h"
+
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* ===================== GEMV: AVX2 ===================== */
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+RT_TARGET_AVX2_BEGIN
 
 static ALWAYS_INLINE __m256 ld8_avx2(const void *w, int bf16, size_t off)
 {
@@ -306,9 +307,9 @@ static ALWAYS_INLINE __m256 ld8_avx2(const void *w, int bf16, size_t off)
 }
 
 /* Rows n0..n0+R-1 for M rows of x; 16 lanes as two 8-lane halves. */
-static ALWAYS_INLINE void rows_avx2(const float *x, int M, const rt_matrix *w, float *y, int n0, int R)
+static ALWAYS_INLINE void rows_avx2(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, int n0, int R)
 {
-    const int K = w->k, N = w->n, bf16 = w->dtype == RT_BF16;
+    const int K = w->k, bf16 = w->dtype == RT_BF16;
     __m256 lo[4][2], hi[4][2];
 #pragma GCC unroll 4
     for (int i = 0; i < M; i++)
@@ -345,27 +346,27 @@ static ALWAYS_INLINE void rows_avx2(const float *x, int M, const rt_matrix *w, f
                 float wv = bf16 ? bf16f(((const uint16_t *)w->data)[off + c]) : ((const float *)w->data)[off + c];
                 p[c % 16] = fmaf(xi[c], wv, p[c % 16]);
             }
-            y[(size_t)i * N + n0 + r] = reduce16(p);
+            y[(size_t)i * ldy + n0 + r] = reduce16(p);
         }
 }
 
-static void gemv_rows_avx2(const float *x, int M, const rt_matrix *w, float *y)
+static void gemv_rows_avx2(const float *x, int M, const rt_matrix *w, float *y, size_t ldy)
 {
     int n0 = 0;
     if (M == 1)
         for (; n0 + 2 <= w->n; n0 += 2)
-            rows_avx2(x, 1, w, y, n0, 2);
+            rows_avx2(x, 1, w, y, ldy, n0, 2);
     for (; n0 < w->n; n0++)
         switch (M) {
-        case 1: rows_avx2(x, 1, w, y, n0, 1); break;
-        case 2: rows_avx2(x, 2, w, y, n0, 1); break;
-        case 3: rows_avx2(x, 3, w, y, n0, 1); break;
-        default: rows_avx2(x, 4, w, y, n0, 1); break;
+        case 1: rows_avx2(x, 1, w, y, ldy, n0, 1); break;
+        case 2: rows_avx2(x, 2, w, y, ldy, n0, 1); break;
+        case 3: rows_avx2(x, 3, w, y, ldy, n0, 1); break;
+        default: rows_avx2(x, 4, w, y, ldy, n0, 1); break;
         }
 }
 
 /* One row block (16 outputs) for M rows of x, two 8-lane halves. */
-static ALWAYS_INLINE void bfp_block_avx2(const float *x, int M, const rt_matrix *w, float *y, size_t nb, int W)
+static ALWAYS_INLINE void bfp_block_avx2(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, size_t nb, int W)
 {
     const int K = w->k, N = w->n;
     const size_t KP = k_pairs(K);
@@ -411,36 +412,35 @@ static ALWAYS_INLINE void bfp_block_avx2(const float *x, int M, const rt_matrix 
         float p[16];
         _mm256_storeu_ps(p, lo[i]);
         _mm256_storeu_ps(p + 8, hi[i]);
-        memcpy(y + (size_t)i * N + nb * 16, p, (size_t)rows * sizeof(float));
+        memcpy(y + (size_t)i * ldy + nb * 16, p, (size_t)rows * sizeof(float));
     }
 }
 
-static void gemv_bfp_avx2(const float *x, int M, const rt_matrix *w, float *y)
+static void gemv_bfp_avx2(const float *x, int M, const rt_matrix *w, float *y, size_t ldy)
 {
     const int W = rt_dtype_mant_bits(w->dtype);
     for (size_t nb = 0; nb < n_blocks(w->n); nb++) {
         if (W == 7)
             switch (M) {
-            case 1: bfp_block_avx2(x, 1, w, y, nb, 7); break;
-            case 2: bfp_block_avx2(x, 2, w, y, nb, 7); break;
-            case 3: bfp_block_avx2(x, 3, w, y, nb, 7); break;
-            default: bfp_block_avx2(x, 4, w, y, nb, 7); break;
+            case 1: bfp_block_avx2(x, 1, w, y, ldy, nb, 7); break;
+            case 2: bfp_block_avx2(x, 2, w, y, ldy, nb, 7); break;
+            case 3: bfp_block_avx2(x, 3, w, y, ldy, nb, 7); break;
+            default: bfp_block_avx2(x, 4, w, y, ldy, nb, 7); break;
             }
         else
             switch (M) {
-            case 1: bfp_block_avx2(x, 1, w, y, nb, 3); break;
-            case 2: bfp_block_avx2(x, 2, w, y, nb, 3); break;
-            case 3: bfp_block_avx2(x, 3, w, y, nb, 3); break;
-            default: bfp_block_avx2(x, 4, w, y, nb, 3); break;
+            case 1: bfp_block_avx2(x, 1, w, y, ldy, nb, 3); break;
+            case 2: bfp_block_avx2(x, 2, w, y, ldy, nb, 3); break;
+            case 3: bfp_block_avx2(x, 3, w, y, ldy, nb, 3); break;
+            default: bfp_block_avx2(x, 4, w, y, ldy, nb, 3); break;
             }
     }
 }
 
-#pragma GCC pop_options
+RT_TARGET_END
 
 /* ===================== GEMV: AVX-512 ===================== */
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+RT_TARGET_AVX512_BEGIN
 
 static ALWAYS_INLINE float reduce16_avx512(__m512 p)
 {
@@ -461,7 +461,7 @@ static ALWAYS_INLINE __m512 ld16_avx512(const void *w, int bf16, size_t off, __m
 
 /* Rows n0..n0+R-1 for M rows of x: R*M independent fma chains.  BF16, M
  * and R are compile-time constants at every call site. */
-static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w, float *y, int n0, int R, int BF16)
+static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, int n0, int R, int BF16)
 {
     const int K = w->k, N = w->n;
     const float *wf[8];
@@ -471,8 +471,8 @@ static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w,
         wf[r] = (const float *)w->data + (size_t)(n0 + r) * w->ld;
         wh[r] = (const uint16_t *)w->data + (size_t)(n0 + r) * w->ld;
     }
-    __m512 acc[4][8];
-#pragma GCC unroll 4
+    __m512 acc[16][8];
+#pragma GCC unroll 16
     for (int i = 0; i < M; i++)
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
@@ -495,7 +495,7 @@ static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w,
             wv[r] = BF16 ? _mm512_castsi512_ps(_mm512_slli_epi32(
                                _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(wh[r] + k))), 16))
                          : _mm512_loadu_ps(wf[r] + k);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int i = 0; i < M; i++) {
             __m512 xv = _mm512_loadu_ps(x + (size_t)i * K + k);
 #pragma GCC unroll 8
@@ -509,7 +509,7 @@ static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w,
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
             wv[r] = BF16 ? ld16_avx512(wh[r], 1, (size_t)k, m) : ld16_avx512(wf[r], 0, (size_t)k, m);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int i = 0; i < M; i++) {
             __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)i * K + k);
 #pragma GCC unroll 8
@@ -517,25 +517,26 @@ static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w,
                 acc[i][r] = _mm512_mask3_fmadd_ps(xv, wv[r], acc[i][r], m);
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int i = 0; i < M; i++)
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
-            y[(size_t)i * N + n0 + r] = reduce16_avx512(acc[i][r]);
+            y[(size_t)i * ldy + n0 + r] = reduce16_avx512(acc[i][r]);
 }
 
 #define ROWS_CALL(M_, R_)                                                                                      \
     do {                                                                                                       \
         if (bf16)                                                                                              \
-            rows_avx512(x, M_, w, y, n0, R_, 1);                                                               \
+            rows_avx512(x, M_, w, y, ldy, n0, R_, 1);                                                               \
         else                                                                                                   \
-            rows_avx512(x, M_, w, y, n0, R_, 0);                                                               \
+            rows_avx512(x, M_, w, y, ldy, n0, R_, 0);                                                               \
     } while (0)
 
-static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y)
+static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy)
 {
     int n0 = 0;
     const int N = w->n, bf16 = w->dtype == RT_BF16;
+    /* M*R fma chains per weight load: up to 16 accumulators */
     switch (M) {
     case 1:
         for (; n0 + 8 <= N; n0 += 8)
@@ -549,9 +550,16 @@ static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y
         for (; n0 + 4 <= N; n0 += 4)
             ROWS_CALL(3, 4);
         break;
-    default:
+    case 4:
         for (; n0 + 4 <= N; n0 += 4)
             ROWS_CALL(4, 4);
+        break;
+    case 8:
+        for (; n0 + 2 <= N; n0 += 2)
+            ROWS_CALL(8, 2);
+        break;
+    default:
+        assert(M == 16);
         break;
     }
     for (; n0 < N; n0++)
@@ -559,7 +567,9 @@ static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y
         case 1: ROWS_CALL(1, 1); break;
         case 2: ROWS_CALL(2, 1); break;
         case 3: ROWS_CALL(3, 1); break;
-        default: ROWS_CALL(4, 1); break;
+        case 4: ROWS_CALL(4, 1); break;
+        case 8: ROWS_CALL(8, 1); break;
+        default: ROWS_CALL(16, 1); break;
         }
 }
 #undef ROWS_CALL
@@ -571,18 +581,18 @@ static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y
 #ifndef BFP_PF_BYTES
 #define BFP_PF_BYTES 2048
 #endif
-static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t nb0,
+static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, size_t nb0,
                                             int NBB, int W)
 {
     const int K = w->k, N = w->n;
     const size_t KP = k_pairs(K);
     const __m512 cw = _mm512_set1_ps(W == 7 ? 1.0f / 64 : 1.0f / 4);
     const __m512 tab = _mm512_loadu_ps(bf4_code_value);
-    __m512 acc[4][4];
-    float xs[4][4][16] __attribute__((aligned(64)));
-#pragma GCC unroll 4
+    __m512 acc[16][4];
+    float xs[16][4][16] __attribute__((aligned(64)));
+#pragma GCC unroll 16
     for (int i = 0; i < M; i++)
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int b = 0; b < NBB; b++)
             acc[i][b] = _mm512_setzero_ps();
     for (int k0 = 0; k0 < K; k0 += 16) {
@@ -592,7 +602,7 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
          * kernel outruns the hardware prefetcher on NBB interleaved streams
          * (past the end of a block this touches the next block's bytes,
          * which are read soon anyway; prefetches never fault). */
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int b = 0; b < NBB; b++) {
             const char *base = W == 7 ? (const char *)w->data + ((nb0 + b) * K + (size_t)k0) * 16
                                       : (const char *)w->data + ((nb0 + b) * KP + (size_t)k0 / 2) * 16;
@@ -604,43 +614,43 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
             }
             _mm_prefetch((const char *)(w->exps + (nb0 + b) * K + k0) + 256, _MM_HINT_T0);
         }
-        __m512 xv[4];
-#pragma GCC unroll 4
+        __m512 xv[16];
+#pragma GCC unroll 16
         for (int i = 0; i < M; i++)
             xv[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(km, x + (size_t)i * K + k0), cw);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int b = 0; b < NBB; b++) {
             __m128i e8 = _mm_maskz_loadu_epi8(km, w->exps + (nb0 + b) * K + k0);
             __m512 sv = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e8), 23));
-#pragma GCC unroll 4
+#pragma GCC unroll 16
             for (int i = 0; i < M; i++)
                 _mm512_store_ps(xs[i][b], _mm512_mul_ps(xv[i], sv));
         }
         if (W == 7) {
             for (int kk = 0; kk < kc; kk++) {
-#pragma GCC unroll 4
+#pragma GCC unroll 16
                 for (int b = 0; b < NBB; b++) {
                     const int8_t *q = (const int8_t *)w->data + ((nb0 + b) * K + (size_t)(k0 + kk)) * 16;
                     __m512 wv = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
-#pragma GCC unroll 4
+#pragma GCC unroll 16
                     for (int i = 0; i < M; i++)
                         acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk]), wv, acc[i][b]);
                 }
             }
         } else {
             for (int kk = 0; kk < kc; kk += 2) {
-#pragma GCC unroll 4
+#pragma GCC unroll 16
                 for (int b = 0; b < NBB; b++) {
                     const uint8_t *q = (const uint8_t *)w->data + ((nb0 + b) * KP + (size_t)(k0 + kk) / 2) * 16;
                     __m512i by = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
                     /* vpermps reads only the low 4 bits of each index */
                     __m512 w0 = _mm512_permutexvar_ps(by, tab);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
                     for (int i = 0; i < M; i++)
                         acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk]), w0, acc[i][b]);
                     if (kk + 1 < kc) {
                         __m512 w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(by, 4), tab);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
                         for (int i = 0; i < M; i++)
                             acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk + 1]), w1, acc[i][b]);
                     }
@@ -648,43 +658,49 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
             }
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int b = 0; b < NBB; b++) {
         int rows = N - (int)(nb0 + b) * 16 < 16 ? N - (int)(nb0 + b) * 16 : 16;
         __mmask16 rm = (__mmask16)((1u << rows) - 1);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
         for (int i = 0; i < M; i++)
-            _mm512_mask_storeu_ps(y + (size_t)i * N + (nb0 + b) * 16, rm, acc[i][b]);
+            _mm512_mask_storeu_ps(y + (size_t)i * ldy + (nb0 + b) * 16, rm, acc[i][b]);
     }
 }
 
 #define BFP_CALL(M_, NBB_)                                                                                     \
     do {                                                                                                       \
         if (W == 7)                                                                                            \
-            bfp_blocks_avx512(x, M_, w, y, nb, NBB_, 7);                                                       \
+            bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 7);                                                       \
         else                                                                                                   \
-            bfp_blocks_avx512(x, M_, w, y, nb, NBB_, 3);                                                       \
+            bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 3);                                                       \
     } while (0)
 
-static void gemv_bfp_avx512(const float *x, int M, const rt_matrix *w, float *y)
+static void gemv_bfp_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy)
 {
     const int W = rt_dtype_mant_bits(w->dtype);
     const size_t NB = n_blocks(w->n);
     size_t nb = 0;
-    /* Four row blocks at a time: four independent fma chains per x row. */
-    for (; nb + 4 <= NB; nb += 4)
-        switch (M) {
-        case 1: BFP_CALL(1, 4); break;
-        case 2: BFP_CALL(2, 4); break;
-        case 3: BFP_CALL(3, 4); break;
-        default: BFP_CALL(4, 4); break;
-        }
+    /* M*NBB fma chains per weight vector: up to 16 accumulators */
+    if (M <= 4)
+        for (; nb + 4 <= NB; nb += 4)
+            switch (M) {
+            case 1: BFP_CALL(1, 4); break;
+            case 2: BFP_CALL(2, 4); break;
+            case 3: BFP_CALL(3, 4); break;
+            default: BFP_CALL(4, 4); break;
+            }
+    else if (M == 8)
+        for (; nb + 2 <= NB; nb += 2)
+            BFP_CALL(8, 2);
     for (; nb < NB; nb++)
         switch (M) {
         case 1: BFP_CALL(1, 1); break;
         case 2: BFP_CALL(2, 1); break;
         case 3: BFP_CALL(3, 1); break;
-        default: BFP_CALL(4, 1); break;
+        case 4: BFP_CALL(4, 1); break;
+        case 8: BFP_CALL(8, 1); break;
+        default: assert(M == 16); BFP_CALL(16, 1); break;
         }
 }
 #undef BFP_CALL
@@ -736,7 +752,7 @@ static void widen_bf16_avx512(const uint16_t *src, float *dst, size_t n)
     }
 }
 
-#pragma GCC pop_options
+RT_TARGET_END
 #endif /* __x86_64__ */
 
 /* ===================== prefill: OpenBLAS ===================== */
@@ -791,87 +807,188 @@ static void panel_block_scalar(const rt_matrix *w, size_t nb, float *dst0, int P
     }
 }
 
-static void linear_sgemm(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, float *scratch)
+/* Panel p0 (np rows from p0) of y = x @ W^T through sgemm, with this
+ * thread's scratch panel. */
+static void sgemm_panel(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, float *scratch, int p0,
+                        int np, int P)
 {
     const int N = w->n, K = w->k;
     if (w->dtype == RT_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, N, K, 1.0f, x, K, (const float *)w->data,
-                    (int)w->ld, 0.0f, y, N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, np, K, 1.0f, x, K,
+                    (const float *)w->data + (size_t)p0 * w->ld, (int)w->ld, 0.0f, y + p0, N);
         return;
     }
     assert(scratch);
-    const int P = panel_rows(w);
-    for (int p0 = 0; p0 < N; p0 += P) {
-        int np = N - p0 < P ? N - p0 : P;
-        if (w->dtype == RT_BF16) {
-            /* panel = W rows p0..p0+np-1, [np][K] */
-            for (int r = 0; r < np; r++) {
-                const uint16_t *src = (const uint16_t *)w->data + (size_t)(p0 + r) * w->ld;
+    if (w->dtype == RT_BF16) {
+        /* panel = W rows p0..p0+np-1, [np][K] */
+        for (int r = 0; r < np; r++) {
+            const uint16_t *src = (const uint16_t *)w->data + (size_t)(p0 + r) * w->ld;
 #if defined(__x86_64__)
-                if (isa == RT_ISA_AVX512) {
-                    widen_bf16_avx512(src, scratch + (size_t)r * K, (size_t)K);
-                    continue;
-                }
-#endif
-                rt_bf16_to_f32_row(src, scratch + (size_t)r * K, (size_t)K);
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, np, K, 1.0f, x, K, scratch, K, 0.0f, y + p0, N);
-            continue;
-        }
-        /* Block floats decode naturally as W^T: panel [K][P], 16 outputs of
-         * a column contiguous. */
-        for (int nb = p0 / 16; nb * 16 < p0 + np; nb++) {
-            float *dst0 = scratch + (size_t)(nb * 16 - p0);
-#if defined(__x86_64__)
-            if (isa == RT_ISA_AVX512 && !w->nonfinite) {
-                panel_block_avx512(w, (size_t)nb, dst0, P);
+            if (isa == RT_ISA_AVX512) {
+                widen_bf16_avx512(src, scratch + (size_t)r * K, (size_t)K);
                 continue;
             }
 #endif
-            panel_block_scalar(w, (size_t)nb, dst0, P);
+            rt_bf16_to_f32_row(src, scratch + (size_t)r * K, (size_t)K);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, np, K, 1.0f, x, K, scratch, P, 0.0f, y + p0, N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, np, K, 1.0f, x, K, scratch, K, 0.0f, y + p0, N);
+        return;
     }
+    /* Block floats decode naturally as W^T: panel [K][P], 16 outputs of a
+     * column contiguous. */
+    for (int nb = p0 / 16; nb * 16 < p0 + np; nb++) {
+        float *dst0 = scratch + (size_t)(nb * 16 - p0);
+#if defined(__x86_64__)
+        if (isa == RT_ISA_AVX512 && !w->nonfinite) {
+            panel_block_avx512(w, (size_t)nb, dst0, P);
+            continue;
+        }
+#endif
+        panel_block_scalar(w, (size_t)nb, dst0, P);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, np, K, 1.0f, x, K, scratch, P, 0.0f, y + p0, N);
 }
 
 /* ===================== entry points ===================== */
 
-void rt_linear_isa(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, float *scratch)
+/* The GEMV of rows 0..w->n-1 of w (a view: see row_view) for at most 4
+ * rows of x (AVX-512: 1-4, 8 or 16), outputs at y with row stride ldy. */
+static void gemv_group(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, size_t ldy)
+{
+    const int blocked = w->dtype == RT_BF8_B || w->dtype == RT_BF4_B;
+    if (blocked && w->nonfinite) {
+        gemv_bfp_exact(x, m, w, y, ldy); /* any m */
+        return;
+    }
+#if defined(__x86_64__)
+    if (isa == RT_ISA_AVX512) {
+        if (blocked)
+            gemv_bfp_avx512(x, m, w, y, ldy);
+        else
+            gemv_rows_avx512(x, m, w, y, ldy);
+        return;
+    }
+    if (isa == RT_ISA_AVX2) {
+        if (blocked)
+            gemv_bfp_avx2(x, m, w, y, ldy);
+        else
+            gemv_rows_avx2(x, m, w, y, ldy);
+        return;
+    }
+#endif
+    if (blocked)
+        gemv_bfp_scalar(x, m, w, y, ldy);
+    else
+        gemv_rows_scalar(x, m, w, y, ldy);
+}
+
+/* The GEMV for any m <= RT_GEMV_MAX_M: x in groups of rows that one pass
+ * over the weights serves (AVX-512: 16, 8, then 4 or fewer; else 4). Every
+ * output is the same dot in the same order whatever its group, so batched
+ * decode gives the bits of one user at a time. */
+static void gemv_any(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, size_t ldy)
+{
+    const int K = w->k;
+    for (int i0 = 0; i0 < m;) {
+        int rem = m - i0, g = rem < 4 ? rem : 4;
+        if (isa == RT_ISA_AVX512 && !(w->nonfinite && (w->dtype == RT_BF8_B || w->dtype == RT_BF4_B)))
+            g = rem >= 16 ? 16 : rem >= 8 ? 8 : g;
+        gemv_group(isa, x + (size_t)i0 * K, g, w, y + (size_t)i0 * ldy, ldy);
+        i0 += g;
+    }
+}
+
+/* Rows r0..r1-1 of w as a matrix of its own (r0 a multiple of 16 for the
+ * block floats, whose row blocks are then whole). */
+static rt_matrix row_view(const rt_matrix *w, int r0, int r1)
+{
+    rt_matrix v = *w;
+    v.owned = 0;
+    v.n = r1 - r0;
+    switch (w->dtype) {
+    case RT_F32:
+        v.data = (float *)w->data + (size_t)r0 * w->ld;
+        break;
+    case RT_BF16:
+        v.data = (uint16_t *)w->data + (size_t)r0 * w->ld;
+        break;
+    default:
+        assert(r0 % 16 == 0);
+        v.data = (uint8_t *)w->data +
+                 (size_t)(r0 / 16) * (w->dtype == RT_BF8_B ? (size_t)w->k : k_pairs(w->k)) * 16;
+        v.exps = w->exps + (size_t)(r0 / 16) * (size_t)w->k;
+        break;
+    }
+    return v;
+}
+
+/* How the work of one rt_linear call is cut into tasks.  The cut depends
+ * only on the shapes (never on the thread count), and each output is
+ * computed by one task in the order of kernels.h, so results are the same
+ * bits with any number of threads. */
+typedef struct linear_job {
+    rt_isa isa;
+    const float *x;
+    int m;
+    const rt_matrix *w;
+    float *y;
+    float *scratch;
+    size_t scratch_per_thread;
+    int rows; /* weight rows per task: a multiple of 16 */
+} linear_job;
+
+/* GEMV tasks: about 256 KiB of weights each (enough to amortise the hand
+ * off, small enough to balance two cores when a neighbour steals one). */
+static int gemv_task_rows(const rt_matrix *w)
+{
+    size_t row_bytes = w->bytes / (size_t)w->n + 1;
+    size_t r = ((size_t)256 << 10) / row_bytes / 16 * 16;
+    return r < 16 ? 16 : r > (size_t)1 << 20 ? 1 << 20 : (int)r;
+}
+
+static void gemv_task(void *arg, int task, int thread)
+{
+    const linear_job *j = arg;
+    int r0 = task * j->rows, r1 = r0 + j->rows < j->w->n ? r0 + j->rows : j->w->n;
+    rt_matrix v = row_view(j->w, r0, r1);
+    gemv_any(j->isa, j->x, j->m, &v, j->y + r0, (size_t)j->w->n);
+}
+
+static void sgemm_task(void *arg, int task, int thread)
+{
+    const linear_job *j = arg;
+    int p0 = task * j->rows, np = p0 + j->rows < j->w->n ? j->rows : j->w->n - p0;
+    sgemm_panel(j->isa, j->x, j->m, j->w, j->y, j->scratch ? j->scratch + (size_t)thread * j->scratch_per_thread : NULL,
+                p0, np, j->rows);
+}
+
+void rt_linear_pool_isa(rt_pool *pool, rt_isa isa, const float *x, int m, const rt_matrix *w, float *y,
+                        float *scratch)
 {
     assert(m >= 0 && w->data);
     if (m == 0)
         return;
     if (isa > rt_cpu_best_isa())
         isa = rt_cpu_best_isa();
+    linear_job j = {.isa = isa, .x = x, .m = m, .w = w, .y = y, .scratch = scratch};
     if (m > RT_GEMV_MAX_M) {
-        linear_sgemm(isa, x, m, w, y, scratch);
+        j.rows = panel_rows(w);
+        j.scratch_per_thread = rt_linear_scratch_floats(w, m);
+        rt_pool_run(pool, (w->n + j.rows - 1) / j.rows, sgemm_task, &j);
         return;
     }
-    const int blocked = w->dtype == RT_BF8_B || w->dtype == RT_BF4_B;
-    if (blocked && w->nonfinite) {
-        gemv_bfp_exact(x, m, w, y);
-        return;
-    }
-#if defined(__x86_64__)
-    if (isa == RT_ISA_AVX512) {
-        if (blocked)
-            gemv_bfp_avx512(x, m, w, y);
-        else
-            gemv_rows_avx512(x, m, w, y);
-        return;
-    }
-    if (isa == RT_ISA_AVX2) {
-        if (blocked)
-            gemv_bfp_avx2(x, m, w, y);
-        else
-            gemv_rows_avx2(x, m, w, y);
-        return;
-    }
-#endif
-    if (blocked)
-        gemv_bfp_scalar(x, m, w, y);
-    else
-        gemv_rows_scalar(x, m, w, y);
+    j.rows = gemv_task_rows(w);
+    rt_pool_run(pool, (w->n + j.rows - 1) / j.rows, gemv_task, &j);
+}
+
+void rt_linear_isa(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, float *scratch)
+{
+    rt_linear_pool_isa(NULL, isa, x, m, w, y, scratch);
+}
+
+void rt_linear_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y, float *scratch)
+{
+    rt_linear_pool_isa(pool, rt_kernels_isa(), x, m, w, y, scratch);
 }
 
 void rt_linear(const float *x, int m, const rt_matrix *w, float *y, float *scratch)

@@ -89,8 +89,9 @@ static float dot_bf16_scalar(const float *a, const uint16_t *b, int n)
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#include "simd_target.h"
+
+RT_TARGET_AVX2_BEGIN
 
 static float dot_f32_avx2(const float *a, const float *b, int n)
 {
@@ -179,10 +180,9 @@ static void exp_avx2(const float *x, float *out, size_t n)
         out[i] = exp_scalar(x[i]);
 }
 
-#pragma GCC pop_options
+RT_TARGET_END
 
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+RT_TARGET_AVX512_BEGIN
 
 static inline __m512 exp16_avx512(__m512 x)
 {
@@ -344,7 +344,7 @@ static void axpy_bf16_avx512(float alpha, const uint16_t *x, float *y, int n)
     }
 }
 
-#pragma GCC pop_options
+RT_TARGET_END
 #endif /* __x86_64__ */
 
 float rt_dot_f32(rt_isa isa, const float *a, const float *b, int n)

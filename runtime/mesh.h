@@ -19,7 +19,8 @@
  * when fn returns.  So at most C devices compute at any moment; tokens are
  * granted first come, first served; and since a device only waits for peers
  * without a token, a collective cannot deadlock on the pool.  Kernels running
- * inside fn should use one thread each.
+ * inside fn use one thread each, or a device's rt_pool when the engine gave
+ * the device more than one core (cores / devices >= 2).
  *
  * Failure: when fn returns -1 on one device while others wait in a collective
  * for it, their collectives return -1 ("aborted: device D failed") and every

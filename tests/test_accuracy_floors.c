@@ -12,23 +12,6 @@
 #include "accuracy_floors.h"
 #include "compile_helpers.h"
 
-static char *tmp;
-
-static int setup(void **state)
-{
-    (void)state;
-    tmp = mgc_test_tempdir("floors");
-    return tmp ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    mgc_test_rmtree(tmp);
-    free(tmp);
-    return 0;
-}
-
 /* What mgc_floors_check prints, and how many floors it says were missed. */
 static int check_text(const mgc_floors *f, double t1, double t5, double pcc, char *buf, size_t cap)
 {
@@ -59,7 +42,7 @@ static void test_from_spec(void **state)
 {
     (void)state;
     char path[4096];
-    snprintf(path, sizeof path, "%s/e.graph", tmp);
+    snprintf(path, sizeof path, "%s/e.graph", mgc_test_suite_dir);
     const char *src = "model \"a/b\" on cpu\n\n# floors\nexpect top1=0.9 pcc=1\nforward(t) {\n  return t\n}\n";
     assert_int_equal(mgc_test_write_file(path, src, strlen(src)), 0);
     mgc_floors f;
@@ -88,9 +71,9 @@ static void compile_plan(const char *extra, char *plan, size_t cap)
     char spec[4096], out[16384];
     snprintf(out, sizeof out, "%.*simport \"%s\"%s%s\n", (int)(imp - text), text, lib, eol, extra);
     free(text);
-    snprintf(spec, sizeof spec, "%s/spec.graph", tmp);
+    snprintf(spec, sizeof spec, "%s/spec.graph", mgc_test_suite_dir);
     assert_int_equal(mgc_test_write_file(spec, out, strlen(out)), 0);
-    snprintf(plan, cap, "%s/plan.yaml", tmp);
+    snprintf(plan, cap, "%s/plan.yaml", mgc_test_suite_dir);
     char args[16384], *o = NULL, *e = NULL;
     snprintf(args, sizeof args, "compile %s --model tests/fixtures/llama32 --max-seq-len 64 -o %s", spec, plan);
     int rc = mgc_test_run_mgc(args, &o, &e);
@@ -156,7 +139,7 @@ static void test_ir_and_plan_carry_floors(void **state)
 {
     (void)state;
     char path[4096];
-    snprintf(path, sizeof path, "%s/f.graph", tmp);
+    snprintf(path, sizeof path, "%s/f.graph", mgc_test_suite_dir);
     const char *src = "model \"a/b\" on cpu\nexpect top1=0.9 pcc=0.999\nforward(tokens) {\n"
                       "  x = embedding(tokens, w\"e.weight\", vocab=config.vocab_size, dim=config.hidden_size)\n"
                       "  return linear(x, w\"lm_head.weight\", out=config.vocab_size)\n}\n";
@@ -178,5 +161,5 @@ int main(void)
         cmocka_unit_test(test_ir_and_plan_carry_floors),
         cmocka_unit_test(test_eval_floors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, mgc_test_suite_dir_setup, mgc_test_suite_dir_teardown);
 }

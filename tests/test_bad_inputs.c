@@ -190,7 +190,7 @@ static int make_bad_plan(const char *edit_path, const char *dst)
 
 static int run_case(const char *file, const char *kind, int want_exit, const char *fragment)
 {
-    char path[512], dir[512], cmd[4096], name[1024];
+    char path[512], dir[512], cmd[4096], name[1024], model[600], cfgcopy[700], st[700];
     snprintf(path, sizeof path, "tests/bad_inputs/%s", file);
     fresh_case_dir(dir, sizeof dir);
     expect x = {file, want_exit, path, fragment};
@@ -200,7 +200,6 @@ static int run_case(const char *file, const char *kind, int want_exit, const cha
         snprintf(cmd, sizeof cmd, "%s compile %s --config '%s' -o '%s/out'", mgc, SPEC, path, dir);
     } else if (strcmp(kind, "checkpoint") == 0) {
         /* a model directory: the fixture's config.json and this file as its weights */
-        char model[600], cfgcopy[700], st[700];
         snprintf(model, sizeof model, "%s/model", dir);
         assert_int_equal(mkdir(model, 0700), 0);
         size_t n;

@@ -354,6 +354,20 @@ static void test_embedding_reused_untied(void **state)
     mgc_test_result_free(&r);
 }
 
+/* A partial sum needed whole by two ops is reduced once, not once per user. */
+static void test_one_reduce_per_value(void **state)
+{
+    (void)state;
+    mgc_test_result r;
+    mgc_test_compile_simple(DIR "two_users.graph", TINY, NULL, &r);
+    expect_ok(&r);
+    size_t reduces = 0;
+    for (size_t i = 0; i < r.plan.decode.nops; i++)
+        reduces += r.plan.decode.ops[i].kernel == MGC_K_ALL_REDUCE;
+    assert_int_equal(reduces, 1);
+    mgc_test_result_free(&r);
+}
+
 static void test_weight_used_twice(void **state)
 {
     (void)state;
@@ -792,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_linear_out_mismatch),
         cmocka_unit_test(test_linear_row_parallel_needs_split_input),
         cmocka_unit_test(test_weight_used_twice),
+        cmocka_unit_test(test_one_reduce_per_value),
         cmocka_unit_test(test_embedding_reused_untied),
         cmocka_unit_test(test_heads_not_dividing),
         cmocka_unit_test(test_heads_over_devices),

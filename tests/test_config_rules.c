@@ -144,29 +144,12 @@ static void test_reads_record_prefixes(void **state)
 
 /* ---- through the compiler ---- */
 
-static char *tmp;
-
-static int setup(void **state)
-{
-    (void)state;
-    tmp = mgc_test_tempdir("config-rules");
-    return tmp ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    mgc_test_rmtree(tmp);
-    free(tmp);
-    return 0;
-}
-
 /* A spec reading only vocab and hidden size, plus `extra` top-level lines,
  * compiled against `config`. */
 static void compile_with(const char *config, const char *extra, mgc_test_result *r)
 {
     char path[4096], text[8192];
-    snprintf(path, sizeof path, "%s/spec.graph", tmp);
+    snprintf(path, sizeof path, "%s/spec.graph", mgc_test_suite_dir);
     snprintf(text, sizeof text,
              "model \"test/rules\" on cpu\n"
              "forward(tokens) {\n"
@@ -211,7 +194,7 @@ static void test_unread_keys_are_errors(void **state)
     mgc_test_result_free(&r);
     /* a tied weight answers tie_word_embeddings */
     char path[4096];
-    snprintf(path, sizeof path, "%s/tied.graph", tmp);
+    snprintf(path, sizeof path, "%s/tied.graph", mgc_test_suite_dir);
     const char *tied = "model \"test/rules\" on cpu\n"
                        "forward(tokens) {\n"
                        "  x = embedding(tokens, w\"e.weight\", vocab=config.vocab_size, dim=config.hidden_size)\n"
@@ -232,5 +215,5 @@ int main(void)
         cmocka_unit_test(test_reads_record_prefixes),
         cmocka_unit_test(test_unread_keys_are_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, mgc_test_suite_dir_setup, mgc_test_suite_dir_teardown);
 }

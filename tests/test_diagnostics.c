@@ -533,6 +533,9 @@ static void test_library_hint_and_failed_import(void **state)
                       "forward(tokens) {\n  x = swiglu(tokens, w\"a\", w\"b\", w\"c\")\n  return rms_norm(x, w\"n\", eps)\n}\n";
     run(src, strlen(src), &d);
     expect_in(&d, "cannot import 'graphs/comon/llama.graph': No such file or directory", 1, 8);
+    const char *h = hint_of(&d, "cannot import 'graphs/comon/llama.graph': No such file or directory");
+    assert_non_null(h);
+    assert_string_equal(h, "the spec library has that file: import \"../../graphs/common/llama.graph\"");
     assert_int_equal(d.nerrors, 1);
     mgc_diags_free(&d);
 }

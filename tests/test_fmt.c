@@ -137,8 +137,8 @@ static void test_round_trip_snippets(void **state)
         /* the scalar language */
         "let a = 2 ** 3 ** 2 // 4 % 3\nlet b = -2 ** -1\nlet c = 1 if x < 2 and not y >= 3 or z != 4 else 5 if w else 6\n",
         "let d = config.hidden_act == \"silu\" and config.x <= 1.5e-3\nlet e = int(sqrt(x) * pow(2, 3)) + min(a, b, c)\n",
-        "model \"a/b\" on cpu\nignore w\"*.rotary_emb.inv_freq\"  # not needed\nignore config.mlp_bias\n"
-        "expect top1=0.95 top5=1.0 pcc=0.999\n",
+        ("model \"a/b\" on cpu\nignore w\"*.rotary_emb.inv_freq\"  # not needed\nignore config.mlp_bias\n"
+         "expect top1=0.95 top5=1.0 pcc=0.999\n"),
         "let f = (a if b else c) if (d if e else f) else g\nlet g = true or false\n",
     };
     for (size_t i = 0; i < sizeof snippets / sizeof snippets[0]; i++)

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,6 +275,31 @@ static void check_linear(rt_dtype dt, int n, int k, int m)
     rt_linear(x, m, &w, y, scratch);
     for (int i = 0; i < m * n; i++)
         assert_true(same(y[i], y0[i]));
+    /* a batch through the GEMV gives every row the bits it gets alone */
+    if (m > 1 && m <= RT_GEMV_MAX_M)
+        for (int i = 0; i < m; i++) {
+            rt_linear(x + (size_t)i * k, 1, &w, y, NULL);
+            for (int r = 0; r < n; r++)
+                if (!same(y[r], y0[(size_t)i * n + r]))
+                    fail_msg("%s n=%d k=%d m=%d: row %d alone differs at %d", rt_dtype_name(dt), n, k, m, i, r);
+        }
+    /* on worker pools of 1-3 threads: the same bits (one panel of scratch
+     * per thread) */
+    for (int th = 1; th <= 3; th++) {
+        mgc_error e;
+        rt_pool *pool = rt_pool_create(th, &e);
+        assert_non_null(pool);
+        assert_int_equal(rt_pool_threads(pool), th);
+        float *ps = sc ? malloc(sc * (size_t)th * sizeof(float)) : NULL;
+        memset(y, 0xff, (size_t)m * n * sizeof(float));
+        rt_linear_pool(pool, x, m, &w, y, ps);
+        for (int i = 0; i < m * n; i++)
+            if (!same(y[i], y0[i]))
+                fail_msg("%s n=%d k=%d m=%d: pool of %d: y[%d] = %.9g, scalar %.9g", rt_dtype_name(dt), n, k, m, th,
+                         i, y[i], y0[i]);
+        free(ps);
+        rt_pool_free(pool);
+    }
     rt_matrix_free(&w);
     free(wsrc);
     free(wd);
@@ -283,6 +309,46 @@ static void check_linear(rt_dtype dt, int n, int k, int m)
     free(y);
 }
 
+/* rt_pool_run: every task exactly once, on a thread index in range, for
+ * pools of 1..4 threads and task counts around the thread count; a NULL
+ * pool runs on the caller. */
+typedef struct pool_probe {
+    _Atomic int *count;
+    int threads, bad_thread;
+} pool_probe;
+
+static void probe_task(void *arg, int task, int thread)
+{
+    pool_probe *p = arg;
+    atomic_fetch_add(&p->count[task], 1);
+    if (thread < 0 || thread >= p->threads)
+        p->bad_thread = 1;
+}
+
+static void test_pool_runs_every_task_once(void **state)
+{
+    (void)state;
+    const int ntasks[] = {0, 1, 2, 3, 7, 64, 1000};
+    for (int th = 0; th <= 4; th++) {
+        mgc_error e;
+        rt_pool *pool = th ? rt_pool_create(th, &e) : NULL;
+        assert_true(!th || pool);
+        assert_int_equal(rt_pool_threads(pool), th ? th : 1);
+        for (int rep = 0; rep < 20; rep++)
+            for (unsigned i = 0; i < sizeof ntasks / sizeof ntasks[0]; i++) {
+                int n = ntasks[i];
+                _Atomic int *count = calloc((size_t)n + 1, sizeof *count);
+                pool_probe pr = {count, th ? th : 1, 0};
+                rt_pool_run(pool, n, probe_task, &pr);
+                for (int t = 0; t < n; t++)
+                    assert_int_equal(atomic_load(&count[t]), 1);
+                assert_int_equal(pr.bad_thread, 0);
+                free(count);
+            }
+        rt_pool_free(pool);
+    }
+}
+
 static void test_linear_all_dtypes(void **state)
 {
     (void)state;
@@ -290,7 +356,8 @@ static void test_linear_all_dtypes(void **state)
     /* n=37: 2 row blocks + 5 rows; n=77: 4 + 1 blocks (the 4-block path) and
      * 9 x 8 rows + 5; k=53: 3 chunks of 16 + 5, odd (bf4_b pairs); k=300. */
     const int shapes[][2] = {{37, 53}, {77, 53}, {16, 1}, {5, 300}, {64, 32}};
-    const int ms[] = {1, 2, 3, 4, 5, 45};
+    /* GEMV groups (AVX-512: 16, 8, 4 or fewer) and their tails; > 32: sgemm */
+    const int ms[] = {1, 2, 3, 4, 5, 8, 13, 16, 17, 29, 32, 33, 45};
     for (int d = 0; d < 4; d++)
         for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             for (unsigned mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
@@ -302,9 +369,9 @@ static void test_linear_all_dtypes(void **state)
 static void test_linear_panels(void **state)
 {
     (void)state;
-    check_linear(RT_BF8_B, 300, 4096, 7);
-    check_linear(RT_BF16, 300, 4096, 6);
-    check_linear(RT_BF4_B, 150, 4096, 5);
+    check_linear(RT_BF8_B, 300, 4096, RT_GEMV_MAX_M + 3);
+    check_linear(RT_BF16, 300, 4096, RT_GEMV_MAX_M + 2);
+    check_linear(RT_BF4_B, 150, 4096, RT_GEMV_MAX_M + 1);
 }
 
 static void test_linear_wrapped_shard(void **state)
@@ -323,10 +390,10 @@ static void test_linear_wrapped_shard(void **state)
         for (int c = 0; c < kk; c++)
             sub[r * kk + c] = full[r * K + c0 + c];
     rt_matrix_set_rows_f32(&own, 0, N, sub);
-    float *x = rnd_vec((size_t)8 * kk, 1), y1[8 * 29], y2[8 * 29];
+    float *x = rnd_vec((size_t)40 * kk, 1), y1[40 * 29], y2[40 * 29];
     rt_isa isas[3];
     int ni = isa_list(isas);
-    for (int m = 1; m <= 8; m += 7)
+    for (int m = 1; m <= 40; m += m == 1 ? 7 : 32) /* 1, 8: GEMV; 40: sgemm */
         for (int t = 0; t < ni; t++) {
             float *scr = malloc((rt_linear_scratch_floats(&w, m) + 1) * sizeof(float));
             rt_linear_isa(isas[t], x, m, &w, y1, scr);
@@ -363,14 +430,14 @@ static void test_linear_nonfinite_bfp(void **state)
     assert_int_equal(rt_matrix_init(&w, RT_BF8_B, N, K, NULL), 0);
     rt_matrix_set_rows_f32(&w, 0, N, src);
     assert_int_equal(w.nonfinite, 1);
-    float *x = rnd_vec((size_t)6 * K, 1);
-    for (int i = 0; i < 6; i++)
+    float *x = rnd_vec((size_t)40 * K, 1);
+    for (int i = 0; i < 40; i++)
         x[i * K + 7] = 0.5f + (float)i; /* positive: row 3 -> +Inf */
-    float y[6 * 32];
+    float y[40 * 32];
     rt_isa isas[3];
     int ni = isa_list(isas);
-    float *scr = malloc(rt_linear_scratch_floats(&w, 6) * sizeof(float));
-    for (int m = 1; m <= 6; m += 5)
+    float *scr = malloc(rt_linear_scratch_floats(&w, 40) * sizeof(float));
+    for (int m = 1; m <= 40; m += m == 1 ? 5 : 34) /* 1, 6: GEMV; 40: sgemm */
         for (int t = 0; t < ni; t++) {
             rt_linear_isa(isas[t], x, m, &w, y, scr);
             for (int i = 0; i < m; i++)
@@ -399,8 +466,8 @@ static void test_linear_tiny_exponents(void **state)
     float *src = rnd_vec((size_t)N * K, 1);
     for (int i = 0; i < N * K; i++)
         src[i] = ldexpf(src[i], -122 - i % 5); /* exponent fields 0..5 */
-    float *x = rnd_vec((size_t)6 * K, 1);
-    for (int i = 0; i < 6 * K; i++)
+    float *x = rnd_vec((size_t)40 * K, 1);
+    for (int i = 0; i < 40 * K; i++)
         x[i] = ldexpf(x[i], 100);
     rt_isa isas[3];
     int ni = isa_list(isas);
@@ -412,11 +479,11 @@ static void test_linear_tiny_exponents(void **state)
         for (int i = 0; i < 3 * K; i++)
             small += w.exps[i] < (d ? 3 : 7) && w.exps[i] > 0;
         assert_true(small > 0);
-        float *wd = malloc((size_t)N * K * sizeof(float)), y0[6 * 40], y[6 * 40];
+        float *wd = malloc((size_t)N * K * sizeof(float)), y0[40 * 40], y[40 * 40];
         for (int r = 0; r < N; r++)
             rt_matrix_get_row_f32(&w, r, wd + (size_t)r * K);
-        float *scr = malloc(rt_linear_scratch_floats(&w, 6) * sizeof(float));
-        for (int m = 2; m <= 6; m += 4) { /* GEMV (folded scale) and panels */
+        float *scr = malloc(rt_linear_scratch_floats(&w, 40) * sizeof(float));
+        for (int m = 2; m <= 40; m += m == 2 ? 4 : 34) { /* GEMV (folded scale) and panels */
             rt_linear_isa(RT_ISA_SCALAR, x, m, &w, y0, scr);
             for (int i = 0; i < m; i++)
                 for (int r = 0; r < N; r++) {
@@ -1133,6 +1200,7 @@ int main(void)
         cmocka_unit_test(test_isa_selection),
         cmocka_unit_test(test_dot_axpy),
         cmocka_unit_test(test_exp),
+        cmocka_unit_test(test_pool_runs_every_task_once),
         cmocka_unit_test(test_linear_all_dtypes),
         cmocka_unit_test(test_linear_panels),
         cmocka_unit_test(test_linear_wrapped_shard),

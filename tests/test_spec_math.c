@@ -26,7 +26,7 @@ static void expect_int(mgc_ast_binop op, mgc_scalar a, mgc_scalar b, int64_t wan
     mgc_scalar out;
     char err[256] = "";
     if (mgc_scalar_binop(op, a, b, &out, err, sizeof err) != 0)
-        fail_msg("%s: unexpected error '%s'", mgc_scalar_op_text(op), err);
+        fail_msg("%s: unexpected error '%s'", mgc_ast_op_text(op), err);
     assert_int_equal(out.k, MGC_SV_INT);
     assert_int_equal(out.i, want);
 }
@@ -36,7 +36,7 @@ static void expect_float(mgc_ast_binop op, mgc_scalar a, mgc_scalar b, double wa
     mgc_scalar out;
     char err[256] = "";
     if (mgc_scalar_binop(op, a, b, &out, err, sizeof err) != 0)
-        fail_msg("%s: unexpected error '%s'", mgc_scalar_op_text(op), err);
+        fail_msg("%s: unexpected error '%s'", mgc_ast_op_text(op), err);
     assert_int_equal(out.k, MGC_SV_FLOAT);
     assert_true(fabs(out.f - want) <= 1e-12 * fmax(1, fabs(want)));
 }
@@ -46,7 +46,7 @@ static void expect_bool(mgc_ast_binop op, mgc_scalar a, mgc_scalar b, int want)
     mgc_scalar out;
     char err[256] = "";
     if (mgc_scalar_binop(op, a, b, &out, err, sizeof err) != 0)
-        fail_msg("%s: unexpected error '%s'", mgc_scalar_op_text(op), err);
+        fail_msg("%s: unexpected error '%s'", mgc_ast_op_text(op), err);
     assert_int_equal(out.k, MGC_SV_BOOL);
     assert_int_equal(out.i, want);
 }
@@ -185,29 +185,12 @@ static void test_functions(void **state)
 
 /* ---- through the compiler: a let's value shows as a weight's row count ---- */
 
-static char *tmp;
-
-static int setup(void **state)
-{
-    (void)state;
-    tmp = mgc_test_tempdir("spec-math");
-    return tmp ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    mgc_test_rmtree(tmp);
-    free(tmp);
-    return 0;
-}
-
 /* Compiles a spec whose hidden linear has out=EXPR (with `lets` before it)
  * against tests/specs/compile/tiny.json. */
 static void compile_out(const char *lets, const char *expr, mgc_test_result *r)
 {
     char path[4096], text[8192];
-    snprintf(path, sizeof path, "%s/spec.graph", tmp);
+    snprintf(path, sizeof path, "%s/spec.graph", mgc_test_suite_dir);
     snprintf(text, sizeof text,
              "model \"test/math\" on cpu\n"
              "%s\n"
@@ -312,5 +295,5 @@ int main(void)
         cmocka_unit_test(test_laziness),
         cmocka_unit_test(test_domain_errors_name_the_position),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, mgc_test_suite_dir_setup, mgc_test_suite_dir_teardown);
 }

@@ -174,6 +174,24 @@ int mgc_test_write_file(const char *path, const char *text, size_t len)
 
 int mgc_test_file_exists(const char *path) { return access(path, F_OK) == 0; }
 
+char *mgc_test_suite_dir;
+
+int mgc_test_suite_dir_setup(void **state)
+{
+    (void)state;
+    mgc_test_suite_dir = mgc_test_tempdir("suite");
+    return 0;
+}
+
+int mgc_test_suite_dir_teardown(void **state)
+{
+    (void)state;
+    mgc_test_rmtree(mgc_test_suite_dir);
+    free(mgc_test_suite_dir);
+    mgc_test_suite_dir = NULL;
+    return 0;
+}
+
 char *mgc_test_tempdir(const char *tag)
 {
     const char *base = getenv("TMPDIR");

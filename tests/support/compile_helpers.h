@@ -87,6 +87,12 @@ int mgc_test_file_exists(const char *path);
 /* A fresh directory under $TMPDIR (or /tmp), malloc'd path; and removal of a
  * directory tree (one level of plain files, as the tests make). */
 char *mgc_test_tempdir(const char *tag);
+
+/* A temporary directory for a whole suite: pass these as the group setup and
+ * teardown of cmocka_run_group_tests; the directory is mgc_test_suite_dir. */
+extern char *mgc_test_suite_dir;
+int mgc_test_suite_dir_setup(void **state);
+int mgc_test_suite_dir_teardown(void **state);
 void mgc_test_rmtree(const char *dir);
 
 /* The mgc binary to run: $MGC if set (the Makefile sets it), else build/mgc. */

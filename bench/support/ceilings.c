@@ -1,0 +1,221 @@
+/* Ceilings for bench_decode: read bandwidth and matmul rate, measured on
+ * this host in the same run as the figures compared to them. */
+#include "ceilings.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels.h"
+
+double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double bench_median(double *v, int n)
+{
+    if (n <= 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ---- read bandwidth ---------------------------------------------------------------- */
+
+/* Sums 64-bit words with 8 independent accumulators (one dependent add
+ * every 8 loads), so the loop is bound by the loads, not by add latency.
+ * The sum is returned so the reads cannot be elided. */
+static uint64_t read_scalar(const uint64_t *a, size_t n)
+{
+    uint64_t s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            s[l] += a[i + l];
+    for (; i < n; i++)
+        s[0] += a[i];
+    return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* 8 zmm accumulators, 512 bytes (8 cache lines) per iteration. */
+__attribute__((target("avx512f"))) static uint64_t read_avx512(const uint64_t *a, size_t n)
+{
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_add_epi64(s0, _mm512_load_si512((const void *)(a + i)));
+        s1 = _mm512_add_epi64(s1, _mm512_load_si512((const void *)(a + i + 8)));
+        s2 = _mm512_add_epi64(s2, _mm512_load_si512((const void *)(a + i + 16)));
+        s3 = _mm512_add_epi64(s3, _mm512_load_si512((const void *)(a + i + 24)));
+        s4 = _mm512_add_epi64(s4, _mm512_load_si512((const void *)(a + i + 32)));
+        s5 = _mm512_add_epi64(s5, _mm512_load_si512((const void *)(a + i + 40)));
+        s6 = _mm512_add_epi64(s6, _mm512_load_si512((const void *)(a + i + 48)));
+        s7 = _mm512_add_epi64(s7, _mm512_load_si512((const void *)(a + i + 56)));
+    }
+    s0 = _mm512_add_epi64(_mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3)),
+                          _mm512_add_epi64(_mm512_add_epi64(s4, s5), _mm512_add_epi64(s6, s7)));
+    uint64_t lanes[8];
+    _mm512_storeu_si512((void *)lanes, s0);
+    uint64_t s = read_scalar(a + i, n - i);
+    for (int l = 0; l < 8; l++)
+        s += lanes[l];
+    return s;
+}
+
+/* 8 ymm accumulators, 256 bytes per iteration. */
+__attribute__((target("avx2"))) static uint64_t read_avx2(const uint64_t *a, size_t n)
+{
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_add_epi64(s0, _mm256_load_si256((const __m256i *)(a + i)));
+        s1 = _mm256_add_epi64(s1, _mm256_load_si256((const __m256i *)(a + i + 4)));
+        s2 = _mm256_add_epi64(s2, _mm256_load_si256((const __m256i *)(a + i + 8)));
+        s3 = _mm256_add_epi64(s3, _mm256_load_si256((const __m256i *)(a + i + 12)));
+        s4 = _mm256_add_epi64(s4, _mm256_load_si256((const __m256i *)(a + i + 16)));
+        s5 = _mm256_add_epi64(s5, _mm256_load_si256((const __m256i *)(a + i + 20)));
+        s6 = _mm256_add_epi64(s6, _mm256_load_si256((const __m256i *)(a + i + 24)));
+        s7 = _mm256_add_epi64(s7, _mm256_load_si256((const __m256i *)(a + i + 28)));
+    }
+    s0 = _mm256_add_epi64(_mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3)),
+                          _mm256_add_epi64(_mm256_add_epi64(s4, s5), _mm256_add_epi64(s6, s7)));
+    uint64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)lanes, s0);
+    return read_scalar(a + i, n - i) + lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+#endif
+
+typedef uint64_t (*read_fn)(const uint64_t *, size_t);
+
+typedef struct rd_arg {
+    read_fn fn;
+    const uint64_t *a;
+    size_t n;
+    pthread_barrier_t *start;
+    uint64_t sum;
+} rd_arg;
+
+static void *read_part(void *p)
+{
+    rd_arg *r = p;
+    pthread_barrier_wait(r->start);
+    r->sum = r->fn(r->a, r->n);
+    return NULL;
+}
+
+void bench_read_bandwidth(size_t bytes, int threads, int passes, bench_bw *out)
+{
+    read_fn fn = read_scalar;
+    const char *kernel = "scalar, 8 x u64 accumulators";
+#if defined(__x86_64__)
+    if (rt_cpu_best_isa() == RT_ISA_AVX512) {
+        fn = read_avx512;
+        kernel = "AVX-512, 8 x zmm accumulators (vpaddq of aligned 64-byte loads)";
+    } else if (rt_cpu_best_isa() == RT_ISA_AVX2) {
+        fn = read_avx2;
+        kernel = "AVX2, 8 x ymm accumulators (vpaddq of aligned 32-byte loads)";
+    }
+#endif
+    if (threads < 1)
+        threads = 1;
+    if (threads > 64)
+        threads = 64;
+    if (passes > 32)
+        passes = 32;
+    size_t words = bytes / 8 / (size_t)(64 * threads) * (size_t)(64 * threads);
+    uint64_t *a = aligned_alloc(64, words * 8);
+    memset(out, 0, sizeof *out);
+    if (!a)
+        return;
+    for (size_t i = 0; i < words; i++) /* touch every page: no zero-page reads */
+        a[i] = i;
+    double gbs[32];
+    uint64_t sink = 0;
+    for (int r = 0; r < passes; r++) {
+        pthread_t th[64];
+        rd_arg args[64];
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+        size_t per = words / (size_t)threads;
+        for (int t = 0; t < threads; t++) {
+            args[t] = (rd_arg){fn, a + per * (size_t)t, per, &start, 0};
+            pthread_create(&th[t], NULL, read_part, &args[t]);
+        }
+        /* the clock starts before the readers are released: read after the
+         * barrier, the timing thread could be descheduled while readers
+         * occupy every core and miss their whole run */
+        double t0 = bench_now();
+        pthread_barrier_wait(&start);
+        for (int t = 0; t < threads; t++) {
+            pthread_join(th[t], NULL);
+            sink += args[t].sum;
+        }
+        gbs[r] = (double)(words * 8) / (bench_now() - t0) / 1e9;
+        pthread_barrier_destroy(&start);
+    }
+    free(a);
+    out->best_gbs = 0;
+    for (int r = 0; r < passes; r++)
+        out->best_gbs = gbs[r] > out->best_gbs ? gbs[r] : out->best_gbs;
+    out->median_gbs = bench_median(gbs, passes);
+    out->threads = threads;
+    out->passes = passes;
+    out->bytes = words * 8;
+    out->kernel = sink == 1 ? "?" : kernel; /* keeps the sums alive */
+}
+
+/* ---- matmul rate ------------------------------------------------------------------- */
+
+void bench_sgemm_rate(int threads, int m, int n, int k, int reps, bench_mm *out)
+{
+    memset(out, 0, sizeof *out);
+    mgc_error e = {{0}};
+    rt_matrix w;
+    if (rt_matrix_init(&w, RT_F32, n, k, &e) != 0)
+        return;
+    float *x = malloc(sizeof(float) * (size_t)m * (size_t)k);
+    float *y = malloc(sizeof(float) * (size_t)m * (size_t)n);
+    rt_pool *pool = rt_pool_create(threads, &e);
+    if (!x || !y || !pool)
+        goto out;
+    for (size_t i = 0; i < (size_t)m * (size_t)k; i++)
+        x[i] = (float)(i % 17) * 0.01f;
+    for (size_t i = 0; i < (size_t)n * (size_t)k; i++)
+        ((float *)w.data)[i] = (float)(i % 13) * 0.01f;
+    if (reps > 32)
+        reps = 32;
+    double g[32];
+    rt_linear_pool(pool, x, m, &w, y, NULL); /* warm-up */
+    for (int r = 0; r < reps; r++) {
+        double t0 = bench_now();
+        rt_linear_pool(pool, x, m, &w, y, NULL);
+        g[r] = 2.0 * m * n * k / (bench_now() - t0) / 1e9;
+    }
+    for (int r = 0; r < reps; r++)
+        out->best_gflops = g[r] > out->best_gflops ? g[r] : out->best_gflops;
+    out->median_gflops = bench_median(g, reps);
+    out->threads = rt_pool_threads(pool);
+    out->m = m;
+    out->n = n;
+    out->k = k;
+    out->path = "OpenBLAS sgemm (1 thread each) on panels spread over an rt_pool";
+out:
+    rt_pool_free(pool);
+    free(x);
+    free(y);
+    rt_matrix_free(&w);
+}

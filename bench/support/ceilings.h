@@ -1,0 +1,35 @@
+/* The ceilings bench_decode measures its figures against, in the same run:
+ * host read bandwidth (a vectorised multi-accumulator read over a buffer far
+ * beyond the last-level cache) and the matrix-multiply rate of the paths mgc
+ * runs prefill on. */
+#ifndef BENCH_CEILINGS_H
+#define BENCH_CEILINGS_H
+
+#include <stddef.h>
+
+typedef struct bench_bw {
+    double best_gbs, median_gbs;
+    int threads, passes;
+    size_t bytes;
+    const char *kernel; /* which read kernel ran */
+} bench_bw;
+
+/* Read bandwidth on `threads` threads, each reading its contiguous share of
+ * one `bytes` buffer once per pass. */
+void bench_read_bandwidth(size_t bytes, int threads, int passes, bench_bw *out);
+
+typedef struct bench_mm {
+    double best_gflops, median_gflops;
+    int threads, m, n, k;
+    const char *path;
+} bench_mm;
+
+/* f32 matmul rate of rt_linear on a pool of `threads` threads: y[m][n] =
+ * x[m][k] @ W^T with f32 weights (OpenBLAS sgemm per panel, the panels
+ * spread over the pool), i.e. the rate prefill's matmuls can reach. */
+void bench_sgemm_rate(int threads, int m, int n, int k, int reps, bench_mm *out);
+
+double bench_now(void);
+double bench_median(double *v, int n); /* sorts v */
+
+#endif

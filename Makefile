@@ -37,6 +37,13 @@ CFLAGS  += -fPIC -fvisibility=hidden
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -pthread
 LDFLAGS += $(SANFLAGS)
 
+# The MPI mesh (runtime/ccl_mpi.c) is compiled in when OpenMPI is installed.
+MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null)
+ifneq ($(MPI_LIBS),)
+CPPFLAGS += -DMGC_HAVE_MPI $(shell pkg-config --cflags ompi-c)
+LDLIBS  += $(MPI_LIBS)
+endif
+
 GEN_SRC   := $(BUILD)/gen/mgc_parser.c $(BUILD)/gen/mgc_lexer.c
 COMMON_SRC := $(sort $(wildcard common/*.c))
 COMP_SRC  := $(sort $(wildcard compiler/*.c))

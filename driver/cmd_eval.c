@@ -11,12 +11,14 @@
 #include "atomic_file.h"
 #include "builtin_ref.h"
 #include "commands.h"
+#include "mesh_mpi.h"
 #include "eval.h"
 #include "model_dir.h"
 #include "plan.h"
 #include "profile.h"
 #include "report_html.h"
 #include "tokenizer.h"
+#include "safetensors.h"
 
 void mgc_help_eval(FILE *out)
 {
@@ -54,7 +56,10 @@ void mgc_help_eval(FILE *out)
             "  --report FILE.html       write a self-contained HTML report (no network needed):\n"
             "                           summary, text marked hit/top-5/miss, metric charts\n"
             "  --profile                print where the time goes per op kind and per layer\n"
-            "  --profile-csv FILE       write the full per-op profile as CSV\n");
+            "  --profile-csv FILE       write the full per-op profile as CSV\n"
+            "  --logits-out FILE        write our logits [positions][vocab] (f32 safetensors)\n"
+            "  --mesh local|mpi         local (default): every device a thread of this process;\n"
+            "                           mpi: one device per rank, under mpirun -np DEVICES\n");
 }
 
 static double nz(double x) { return isnan(x) ? 0 : x; }
@@ -123,11 +128,14 @@ int mgc_cmd_eval(int argc, char **argv)
         /* the bringup workflow: an HTML report, a per-op profile */
         {"report", required_argument, 0, 'R'},   {"profile", no_argument, 0, 'Q'},
         {"profile-csv", required_argument, 0, 'C'},
+        {"mesh", required_argument, 0, 'M'},    {"logits-out", required_argument, 0, 'O'},
         {0, 0, 0, 0},
     };
+    const char *logits_path = NULL; /* --logits-out */
+    float *our_logits = NULL;
     const char *model = NULL, *refpath = NULL, *json = NULL, *tokens = NULL, *prompt = NULL, *pfile = NULL;
     long long max_new = -1;
-    int prefill_decode = 0, positions = 0, layers = 0;
+    int prefill_decode = 0, positions = 0, layers = 0, mesh_mpi = 0;
     double threshold = 0.99;
     double flag_floor[MGC_NFLOORS] = {-1, -1, -1};
     int no_expect = 0;
@@ -147,6 +155,13 @@ int mgc_cmd_eval(int argc, char **argv)
         case 't': tokens = optarg; break;
         case 'T': prompt = optarg; break;
         case 'F': pfile = optarg; break;
+        case 'O': logits_path = optarg; break;
+        case 'M':
+            if ((mesh_mpi = mgc_mesh_parse(optarg)) < 0) {
+                fprintf(stderr, "mgc eval: --mesh takes local or mpi, not '%s'\n", optarg);
+                return MGC_EXIT_USAGE;
+            }
+            break;
         case 'R': report = optarg; break;
         case 'Q': profile = 1; break;
         case 'C': profile_csv = optarg; break;
@@ -199,6 +214,12 @@ int mgc_cmd_eval(int argc, char **argv)
                         "(and they only go with it)\n");
         return MGC_EXIT_USAGE;
     }
+    /* --mesh mpi: ranks other than 0 only serve rank 0's engine (driver/mesh_mpi.c) */
+    if (mesh_mpi) {
+        int r = mgc_mesh_mpi_start("eval", planpath, model);
+        if (r >= 0)
+            return r;
+    }
     mgc_error err = {{0}};
     char mdir[3072]; /* --model as a local directory (HF cache layouts resolved) */
     if (mgc_model_dir_resolve(model, mdir, sizeof mdir, &err) != 0) {
@@ -238,7 +259,7 @@ int mgc_cmd_eval(int argc, char **argv)
         ref.path = strdup("builtin reference (f32, one device)");
     } else if (ev_reference_load(refpath, &ref, &err) != 0)
         goto fail;
-    rt_engine_opts eo = {.progress = isatty(2)};
+    rt_engine_opts eo = {.progress = isatty(2), .mpi = mesh_mpi};
     if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
         goto fail;
     if (layers && ev_layers(en, &ref, &lc, &err) != 0)
@@ -251,6 +272,10 @@ int mgc_cmd_eval(int argc, char **argv)
         rt_profile_attach(en, pf);
     }
     ev_opts o = {.prefill_decode = prefill_decode};
+    if (logits_path && !(o.logits_out = our_logits = calloc((size_t)ref.t * (size_t)ref.vocab, sizeof(float)))) {
+        mgc_errorf(&err, "out of memory for --logits-out");
+        goto fail;
+    }
     if (report) {
         int64_t np = max_new >= 0 && !builtin && ref.prompt_len + max_new < ref.t ? ref.prompt_len + max_new : ref.t;
         if (!(top5 = malloc(sizeof(int32_t) * 5 * (size_t)(np > 0 ? np : 1)))) {
@@ -265,6 +290,13 @@ int mgc_cmd_eval(int argc, char **argv)
         o.on_step = progress;
     if (ev_teacher_forcing(en, &ref, &o, &res, &err) != 0)
         goto fail;
+    if (logits_path) {
+        rt_st_entry le = {.name = "logits", .dtype = RT_ST_F32, .ndim = 2, .shape = {res.positions, ref.vocab},
+                          .data = our_logits, .nbytes = sizeof(float) * (size_t)res.positions * (size_t)ref.vocab};
+        int wr = rt_st_write(logits_path, &le, 1, NULL, &err);
+        if (wr != 0)
+            goto fail;
+    }
 
     printf("mgc eval: %s on %s (%d device%s), weights %s, activations %s, kv cache %s\n", plan.model, plan.system,
            plan.ndevices, plan.ndevices == 1 ? "" : "s", mgc_dtype_name(plan.weights_dtype),
@@ -381,6 +413,7 @@ int mgc_cmd_eval(int argc, char **argv)
 fail:
     fprintf(stderr, "mgc eval: %s\n", err.msg);
 out:
+    free(our_logits);
     rt_profile_free(pf);
     free(top5);
     ev_result_free(&res);

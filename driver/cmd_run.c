@@ -13,6 +13,7 @@
 #include "plan.h"
 #include "profile.h"
 #include "generate.h"
+#include "mesh_mpi.h"
 #include "model_dir.h"
 #include "prompt.h"
 #include "sampling.h"
@@ -36,6 +37,8 @@ void mgc_help_run(FILE *out)
             "  --top-p P            nucleus sampling mass in (0, 1] (default 1)\n"
             "  --seed S             sampling seed (default 0); user u uses S + u\n"
             "  --users B            decode B users as one batch, each from the same prompt\n"
+            "  --mesh local|mpi     local (default): every device a thread of this process;\n"
+            "                       mpi: one device per rank, under mpirun -np DEVICES\n"
             "  --profile            print where the time goes per op kind and per layer\n"
             "  --profile-csv FILE   write the full per-op profile as CSV\n"
             "  --ignore-eos         generate all --max-new-tokens tokens; by default a user stops\n"
@@ -78,6 +81,7 @@ int mgc_cmd_run(int argc, char **argv)
         {"temperature", required_argument, 0, 'T'}, {"top-k", required_argument, 0, 'k'},
         {"top-p", required_argument, 0, 'P'},       {"seed", required_argument, 0, 's'},
         {"users", required_argument, 0, 'u'},       {"ignore-eos", no_argument, 0, 'E'},
+        {"mesh", required_argument, 0, 'M'},
         /* per-op profile */
         {"profile", no_argument, 0, 'Q'},           {"profile-csv", required_argument, 0, 'C'},
         {0, 0, 0, 0},
@@ -86,6 +90,7 @@ int mgc_cmd_run(int argc, char **argv)
     long max_new = 32, users = 1, top_k = 0;
     double temperature = 0, top_p = 1;
     unsigned long long seed = 0;
+    int mesh_mpi = 0;
     const char *profile_csv = NULL;
     int profile = 0;
     int ignore_eos = 0;
@@ -104,6 +109,12 @@ int mgc_cmd_run(int argc, char **argv)
         case 'P': top_p = strtod(optarg, &end); break;
         case 's': seed = strtoull(optarg, &end, 10); break;
         case 'u': users = strtol(optarg, &end, 10); break;
+        case 'M':
+            if ((mesh_mpi = mgc_mesh_parse(optarg)) < 0) {
+                fprintf(stderr, "mgc run: --mesh takes local or mpi, not '%s'\n", optarg);
+                return MGC_EXIT_USAGE;
+            }
+            break;
         case 'Q': profile = 1; break;
         case 'C': profile_csv = optarg; break;
         case 'E': ignore_eos = 1; break;
@@ -146,6 +157,12 @@ int mgc_cmd_run(int argc, char **argv)
         fprintf(stderr, "mgc run: %s\n", err.msg);
         return MGC_EXIT_USAGE;
     }
+    /* --mesh mpi: ranks other than 0 only serve rank 0's engine (driver/mesh_mpi.c) */
+    if (mesh_mpi) {
+        int r = mgc_mesh_mpi_start("run", argv[optind], model);
+        if (r >= 0)
+            return r;
+    }
     int32_t *prompt_ids = NULL;
     int nprompt = 0;
     if (tokens && mgc_parse_token_list(tokens, &prompt_ids, &nprompt, &err) != 0) {
@@ -181,7 +198,7 @@ int mgc_cmd_run(int argc, char **argv)
     }
     if (mgc_plan_read(argv[optind], &plan, &err) != 0)
         goto fail;
-    rt_engine_opts eo = {.progress = isatty(2)};
+    rt_engine_opts eo = {.progress = isatty(2), .mpi = mesh_mpi};
     if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
         goto fail;
     if (profile || profile_csv) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ccl_mpi.h"
 #include "commands.h"
 #include "mgc.h"
 
@@ -49,7 +50,9 @@ int main(int argc, char **argv)
                 mgc_commands[i].help(stdout);
                 return MGC_EXIT_OK;
             }
-        return mgc_commands[i].run(argc - 1, argv + 1);
+        int rc = mgc_commands[i].run(argc - 1, argv + 1);
+        rt_mpi_exit(rc); /* under --mesh mpi: finalize, or end the whole job on failure */
+        return rc;
     }
     fprintf(stderr, "mgc: unknown command '%s'\n\n", argv[1]);
     usage(stderr);

@@ -4,7 +4,7 @@
  * collectives in the same order with the same sizes.  A collective is called
  * by each device with its *own* buffers: its input and its output, sizes in
  * elements (f32).  Nothing in this interface assumes the devices share memory,
- * so the same calls can later be served by an MPI backend (one process per
+ * so the same calls are also served by the MPI backend (ccl_mpi.c: one process per
  * device, possibly many machines); the in-process backend (ccl_threads.c)
  * serves the devices of one rt_mesh running as threads.
  *

@@ -118,7 +118,23 @@ static bool plain_file_name(const char *s, size_t len)
            strcmp(s, "..") != 0;
 }
 
-static int open_index(rt_ckpt *ck, const char *index, const char *dir, mgc_error *e)
+/* Only the shards holding these tensors are opened (names == NULL: all). */
+typedef struct wanted {
+    const char *const *names;
+    size_t n;
+} wanted;
+
+static bool is_wanted(const wanted *w, const char *name)
+{
+    if (!w || !w->names)
+        return true;
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->names[i], name) == 0)
+            return true;
+    return false;
+}
+
+static int open_index(rt_ckpt *ck, const char *index, const char *dir, const wanted *want, mgc_error *e)
 {
     char *text = NULL;
     size_t len = 0;
@@ -173,14 +189,14 @@ static int open_index(rt_ckpt *ck, const char *index, const char *dir, mgc_error
         size_t k = 0;
         while (k < nshards && strcmp(shards[k], s) != 0)
             k++;
-        if (k == nshards)
+        if (k == nshards && is_wanted(want, name))
             shards[nshards++] = s;
     }
-    if (nshards == 0) {
+    if (nshards == 0 && !(want && want->names && json_object_object_length(wm) > 0)) {
         mgc_path_errorf(e, index, "\"weight_map\" is empty");
         goto out;
     }
-    ck->files = calloc(nshards, sizeof *ck->files);
+    ck->files = calloc(nshards ? nshards : 1, sizeof *ck->files);
     if (!ck->files) {
         mgc_path_errorf(e, index, "out of memory");
         goto out;
@@ -204,8 +220,10 @@ static int open_index(rt_ckpt *ck, const char *index, const char *dir, mgc_error
     {
         const char *s = json_object_get_string(val2);
         size_t k = 0;
-        while (strcmp(shards[k], s) != 0)
+        while (k < nshards && strcmp(shards[k], s) != 0)
             k++;
+        if (k == nshards)
+            continue; /* a shard not opened: none of its tensors is wanted */
         if (!rt_st_find(ck->files[k], name2)) {
             mgc_path_errorf(e, index,
                    "tensor '%s' is listed in weight_map for shard '%s' but that shard has no "
@@ -237,7 +255,20 @@ out:
     return rc;
 }
 
+static int ckpt_open(const char *path, const wanted *want, rt_ckpt **out, mgc_error *e);
+
 int rt_ckpt_open(const char *path, rt_ckpt **out, mgc_error *e)
+{
+    return ckpt_open(path, NULL, out, e);
+}
+
+int rt_ckpt_open_only(const char *path, const char *const *names, size_t n, rt_ckpt **out, mgc_error *e)
+{
+    wanted w = {names, n};
+    return ckpt_open(path, &w, out, e);
+}
+
+static int ckpt_open(const char *path, const wanted *want, rt_ckpt **out, mgc_error *e)
 {
     *out = NULL;
     rt_ckpt *ck = calloc(1, sizeof *ck);
@@ -262,7 +293,7 @@ int rt_ckpt_open(const char *path, rt_ckpt **out, mgc_error *e)
         if (is_file(single))
             rc = open_single(ck, single, e);
         else if (is_file(index))
-            rc = open_index(ck, index, path, e);
+            rc = open_index(ck, index, path, want, e);
         else
             mgc_path_errorf(e, path, "no " SINGLE_NAME " or " INDEX_NAME " in this directory");
     } else {
@@ -274,7 +305,7 @@ int rt_ckpt_open(const char *path, rt_ckpt **out, mgc_error *e)
                 mgc_path_errorf(e, path, "out of memory");
                 goto out;
             }
-            rc = open_index(ck, path, dir, e);
+            rc = open_index(ck, path, dir, want, e);
         } else {
             rc = open_single(ck, path, e);
         }

@@ -22,6 +22,10 @@ typedef struct rt_ckpt rt_ckpt;
  * each shard is opened once; every weight_map entry must exist in the shard it names and
  * every tensor of a shard must be listed in weight_map for that shard. */
 int rt_ckpt_open(const char *path, rt_ckpt **out, mgc_error *e);
+/* The same, but of a sharded checkpoint only the shards that hold one of
+ * `names` are opened (and checked); the others need not exist.  A process that
+ * holds some devices of a mesh, on a machine that has only the files it needs. */
+int rt_ckpt_open_only(const char *path, const char *const *names, size_t n, rt_ckpt **out, mgc_error *e);
 void rt_ckpt_close(rt_ckpt *ck);           /* NULL is fine */
 
 /* The path given to rt_ckpt_open. */

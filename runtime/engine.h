@@ -19,6 +19,7 @@ typedef struct rt_engine rt_engine;
 typedef struct rt_engine_opts {
     int n_cores;        /* host cores the devices share; 0 = all online cores */
     int progress;       /* print loading progress to stderr (the driver sets it on a terminal) */
+    int mpi;            /* MPI mesh: this process is device <its rank> only (engine_mpi.c) */
 } rt_engine_opts;
 
 /* `model_dir` holds the checkpoint (model.safetensors or an index) and,
@@ -51,5 +52,13 @@ int rt_engine_n_taps(const rt_engine *en);
  * position pos[i] (its current length); logits: [b][vocab]. */
 int rt_engine_decode(rt_engine *en, int b, const int *users, const int32_t *tokens, const int32_t *pos,
                      float *logits, mgc_error *e);
+
+/* MPI mesh (o->mpi).  Rank 0 drives: its prefill/decode calls are sent to
+ * every other rank, which runs them in rt_engine_serve until rank 0 frees its
+ * engine (that tells the others to return 0).  Logits and hidden states
+ * arrive on rank 0 only.  rt_engine_local_device: this process's device, or
+ * -1 when every device is here. */
+int rt_engine_serve(rt_engine *en, mgc_error *e);
+int rt_engine_local_device(const rt_engine *en);
 
 #endif

@@ -279,8 +279,10 @@ static void free_tables(const mgc_plan *p, rt_call *c)
     free(c->attn_scale);
 }
 
-static int run_call(rt_engine *en, rt_call *c, const int32_t *seq_len, mgc_error *e)
+int rt_engine_run_call(rt_engine *en, rt_call *c, const int32_t *seq_len, mgc_error *e)
 {
+    if (rt_mesh_local_device(en->mesh) == 0 && rt_engine_mpi_forward(en, c, seq_len, e) != 0)
+        return -1;
     rope_tables(en->plan, c, seq_len);
     struct rt_engine_run_arg a = {en, c};
     int rc = rt_mesh_run(en->mesh, rt_engine_device_run, &a, e);
@@ -319,7 +321,7 @@ int rt_engine_prefill_hidden(rt_engine *en, int user, const int32_t *tokens, int
                  .logits = logits, .hidden = hidden};
     if (hidden)
         memset(hidden, 0, sizeof(float) * (size_t)p->n_taps * (size_t)n * (size_t)p->hidden);
-    int rc = run_call(en, &c, seq, e);
+    int rc = rt_engine_run_call(en, &c, seq, e);
     free(pos);
     return rc;
 }
@@ -344,7 +346,7 @@ int rt_engine_decode(rt_engine *en, int b, const int *users, const int32_t *toke
         seq[i] = pos[i] + 1;
     rt_call c = {.entry = &p->decode, .decode = 1, .rows = b, .tokens = tokens, .pos = pos, .users = users,
                  .logits = logits};
-    int rc = run_call(en, &c, seq, e);
+    int rc = rt_engine_run_call(en, &c, seq, e);
     free(seq);
     return rc;
 }

@@ -50,4 +50,11 @@ struct rt_engine_run_arg {
     rt_call *call;
 };
 
+/* Runs one call on the mesh (engine_exec.c); seq_len[rows] feeds the RoPE tables. */
+int rt_engine_run_call(rt_engine *en, rt_call *c, const int32_t *seq_len, mgc_error *e);
+/* MPI mesh, rank 0: sends the call to the other ranks first (engine_mpi.c). */
+int rt_engine_mpi_forward(rt_engine *en, const rt_call *c, const int32_t *seq_len, mgc_error *e);
+/* MPI mesh, rank 0: tells the other ranks to return from rt_engine_serve. */
+void rt_engine_mpi_stop(rt_engine *en);
+
 #endif

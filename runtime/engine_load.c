@@ -100,27 +100,33 @@ static void derive(const mgc_plan_weight *w, float *x, size_t n)
         x[i] = x[i] * a + b;
 }
 
-/* Reads device `dv`'s slice of `w` into a zeroed local f32 buffer
- * [local0][local1] in the logical [out, in] orientation.  A transposed
- * weight's checkpoint holds [in, out]: its slice is read as stored and
- * transposed here, before any conversion to the storage dtype. */
-static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, float *local, mgc_error *e)
+/* Reads local rows [lo, hi) of device `dv`'s slice of `w` into a zeroed f32
+ * buffer [hi - lo][local1] in the logical [out, in] orientation (a vector is
+ * one row: lo = 0, hi = 1).  A transposed weight's checkpoint holds [in, out]:
+ * its slice is read whole (lo = 0, hi = local0) as stored and transposed
+ * here, before any conversion to the storage dtype.  `release`: give back the
+ * checkpoint pages read (a process holding one device of an MPI mesh). */
+static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, int64_t lo, int64_t hi, float *local,
+                      int release, mgc_error *e)
 {
     const mgc_weight_slice *s = &w->slices[dv];
-    int64_t l0 = s->local_shape[0], l1 = w->rank == 2 ? s->local_shape[1] : 1;
-    memset(local, 0, sizeof(float) * (size_t)(l0 * l1));
+    int64_t l1 = w->rank == 2 ? s->local_shape[1] : s->local_shape[0];
+    memset(local, 0, sizeof(float) * (size_t)((hi - lo) * l1));
     /* the reader views a vector as one row */
     int64_t r0 = w->rank == 2 ? s->range[0].lo : 0, r1 = w->rank == 2 ? s->range[0].hi : 1;
     int64_t c0 = w->rank == 2 ? s->range[1].lo : s->range[0].lo, c1 = w->rank == 2 ? s->range[1].hi : s->range[0].hi;
-    if (w->rank == 1)
-        l1 = l0, l0 = 1;
+    /* this block's rows of the slice: local rows past r1 - r0 are padding */
+    r1 = r0 + hi < r1 ? r0 + hi : r1;
+    r0 += lo;
     if (r1 <= r0 || c1 <= c0)
-        return 0; /* a device holding only padding */
+        return 0; /* a device (or block) holding only padding */
     int64_t nr = r1 - r0, nc = c1 - c0;
     if (c1 - c0 == l1 && !w->transposed) {
         if (rt_st_read_f32(t, r0, r1, c0, c1, local, e) != 0)
             return -1;
         derive(w, local, (size_t)(nr * nc));
+        if (release)
+            rt_st_release_rows(t, r0, r1);
         return 0;
     }
     /* narrower than the local width (padding columns), or transposed: read, then place */
@@ -140,20 +146,34 @@ static int read_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, f
                 memcpy(local + r * l1, tmp + r * nc, sizeof(float) * (size_t)nc);
     }
     free(tmp);
+    if (release)
+        w->transposed ? rt_st_release_rows(t, c0, c1) : rt_st_release_rows(t, r0, r1);
     return rc;
+}
+
+/* Rows of a straight weight (not transposed) read, converted and placed per
+ * step: a multiple of 16 (whole bf8_b/bf4_b blocks), so no f32 copy of a
+ * large table (an embedding: 600 MiB) is ever resident at once.  Transposed
+ * weights are read whole. */
+#define LOAD_BLOCK_ROWS 256
+
+static int64_t block_rows(const mgc_plan_weight *w, int dv)
+{
+    int64_t l0 = w->rank == 2 ? w->slices[dv].local_shape[0] : 1;
+    return !w->transposed && l0 > LOAD_BLOCK_ROWS ? LOAD_BLOCK_ROWS : l0;
 }
 
 /* A NaN or infinity in a weight poisons every logit downstream; say where it is
  * (file, tensor, element) at load instead.  `local` is device dv's slice as read. */
-static int check_finite_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, const float *local,
-                              mgc_error *e)
+static int check_finite_slice(const mgc_plan_weight *w, const rt_st_tensor *t, int dv, int64_t lo, int64_t hi,
+                              const float *local, mgc_error *e)
 {
     const mgc_weight_slice *s = &w->slices[dv];
-    int64_t l0 = w->rank == 2 ? s->local_shape[0] : 1, l1 = w->rank == 2 ? s->local_shape[1] : s->local_shape[0];
-    for (int64_t k = 0; k < l0 * l1; k++) {
+    int64_t l1 = w->rank == 2 ? s->local_shape[1] : s->local_shape[0];
+    for (int64_t k = 0; k < (hi - lo) * l1; k++) {
         if (isfinite(local[k]))
             continue;
-        int64_t r = k / l1, c = k % l1;
+        int64_t r = lo + k / l1, c = k % l1;
         if (w->rank == 2)
             return mgc_errorf(e, "%s: tensor '%s' has a non-finite value (%s) at [%lld, %lld]", t->file, t->name,
                               isnan(local[k]) ? "nan" : "inf", (long long)(s->range[0].lo + r),
@@ -181,48 +201,9 @@ static int same_placement(const mgc_plan *p, size_t i, size_t j, int dv)
     return 1;
 }
 
-/* Rows of a weight converted per step when it is read straight (no
- * transpose, no column padding): a multiple of 16 (whole block-float
- * blocks), so no f32 copy of a large table (an embedding: 600 MiB) is ever
- * resident at once. */
-#define LOAD_CHUNK_ROWS 256
-
-static int load_rows_chunked(rt_matrix *m, const mgc_plan_weight *w, const rt_st_tensor *t, int dv, mgc_error *e)
-{
-    const mgc_weight_slice *s = &w->slices[dv];
-    int64_t l0 = s->local_shape[0], l1 = s->local_shape[1];
-    int64_t r0 = s->range[0].lo, nr = s->range[0].hi - s->range[0].lo;
-    float *buf = malloc(sizeof(float) * (size_t)(LOAD_CHUNK_ROWS * l1));
-    if (!buf)
-        return mgc_errorf(e, "out of memory loading '%s'", w->hf_name);
-    for (int64_t a = 0; a < l0; a += LOAD_CHUNK_ROWS) {
-        int64_t b = a + LOAD_CHUNK_ROWS < l0 ? a + LOAD_CHUNK_ROWS : l0;
-        memset(buf, 0, sizeof(float) * (size_t)((b - a) * l1));
-        int64_t hi = b < nr ? b : nr; /* local rows past nr are padding */
-        if (a < hi) {
-            if (rt_st_read_f32(t, r0 + a, r0 + hi, s->range[1].lo, s->range[1].hi, buf, e) != 0) {
-                free(buf);
-                return -1;
-            }
-            derive(w, buf, (size_t)((hi - a) * l1));
-            for (int64_t k = 0; k < (hi - a) * l1; k++)
-                if (!isfinite(buf[k])) {
-                    mgc_errorf(e, "%s: tensor '%s' has a non-finite value (%s) at [%lld, %lld]", t->file, t->name,
-                               isnan(buf[k]) ? "nan" : "inf", (long long)(r0 + a + k / l1),
-                               (long long)(s->range[1].lo + k % l1));
-                    free(buf);
-                    return -1;
-                }
-        }
-        rt_matrix_set_rows_f32(m, (int)a, (int)(b - a), buf);
-    }
-    free(buf);
-    return 0;
-}
-
 /* Places device dv's slice of weight i. */
 static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t,
-                       int dv, float *local, double *mib, mgc_error *e)
+                       int dv, float *local, int release, double *mib, mgc_error *e)
 {
     if (w->shard == MGC_SHARD_OWNED && w->owner != dv)
         return 0; /* expert parallel: only the owner holds it */
@@ -234,23 +215,11 @@ static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan
             d->mats[i].owned = 0;
             return 0;
         }
-    const mgc_weight_slice *sl = &w->slices[dv];
-    if (w->rank == 2 && !w->transposed && sl->range[1].hi - sl->range[1].lo == sl->local_shape[1] &&
-        sl->range[0].hi > sl->range[0].lo) {
-        rt_dtype dt = to_rt(w->dtype);
-        if (w->role == MGC_W_EMBEDDING && dt != RT_F32 && dt != RT_BF16)
-            return mgc_errorf(e, "embedding tables must be f32 or bf16 in the plan, not %s", mgc_dtype_name(w->dtype));
-        if (rt_matrix_init(&d->mats[i], dt, (int)sl->local_shape[0], (int)sl->local_shape[1], e) != 0)
-            return -1;
-        if (load_rows_chunked(&d->mats[i], w, t, dv, e) != 0)
-            return -1;
-        *mib += (double)d->mats[i].bytes / 1048576.0;
-        return 0;
-    }
-    if (read_slice(w, t, dv, local, e) != 0 || check_finite_slice(w, t, dv, local, e) != 0)
-        return -1;
     int64_t l0 = w->slices[dv].local_shape[0];
     if (w->rank == 1) {
+        if (read_slice(w, t, dv, 0, 1, local, release, e) != 0 ||
+            check_finite_slice(w, t, dv, 0, 1, local, e) != 0)
+            return -1;
         d->vecs[i] = malloc(sizeof(float) * (size_t)l0);
         if (!d->vecs[i])
             return mgc_errorf(e, "out of memory");
@@ -264,7 +233,14 @@ static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan
         return mgc_errorf(e, "embedding tables must be f32 or bf16 in the plan, not %s", mgc_dtype_name(w->dtype));
     if (rt_matrix_init(&d->mats[i], dt, (int)l0, (int)l1, e) != 0)
         return -1;
-    rt_matrix_set_rows_f32(&d->mats[i], 0, (int)l0, local);
+    int64_t block = block_rows(w, dv);
+    for (int64_t lo = 0; lo < l0; lo += block) {
+        int64_t hi = lo + block < l0 ? lo + block : l0;
+        if (read_slice(w, t, dv, lo, hi, local, release, e) != 0 ||
+            check_finite_slice(w, t, dv, lo, hi, local, e) != 0)
+            return -1;
+        rt_matrix_set_rows_f32(&d->mats[i], (int)lo, (int)(hi - lo), local);
+    }
     *mib += (double)d->mats[i].bytes / 1048576.0;
     return 0;
 }
@@ -318,6 +294,7 @@ typedef struct load_ctx {
     rt_ckpt *ck;
     const rt_engine_opts *o;
     size_t maxlocal, total;
+    int one_device;         /* MPI mesh: this process holds one device; it gives back checkpoint pages as it reads */
     int threads_per_device; /* pool size of each device */
     _Atomic size_t done;
     _Atomic uint64_t bytes;
@@ -357,7 +334,7 @@ static int load_device(rt_device_ctx *ctx, void *arg)
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         double mib = 0;
-        if (load_weight(p, d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, &mib, ctx->err) != 0) {
+        if (load_weight(p, d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, L->one_device, &mib, ctx->err) != 0) {
             free(local);
             return mgc_error_prefix(ctx->err, "loading '%s'", w->hf_name);
         }
@@ -390,8 +367,16 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
         return -1;
     if (check_config(p, model_dir, e) != 0)
         return -1;
+    /* of a sharded checkpoint, only the files holding the plan's tensors */
+    const char **names = malloc(sizeof *names * (p->nweights ? p->nweights : 1));
+    if (!names)
+        return mgc_errorf(e, "out of memory");
+    for (size_t i = 0; i < p->nweights; i++)
+        names[i] = p->weights[i].hf_name;
     rt_ckpt *ck = NULL;
-    if (rt_ckpt_open(model_dir, &ck, e) != 0)
+    int ckrc = rt_ckpt_open_only(model_dir, names, p->nweights, &ck, e);
+    free(names);
+    if (ckrc != 0)
         return -1;
     for (size_t i = 0; i < p->nweights; i++)
         if (check_tensor(&p->weights[i], rt_ckpt_find(ck, p->weights[i].hf_name), model_dir, e) != 0) {
@@ -415,16 +400,25 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
     /* every device places its own slices, concurrently, on the mesh that
      * will run it: loading a t3000 plan uses all the host's cores */
     int rc = 0;
-    en->mesh = rt_mesh_create(en->ndev, cores, e);
+    /* MPI mesh: this process is one device and places only its own slices */
+    en->mesh = o && o->mpi ? rt_mesh_create_mpi(en->ndev, e) : rt_mesh_create(en->ndev, cores, e);
     if (!en->mesh)
         rc = -1;
-    load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)en->ndev * p->nweights,
-                  .threads_per_device = cores / en->ndev > 1 ? cores / en->ndev : 1};
+    int mpi = o && o->mpi;
+    int local_devices = mpi ? 1 : en->ndev;
+    /* In-process, the devices share the host's cores.  An MPI rank is one
+     * device, but mpirun may start several ranks on one host and does not
+     * tell each how many cores are its own: one thread per rank unless the
+     * user gives --cores, so eight ranks on a small host never oversubscribe. */
+    int threads = mpi ? (o->n_cores > 0 ? o->n_cores : 1) : (cores / en->ndev > 1 ? cores / en->ndev : 1);
+    load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)local_devices * p->nweights,
+                  .one_device = mpi, .threads_per_device = threads};
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         for (int dv = 0; dv < p->ndevices; dv++) { /* an owned weight is on one device only */
             const int64_t *ls = w->slices[dv].local_shape;
-            L.maxlocal = max_z(L.maxlocal, (size_t)(ls[0] * (w->rank == 2 ? ls[1] : 1)));
+            int64_t rows = block_rows(w, dv);
+            L.maxlocal = max_z(L.maxlocal, (size_t)(rows * (w->rank == 2 ? ls[1] : ls[0])));
         }
     }
     if (rc == 0)
@@ -442,6 +436,8 @@ void rt_engine_free(rt_engine *en)
 {
     if (!en)
         return;
+    if (rt_mesh_local_device(en->mesh) == 0)
+        rt_engine_mpi_stop(en);
     const mgc_plan *p = en->plan;
     for (int dv = 0; dv < en->ndev; dv++) {
         rt_device *d = &en->dev[dv];

@@ -2,6 +2,8 @@
  * of which device's error a failed run reports.  See mesh.h. */
 #include "mesh.h"
 
+#include "ccl_mpi.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@ struct rt_mesh {
     int n_devices;
     int n_tokens;
     rt_comm *comm;
+    int local; /* MPI mesh: the one device this process runs (its rank); else -1 */
 
     /* Core tokens, granted in ticket order: ticket t may run once t < limit. */
     pthread_mutex_t pool_mu;
@@ -167,7 +170,9 @@ void rt_mesh_destroy(rt_mesh *m)
     free(m);
 }
 
-rt_mesh *rt_mesh_create(int n_devices, int n_cores, mgc_error *e)
+/* local < 0: every device a thread of this process; else only device `local`
+ * runs here, the others being other processes of an MPI job. */
+static rt_mesh *mesh_create(int n_devices, int n_cores, int local, mgc_error *e)
 {
     if (n_devices < 1 || n_devices > MAX_DEVICES) {
         mgc_errorf(e, "mesh: %d devices (must be 1..%d)", n_devices, MAX_DEVICES);
@@ -182,6 +187,9 @@ rt_mesh *rt_mesh_create(int n_devices, int n_cores, mgc_error *e)
         return NULL;
     }
     m->n_devices = n_devices;
+    m->local = local;
+    if (local >= 0)
+        n_cores = 1;
     m->n_tokens = n_cores < n_devices ? n_cores : n_devices;
     m->limit = (unsigned long)m->n_tokens;
     pthread_mutex_init(&m->pool_mu, NULL);
@@ -201,7 +209,7 @@ rt_mesh *rt_mesh_create(int n_devices, int n_cores, mgc_error *e)
         mgc_errorf(e, "mesh: out of memory");
         return NULL;
     }
-    m->comm = rt_comm_threads_create(n_devices, e);
+    m->comm = local >= 0 ? rt_comm_mpi_create(&m->errs[local], e) : rt_comm_threads_create(n_devices, e);
     if (!m->comm) {
         rt_mesh_destroy(m);
         return NULL;
@@ -216,7 +224,7 @@ rt_mesh *rt_mesh_create(int n_devices, int n_cores, mgc_error *e)
         c->idle_end = hook_idle_end;
         c->owner = m;
     }
-    if (n_devices > 1) {
+    if (n_devices > 1 && local < 0) {
         for (int d = 0; d < n_devices; d++) {
             if (pthread_create(&m->threads[d], NULL, worker, &m->ctx[d])) {
                 rt_mesh_destroy(m);
@@ -228,6 +236,30 @@ rt_mesh *rt_mesh_create(int n_devices, int n_cores, mgc_error *e)
         }
     }
     return m;
+}
+
+rt_mesh *rt_mesh_create(int n_devices, int n_cores, mgc_error *e)
+{
+    return mesh_create(n_devices, n_cores, -1, e);
+}
+
+rt_mesh *rt_mesh_create_mpi(int n_devices, mgc_error *e)
+{
+    if (!rt_mpi_active()) {
+        mgc_errorf(e, "MPI mesh: MPI is not started (run under mpirun with --mesh mpi)");
+        return NULL;
+    }
+    if (rt_mpi_size() != n_devices) {
+        mgc_errorf(e, "the plan has %d devices but mpirun started %d ranks (run mpirun -np %d)", n_devices,
+                   rt_mpi_size(), n_devices);
+        return NULL;
+    }
+    return mesh_create(n_devices, 1, rt_mpi_rank(), e);
+}
+
+int rt_mesh_local_device(const rt_mesh *m)
+{
+    return m ? m->local : -1;
 }
 
 int rt_mesh_run(rt_mesh *m, rt_device_fn fn, void *arg, mgc_error *e)
@@ -246,7 +278,9 @@ int rt_mesh_run(rt_mesh *m, rt_device_fn fn, void *arg, mgc_error *e)
     pthread_mutex_unlock(&m->mu);
 
     rt_comm_reset(m->comm);
-    if (m->n_devices == 1) {
+    if (m->local >= 0) {
+        run_device(m, m->local);
+    } else if (m->n_devices == 1) {
         run_device(m, 0);
     } else {
         pthread_mutex_lock(&m->mu);

@@ -45,6 +45,15 @@ typedef int (*rt_device_fn)(rt_device_ctx *ctx, void *arg);
 rt_mesh *rt_mesh_create(int n_devices, int n_cores, mgc_error *e);
 void rt_mesh_destroy(rt_mesh *m);
 
+/* The MPI mesh: this process is one device of an n_devices mesh, the one
+ * whose index is its MPI rank (rt_mpi_init first; the job must have exactly
+ * n_devices ranks).  rt_mesh_run calls fn for that device only, on the calling
+ * thread; its collectives go through MPI (ccl_mpi.h), and a failure ends the
+ * whole job.  rt_mesh_local_device is that device, or -1 for an in-process
+ * mesh (all devices here). */
+rt_mesh *rt_mesh_create_mpi(int n_devices, mgc_error *e);
+int rt_mesh_local_device(const rt_mesh *m);
+
 int rt_mesh_run(rt_mesh *m, rt_device_fn fn, void *arg, mgc_error *e);
 
 int rt_mesh_n_devices(const rt_mesh *m);

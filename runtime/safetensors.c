@@ -576,6 +576,21 @@ int rt_st_read_f32(const rt_st_tensor *t, int64_t r0, int64_t r1, int64_t c0, in
     return 0;
 }
 
+void rt_st_release_rows(const rt_st_tensor *t, int64_t r0, int64_t r1)
+{
+    int64_t cols = t->ndim >= 1 ? t->shape[t->ndim - 1] : 1;
+    if (r1 <= r0 || !t->nbytes)
+        return;
+    size_t es = rt_st_dtype_size(t->dtype), page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)t->data + (size_t)r0 * (size_t)cols * es;
+    uintptr_t b = (uintptr_t)t->data + (size_t)r1 * (size_t)cols * es;
+    a &= ~(uintptr_t)(page - 1);
+    b = (b + page - 1) & ~(uintptr_t)(page - 1);
+    /* a read-only private file mapping: dropped pages are read again from the
+     * file if touched, so this only gives memory back */
+    madvise((void *)a, (size_t)(b - a), MADV_DONTNEED);
+}
+
 static int check_whole(const rt_st_tensor *t, size_t n, const char *what, mgc_error *e)
 {
     if (n != (size_t)t->numel) {

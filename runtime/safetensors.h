@@ -108,6 +108,11 @@ const char *rt_st_shape_str(const rt_st_tensor *t, char *buf, size_t size);
  * is out of range or empty bounds are reversed. */
 int rt_st_read_f32(const rt_st_tensor *t, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
                    float *dst, mgc_error *e);
+/* Gives back the resident pages of rows [r0, r1) of `t` (2-D view as above; pages
+ * shared with neighbouring data go too).  The data stay readable: a later read
+ * brings them back from the file.  For a process that reads only its own slices
+ * and must not keep the whole file resident. */
+void rt_st_release_rows(const rt_st_tensor *t, int64_t r0, int64_t r1);
 /* The whole tensor, n == t->numel elements, to int64.  Integer dtypes and BOOL only. */
 int rt_st_read_i64(const rt_st_tensor *t, int64_t *dst, size_t n, mgc_error *e);
 /* The whole tensor, n == t->numel elements, to double (exact for F64/F32/F16/BF16 and

@@ -9,6 +9,8 @@ PKGS="$PKGS clang clang-14 libclang-rt-14-dev valgrind"
 # The Python package is built, installed (offline, into a venv) and tested
 # with Debian's python3; binutils' nm/objdump check the library's exports.
 PKGS="$PKGS binutils python3 python3-venv python3-pip python3-setuptools python3-wheel"
+# OpenMPI: the MPI mesh (--mesh mpi; mpirun)
+PKGS="$PKGS libopenmpi-dev openmpi-bin"
 # Node.js and npm run the reference tokenizers the tests compare against;
 # any installed node will do (the Debian packages only when there is none).
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"

@@ -249,10 +249,10 @@ static void test_find_errors(void **state)
     mgc_error e;
     assert_int_equal(mgc_system_find("n300", NULL, &s, &e), -1);
     assert_string_equal(e.msg,
-                        "unknown system 'n300' (available in graphs/systems: cpu, n150, t3000)");
+                        "unknown system 'n300' (available in graphs/systems: cpu, n150, t3000, t3000x2)");
     assert_int_equal(mgc_system_find("../systems/n150", NULL, &s, &e), -1);
     assert_contains(e.msg, "invalid system name '../systems/n150'");
-    assert_contains(e.msg, "cpu, n150, t3000");
+    assert_contains(e.msg, "cpu, n150, t3000, t3000x2");
     assert_int_equal(mgc_system_find("", NULL, &s, &e), -1);
     assert_contains(e.msg, "invalid system name ''");
     assert_int_equal(mgc_system_find("n150", "no/such/dir", &s, &e), -1);

@@ -1,0 +1,57 @@
+/* mesh_mpi.c: the ranks of an MPI mesh other than rank 0.  See mesh_mpi.h. */
+#include "mesh_mpi.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ccl_mpi.h"
+#include "commands.h"
+#include "engine.h"
+#include "plan.h"
+
+int mgc_mesh_parse(const char *s)
+{
+    if (strcmp(s, "local") == 0)
+        return 0;
+    if (strcmp(s, "mpi") == 0)
+        return 1;
+    return -1;
+}
+
+int mgc_mesh_mpi_start(const char *cmd, const char *plan_path, const char *model_dir)
+{
+    mgc_error err = {{0}};
+    int rank = 0, size = 1;
+    if (rt_mpi_init(&rank, &size, &err) != 0) {
+        fprintf(stderr, "mgc %s: %s\n", cmd, err.msg);
+        return MGC_EXIT_INPUT;
+    }
+    mgc_plan plan;
+    memset(&plan, 0, sizeof plan);
+    if (mgc_plan_read(plan_path, &plan, &err) != 0)
+        rt_mpi_abort(err.msg, MGC_EXIT_INPUT);
+    if (plan.ndevices != size) {
+        /* every rank sees the same mismatch: rank 0 reports it, all leave cleanly */
+        if (rank == 0)
+            fprintf(stderr,
+                    "mgc %s: %s: the plan has %d device%s (system %s) but mpirun started %d rank%s: "
+                    "run mpirun -np %d\n",
+                    cmd, plan_path, plan.ndevices, plan.ndevices == 1 ? "" : "s", plan.system, size,
+                    size == 1 ? "" : "s", plan.ndevices);
+        mgc_plan_free(&plan);
+        rt_mpi_finalize();
+        return MGC_EXIT_INPUT;
+    }
+    if (rank == 0) {
+        mgc_plan_free(&plan);
+        return -1;
+    }
+    rt_engine *en = NULL;
+    rt_engine_opts eo = {.mpi = 1};
+    if (rt_engine_load(&plan, model_dir, &eo, &en, &err) != 0 || rt_engine_serve(en, &err) != 0)
+        rt_mpi_abort(err.msg, MGC_EXIT_INPUT); /* "mgc: rank R: cause" */
+    rt_engine_free(en);
+    mgc_plan_free(&plan);
+    rt_mpi_finalize();
+    return MGC_EXIT_OK;
+}

@@ -1,0 +1,21 @@
+/* mesh_mpi.h: `--mesh local|mpi` of mgc run and mgc eval.
+ *
+ * Under `mpirun -np N mgc run|eval PLAN ... --mesh mpi` every rank calls
+ * mgc_mesh_mpi_start before reading any prompt or reference.  It starts MPI
+ * and checks that the job has as many ranks as the plan has devices (if not,
+ * rank 0 says so and every rank exits 1 cleanly).  Rank 0 then returns -1 and
+ * goes on with the command (prompt, tokenizer, sampling, printing), loading
+ * its engine with rt_engine_opts.mpi; every other rank loads its own device of
+ * the plan, serves rank 0's engine calls until rank 0 is done, and gets back
+ * the exit status of the command.  Any failure on any rank ends the job (see
+ * ccl_mpi.h). */
+#ifndef MGC_MESH_MPI_H
+#define MGC_MESH_MPI_H
+
+/* "local" -> 0, "mpi" -> 1, anything else -1. */
+int mgc_mesh_parse(const char *s);
+
+/* Returns -1 on rank 0 (go on), else the exit status of this process. */
+int mgc_mesh_mpi_start(const char *cmd, const char *plan_path, const char *model_dir);
+
+#endif

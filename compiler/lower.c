@@ -10,6 +10,7 @@
  * Weights become slice tables: for every device, the range of the checkpoint
  * tensor it reads and the local shape it stores (padding rows/columns are
  * zeros the runtime adds). */
+#include "fmt_int.h"
 #include "lower.h"
 #include "xalloc.h"
 
@@ -133,9 +134,16 @@ static mgc_plan_op *add_op(L *l, mgc_kernel k, const mgc_ir_node *n)
     op->out = op->weight = op->layer = op->rope = op->tap = -1;
     op->weight2 = op->device = -1;
     op->replicas = 1;
-    char where[512];
-    snprintf(where, sizeof where, "%s:%d:%d", n->span.file ? n->span.file : "?", n->span.line, n->span.col);
-    op->where = mgc_xstrdup(where);
+    /* "file:line:col" (no snprintf: this runs once per op) */
+    const char *file = n->span.file ? n->span.file : "?";
+    size_t fl = strlen(file);
+    char *where = mgc_xmalloc(fl + 2 * MGC_FMT_INT_MAX + 3), *q = where + fl;
+    memcpy(where, file, fl);
+    *q++ = ':';
+    q += mgc_fmt_i64(q, n->span.line);
+    *q++ = ':';
+    mgc_fmt_i64(q, n->span.col);
+    op->where = where;
     return op;
 }
 
@@ -194,6 +202,12 @@ static int lower_entry(const mgc_ir *ir, int decode, int64_t rows, mgc_plan_entr
     memset(en, 0, sizeof *en);
     en->rows = rows;
     L l = {.ir = ir, .en = en, .decode = decode};
+    /* Most nodes lower to one op: reserve that many up front (growth by
+     * realloc copies the whole list each time it doubles, and at a few
+     * thousand ops of a large MoE plan that copying was a fifth of the
+     * compile). */
+    l.capops = ir->nnodes + 64;
+    en->ops = mgc_xcalloc(l.capops, sizeof *en->ops);
     l.buf_of = mgc_xcalloc(ir->nnodes, sizeof(int));
     /* node -> the snapshot it is (-1 none) */
     int *tap_of = mgc_xcalloc(ir->nnodes, sizeof(int));

@@ -15,6 +15,7 @@
  * reader fills in those values.
  * The same plan always gives the same bytes. */
 #include "atomic_file.h"
+#include "fmt_int.h"
 #include "plan.h"
 #include "strbuf.h"
 
@@ -67,16 +68,14 @@ static void str(wr *w, const char *s)
 
 static void i64(wr *w, int64_t x)
 {
-    char b[32];
-    snprintf(b, sizeof b, "%" PRId64, x);
-    plain(w, b);
+    char b[MGC_FMT_INT_MAX];
+    scalar_n(w, b, mgc_fmt_i64(b, x), YAML_PLAIN_SCALAR_STYLE);
 }
 
 static void u64(wr *w, uint64_t x)
 {
-    char b[32];
-    snprintf(b, sizeof b, "%" PRIu64, x);
-    plain(w, b);
+    char b[MGC_FMT_INT_MAX];
+    scalar_n(w, b, mgc_fmt_u64(b, x), YAML_PLAIN_SCALAR_STYLE);
 }
 
 /* Shortest form that reads back exactly, marked as a float ('.' or 'e'). */

@@ -18,7 +18,9 @@
  * all-gather ((N-1) x vocab/N values).  Peak RSS per rank is printed against
  * the rank's share (the plan's per-device weights + KV cache + activations).
  *
- * usage: bench_mpi   (needs mpirun; MGC = the mgc binary, default build/mgc) */
+ * usage: bench_mpi   (needs mpirun; MGC = the mgc binary, default build/mgc;
+ * MGC_BENCH_MODELS=qwen|llama picks one model; MGC_BENCH_KEEP=1 keeps the
+ * random checkpoint and plans and prints where; MGC_BENCH_QUICK=1: one round) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,11 @@
 
 #define PROMPT 32
 #define NEW 8
+/* Each configuration runs ROUNDS times, interleaved (cpu, local, mpi, cpu,
+ * ...) so that a change in the machine's load falls on all three alike; the
+ * speeds printed are medians, the peak RSS the largest seen. */
+#define ROUNDS 3
+static int g_rounds = ROUNDS; /* 1 in quick mode (MGC_BENCH_QUICK) */
 #define MPIRUN "mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -121,6 +128,31 @@ static int run(const char *cmd, result *r)
     return st == 0 && got ? 0 : -1;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median speeds of ROUNDS runs; bytes from the first run (they do not
+ * vary), the largest peak RSS of each rank. */
+static void median_of(const result *rs, result *out)
+{
+    double pre[ROUNDS], dec[ROUNDS];
+    *out = rs[0];
+    for (int k = 0; k < g_rounds; k++) {
+        pre[k] = rs[k].prefill_tps;
+        dec[k] = rs[k].decode_tps;
+        for (int r = 0; r < rs[k].nranks && r < 64; r++)
+            if (rs[k].rss_kib[r] > out->rss_kib[r])
+                out->rss_kib[r] = rs[k].rss_kib[r];
+    }
+    qsort(pre, (size_t)g_rounds, sizeof pre[0], cmp_double);
+    qsort(dec, (size_t)g_rounds, sizeof dec[0], cmp_double);
+    out->prefill_tps = pre[g_rounds / 2];
+    out->decode_tps = dec[g_rounds / 2];
+}
+
 static int bench_model(const char *mgc, const char *name, const char *spec, const char *config)
 {
     char dir[] = "/tmp/mgc-bench-mpi.XXXXXX";
@@ -166,21 +198,23 @@ static int bench_model(const char *mgc, const char *name, const char *spec, cons
         fprintf(stderr, "bench_mpi: %s\n", e.msg);
         goto out;
     }
-    result r_cpu, r_local, r_mpi, r_mpi1;
-    snprintf(cmd, sizeof cmd, "'%s' run '%s/cpu.plan' --model '%s' --tokens %s --max-new-tokens %d", mgc, dir, dir,
-             tokens, NEW + 1);
-    if (run(cmd, &r_cpu) != 0)
-        goto out;
-    snprintf(cmd, sizeof cmd, "'%s' run '%s/t3000.plan' --model '%s' --tokens %s --max-new-tokens %d", mgc, dir, dir,
-             tokens, NEW + 1);
-    if (run(cmd, &r_local) != 0)
-        goto out;
-    snprintf(cmd, sizeof cmd,
+    result r_cpu, r_local, r_mpi, r_mpi1, rounds[3][ROUNDS];
+    char cmds[3][8192];
+    snprintf(cmds[0], sizeof cmds[0], "'%s' run '%s/cpu.plan' --model '%s' --tokens %s --max-new-tokens %d", mgc, dir,
+             dir, tokens, NEW + 1);
+    snprintf(cmds[1], sizeof cmds[1], "'%s' run '%s/t3000.plan' --model '%s' --tokens %s --max-new-tokens %d", mgc,
+             dir, dir, tokens, NEW + 1);
+    snprintf(cmds[2], sizeof cmds[2],
              "MGC_MPI_STATS=1 " MPIRUN " -np 8 '%s' run '%s/t3000.plan' --model '%s' --tokens %s --max-new-tokens %d "
              "--mesh mpi",
              mgc, dir, dir, tokens, NEW + 1);
-    if (run(cmd, &r_mpi) != 0)
-        goto out;
+    for (int k = 0; k < g_rounds; k++)
+        for (int c = 0; c < 3; c++)
+            if (run(cmds[c], &rounds[c][k]) != 0)
+                goto out;
+    median_of(rounds[0], &r_cpu);
+    median_of(rounds[1], &r_local);
+    median_of(rounds[2], &r_mpi);
     snprintf(cmd, sizeof cmd,
              "MGC_MPI_STATS=1 " MPIRUN " -np 8 '%s' run '%s/t3000.plan' --model '%s' --tokens %s --max-new-tokens 1 "
              "--mesh mpi",
@@ -188,7 +222,8 @@ static int bench_model(const char *mgc, const char *name, const char *spec, cons
     if (run(cmd, &r_mpi1) != 0)
         goto out;
     int N = t3k.ndevices;
-    printf("%s (random bf16 weights, prompt %d, %d decode steps, 1 user):\n", name, PROMPT, NEW);
+    printf("%s (random bf16 weights, prompt %d, %d decode steps, 1 user; medians of %d interleaved rounds):\n", name,
+           PROMPT, NEW, g_rounds);
     printf("  %-28s %10s %10s\n", "", "prefill", "decode");
     printf("  %-28s %10.1f %10.2f tok/s\n", "cpu plan, 1 device", r_cpu.prefill_tps, r_cpu.decode_tps);
     printf("  %-28s %10.1f %10.2f tok/s\n", "t3000, 8 devices in process", r_local.prefill_tps, r_local.decode_tps);
@@ -219,9 +254,13 @@ out:
     mgc_plan_free(&cpu);
     mgc_plan_free(&t3k);
     mgc_diags_free(&d);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_mpi: could not remove %s\n", dir);
+    if (getenv("MGC_BENCH_KEEP")) {
+        printf("  (checkpoint and plans kept in %s)\n", dir);
+    } else {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_mpi: could not remove %s\n", dir);
+    }
     return rc;
 }
 
@@ -232,9 +271,15 @@ int main(void)
         return 0;
     }
     const char *mgc = getenv("MGC") ? getenv("MGC") : "build/mgc";
+    const char *only = getenv("MGC_BENCH_MODELS");
+    if (getenv("MGC_BENCH_QUICK") && *getenv("MGC_BENCH_QUICK"))
+        g_rounds = 1;
     int rc = 0;
-    rc |= bench_model(mgc, "Qwen3-0.6B", "graphs/Qwen/Qwen3-0.6B/t3000.graph", "graphs/Qwen/Qwen3-0.6B/config.json");
-    rc |= bench_model(mgc, "Llama-3.2-1B", "graphs/meta-llama/Llama-3.2-1B/t3000.graph",
-                      "graphs/meta-llama/Llama-3.2-1B/config.json");
+    if (!only || strstr(only, "qwen"))
+        rc |= bench_model(mgc, "Qwen3-0.6B", "graphs/Qwen/Qwen3-0.6B/t3000.graph",
+                          "graphs/Qwen/Qwen3-0.6B/config.json");
+    if (!only || strstr(only, "llama"))
+        rc |= bench_model(mgc, "Llama-3.2-1B", "graphs/meta-llama/Llama-3.2-1B/t3000.graph",
+                          "graphs/meta-llama/Llama-3.2-1B/config.json");
     return rc ? 1 : 0;
 }

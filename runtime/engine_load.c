@@ -224,6 +224,8 @@ static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan
         if (!d->vecs[i])
             return mgc_errorf(e, "out of memory");
         memcpy(d->vecs[i], local, sizeof(float) * (size_t)l0);
+        if (release)
+            rt_st_release_tensor(t);
         *mib += (double)l0 * 4 / 1048576.0;
         return 0;
     }
@@ -241,6 +243,8 @@ static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan
             return -1;
         rt_matrix_set_rows_f32(&d->mats[i], (int)lo, (int)(hi - lo), local);
     }
+    if (release)
+        rt_st_release_tensor(t);
     *mib += (double)d->mats[i].bytes / 1048576.0;
     return 0;
 }

@@ -591,6 +591,13 @@ void rt_st_release_rows(const rt_st_tensor *t, int64_t r0, int64_t r1)
     madvise((void *)a, (size_t)(b - a), MADV_DONTNEED);
 }
 
+void rt_st_release_tensor(const rt_st_tensor *t)
+{
+    int64_t cols = t->ndim >= 1 ? t->shape[t->ndim - 1] : 1;
+    if (cols > 0)
+        rt_st_release_rows(t, 0, t->numel / cols);
+}
+
 static int check_whole(const rt_st_tensor *t, size_t n, const char *what, mgc_error *e)
 {
     if (n != (size_t)t->numel) {

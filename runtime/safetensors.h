@@ -113,6 +113,11 @@ int rt_st_read_f32(const rt_st_tensor *t, int64_t r0, int64_t r1, int64_t c0, in
  * brings them back from the file.  For a process that reads only its own slices
  * and must not keep the whole file resident. */
 void rt_st_release_rows(const rt_st_tensor *t, int64_t r0, int64_t r1);
+/* The same for the whole tensor.  Releasing only the rows read is not enough:
+ * on a page fault the kernel also maps neighbouring pages already in the page
+ * cache (fault-around), which other processes reading the same file put
+ * there, so a rank's resident set grew by about 1 MiB per tensor. */
+void rt_st_release_tensor(const rt_st_tensor *t);
 /* The whole tensor, n == t->numel elements, to int64.  Integer dtypes and BOOL only. */
 int rt_st_read_i64(const rt_st_tensor *t, int64_t *dst, size_t n, mgc_error *e);
 /* The whole tensor, n == t->numel elements, to double (exact for F64/F32/F16/BF16 and

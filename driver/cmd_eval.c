@@ -59,7 +59,9 @@ void mgc_help_eval(FILE *out)
             "  --profile-csv FILE       write the full per-op profile as CSV\n"
             "  --logits-out FILE        write our logits [positions][vocab] (f32 safetensors)\n"
             "  --mesh local|mpi         local (default): every device a thread of this process;\n"
-            "                           mpi: one device per rank, under mpirun -np DEVICES\n");
+            "                           mpi: one device per rank, under mpirun -np DEVICES\n"
+            "  --cores N                cores to use (default: all this process may run on,\n"
+            "                           shared by the devices; under --mesh mpi: 1 per rank)\n");
 }
 
 static double nz(double x) { return isnan(x) ? 0 : x; }
@@ -129,13 +131,14 @@ int mgc_cmd_eval(int argc, char **argv)
         {"report", required_argument, 0, 'R'},   {"profile", no_argument, 0, 'Q'},
         {"profile-csv", required_argument, 0, 'C'},
         {"mesh", required_argument, 0, 'M'},    {"logits-out", required_argument, 0, 'O'},
+        {"cores", required_argument, 0, 'K'},
         {0, 0, 0, 0},
     };
     const char *logits_path = NULL; /* --logits-out */
     float *our_logits = NULL;
     const char *model = NULL, *refpath = NULL, *json = NULL, *tokens = NULL, *prompt = NULL, *pfile = NULL;
     long long max_new = -1;
-    int prefill_decode = 0, positions = 0, layers = 0, mesh_mpi = 0;
+    int prefill_decode = 0, positions = 0, layers = 0, mesh_mpi = 0, n_cores = 0;
     double threshold = 0.99;
     double flag_floor[MGC_NFLOORS] = {-1, -1, -1};
     int no_expect = 0;
@@ -161,6 +164,10 @@ int mgc_cmd_eval(int argc, char **argv)
                 fprintf(stderr, "mgc eval: --mesh takes local or mpi, not '%s'\n", optarg);
                 return MGC_EXIT_USAGE;
             }
+            break;
+        case 'K':
+            if ((n_cores = mgc_cores_parse("eval", optarg)) < 0)
+                return MGC_EXIT_USAGE;
             break;
         case 'R': report = optarg; break;
         case 'Q': profile = 1; break;
@@ -216,7 +223,7 @@ int mgc_cmd_eval(int argc, char **argv)
     }
     /* --mesh mpi: ranks other than 0 only serve rank 0's engine (driver/mesh_mpi.c) */
     if (mesh_mpi) {
-        int r = mgc_mesh_mpi_start("eval", planpath, model);
+        int r = mgc_mesh_mpi_start("eval", planpath, model, n_cores);
         if (r >= 0)
             return r;
     }
@@ -259,7 +266,7 @@ int mgc_cmd_eval(int argc, char **argv)
         ref.path = strdup("builtin reference (f32, one device)");
     } else if (ev_reference_load(refpath, &ref, &err) != 0)
         goto fail;
-    rt_engine_opts eo = {.progress = isatty(2), .mpi = mesh_mpi};
+    rt_engine_opts eo = {.progress = isatty(2), .mpi = mesh_mpi, .n_cores = n_cores};
     if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
         goto fail;
     if (layers && ev_layers(en, &ref, &lc, &err) != 0)

@@ -39,6 +39,8 @@ void mgc_help_run(FILE *out)
             "  --users B            decode B users as one batch, each from the same prompt\n"
             "  --mesh local|mpi     local (default): every device a thread of this process;\n"
             "                       mpi: one device per rank, under mpirun -np DEVICES\n"
+            "  --cores N            cores to use (default: all this process may run on, shared\n"
+            "                       by the devices; under --mesh mpi: 1 per rank)\n"
             "  --profile            print where the time goes per op kind and per layer\n"
             "  --profile-csv FILE   write the full per-op profile as CSV\n"
             "  --ignore-eos         generate all --max-new-tokens tokens; by default a user stops\n"
@@ -81,7 +83,7 @@ int mgc_cmd_run(int argc, char **argv)
         {"temperature", required_argument, 0, 'T'}, {"top-k", required_argument, 0, 'k'},
         {"top-p", required_argument, 0, 'P'},       {"seed", required_argument, 0, 's'},
         {"users", required_argument, 0, 'u'},       {"ignore-eos", no_argument, 0, 'E'},
-        {"mesh", required_argument, 0, 'M'},
+        {"mesh", required_argument, 0, 'M'},       {"cores", required_argument, 0, 'K'},
         /* per-op profile */
         {"profile", no_argument, 0, 'Q'},           {"profile-csv", required_argument, 0, 'C'},
         {0, 0, 0, 0},
@@ -90,7 +92,7 @@ int mgc_cmd_run(int argc, char **argv)
     long max_new = 32, users = 1, top_k = 0;
     double temperature = 0, top_p = 1;
     unsigned long long seed = 0;
-    int mesh_mpi = 0;
+    int mesh_mpi = 0, n_cores = 0;
     const char *profile_csv = NULL;
     int profile = 0;
     int ignore_eos = 0;
@@ -114,6 +116,10 @@ int mgc_cmd_run(int argc, char **argv)
                 fprintf(stderr, "mgc run: --mesh takes local or mpi, not '%s'\n", optarg);
                 return MGC_EXIT_USAGE;
             }
+            break;
+        case 'K':
+            if ((n_cores = mgc_cores_parse("run", optarg)) < 0)
+                return MGC_EXIT_USAGE;
             break;
         case 'Q': profile = 1; break;
         case 'C': profile_csv = optarg; break;
@@ -159,7 +165,7 @@ int mgc_cmd_run(int argc, char **argv)
     }
     /* --mesh mpi: ranks other than 0 only serve rank 0's engine (driver/mesh_mpi.c) */
     if (mesh_mpi) {
-        int r = mgc_mesh_mpi_start("run", argv[optind], model);
+        int r = mgc_mesh_mpi_start("run", argv[optind], model, n_cores);
         if (r >= 0)
             return r;
     }
@@ -198,7 +204,7 @@ int mgc_cmd_run(int argc, char **argv)
     }
     if (mgc_plan_read(argv[optind], &plan, &err) != 0)
         goto fail;
-    rt_engine_opts eo = {.progress = isatty(2), .mpi = mesh_mpi};
+    rt_engine_opts eo = {.progress = isatty(2), .mpi = mesh_mpi, .n_cores = n_cores};
     if (rt_engine_load(&plan, model, &eo, &en, &err) != 0)
         goto fail;
     if (profile || profile_csv) {

@@ -2,6 +2,7 @@
 #include "mesh_mpi.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ccl_mpi.h"
@@ -18,7 +19,18 @@ int mgc_mesh_parse(const char *s)
     return -1;
 }
 
-int mgc_mesh_mpi_start(const char *cmd, const char *plan_path, const char *model_dir)
+int mgc_cores_parse(const char *cmd, const char *s)
+{
+    char *end = NULL;
+    long n = strtol(s, &end, 10);
+    if (!*s || *end || n < 1 || n > MGC_CORES_MAX) {
+        fprintf(stderr, "mgc %s: --cores takes a whole number in [1, %d], got '%s'\n", cmd, MGC_CORES_MAX, s);
+        return -1;
+    }
+    return (int)n;
+}
+
+int mgc_mesh_mpi_start(const char *cmd, const char *plan_path, const char *model_dir, int n_cores)
 {
     mgc_error err = {{0}};
     int rank = 0, size = 1;
@@ -47,7 +59,7 @@ int mgc_mesh_mpi_start(const char *cmd, const char *plan_path, const char *model
         return -1;
     }
     rt_engine *en = NULL;
-    rt_engine_opts eo = {.mpi = 1};
+    rt_engine_opts eo = {.mpi = 1, .n_cores = n_cores};
     if (rt_engine_load(&plan, model_dir, &eo, &en, &err) != 0 || rt_engine_serve(en, &err) != 0)
         rt_mpi_abort(err.msg, MGC_EXIT_INPUT); /* "mgc: rank R: cause" */
     rt_engine_free(en);

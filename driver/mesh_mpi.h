@@ -15,7 +15,15 @@
 /* "local" -> 0, "mpi" -> 1, anything else -1. */
 int mgc_mesh_parse(const char *s);
 
-/* Returns -1 on rank 0 (go on), else the exit status of this process. */
-int mgc_mesh_mpi_start(const char *cmd, const char *plan_path, const char *model_dir);
+/* `--cores N`: the cores this process's devices may use (in process: shared by
+ * the devices; an MPI rank: its device's worker threads, 1 by default).
+ * Returns N in [1, MGC_CORES_MAX], or -1 after printing "mgc CMD: ..." to
+ * stderr. */
+#define MGC_CORES_MAX 1024
+int mgc_cores_parse(const char *cmd, const char *s);
+
+/* Returns -1 on rank 0 (go on), else the exit status of this process.
+ * n_cores: as --cores (0: the default). */
+int mgc_mesh_mpi_start(const char *cmd, const char *plan_path, const char *model_dir, int n_cores);
 
 #endif

@@ -151,7 +151,18 @@ static void greedy(const char *arch)
                          out);
         assert_int_equal(count_lines(out), 1);
         e2e_assert_contains(err, "decode");
-        printf("[ run      ] %s/%s: %lld greedy tokens == generated_ids\n", arch, a->refs[k], (long long)ngen);
+        /* --cores 1: the eight devices take turns on one core; f32 results do not
+         * depend on the thread count, so the tokens are the same */
+        char *out1 = NULL, *err1 = NULL;
+        rc = run(&out1, &err1, plan, "--model", dir, "--tokens", toks, "--max-new-tokens", nnew, "--cores", "1",
+                 (const char *)NULL);
+        if (rc != 0)
+            fail_msg("mgc run --cores 1 exited %d: %s", rc, err1);
+        assert_string_equal(out1, out);
+        free(out1);
+        free(err1);
+        printf("[ run      ] %s/%s: %lld greedy tokens == generated_ids (also with --cores 1)\n", arch, a->refs[k],
+               (long long)ngen);
         free(out);
         free(err);
         free(toks);
@@ -302,6 +313,9 @@ static void test_bad_usage(void **state)
         {{plan, "--model", m, "--tokens", "1,2", "--top-k", "-3", NULL}},
         {{plan, "--model", m, "--tokens", "1,2", "--seed", "many", NULL}},
         {{plan, "--model", m, "--tokens", "1,2", "--bogus", NULL}},
+        {{plan, "--model", m, "--tokens", "1,2", "--cores", "0", NULL}},
+        {{plan, "--model", m, "--tokens", "1,2", "--cores", "1025", NULL}},
+        {{plan, "--model", m, "--tokens", "1,2", "--cores", "two", NULL}},
         {{plan, "--model", m, "--tokens", NULL}},               /* missing value */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -28,6 +28,7 @@ struct mgc_model_t {
     mgc_tokenizer_t *tok;     /* NULL when the model directory has no tokenizer.json */
     int32_t eos[EV_EOS_MAX];
     int neos;
+    int mpi; /* an MPI mesh: MPI ends with the model (rank 0) */
 };
 
 /* Sets *st to OK (st may be NULL) and returns MGC_OK. */

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "api_internal.h"
+#include "ccl_mpi.h"
 
 MGC_API void mgc_model_options_init(mgc_model_options *o)
 {
@@ -12,6 +13,40 @@ MGC_API void mgc_model_options_init(mgc_model_options *o)
         memset(o, 0, sizeof *o);
         o->mesh = "local";
     }
+}
+
+/* The MPI mesh (mesh "mpi"): every rank of the job calls mgc_model_load.  MPI
+ * is started and the rank count checked against the plan's devices (a
+ * mismatch is the same error on every rank).  Rank r > 0 then loads device r,
+ * serves rank 0's engine calls until rank 0 destroys its model, and ends the
+ * process (exit status 0; a failure anywhere ends the whole job, ccl_mpi.h):
+ * a library call that does not return is unusual, but the program a user
+ * starts under mpirun is rank 0's, and the other ranks have nothing of theirs
+ * to go back to.  Rank 0 returns MGC_OK and goes on. */
+static mgc_code mpi_start(const mgc_plan_t *plan, const char *model_dir, const mgc_model_options *o, mgc_status *st)
+{
+    if (!rt_mpi_compiled_in())
+        return api_failf(st, MGC_ERR_UNSUPPORTED, "mesh 'mpi': this build of mgc has no MPI backend (use 'local')");
+    mgc_error err = {{0}};
+    int rank = 0, size = 1;
+    if (!rt_mpi_active() && rt_mpi_init(&rank, &size, &err) != 0)
+        return api_fail(st, MGC_ERR_INPUT, &err);
+    rank = rt_mpi_rank();
+    size = rt_mpi_size();
+    int ndev = plan->plan.ndevices;
+    if (ndev != size)
+        return api_failf(st, MGC_ERR_INPUT,
+                         "mesh 'mpi': the plan has %d device%s (system %s) but the job has %d rank%s: run mpirun -np %d",
+                         ndev, ndev == 1 ? "" : "s", plan->plan.system, size, size == 1 ? "" : "s", ndev);
+    if (rank == 0)
+        return MGC_OK;
+    rt_engine *en = NULL;
+    rt_engine_opts eo = {.mpi = 1, .n_cores = o->n_cores};
+    if (rt_engine_load(&plan->plan, model_dir, &eo, &en, &err) != 0 || rt_engine_serve(en, &err) != 0)
+        rt_mpi_abort(err.msg, 1); /* "mgc: rank R: cause", and the job ends */
+    rt_engine_free(en);
+    rt_mpi_finalize();
+    exit(0);
 }
 
 MGC_API mgc_code mgc_model_load(const mgc_plan_t *plan, const char *model_dir, const mgc_model_options *o,
@@ -25,12 +60,16 @@ MGC_API mgc_code mgc_model_load(const mgc_plan_t *plan, const char *model_dir, c
     if (!o)
         o = &defaults;
     const char *mesh = o->mesh ? o->mesh : "local";
-    if (strcmp(mesh, "mpi") == 0)
-        return api_failf(st, MGC_ERR_UNSUPPORTED, "mesh 'mpi': this build of mgc has no MPI backend (use 'local')");
-    if (strcmp(mesh, "local") != 0)
+    int mpi = strcmp(mesh, "mpi") == 0;
+    if (!mpi && strcmp(mesh, "local") != 0)
         return api_failf(st, MGC_ERR_ARGUMENT, "unknown mesh '%s' (expected 'local' or 'mpi')", mesh);
     if (o->n_cores < 0)
         return api_failf(st, MGC_ERR_ARGUMENT, "mgc_model_load: n_cores must not be negative");
+    if (mpi) {
+        mgc_code c = mpi_start(plan, model_dir, o, st);
+        if (c != MGC_OK)
+            return c;
+    }
     mgc_model_t *m = calloc(1, sizeof *m);
     if (!m)
         return api_failf(st, MGC_ERR_NOMEM, "out of memory");
@@ -38,7 +77,8 @@ MGC_API mgc_code mgc_model_load(const mgc_plan_t *plan, const char *model_dir, c
     m->plan = (mgc_plan_t *)plan;
     api_plan_retain(m->plan);
     mgc_error err = {{0}};
-    rt_engine_opts eo = {.n_cores = o->n_cores, .progress = o->progress};
+    rt_engine_opts eo = {.n_cores = o->n_cores, .progress = o->progress, .mpi = mpi};
+    m->mpi = mpi;
     if (ev_eos_ids(model_dir, m->eos, &m->neos, &err) != 0 ||
         rt_engine_load(&m->plan->plan, model_dir, &eo, &m->en, &err) != 0) {
         mgc_model_destroy(m);
@@ -60,7 +100,9 @@ MGC_API void mgc_model_destroy(mgc_model_t *m)
 {
     if (!m)
         return;
-    rt_engine_free(m->en);
+    rt_engine_free(m->en); /* an MPI mesh: this releases the serving ranks */
+    if (m->mpi && rt_mpi_active())
+        rt_mpi_finalize();
     mgc_tokenizer_destroy(m->tok);
     mgc_plan_destroy(m->plan);
     free(m);

@@ -178,8 +178,10 @@ typedef struct mgc_model_t mgc_model_t;
 
 typedef struct mgc_model_options {
     const char *mesh;   /* "local" (default): every device a thread of this process;
-                         * "mpi": one process per device, when built with it */
-    int n_cores;        /* host cores the devices share; 0 = all online cores */
+                         * "mpi": one process per device, when built with it
+                         * (see mgc_model_load) */
+    int n_cores;        /* host cores the devices share; 0 = all online cores
+                         * (mesh "mpi": threads per rank; 0 = 1) */
     int progress;       /* nonzero: print loading progress to stderr */
 } mgc_model_options;
 
@@ -190,7 +192,15 @@ MGC_API void mgc_model_options_init(mgc_model_options *o);
  * Every device reads and converts its own weight slices.  The directory's
  * tokenizer.json (if any) and its end-of-sequence ids (generation_config.json
  * or config.json `eos_token_id`, a number or a list) are loaded too.  o may be
- * NULL for the defaults. */
+ * NULL for the defaults.
+ *
+ * mesh "mpi": run the program under `mpirun -np DEVICES`; every rank calls
+ * mgc_model_load with the same plan.  Rank r is device r.  Only rank 0
+ * returns: every other rank serves rank 0's calls and, when rank 0 destroys
+ * its model, ends its process with status 0 (a failure on any rank ends the
+ * whole job).  A wrong rank count is an error on every rank.  MPI ends with
+ * rank 0's model: one MPI model per process.  MGC_ERR_UNSUPPORTED when this
+ * build of mgc has no MPI backend. */
 MGC_API mgc_code mgc_model_load(const mgc_plan_t *plan, const char *model_dir, const mgc_model_options *o,
                                 mgc_model_t **out, mgc_status *st);
 MGC_API void mgc_model_destroy(mgc_model_t *m);

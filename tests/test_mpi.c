@@ -36,10 +36,12 @@
 
 #include "ccl_mpi.h"
 #include "e2e_helpers.h"
+#include "mgc.h"
 #include "safetensors.h"
 
 static const char *skip_reason;
 static char *tmp; /* this suite's temporary directory */
+static const char *self_path; /* argv[0]: the --api-rank mode runs under mpirun */
 
 static double now(void)
 {
@@ -750,8 +752,108 @@ static void mesh_mpi_outside_mpirun_is_an_error(void **state)
     free(plan);
 }
 
-int main(void)
+/* ---- the public API over MPI ---------------------------------------------------------- */
+
+/* `test_mpi --api-rank PLAN MODEL N`: what every rank of a program using
+ * libmgc with mesh "mpi" runs: load the plan, load the model (only rank 0
+ * returns), generate N tokens greedily from 1,2,3,4 and print them as
+ * `mgc run` does ("user 0: ..."). */
+static int api_rank(const char *plan_path, const char *model, int n)
 {
+    mgc_status st;
+    mgc_plan_t *plan = NULL;
+    mgc_model_t *m = NULL;
+    if (mgc_plan_load(plan_path, &plan, &st) != MGC_OK) {
+        fprintf(stderr, "api rank: %s\n", st.message);
+        return 1;
+    }
+    mgc_model_options mo;
+    mgc_model_options_init(&mo);
+    mo.mesh = "mpi";
+    if (mgc_model_load(plan, model, &mo, &m, &st) != MGC_OK) {
+        fprintf(stderr, "api rank: %s\n", st.message);
+        mgc_plan_destroy(plan);
+        return 1;
+    }
+    mgc_generate_options go;
+    mgc_generate_options_init(&go);
+    go.max_new_tokens = n;
+    go.ignore_eos = 1;
+    const int32_t prompt[] = {1, 2, 3, 4};
+    int32_t out[256];
+    int n_out = 0;
+    int rc = n < 1 || n > 256 || mgc_generate(m, prompt, 4, &go, out, &n_out, &st) != MGC_OK;
+    if (rc)
+        fprintf(stderr, "api rank: %s\n", st.message);
+    printf("user 0:");
+    for (int i = 0; i < n_out; i++)
+        printf(" %d", out[i]);
+    printf("\n");
+    mgc_model_destroy(m); /* releases the other ranks, ends MPI */
+    mgc_plan_destroy(plan);
+    return rc;
+}
+
+/* A program written against libmgc runs over MPI as `mgc run` does: the same
+ * greedy tokens as the in-process mesh, every rank exits 0. */
+static void api_mpi_matches_local(void **state)
+{
+    (void)state;
+    NEED_MPI();
+    char *plan = qwen3_plan();
+    args a = {0};
+    add(&a, "%s", e2e_mgc_path());
+    add(&a, "run");
+    add(&a, "%s", plan);
+    add(&a, "--model");
+    add(&a, "tests/fixtures/qwen3");
+    add(&a, "--tokens");
+    add(&a, "1,2,3,4");
+    add(&a, "--max-new-tokens");
+    add(&a, "24");
+    add(&a, "--ignore-eos");
+    char *local = NULL, *err = NULL;
+    if (run(&a, 120, &local, &err) != 0)
+        fail_msg("mgc run: %s", err);
+    free(err);
+    add_mpirun(&a);
+    add(&a, "-np");
+    add(&a, "8");
+    add(&a, "%s", self_path);
+    add(&a, "--api-rank");
+    add(&a, "%s", plan);
+    add(&a, "tests/fixtures/qwen3");
+    add(&a, "24");
+    char *out = NULL;
+    int rc = run(&a, 120, &out, &err);
+    if (rc != 0)
+        fail_msg("the API over 8 ranks exited %d: %s", rc, err);
+    assert_string_equal(out, local); /* one "user 0:" line, from rank 0 only */
+    printf("  the public API over 8 MPI ranks: %s", out);
+    free(out);
+    free(err);
+    free(local);
+    /* a wrong rank count: the same error on every rank, no hang */
+    add_mpirun(&a);
+    add(&a, "-np");
+    add(&a, "2");
+    add(&a, "%s", self_path);
+    add(&a, "--api-rank");
+    add(&a, "%s", plan);
+    add(&a, "tests/fixtures/qwen3");
+    add(&a, "4");
+    rc = run(&a, 60, NULL, &err);
+    assert_int_not_equal(rc, 0);
+    e2e_assert_contains(err, "the plan has 8 devices (system t3000) but the job has 2 ranks");
+    free(err);
+    free(plan);
+}
+
+int main(int argc, char **argv)
+{
+    self_path = argv[0];
+    if (argc == 5 && strcmp(argv[1], "--api-rank") == 0)
+        return api_rank(argv[2], argv[3], atoi(argv[4]));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mesh_mpi_outside_mpirun_is_an_error),
         cmocka_unit_test(wrong_rank_count_is_a_clear_error),
@@ -760,6 +862,7 @@ int main(void)
         cmocka_unit_test(missing_checkpoint_on_one_rank_ends_the_job),
         cmocka_unit_test(sharded_checkpoint_only_needed_files),
         cmocka_unit_test(killed_rank_ends_the_job),
+        cmocka_unit_test(api_mpi_matches_local),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

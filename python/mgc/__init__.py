@@ -213,7 +213,15 @@ class GenerateOutput:
 
 
 class Model:
-    """A plan loaded onto a mesh with the checkpoint in `model_dir`."""
+    """A plan loaded onto a mesh with the checkpoint in `model_dir`.
+
+    mesh="local" (default): every device a thread of this process, sharing
+    n_cores cores (0: all).  mesh="mpi": run the script under
+    `mpirun -np DEVICES`; every rank constructs the Model with the same plan,
+    only rank 0 gets past the constructor (the others serve it and exit with
+    status 0 when rank 0's Model is closed); n_cores is then each rank's
+    threads (0: 1).
+    """
 
     def __init__(self, plan, model_dir, mesh="local", n_cores=0):
         if not isinstance(plan, Plan):

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "config_keys.h"
+#include "fmt_int.h"
 #include "ops.h"
 #include "scalar.h"
 #include "strbuf.h"
@@ -550,10 +551,21 @@ static int use_weight(E *e, const wref *w, mgc_weight_role role, int64_t rows, i
         mgc_diag_hint(e->d, "state the output size (linear: out=N, embedding: vocab=V, dim=D) or compile with --model DIR");
         return -1;
     }
+    /* the weight's identity: name#part#tied#T#derived(...) (by hand, not
+     * snprintf: this runs for every weight use of every layer) */
     char idbuf[600];
     int derived = w->dscale != 1.0 || w->doffset != 0.0;
-    snprintf(idbuf, sizeof idbuf, "%s%s%s%s%s", w->name, w->part ? "#" : "", w->part ? w->part : "",
-             w->tied ? "#tied" : "", w->transposed ? "#T" : "");
+    size_t idlen = 0;
+    const char *pieces[5] = {w->name, w->part ? "#" : "", w->part ? w->part : "", w->tied ? "#tied" : "",
+                             w->transposed ? "#T" : ""};
+    for (int k = 0; k < 5; k++) {
+        size_t n = strlen(pieces[k]);
+        if (n > sizeof idbuf - 1 - idlen)
+            n = sizeof idbuf - 1 - idlen;
+        memcpy(idbuf + idlen, pieces[k], n);
+        idlen += n;
+    }
+    idbuf[idlen] = 0;
     if (derived) {
         size_t l = strlen(idbuf);
         snprintf(idbuf + l, sizeof idbuf - l, "#derived(%.17g*w%+.17g)", w->dscale, w->doffset);
@@ -627,15 +639,18 @@ static const char *interpolate(E *e, scope *s, const char *tmpl, mgc_span sp)
             break;
         }
         char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)(end - p - 1), p + 1);
+        size_t nl = (size_t)(end - p - 1) < sizeof name - 1 ? (size_t)(end - p - 1) : sizeof name - 1;
+        memcpy(name, p + 1, nl);
+        name[nl] = 0;
         const val *v = lookup(s, name);
         if (!v) {
             mgc_sb_free(&b);
             fail(e, sp, "'{%s}' in \"%s\" names nothing in scope", name, tmpl);
             return NULL;
         }
+        char num[MGC_FMT_INT_MAX];
         if (v->k == V_INT)
-            mgc_sb_printf(&b, "%lld", (long long)v->i);
+            mgc_sb_putn(&b, num, mgc_fmt_i64(num, v->i));
         else if (v->k == V_STR)
             mgc_sb_puts(&b, v->s);
         else {

@@ -147,28 +147,50 @@ static mgc_plan_op *add_op(L *l, mgc_kernel k, const mgc_ir_node *n)
     return op;
 }
 
+/* Appends s (at most its first n chars) to buf [*len, sz), NUL-terminated,
+ * truncating at the end of buf. */
+static void put(char *buf, size_t sz, size_t *len, const char *s, size_t n)
+{
+    size_t room = sz - 1 - *len;
+    if (n > room)
+        n = room;
+    memcpy(buf + *len, s, n);
+    *len += n;
+    buf[*len] = 0;
+}
+
+/* A buffer's name, for plans and error messages: "l3.self_attn.q_proj" for the
+ * output of model.layers.3.self_attn.q_proj.weight, "l3.attention", else
+ * "OP.INDEX".  (Built by hand: this runs for every node of both entries, and
+ * snprintf was a fifth of a large plan's lowering.) */
 static const char *buf_name(const mgc_ir *ir, const mgc_ir_node *n, size_t idx, char *buf, size_t sz)
 {
-    const char *what = mgc_ir_opcode_name(n->op);
+    size_t len = 0;
+    char num[MGC_FMT_INT_MAX];
+    buf[0] = 0;
     if (n->weight >= 0) {
         const char *id = ir->weights[n->weight].id;
         /* model.layers.3.self_attn.q_proj.weight -> l3.self_attn.q_proj */
         const char *p = strstr(id, "layers.");
-        char tmp[256];
         if (p) {
-            snprintf(tmp, sizeof tmp, "l%s", p + 7);
-        } else {
-            const char *q = strncmp(id, "model.", 6) == 0 ? id + 6 : id;
-            snprintf(tmp, sizeof tmp, "%s", q);
+            put(buf, sz, &len, "l", 1);
+            id = p + 7;
+        } else if (strncmp(id, "model.", 6) == 0) {
+            id += 6;
         }
-        char *dotw = strstr(tmp, ".weight");
+        const char *dotw = strstr(id, ".weight");
+        put(buf, sz, &len, id, dotw ? (size_t)(dotw - id) : strlen(id));
         if (dotw)
-            memmove(dotw, dotw + 7, strlen(dotw + 7) + 1);
-        snprintf(buf, sz, "%s", tmp);
+            put(buf, sz, &len, dotw + 7, strlen(dotw + 7));
     } else if (n->op == MGC_IR_ATTENTION) {
-        snprintf(buf, sz, "l%d.attention", n->layer);
+        put(buf, sz, &len, "l", 1);
+        put(buf, sz, &len, num, mgc_fmt_i64(num, n->layer));
+        put(buf, sz, &len, ".attention", 10);
     } else {
-        snprintf(buf, sz, "%s.%zu", what, idx);
+        const char *what = mgc_ir_opcode_name(n->op);
+        put(buf, sz, &len, what, strlen(what));
+        put(buf, sz, &len, ".", 1);
+        put(buf, sz, &len, num, mgc_fmt_u64(num, idx));
     }
     return buf;
 }

@@ -53,6 +53,7 @@
 #include "mesh.h"
 #include "safetensors.h"
 #include "support/ceilings.h"
+#include "support/random_checkpoint.h"
 
 typedef struct model_def {
     const char *name, *spec, *config, *quick_config;
@@ -108,52 +109,6 @@ static ratios ratios_of(const result *r)
     double need = r->weights_once_mib + r->kv_mib + r->act_mib;
     return (ratios){.decode = r->decode_tps / roof, .prefill = r->prefill_tps / pceil, .rss = r->rss_mib / need,
                     .need_mib = need};
-}
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint16_t rand_bf16(float scale)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    float f = ((float)(rng >> 40) / (float)(1 << 24) - 0.5f) * 2 * scale;
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return (uint16_t)(u >> 16);
-}
-
-/* Writes random bf16 tensors with the shapes the plan expects. */
-static int synthesize(const mgc_plan *p, const char *dir, mgc_error *e)
-{
-    rt_st_entry *ents = calloc(p->nweights, sizeof *ents);
-    size_t n = 0;
-    int rc = 0;
-    for (size_t i = 0; i < p->nweights && rc == 0; i++) {
-        const mgc_plan_weight *w = &p->weights[i];
-        int dup = 0;
-        for (size_t k = 0; k < n; k++)
-            dup |= strcmp(ents[k].name, w->hf_name) == 0;
-        if (dup)
-            continue; /* tied or fused parts: one checkpoint tensor */
-        size_t numel = (size_t)w->hf_shape[0] * (size_t)(w->rank == 2 ? w->hf_shape[1] : 1);
-        uint16_t *data = malloc(numel * 2);
-        int unit = w->role == MGC_W_NORM;
-        for (size_t k = 0; k < numel; k++)
-            data[k] = unit ? 0x3f80 /* 1.0 */ : w->role == MGC_W_BIAS ? 0 : rand_bf16(0.02f);
-        ents[n] = (rt_st_entry){.name = w->hf_name, .dtype = RT_ST_BF16, .ndim = w->rank, .data = data,
-                                .nbytes = numel * 2};
-        ents[n].shape[0] = w->hf_shape[0];
-        if (w->rank == 2)
-            ents[n].shape[1] = w->hf_shape[1];
-        n++;
-    }
-    char path[4400];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    rc = rt_st_write(path, ents, n, NULL, e);
-    for (size_t k = 0; k < n; k++)
-        free((void *)ents[k].data);
-    free(ents);
-    return rc;
 }
 
 /* A copy of the spec in dir with tt-metal's performance precision appended
@@ -477,7 +432,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_decode: %s: %s\n", md->name, err);
             continue;
         }
-        int rc = synthesize(&plan, dir, &e);
+        int rc = bench_random_checkpoint(&plan, dir, &e);
         mgc_plan_free(&plan);
         if (rc != 0) {
             fprintf(stderr, "bench_decode: %s: %s\n", md->name, e.msg);

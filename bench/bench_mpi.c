@@ -30,6 +30,7 @@
 #include "compile.h"
 #include "plan.h"
 #include "safetensors.h"
+#include "support/random_checkpoint.h"
 
 #define PROMPT 32
 #define NEW 8
@@ -39,50 +40,6 @@
 #define ROUNDS 3
 static int g_rounds = ROUNDS; /* 1 in quick mode (MGC_BENCH_QUICK) */
 #define MPIRUN "mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint16_t rand_bf16(float scale)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    float f = ((float)(rng >> 40) / (float)(1 << 24) - 0.5f) * 2 * scale;
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return (uint16_t)(u >> 16);
-}
-
-/* Random bf16 tensors with the shapes the plan expects (tied ones once). */
-static int synthesize(const mgc_plan *p, const char *dir, mgc_error *e)
-{
-    rt_st_entry *ents = calloc(p->nweights, sizeof *ents);
-    size_t n = 0;
-    for (size_t i = 0; i < p->nweights; i++) {
-        const mgc_plan_weight *w = &p->weights[i];
-        int dup = 0;
-        for (size_t k = 0; k < n; k++)
-            dup |= strcmp(ents[k].name, w->hf_name) == 0;
-        if (dup)
-            continue;
-        size_t numel = (size_t)w->hf_shape[0] * (size_t)(w->rank == 2 ? w->hf_shape[1] : 1);
-        uint16_t *data = malloc(numel * 2);
-        for (size_t k = 0; k < numel; k++)
-            data[k] = w->role == MGC_W_NORM ? 0x3f80 /* 1.0 */ : rand_bf16(0.02f);
-        ents[n] = (rt_st_entry){.name = w->hf_name, .dtype = RT_ST_BF16, .ndim = w->rank, .data = data,
-                                .nbytes = numel * 2};
-        ents[n].shape[0] = w->hf_shape[0];
-        if (w->rank == 2)
-            ents[n].shape[1] = w->hf_shape[1];
-        n++;
-    }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    int rc = rt_st_write(path, ents, n, NULL, e);
-    for (size_t k = 0; k < n; k++)
-        free((void *)ents[k].data);
-    free(ents);
-    return rc;
-}
 
 typedef struct result {
     double prefill_tps, decode_tps;
@@ -180,7 +137,7 @@ static int bench_model(const char *mgc, const char *name, const char *spec, cons
         goto out;
     }
     snprintf(cmd, sizeof cmd, "cp '%s' '%s/config.json'", config, dir);
-    if (system(cmd) != 0 || synthesize(&cpu, dir, &e) != 0) {
+    if (system(cmd) != 0 || bench_random_checkpoint(&cpu, dir, &e) != 0) {
         fprintf(stderr, "bench_mpi: %s\n", e.msg[0] ? e.msg : "cannot write the checkpoint");
         goto out;
     }

@@ -86,7 +86,7 @@ LIBEVAL := $(BUILD)/libmgc_eval.a
 LIBDRV  := $(BUILD)/libmgc_driver.a
 LIBCOMMON := $(BUILD)/libmgc_common.a
 
-.PHONY: all lib test bench bench-quick clean setup demo install uninstall fuzz fuzz-targets tsan valgrind
+.PHONY: all lib test bench bench-quick clean setup demo install uninstall fuzz fuzz-targets tsan valgrind test-nompi
 # keep objects and generated sources between runs
 .SECONDARY:
 all: $(BUILD)/mgc lib
@@ -206,6 +206,13 @@ tsan:
 	@$(MAKE) --no-print-directory TSAN=1 $(TSAN_SUITES:%=build/tsan/tests/%)
 	@TSAN_OPTIONS=halt_on_error=1 sh tests/run_tests.sh $(TSAN_SUITES:%=build/tsan/tests/%)
 
+# mgc where OpenMPI is absent (MPI_LIBS empty: the backend is left out): it builds,
+# --mesh mpi says so, and the suites that touch the MPI and library code pass.
+NOMPI_SUITES := test_mpi test_api test_run_cmd
+test-nompi:
+	@$(MAKE) --no-print-directory BUILD=build/nompi MPI_LIBS= build/nompi/mgc $(NOMPI_SUITES:%=build/nompi/tests/%)
+	@MGC=build/nompi/mgc sh tests/run_tests.sh $(NOMPI_SUITES:%=build/nompi/tests/%)
+
 # valgrind memcheck over one compile and one eval of a bundled bringup.
 valgrind: $(BUILD)/mgc
 	@MGC=$(BUILD)/mgc sh scripts/valgrind_check.sh
@@ -222,7 +229,7 @@ MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 PCDIR   := $(LIBDIR)/pkgconfig
 
 $(BUILD)/mgc.pc: scripts/mgc.pc.in include/mgc.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(MGC_VER)|' -e 's|@REQUIRES@|$(PKGS)|' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(MGC_VER)|' -e 's|@REQUIRES@|$(PKGS)$(if $(MPI_LIBS), ompi-c)|' $< > $@
 # PREFIX is baked into mgc.pc: always remake it
 .PHONY: $(BUILD)/mgc.pc
 

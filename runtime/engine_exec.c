@@ -221,7 +221,23 @@ int rt_engine_device_run(rt_device_ctx *ctx, void *arg)
     memcpy(buf(d, ent, ent->input), c->tokens, sizeof(int32_t) * (size_t)c->rows);
     mgc_error e = {{0}};
     rt_profile *pf = en->profile; /* NULL unless profiling: one predictable branch per op */
+    const rt_expert_groups *xg = &en->experts[c->decode ? 1 : 0];
+    if (xg->n)
+        memset(d->group_active, -1, (size_t)xg->n);
     for (size_t i = 0; i < ent->nops; i++) {
+        int g = xg->group_of_op ? xg->group_of_op[i] : -1;
+        if (g >= 0) {
+            /* an expert no row of this call was routed to (engine_experts.h) */
+            const rt_expert_group *x = &xg->groups[g];
+            if (d->group_active[g] < 0)
+                d->group_active[g] = (signed char)rt_expert_group_active(x, buf(d, ent, x->routing), c->rows);
+            if (!d->group_active[g]) {
+                const mgc_plan_op *op = &ent->ops[i];
+                if (op->kernel == MGC_K_EXPERT_SCALE)
+                    memset(buf(d, ent, op->out), 0, sizeof(float) * (size_t)c->rows * (size_t)ent->bufs[op->out].cols);
+                continue;
+            }
+        }
         uint64_t t0 = pf ? rt_profile_now() : 0;
         if (run_op(ctx, en, d, c, &ent->ops[i], &e) != 0)
             return mgc_errorf(ctx->err, "%s (op %zu, %s, from %s)", e.msg, i, mgc_kernel_name(ent->ops[i].kernel),

@@ -3,6 +3,7 @@
 #ifndef RT_ENGINE_INTERNAL_H
 #define RT_ENGINE_INTERNAL_H
 
+#include "engine_experts.h"
 #include "engine.h"
 #include "kernels.h"
 #include "mesh.h"
@@ -18,6 +19,7 @@ typedef struct rt_device {
     size_t scratch_floats;
     float *gather;          /* staging for all_gather: ndevices * largest gathered buffer */
     size_t gather_floats;
+    signed char *group_active; /* per call: expert group g routed to (1), not (0), not yet known (-1) */
 } rt_device;
 
 /* The arguments of one entry-point call, shared by the device threads. */
@@ -42,6 +44,7 @@ struct rt_engine {
     rt_device *dev;
     int64_t vocab;
     struct rt_profile *profile; /* per-op timing (profile.h), NULL = off */
+    rt_expert_groups experts[2]; /* prefill, decode: the ops each expert alone needs (engine_experts.h) */
 };
 
 int rt_engine_device_run(rt_device_ctx *ctx, void *arg);

@@ -359,7 +359,9 @@ static int load_device(rt_device_ctx *ctx, void *arg)
     d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
     d->gather_floats = gather_need(p);
     d->gather = calloc(d->gather_floats ? d->gather_floats : 1, sizeof(float));
-    if (!d->arena || !d->scratch || !d->gather)
+    int ngroups = L->en->experts[0].n > L->en->experts[1].n ? L->en->experts[0].n : L->en->experts[1].n;
+    d->group_active = malloc((size_t)(ngroups ? ngroups : 1));
+    if (!d->arena || !d->scratch || !d->gather || !d->group_active)
         return mgc_errorf(ctx->err, "out of memory allocating the buffers");
     return 0;
 }
@@ -401,6 +403,12 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
     en->ndev = p->ndevices;
     en->vocab = p->vocab;
     en->dev = calloc((size_t)en->ndev, sizeof *en->dev);
+    if (rt_expert_groups_build(&p->prefill, &en->experts[0], e) != 0 ||
+        rt_expert_groups_build(&p->decode, &en->experts[1], e) != 0) {
+        rt_ckpt_close(ck);
+        rt_engine_free(en);
+        return -1;
+    }
     /* every device places its own slices, concurrently, on the mesh that
      * will run it: loading a t3000 plan uses all the host's cores */
     int rc = 0;
@@ -459,8 +467,11 @@ void rt_engine_free(rt_engine *en)
         free(d->arena);
         free(d->scratch);
         free(d->gather);
+        free(d->group_active);
         rt_pool_free(d->pool);
     }
+    rt_expert_groups_free(&en->experts[0]);
+    rt_expert_groups_free(&en->experts[1]);
     free(en->dev);
     if (en->mesh)
         rt_mesh_destroy(en->mesh);

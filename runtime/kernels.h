@@ -373,7 +373,7 @@ void rt_softcap(const float *x, float c, float *out, size_t n);
  * divided by their f32 sum, every other entry 0.  out may equal x. */
 void rt_route(const float *x, int rows, int e, int top_k, float *out);
 /* out[r][c] = x[r][c] * w[r * ldw + expert]: one expert's output times its
- * routing weight. */
+ * routing weight; exactly 0 (x not read) where that weight is 0. */
 void rt_expert_scale(const float *x, int rows, int cols, const float *w, int ldw, int expert, float *out);
 /* This device's piece of a replicated [rows][in_cols] buffer: device d
  * copies columns [(d / replicas) * out_cols, + out_cols) into

@@ -50,8 +50,12 @@ void rt_expert_scale(const float *x, int rows, int cols, const float *w, int ldw
 {
     for (int r = 0; r < rows; r++) {
         float s = w[(size_t)r * ldw + expert];
+        /* a row not routed to this expert contributes exactly 0, as in HF
+         * (which does not run the expert for it): x is not read, so an
+         * expert skipped for the row's whole call (engine_experts.h) may
+         * leave anything there */
         for (int c = 0; c < cols; c++)
-            out[(size_t)r * cols + c] = x[(size_t)r * cols + c] * s;
+            out[(size_t)r * cols + c] = s != 0 ? x[(size_t)r * cols + c] * s : 0.0f;
     }
 }
 

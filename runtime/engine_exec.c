@@ -64,9 +64,15 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
     case MGC_K_EMBEDDING:
         rt_embedding((const int32_t *)x, rows, &d->mats[op->weight], out);
         break;
-    case MGC_K_LINEAR:
-        rt_linear_pool(d->pool, x, rows, &d->mats[op->weight], out, d->scratch);
+    case MGC_K_LINEAR: {
+        const rt_matrix *w = &d->mats[op->weight];
+        /* bf16 activations into bf16 weights: exact products on AVX512-BF16 */
+        if (w->dtype == RT_BF16 && ent->bufs[op->in[0]].dtype == MGC_BF16 && rt_bf16dot_enabled())
+            rt_linear_bf16dot_pool(d->pool, x, rows, w, out);
+        else
+            rt_linear_pool(d->pool, x, rows, w, out, d->scratch);
         break;
+    }
     case MGC_K_RMS_NORM:
         if (op->group > 0)
             rt_rms_norm(x, (int)(n / (size_t)op->group), op->group, d->vecs[op->weight], (float)op->eps, bf16, out);

@@ -291,7 +291,13 @@ static void run_config(const model_def *md, const char *spec, const char *ckdir,
     bench_bw bw;
     bench_mm mm;
     bench_read_bandwidth(s->quick ? (size_t)64 << 20 : (size_t)1 << 30, threads, s->quick ? 2 : 5, &bw);
-    bench_sgemm_rate(threads, 128, s->quick ? 512 : 3072, s->quick ? 256 : 1024, s->quick ? 2 : 5, &mm);
+    /* the matmul ceiling of the path this configuration's prefill takes: the
+     * bf16 dot for bf16 weights (the specs' activations are bf16), else sgemm */
+    mm.median_gflops = 0;
+    if (dt == MGC_BF16)
+        bench_bf16dot_rate(threads, 128, s->quick ? 512 : 3072, s->quick ? 256 : 1024, s->quick ? 2 : 5, &mm);
+    if (mm.median_gflops <= 0)
+        bench_sgemm_rate(threads, 128, s->quick ? 512 : 3072, s->quick ? 256 : 1024, s->quick ? 2 : 5, &mm);
     r->bw_gbs = bw.median_gbs;
     r->mm_gflops = mm.median_gflops;
     r->ok = 1;
@@ -386,15 +392,17 @@ int main(int argc, char **argv)
 
     /* ---- ceilings ---- */
     bench_bw bw[2];
-    bench_mm mm[2];
+    bench_mm mm[2], mmb[2];
     for (int t = 0; t < nt; t++) {
         bench_read_bandwidth(s.quick ? (size_t)64 << 20 : (size_t)1 << 30, tlist[t], s.quick ? 2 : 7, &bw[t]);
         bench_sgemm_rate(tlist[t], 128, s.quick ? 512 : 3072, s.quick ? 256 : 1024, s.quick ? 2 : 7, &mm[t]);
+        bench_bf16dot_rate(tlist[t], 128, s.quick ? 512 : 3072, s.quick ? 256 : 1024, s.quick ? 2 : 7, &mmb[t]);
     }
-    printf("bench_decode%s: %d cores; kernels ISA %s; CPU flags: avx512_bf16 %s, amx_tile %s, amx_bf16 %s "
-           "(no mgc path uses them yet)\n",
+    printf("bench_decode%s: %d cores; kernels ISA %s; CPU flags: avx512_bf16 %s (bf16 dot %s), amx_tile %s, "
+           "amx_bf16 %s (no mgc path uses AMX)\n",
            s.quick ? " (quick mode: sizes are not real, figures mean nothing)" : "", cores,
            rt_isa_name(rt_cpu_best_isa()), cpu_flag("avx512_bf16") ? "present" : "absent",
+           rt_bf16dot_enabled() ? "used" : "not used",
            cpu_flag("amx_tile") ? "present" : "absent", cpu_flag("amx_bf16") ? "present" : "absent");
     for (int t = 0; t < nt; t++)
         printf("ceiling: read %d thread%s: best %.1f GB/s, median %.1f GB/s (%d passes over %.0f MiB; %s)\n", tlist[t],
@@ -404,6 +412,11 @@ int main(int argc, char **argv)
         printf("ceiling: f32 matmul %d thread%s: best %.1f GFLOP/s, median %.1f (m=%d n=%d k=%d; %s)\n", tlist[t],
                tlist[t] > 1 ? "s" : "", mm[t].best_gflops, mm[t].median_gflops, mm[t].m, mm[t].n, mm[t].k,
                mm[t].path);
+    for (int t = 0; t < nt && mmb[t].median_gflops > 0; t++)
+        printf("ceiling: bf16 matmul %d thread%s: best %.1f GFLOP/s, median %.1f (m=%d n=%d k=%d; %s; the ceiling of "
+               "bf16 prefill)\n",
+               tlist[t], tlist[t] > 1 ? "s" : "", mmb[t].best_gflops, mmb[t].median_gflops, mmb[t].m, mmb[t].n,
+               mmb[t].k, mmb[t].path);
 
     /* ---- checkpoints ---- */
     char root[] = "/tmp/mgc-bench-decode.XXXXXX";
@@ -492,7 +505,7 @@ int main(int argc, char **argv)
                        q.decode, r->batch_tps, r->batch_tps / r->decode_tps, r->eval_pps, r->rss_mib, q.need_mib,
                        q.rss, r->bw_gbs, r->mm_gflops);
             }
-    printf("(prefill /ceil: tokens/s over median f32 matmul rate / FLOPs per token; decode /roof: over median read "
+    printf("(prefill /ceil: tokens/s over the median matmul rate of its path (bf16 dot for bf16 weights where the CPU has it, else f32 sgemm) / FLOPs per token; decode /roof: over median read "
            "bandwidth / bytes per token, both ceilings re-measured in the configuration's own process right after "
            "its runs (columns GB/s, GF/s); model MiB: weights at plan dtype, a tied table once, + KV + activations)\n");
     int T = nt - 1;
@@ -538,9 +551,10 @@ int main(int argc, char **argv)
     for (int t = 0; t < nt; t++)
         fprintf(j,
                 "%s\n  {\"threads\": %d, \"read_gbs_best\": %.2f, \"read_gbs_median\": %.2f, \"read_kernel\": \"%s\", "
-                "\"read_bytes\": %zu, \"sgemm_gflops_best\": %.1f, \"sgemm_gflops_median\": %.1f}",
+                "\"read_bytes\": %zu, \"sgemm_gflops_best\": %.1f, \"sgemm_gflops_median\": %.1f, "
+                "\"bf16dot_gflops_best\": %.1f, \"bf16dot_gflops_median\": %.1f}",
                 t ? "," : "", tlist[t], bw[t].best_gbs, bw[t].median_gbs, bw[t].kernel, bw[t].bytes,
-                mm[t].best_gflops, mm[t].median_gflops);
+                mm[t].best_gflops, mm[t].median_gflops, mmb[t].best_gflops, mmb[t].median_gflops);
     fprintf(j, "],\n \"runs\": [");
     int first = 1;
     for (int mi = 0; mi < NMODELS; mi++)

@@ -8,7 +8,8 @@
  * `cpu` system with the weights converted to each dtype (f32, bf16, bf8_b,
  * bf4_b, and tt-metal's performance mix: bf8_b with bf4_b MLPs), and
  * measures, with 1 thread and with all of the host's cores:
- *   - prefill: tokens/s of a 128-token prompt;
+ *   - prefill: tokens/s of a 128-token prompt, as generation runs it (only
+ *     the last row's logits: rt_engine_prefill_last);
  *   - decode: tokens/s of one user after that prompt;
  *   - batched decode: tokens/s in aggregate of 32 users in one step (the
  *     other users' caches hold zeros at the same positions: the same work);
@@ -19,12 +20,13 @@
  * Each configuration runs in its own child process (memory is its own).
  * Ceilings, measured first: read bandwidth (support/ceilings.c: a
  * vectorised 8-accumulator read on T threads over a 1 GiB buffer, best and
- * median of 7 passes) and the f32 matmul rate of prefill's path; both are
+ * median of 7 passes) and the matmul rate of prefill's path (the bf16 dot
+ * for bf16 weights where the CPU has it, else f32 sgemm); both are
  * measured again in each configuration's process right after its runs, and
  * the ratios use those (the load of a shared host drifts).  Decode's
  * ceiling is bandwidth / bytes read per token (every matrix once, plus the
  * KV cache read); prefill's is matmul rate / FLOPs per token (2 per weight,
- * plus attention).  Then the t3000 plan (8 in-process devices on the same
+ * the ops that feed only the logits once per prompt, plus attention).  Then the t3000 plan (8 in-process devices on the same
  * cores) against the cpu plan.  Compile times: bench_compile.
  *
  * Output: a table, then the same figures as JSON (also written to
@@ -85,7 +87,7 @@ typedef struct result {
     int ok;
     char err[1100];
     double weights_mib, weights_once_mib, kv_mib, act_mib, rss_mib;
-    double read_bytes_per_token, flops_per_token;
+    double read_bytes_per_token, flops_per_token; /* flops: of generation's prefill (the head once) */
     double prefill_tps, decode_tps, batch_tps, eval_pps;
     double load_s;
     /* ceilings measured again in this child right after its runs (a shared
@@ -236,6 +238,17 @@ static void run_config(const model_def *md, const char *spec, const char *ckdir,
     if (rt_engine_load(&plan, ckdir, &eo, &en, &e) != 0)
         goto fail;
     r->load_s = bench_now() - t0;
+    /* Prefill is timed as generation runs it (rt_engine_prefill_last: the ops
+     * that only feed the logits run on the last row), so its FLOPs per token
+     * count those ops' matmuls once per prompt, not once per token. */
+    double head_flops = 0;
+    for (size_t i = 0; i < plan.prefill.nops; i++) {
+        const mgc_plan_op *op = &plan.prefill.ops[i];
+        if (rt_engine_prefill_head_op(en, i) && op->kernel == MGC_K_LINEAR)
+            head_flops += 2.0 * (double)plan.weights[op->weight].hf_shape[0] *
+                          (double)plan.weights[op->weight].hf_shape[1];
+    }
+    r->flops_per_token -= head_flops * (1.0 - 1.0 / s->prompt);
     int64_t vocab = rt_engine_vocab(en);
     int np = s->prompt, U = s->users;
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)(np + s->steps + U));
@@ -248,7 +261,7 @@ static void run_config(const model_def *md, const char *spec, const char *ckdir,
     int R = s->reps;
     for (int rep = 0; rep < R; rep++) {
         double a = bench_now();
-        if (rt_engine_prefill(en, 0, tok, np, 0, NULL, &e) != 0)
+        if (rt_engine_prefill_last(en, 0, tok, np, 0, logits, &e) != 0)
             goto fail_free;
         double b = bench_now();
         int user = 0;
@@ -291,7 +304,13 @@ static void run_config(const model_def *md, const char *spec, const char *ckdir,
     bench_bw bw;
     bench_mm mm;
     bench_read_bandwidth(s->quick ? (size_t)64 << 20 : (size_t)1 << 30, threads, s->quick ? 2 : 5, &bw);
-    bench_sgemm_rate(threads, 128, s->quick ? 512 : 3072, s->quick ? 256 : 1024, s->quick ? 2 : 5, &mm);
+    /* the matmul ceiling of the path this configuration's prefill takes: the
+     * bf16 dot for bf16 weights (the specs' activations are bf16), else sgemm */
+    mm.median_gflops = 0;
+    if (dt == MGC_BF16)
+        bench_bf16dot_rate(threads, 128, s->quick ? 512 : 3072, s->quick ? 256 : 1024, s->quick ? 2 : 5, &mm);
+    if (mm.median_gflops <= 0)
+        bench_sgemm_rate(threads, 128, s->quick ? 512 : 3072, s->quick ? 256 : 1024, s->quick ? 2 : 5, &mm);
     r->bw_gbs = bw.median_gbs;
     r->mm_gflops = mm.median_gflops;
     r->ok = 1;
@@ -386,15 +405,17 @@ int main(int argc, char **argv)
 
     /* ---- ceilings ---- */
     bench_bw bw[2];
-    bench_mm mm[2];
+    bench_mm mm[2], mmb[2];
     for (int t = 0; t < nt; t++) {
         bench_read_bandwidth(s.quick ? (size_t)64 << 20 : (size_t)1 << 30, tlist[t], s.quick ? 2 : 7, &bw[t]);
         bench_sgemm_rate(tlist[t], 128, s.quick ? 512 : 3072, s.quick ? 256 : 1024, s.quick ? 2 : 7, &mm[t]);
+        bench_bf16dot_rate(tlist[t], 128, s.quick ? 512 : 3072, s.quick ? 256 : 1024, s.quick ? 2 : 7, &mmb[t]);
     }
-    printf("bench_decode%s: %d cores; kernels ISA %s; CPU flags: avx512_bf16 %s, amx_tile %s, amx_bf16 %s "
-           "(no mgc path uses them yet)\n",
+    printf("bench_decode%s: %d cores; kernels ISA %s; CPU flags: avx512_bf16 %s (bf16 dot %s), amx_tile %s, "
+           "amx_bf16 %s (no mgc path uses AMX)\n",
            s.quick ? " (quick mode: sizes are not real, figures mean nothing)" : "", cores,
            rt_isa_name(rt_cpu_best_isa()), cpu_flag("avx512_bf16") ? "present" : "absent",
+           rt_bf16dot_enabled() ? "used" : "not used",
            cpu_flag("amx_tile") ? "present" : "absent", cpu_flag("amx_bf16") ? "present" : "absent");
     for (int t = 0; t < nt; t++)
         printf("ceiling: read %d thread%s: best %.1f GB/s, median %.1f GB/s (%d passes over %.0f MiB; %s)\n", tlist[t],
@@ -404,6 +425,11 @@ int main(int argc, char **argv)
         printf("ceiling: f32 matmul %d thread%s: best %.1f GFLOP/s, median %.1f (m=%d n=%d k=%d; %s)\n", tlist[t],
                tlist[t] > 1 ? "s" : "", mm[t].best_gflops, mm[t].median_gflops, mm[t].m, mm[t].n, mm[t].k,
                mm[t].path);
+    for (int t = 0; t < nt && mmb[t].median_gflops > 0; t++)
+        printf("ceiling: bf16 matmul %d thread%s: best %.1f GFLOP/s, median %.1f (m=%d n=%d k=%d; %s; the ceiling of "
+               "bf16 prefill)\n",
+               tlist[t], tlist[t] > 1 ? "s" : "", mmb[t].best_gflops, mmb[t].median_gflops, mmb[t].m, mmb[t].n,
+               mmb[t].k, mmb[t].path);
 
     /* ---- checkpoints ---- */
     char root[] = "/tmp/mgc-bench-decode.XXXXXX";
@@ -492,7 +518,7 @@ int main(int argc, char **argv)
                        q.decode, r->batch_tps, r->batch_tps / r->decode_tps, r->eval_pps, r->rss_mib, q.need_mib,
                        q.rss, r->bw_gbs, r->mm_gflops);
             }
-    printf("(prefill /ceil: tokens/s over median f32 matmul rate / FLOPs per token; decode /roof: over median read "
+    printf("(prefill /ceil: tokens/s over the median matmul rate of its path (bf16 dot for bf16 weights where the CPU has it, else f32 sgemm) / FLOPs per token; decode /roof: over median read "
            "bandwidth / bytes per token, both ceilings re-measured in the configuration's own process right after "
            "its runs (columns GB/s, GF/s); model MiB: weights at plan dtype, a tied table once, + KV + activations)\n");
     int T = nt - 1;
@@ -538,9 +564,10 @@ int main(int argc, char **argv)
     for (int t = 0; t < nt; t++)
         fprintf(j,
                 "%s\n  {\"threads\": %d, \"read_gbs_best\": %.2f, \"read_gbs_median\": %.2f, \"read_kernel\": \"%s\", "
-                "\"read_bytes\": %zu, \"sgemm_gflops_best\": %.1f, \"sgemm_gflops_median\": %.1f}",
+                "\"read_bytes\": %zu, \"sgemm_gflops_best\": %.1f, \"sgemm_gflops_median\": %.1f, "
+                "\"bf16dot_gflops_best\": %.1f, \"bf16dot_gflops_median\": %.1f}",
                 t ? "," : "", tlist[t], bw[t].best_gbs, bw[t].median_gbs, bw[t].kernel, bw[t].bytes,
-                mm[t].best_gflops, mm[t].median_gflops);
+                mm[t].best_gflops, mm[t].median_gflops, mmb[t].best_gflops, mmb[t].median_gflops);
     fprintf(j, "],\n \"runs\": [");
     int first = 1;
     for (int mi = 0; mi < NMODELS; mi++)

@@ -74,9 +74,10 @@ int ev_generate_ctl_run(rt_engine *en, int users, const int32_t *const *prompts,
     }
     double t0 = now();
     for (int u = 0; u < users; u++) {
-        if (rt_engine_prefill(en, u, prompts[u], nprompt, 0, logits, e) != 0)
+        /* only the last position's logits are sampled */
+        if (rt_engine_prefill_last(en, u, prompts[u], nprompt, 0, logits, e) != 0)
             goto out;
-        int tok = ev_sample(&samplers[u], logits + (int64_t)(nprompt - 1) * vocab, (int)vocab, cand, e);
+        int tok = ev_sample(&samplers[u], logits, (int)vocab, cand, e);
         if (tok < 0)
             goto out;
         out[u][0] = next[u] = tok;
@@ -106,9 +107,10 @@ int ev_generate_ctl_run(rt_engine *en, int users, const int32_t *const *prompts,
             if (again) {
                 memcpy(seq, prompts[u], sizeof(int32_t) * (size_t)nprompt);
                 memcpy(seq + nprompt, out[u], sizeof(int32_t) * (size_t)step);
-                if (rt_engine_prefill(en, u, seq, nprompt + step, 0, logits, e) != 0)
+                /* pos[u] is the last of these nprompt + step rows */
+                if (rt_engine_prefill_last(en, u, seq, nprompt + step, 0, logits, e) != 0)
                     goto out;
-                row = logits + (int64_t)pos[u] * vocab;
+                row = logits;
             }
             int tok = ev_sample(&samplers[u], row, (int)vocab, cand, e);
             if (tok < 0)

@@ -48,6 +48,18 @@ int rt_engine_prefill_hidden(rt_engine *en, int user, const int32_t *tokens, int
                              float *hidden, mgc_error *e);
 int rt_engine_n_taps(const rt_engine *en);
 
+/* The same prefill (the cache is filled alike), returning only the last
+ * position's logits: logits [1][vocab].  What generation needs.  The ops
+ * that only feed the logits (from the last attention's output: o_proj, the
+ * last MLP, the final norm, the lm_head) run on the last row alone
+ * (engine_head.h).  The row's bits are a full prefill's wherever its matmuls
+ * take the same path for one row as for all (bf16-dot plans, prompts of at
+ * most RT_GEMV_MAX_M tokens); else they differ by f32 rounding only. */
+int rt_engine_prefill_last(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits,
+                           mgc_error *e);
+/* Whether prefill op i is one of those (the benchmark counts their FLOPs once). */
+int rt_engine_prefill_head_op(const rt_engine *en, size_t i);
+
 /* Decode: one token for each of `b` users (users[i] in [0, max_users)) at
  * position pos[i] (its current length); logits: [b][vocab]. */
 int rt_engine_decode(rt_engine *en, int b, const int *users, const int32_t *tokens, const int32_t *pos,

@@ -42,18 +42,27 @@ static int gather_cols(rt_device_ctx *ctx, rt_device *d, const float *in, int ro
     return 0;
 }
 
+/* Buffer id from row r0 on. */
+static float *buf_at(const rt_device *d, const mgc_plan_entry *en, int id, int r0)
+{
+    return d->arena + en->bufs[id].offset + (size_t)r0 * (size_t)en->bufs[id].cols;
+}
+
+/* Runs one op on the call's rows, or (last_row: a head op of a last-row
+ * prefill, engine_head.h) on its last row alone, as a call of one row. */
 static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call *c, const mgc_plan_op *op,
-                  mgc_error *e)
+                  int last_row, mgc_error *e)
 {
     const mgc_plan_entry *ent = c->entry;
     const mgc_plan *p = en->plan;
-    int rows = c->rows;
-    float *out = op->out >= 0 ? buf(d, ent, op->out) : NULL;
+    int r0 = last_row ? c->rows - 1 : 0;
+    int rows = last_row ? 1 : c->rows;
+    float *out = op->out >= 0 ? buf_at(d, ent, op->out, r0) : NULL;
     int64_t cols = op->out >= 0 ? ent->bufs[op->out].cols : 0;
     size_t n = (size_t)rows * (size_t)cols;
-    const float *x = op->in[0] >= 0 ? buf(d, ent, op->in[0]) : NULL;
+    const float *x = op->in[0] >= 0 ? buf_at(d, ent, op->in[0], r0) : NULL;
     int bf16 = op->out >= 0 && ent->bufs[op->out].dtype == MGC_BF16;
-    const float *y = op->in[1] >= 0 ? buf(d, ent, op->in[1]) : NULL;
+    const float *y = op->in[1] >= 0 ? buf_at(d, ent, op->in[1], r0) : NULL;
     if (op->device >= 0 && op->device != ctx->device) {
         /* expert parallel: another device runs it; ours contributes zeros */
         if (out)
@@ -64,9 +73,15 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
     case MGC_K_EMBEDDING:
         rt_embedding((const int32_t *)x, rows, &d->mats[op->weight], out);
         break;
-    case MGC_K_LINEAR:
-        rt_linear_pool(d->pool, x, rows, &d->mats[op->weight], out, d->scratch);
+    case MGC_K_LINEAR: {
+        const rt_matrix *w = &d->mats[op->weight];
+        /* bf16 activations into bf16 weights: exact products on AVX512-BF16 */
+        if (w->dtype == RT_BF16 && ent->bufs[op->in[0]].dtype == MGC_BF16 && rt_bf16dot_enabled())
+            rt_linear_bf16dot_pool(d->pool, x, rows, w, out);
+        else
+            rt_linear_pool(d->pool, x, rows, w, out, d->scratch);
         break;
+    }
     case MGC_K_RMS_NORM:
         if (op->group > 0)
             rt_rms_norm(x, (int)(n / (size_t)op->group), op->group, d->vecs[op->weight], (float)op->eps, bf16, out);
@@ -83,18 +98,18 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
         break;
     }
     case MGC_K_FILL_CACHE:
-        rt_cache_fill(&d->caches[op->layer], c->user, x, buf(d, ent, op->in[1]), rows, c->start);
+        rt_cache_fill(&d->caches[op->layer], c->user, x, y, rows, c->start);
         return 0;
     case MGC_K_SDPA:
         if (c->start == 0)
-            rt_attention_prefill_ex(x, y, buf(d, ent, op->in[2]), rows, op->n_heads, op->n_kv_heads, op->head_dim,
+            rt_attention_prefill_ex(x, y, buf_at(d, ent, op->in[2], r0), rows, op->n_heads, op->n_kv_heads, op->head_dim,
                                     (float)op->scale, op->window, (float)op->softcap, out, d->scratch);
         else
             rt_attention_prefill_cached_ex(x, &d->caches[op->layer], c->user, rows, c->start, op->n_heads,
                                            (float)op->scale, op->window, (float)op->softcap, out, d->scratch);
         break;
     case MGC_K_UPDATE_CACHE:
-        rt_cache_update(&d->caches[op->layer], rows, c->users, x, buf(d, ent, op->in[1]), c->pos);
+        rt_cache_update(&d->caches[op->layer], rows, c->users, x, y, c->pos);
         return 0;
     case MGC_K_SDPA_DECODE: {
         int32_t len[1024];
@@ -105,14 +120,14 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
         break;
     }
     case MGC_K_ADD:
-        rt_add(x, buf(d, ent, op->in[1]), out, n);
+        rt_add(x, y, out, n);
         break;
     case MGC_K_SUB:
         for (size_t i = 0; i < n; i++)
             out[i] = x[i] - y[i];
         break;
     case MGC_K_MUL:
-        rt_mul(x, buf(d, ent, op->in[1]), out, n);
+        rt_mul(x, y, out, n);
         break;
     case MGC_K_SCALE:
         for (size_t i = 0; i < n; i++)
@@ -239,11 +254,12 @@ int rt_engine_device_run(rt_device_ctx *ctx, void *arg)
             }
         }
         uint64_t t0 = pf ? rt_profile_now() : 0;
-        if (run_op(ctx, en, d, c, &ent->ops[i], &e) != 0)
+        int last_row = c->last_only && en->head_ops && en->head_ops[i];
+        if (run_op(ctx, en, d, c, &ent->ops[i], last_row, &e) != 0)
             return mgc_errorf(ctx->err, "%s (op %zu, %s, from %s)", e.msg, i, mgc_kernel_name(ent->ops[i].kernel),
                               ent->ops[i].where ? ent->ops[i].where : "?");
         if (pf)
-            rt_profile_op(pf, ctx->device, c->decode, i, c->rows, t0);
+            rt_profile_op(pf, ctx->device, c->decode, i, last_row ? 1 : c->rows, t0);
     }
     return 0;
 }
@@ -311,8 +327,28 @@ int rt_engine_prefill(rt_engine *en, int user, const int32_t *tokens, int n, int
     return rt_engine_prefill_hidden(en, user, tokens, n, start, logits, NULL, e);
 }
 
+static int prefill(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits, float *hidden,
+                   int last_only, mgc_error *e);
+
 int rt_engine_prefill_hidden(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits,
                              float *hidden, mgc_error *e)
+{
+    return prefill(en, user, tokens, n, start, logits, hidden, 0, e);
+}
+
+int rt_engine_prefill_head_op(const rt_engine *en, size_t i)
+{
+    return en->head_ops && i < en->plan->prefill.nops && en->head_ops[i];
+}
+
+int rt_engine_prefill_last(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits,
+                           mgc_error *e)
+{
+    return prefill(en, user, tokens, n, start, logits, NULL, 1, e);
+}
+
+static int prefill(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits, float *hidden,
+                   int last_only, mgc_error *e)
 {
     const mgc_plan *p = en->plan;
     if (n <= 0)
@@ -334,7 +370,7 @@ int rt_engine_prefill_hidden(rt_engine *en, int user, const int32_t *tokens, int
         seq[i] = start + n; /* HF: max position of this forward call + 1 */
     }
     rt_call c = {.entry = &p->prefill, .rows = n, .tokens = tokens, .pos = pos, .user = user, .start = start,
-                 .logits = logits, .hidden = hidden};
+                 .logits = logits, .hidden = hidden, .last_only = last_only};
     if (hidden)
         memset(hidden, 0, sizeof(float) * (size_t)p->n_taps * (size_t)n * (size_t)p->hidden);
     int rc = rt_engine_run_call(en, &c, seq, e);

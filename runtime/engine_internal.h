@@ -4,6 +4,7 @@
 #define RT_ENGINE_INTERNAL_H
 
 #include "engine_experts.h"
+#include "engine_head.h"
 #include "engine.h"
 #include "kernels.h"
 #include "mesh.h"
@@ -33,6 +34,7 @@ typedef struct rt_call {
     int user, start;        /* prefill */
     float *logits;          /* host [rows][vocab] or NULL */
     float *hidden;          /* host [n_taps][rows][hidden] residual snapshots, or NULL */
+    int last_only;          /* prefill: the head runs on the last row only; logits [1][vocab] */
     float **inv_freq;       /* [nropes][rows][dim/2] per-row tables (LongRoPE may differ per row) */
     float **attn_scale;     /* [nropes][rows] */
 } rt_call;
@@ -45,6 +47,7 @@ struct rt_engine {
     int64_t vocab;
     struct rt_profile *profile; /* per-op timing (profile.h), NULL = off */
     rt_expert_groups experts[2]; /* prefill, decode: the ops each expert alone needs (engine_experts.h) */
+    unsigned char *head_ops;     /* prefill: the logits head's ops (engine_head.h), NULL none */
 };
 
 int rt_engine_device_run(rt_device_ctx *ctx, void *arg);

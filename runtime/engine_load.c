@@ -404,7 +404,7 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
     en->vocab = p->vocab;
     en->dev = calloc((size_t)en->ndev, sizeof *en->dev);
     if (rt_expert_groups_build(&p->prefill, &en->experts[0], e) != 0 ||
-        rt_expert_groups_build(&p->decode, &en->experts[1], e) != 0) {
+        rt_expert_groups_build(&p->decode, &en->experts[1], e) != 0 || rt_head_ops_find(&p->prefill, &en->head_ops, e) != 0) {
         rt_ckpt_close(ck);
         rt_engine_free(en);
         return -1;
@@ -472,6 +472,7 @@ void rt_engine_free(rt_engine *en)
     }
     rt_expert_groups_free(&en->experts[0]);
     rt_expert_groups_free(&en->experts[1]);
+    free(en->head_ops);
     free(en->dev);
     if (en->mesh)
         rt_mesh_destroy(en->mesh);

@@ -7,6 +7,8 @@
  *
  *     [kind, rows, user, start, tokens[rows], pos[rows], seq_len[rows], users[rows]]
  *
+ * (kind: prefill, prefill with the last row's logits only, decode, stop)
+ *
  * (int32; sized for the plan's largest entry point, so every call is a single
  * MPI_Bcast), and every rank then runs it on the mesh, where the plan's
  * collectives meet.  The next tokens rank 0 samples reach the others this way.
@@ -17,7 +19,7 @@
 #include "ccl_mpi.h"
 #include "engine_internal.h"
 
-enum { CALL_STOP = 0, CALL_PREFILL = 1, CALL_DECODE = 2 };
+enum { CALL_STOP = 0, CALL_PREFILL = 1, CALL_DECODE = 2, CALL_PREFILL_LAST = 3 };
 enum { HEADER = 4 };
 
 static int64_t max_rows(const mgc_plan *p)
@@ -42,7 +44,7 @@ int rt_engine_mpi_forward(rt_engine *en, const rt_call *c, const int32_t *seq_le
     if (!m)
         return mgc_errorf(e, "out of memory");
     int rows = c->rows;
-    m[0] = c->decode ? CALL_DECODE : CALL_PREFILL;
+    m[0] = c->decode ? CALL_DECODE : c->last_only ? CALL_PREFILL_LAST : CALL_PREFILL;
     m[1] = rows;
     m[2] = c->user;
     m[3] = c->start;
@@ -86,7 +88,8 @@ int rt_engine_serve(rt_engine *en, mgc_error *e)
         if (m[0] == CALL_STOP)
             break;
         int rows = m[1];
-        if ((m[0] != CALL_PREFILL && m[0] != CALL_DECODE) || rows < 1 || rows > max_rows(p)) {
+        if ((m[0] != CALL_PREFILL && m[0] != CALL_PREFILL_LAST && m[0] != CALL_DECODE) || rows < 1 ||
+            rows > max_rows(p)) {
             rc = mgc_errorf(e, "a malformed call from rank 0 (kind %d, %d rows)", m[0], rows);
             break;
         }
@@ -95,7 +98,7 @@ int rt_engine_serve(rt_engine *en, mgc_error *e)
             users[i] = u[i];
         rt_call c = {.entry = m[0] == CALL_DECODE ? &p->decode : &p->prefill, .decode = m[0] == CALL_DECODE,
                      .rows = rows, .tokens = tok, .pos = pos, .users = m[0] == CALL_DECODE ? users : NULL,
-                     .user = m[2], .start = m[3]};
+                     .user = m[2], .start = m[3], .last_only = m[0] == CALL_PREFILL_LAST};
         rc = rt_engine_run_call(en, &c, seq, e);
     }
     free(m);

@@ -191,6 +191,27 @@ void rt_linear_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, fl
 void rt_linear_pool_isa(rt_pool *pool, rt_isa isa, const float *x, int m, const rt_matrix *w, float *y,
                         float *scratch);
 
+/* ---- bf16 x bf16 on AVX512-BF16 (kernels_bf16dot.c) ----
+ * For a linear whose input values are bf16 (a bf16 activation buffer) and
+ * whose weights are bf16: y[m][n] = x[m][k] @ W^T with vdpbf16ps, for every
+ * m (decode and prefill alike, so a user's row has the same bits alone or in
+ * a batch).  Per output, with a and b the bf16 of x and W (x rounded to
+ * nearest even; subnormal inputs and sums flushed to zero, as the
+ * instruction does):
+ *   lane[l] = 0 for l = 0..15;
+ *   for each block of 32 columns c0 = 0, 32, ...: for l = 0..15:
+ *       lane[l] += a[c0+2l+1] * b[c0+2l+1];  lane[l] += a[c0+2l] * b[c0+2l]
+ *     (each product exact, each sum rounded to f32; columns past k are 0);
+ *   y = the lanes summed pairwise: lane[i] += lane[i+h] for h = 8, 4, 2, 1.
+ * The same bits for any m, thread count and run; not the bits of the f32
+ * path (which is what a CPU without AVX512-BF16, or MGC_KERNELS=avx512,
+ * runs).  rt_bf16dot_enabled: the CPU has it and MGC_KERNELS allows it
+ * (unset, auto or avx512bf16). */
+int rt_bf16dot_enabled(void);
+void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y);
+/* The order above in plain C, one output (the tests' reference). */
+float rt_bf16dot_ref(const float *x, const uint16_t *w, int k);
+
 /* Scratch floats rt_linear needs for this m: 0 for f32 weights and for
  * m <= RT_GEMV_MAX_M, else one panel (a multiple of 16 rows, 64..512, about
  * 2 MiB: panel_rows * k floats).  Non-decreasing in m: size it for the

@@ -61,8 +61,8 @@ int rt_isa_from_env(const char *value, rt_isa best, rt_isa *out)
         want = RT_ISA_SCALAR;
     else if (strcmp(value, "avx2") == 0)
         want = RT_ISA_AVX2;
-    else if (strcmp(value, "avx512") == 0)
-        want = RT_ISA_AVX512;
+    else if (strcmp(value, "avx512") == 0 || strcmp(value, "avx512bf16") == 0)
+        want = RT_ISA_AVX512; /* avx512bf16: also the bf16 dot (kernels_bf16dot.c) */
     else
         return -1;
     *out = want < best ? want : best;
@@ -74,6 +74,6 @@ int rt_kernels_init(int blas_threads, mgc_error *e)
     pthread_once(&isa_once, isa_detect);
     openblas_set_num_threads(blas_threads > 0 ? blas_threads : 1);
     if (isa_env_bad)
-        return mgc_errorf(e, "MGC_KERNELS='%s' is not one of auto, scalar, avx2, avx512", getenv("MGC_KERNELS"));
+        return mgc_errorf(e, "MGC_KERNELS='%s' is not one of auto, scalar, avx2, avx512, avx512bf16", getenv("MGC_KERNELS"));
     return 0;
 }

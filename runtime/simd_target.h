@@ -3,6 +3,7 @@
  *
  *   RT_TARGET_AVX2_BEGIN ... RT_TARGET_END
  *   RT_TARGET_AVX512_BEGIN ... RT_TARGET_END
+ *   RT_TARGET_AVX512BF16_BEGIN ... RT_TARGET_END   (AVX-512 plus vdpbf16ps)
  *
  * gcc takes `#pragma GCC push_options / target`; clang ignores those (and
  * -Werror makes that an error), and instead applies a target attribute to
@@ -15,10 +16,13 @@
 #define RT_TARGET_STR_(x) #x
 #define RT_TARGET_AVX2_BEGIN RT_TARGET_BEGIN_("avx2,fma")
 #define RT_TARGET_AVX512_BEGIN RT_TARGET_BEGIN_("avx512f,avx512bw,avx512vl,avx512dq,fma")
+#define RT_TARGET_AVX512BF16_BEGIN RT_TARGET_BEGIN_("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512bf16")
 #define RT_TARGET_END _Pragma("clang attribute pop")
 #else
 #define RT_TARGET_AVX2_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
 #define RT_TARGET_AVX512_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx512dq,fma\")")
+#define RT_TARGET_AVX512BF16_BEGIN                                                                                    \
+    _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx512dq,fma,avx512bf16\")")
 #define RT_TARGET_END _Pragma("GCC pop_options")
 #endif
 

@@ -219,3 +219,45 @@ out:
     free(y);
     rt_matrix_free(&w);
 }
+
+void bench_bf16dot_rate(int threads, int m, int n, int k, int reps, bench_mm *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!rt_bf16dot_enabled())
+        return;
+    mgc_error e = {{0}};
+    rt_matrix w;
+    if (rt_matrix_init(&w, RT_BF16, n, k, &e) != 0)
+        return;
+    float *x = malloc(sizeof(float) * (size_t)m * (size_t)k);
+    float *y = malloc(sizeof(float) * (size_t)m * (size_t)n);
+    rt_pool *pool = rt_pool_create(threads, &e);
+    if (!x || !y || !pool)
+        goto out;
+    for (size_t i = 0; i < (size_t)m * (size_t)k; i++)
+        x[i] = rt_bf16_round((float)(i % 17) * 0.01f);
+    for (size_t i = 0; i < (size_t)n * (size_t)k; i++)
+        ((uint16_t *)w.data)[i] = rt_f32_to_bf16((float)(i % 13) * 0.01f);
+    if (reps > 32)
+        reps = 32;
+    double g[32];
+    rt_linear_bf16dot_pool(pool, x, m, &w, y); /* warm-up */
+    for (int r = 0; r < reps; r++) {
+        double t0 = bench_now();
+        rt_linear_bf16dot_pool(pool, x, m, &w, y);
+        g[r] = 2.0 * m * n * k / (bench_now() - t0) / 1e9;
+    }
+    for (int r = 0; r < reps; r++)
+        out->best_gflops = g[r] > out->best_gflops ? g[r] : out->best_gflops;
+    out->median_gflops = bench_median(g, reps);
+    out->threads = rt_pool_threads(pool);
+    out->m = m;
+    out->n = n;
+    out->k = k;
+    out->path = "vdpbf16ps (AVX512-BF16) on bf16 weights and bf16 activations, over an rt_pool";
+out:
+    rt_pool_free(pool);
+    free(x);
+    free(y);
+    rt_matrix_free(&w);
+}

@@ -29,6 +29,10 @@ typedef struct bench_mm {
  * spread over the pool), i.e. the rate prefill's matmuls can reach. */
 void bench_sgemm_rate(int threads, int m, int n, int k, int reps, bench_mm *out);
 
+/* The same for the bf16 x bf16 path of bf16 plans (rt_linear_bf16dot_pool);
+ * all zero when this CPU or MGC_KERNELS does not allow it. */
+void bench_bf16dot_rate(int threads, int m, int n, int k, int reps, bench_mm *out);
+
 double bench_now(void);
 double bench_median(double *v, int n); /* sorts v */
 

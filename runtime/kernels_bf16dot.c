@@ -1,0 +1,261 @@
+/* kernels_bf16dot.c: y = x @ W^T for bf16 weights and bf16 activations on
+ * AVX512-BF16 (vdpbf16ps: 32 bf16 products per instruction, accumulated in
+ * f32), twice the multiply-adds per instruction of the f32 FMA path and no
+ * widening of the weights.
+ *
+ * Used for a plan's linears whose input buffer is bf16 (`precision
+ * activations=bf16`, so every input value is already a bf16) and whose
+ * weights are stored bf16.  A bf16 times a bf16 is exact in f32, so the only
+ * rounding is the f32 accumulation, in the order kernels.h states; that
+ * order is this file's own (not the canonical dot of the f32 path), the same
+ * for every m, every thread count and every run.
+ *
+ * Blocking: outputs in tasks of TASK_ROWS weight rows (the task cut depends
+ * on the shapes only); in a task, tiles of 4 x rows by 4 weight rows (16
+ * accumulators in registers), each 64-byte weight vector used for 4 rows of
+ * x and each converted x vector for 4 weight rows; rows of x left over (and
+ * decode of one user) 1 by 4. */
+#include "kernels.h"
+
+#include <assert.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simd_target.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+#define TASK_ROWS 64 /* weight rows per pool task: 64 rows x k bf16 stay in L2 */
+
+/* ---- the arithmetic, in plain C (the reference the kernel is tested against) ---- */
+
+/* vdpbf16ps treats subnormal inputs and results as zero */
+static float ftz(float v) { return fpclassify(v) == FP_SUBNORMAL ? copysignf(0.0f, v) : v; }
+
+static float bf16_value(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* The 16 lanes summed pairwise: v[i] += v[i + h] for h = 8, 4, 2, 1. */
+static float reduce16(float *v)
+{
+    for (int h = 8; h >= 1; h /= 2)
+        for (int i = 0; i < h; i++)
+            v[i] += v[i + h];
+    return v[0];
+}
+
+float rt_bf16dot_ref(const float *x, const uint16_t *w, int k)
+{
+    float lane[16] = {0};
+    for (int k0 = 0; k0 < k; k0 += 32)
+        for (int l = 0; l < 16; l++)
+            for (int odd = 1; odd >= 0; odd--) {
+                int c = k0 + 2 * l + odd;
+                float a = c < k ? ftz(rt_bf16_round(ftz(x[c]))) : 0.0f, b = c < k ? ftz(bf16_value(w[c])) : 0.0f;
+                lane[l] = ftz(lane[l] + a * b);
+            }
+    return reduce16(lane);
+}
+
+/* ---- CPU support -------------------------------------------------------------- */
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int enabled;
+
+static void detect(void)
+{
+#ifdef HAVE_X86
+    __builtin_cpu_init();
+    const char *k = getenv("MGC_KERNELS");
+    /* an explicit lower ISA (scalar, avx2, avx512) turns it off */
+    int allowed = !k || !*k || strcmp(k, "auto") == 0 || strcmp(k, "avx512bf16") == 0;
+    enabled = allowed && rt_kernels_isa() == RT_ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
+#endif
+}
+
+int rt_bf16dot_enabled(void)
+{
+    pthread_once(&once, detect);
+    return enabled;
+}
+
+/* ---- the kernel ----------------------------------------------------------------- */
+
+#ifdef HAVE_X86
+RT_TARGET_AVX512BF16_BEGIN
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* 32 values of x from c0 (rem of them left) as bf16 pairs, zeros past k */
+static ALWAYS_INLINE __m512bh load_x(const float *x, int c0, int rem)
+{
+    if (rem <= 0)
+        return (__m512bh)_mm512_setzero_si512();
+    if (rem >= 32)
+        return _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + c0 + 16), _mm512_loadu_ps(x + c0));
+    __mmask16 lo = rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1);
+    __mmask16 hi = rem > 16 ? (__mmask16)((1u << (rem - 16)) - 1) : 0;
+    return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + c0 + 16), _mm512_maskz_loadu_ps(lo, x + c0));
+}
+
+static ALWAYS_INLINE __m512bh load_xb(const uint16_t *xb, int c0)
+{
+    return (__m512bh)_mm512_loadu_si512((const void *)(xb + c0));
+}
+
+static ALWAYS_INLINE __m512bh load_w(const uint16_t *w, int c0, int rem)
+{
+    if (rem >= 32)
+        return (__m512bh)_mm512_loadu_si512((const void *)(w + c0));
+    return (__m512bh)_mm512_maskz_loadu_epi16((__mmask32)((1ull << rem) - 1), w + c0);
+}
+
+/* The 16 lanes summed in reduce16's order: lanes i and i+8 (the two
+ * halves), then i and i+4, i and i+2, i and i+1. */
+static ALWAYS_INLINE float hsum(__m512 v)
+{
+    __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+    __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
+    return _mm_cvtss_f32(h1);
+}
+
+#define DP(acc, xv, wv) acc = _mm512_dpbf16_ps(acc, xv, wv)
+
+/* out[i][j] (i < 4 x rows, j < 4 weight rows), 16 accumulators in
+ * registers; each weight vector serves 4 rows of x, each x vector 4 rows of
+ * weights.  x rows are bf16, zero-padded to a multiple of 32; callers pass
+ * repeated rows to fill a partial tile.  While reading weight rows n..n+3
+ * the same lines of rows n+4..n+7 are prefetched (pf bytes ahead): a row is
+ * too short a stream for the hardware prefetcher to ramp up on. */
+static void tile4x4(const uint16_t *const xr[4], const uint16_t *const wr[4], int k, size_t pf, float out[4][4])
+{
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00,
+           a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    for (int c0 = 0; c0 < k; c0 += 32) {
+        int rem = k - c0;
+        for (int j = 0; j < 4; j++)
+            _mm_prefetch((const char *)(wr[j] + c0) + pf, _MM_HINT_T0);
+        __m512bh w0 = load_w(wr[0], c0, rem), w1 = load_w(wr[1], c0, rem), w2 = load_w(wr[2], c0, rem),
+                 w3 = load_w(wr[3], c0, rem);
+        __m512bh xv = load_xb(xr[0], c0);
+        DP(a00, xv, w0), DP(a01, xv, w1), DP(a02, xv, w2), DP(a03, xv, w3);
+        xv = load_xb(xr[1], c0);
+        DP(a10, xv, w0), DP(a11, xv, w1), DP(a12, xv, w2), DP(a13, xv, w3);
+        xv = load_xb(xr[2], c0);
+        DP(a20, xv, w0), DP(a21, xv, w1), DP(a22, xv, w2), DP(a23, xv, w3);
+        xv = load_xb(xr[3], c0);
+        DP(a30, xv, w0), DP(a31, xv, w1), DP(a32, xv, w2), DP(a33, xv, w3);
+    }
+    out[0][0] = hsum(a00), out[0][1] = hsum(a01), out[0][2] = hsum(a02), out[0][3] = hsum(a03);
+    out[1][0] = hsum(a10), out[1][1] = hsum(a11), out[1][2] = hsum(a12), out[1][3] = hsum(a13);
+    out[2][0] = hsum(a20), out[2][1] = hsum(a21), out[2][2] = hsum(a22), out[2][3] = hsum(a23);
+    out[3][0] = hsum(a30), out[3][1] = hsum(a31), out[3][2] = hsum(a32), out[3][3] = hsum(a33);
+}
+
+/* One row of x against 4 weight rows (decode of one user, and the rows of
+ * x left over from tiles of 4): the weights stream, 4 chains of vdpbf16ps. */
+static void tile1x4(const uint16_t *x, const uint16_t *const wr[4], int k, size_t pf, float out[4])
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int c0 = 0; c0 < k; c0 += 32) {
+        int rem = k - c0;
+        for (int j = 0; j < 4; j++)
+            _mm_prefetch((const char *)(wr[j] + c0) + pf, _MM_HINT_T0);
+        __m512bh xv = load_xb(x, c0);
+        DP(a0, xv, load_w(wr[0], c0, rem)), DP(a1, xv, load_w(wr[1], c0, rem));
+        DP(a2, xv, load_w(wr[2], c0, rem)), DP(a3, xv, load_w(wr[3], c0, rem));
+    }
+    out[0] = hsum(a0), out[1] = hsum(a1), out[2] = hsum(a2), out[3] = hsum(a3);
+}
+
+/* x [m][k] f32 -> xb [m][kp] bf16 (round to nearest even, zeros past k). */
+static void convert_x(const float *x, int m, int k, size_t kp, uint16_t *xb)
+{
+    for (int r = 0; r < m; r++)
+        for (int c0 = 0; c0 < (int)kp; c0 += 32)
+            _mm512_storeu_si512((void *)(xb + (size_t)r * kp + c0),
+                                (__m512i)load_x(x + (size_t)r * k, c0, k - c0 > 0 ? k - c0 : 0));
+}
+
+/* Weight rows [n0, n1) for every x row (xb: x as bf16, rows of kp). */
+static void rows_avx512bf16(const uint16_t *xb, size_t kp, int m, const rt_matrix *w, int n0, int n1, float *y)
+{
+    const uint16_t *wd = w->data;
+    int k = w->k;
+    size_t ldy = (size_t)w->n, pf = 4 * w->ld * sizeof(uint16_t);
+    for (int n = n0; n < n1; n += 4) {
+        int nr = n1 - n < 4 ? n1 - n : 4;
+        const uint16_t *wr[4];
+        for (int j = 0; j < 4; j++) /* a partial tile repeats its last row */
+            wr[j] = wd + (size_t)(n + (j < nr ? j : nr - 1)) * w->ld;
+        int r = 0;
+        for (; r + 4 <= m; r += 4) {
+            const uint16_t *xr[4] = {xb + (size_t)r * kp, xb + (size_t)(r + 1) * kp, xb + (size_t)(r + 2) * kp,
+                                     xb + (size_t)(r + 3) * kp};
+            float out[4][4];
+            tile4x4(xr, wr, k, pf, out);
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < nr; j++)
+                    y[(size_t)(r + i) * ldy + (size_t)(n + j)] = out[i][j];
+        }
+        for (; r < m; r++) {
+            float out[4];
+            tile1x4(xb + (size_t)r * kp, wr, k, pf, out);
+            for (int j = 0; j < nr; j++)
+                y[(size_t)r * ldy + (size_t)(n + j)] = out[j];
+        }
+    }
+}
+
+RT_TARGET_END
+#endif
+
+typedef struct bf16dot_job {
+    const uint16_t *xb; /* x as bf16, rows of kp */
+    size_t kp;
+    int m;
+    const rt_matrix *w;
+    float *y;
+} bf16dot_job;
+
+static void task(void *arg, int t, int thread)
+{
+    (void)thread;
+    const bf16dot_job *j = arg;
+    int n0 = t * TASK_ROWS, n1 = n0 + TASK_ROWS < j->w->n ? n0 + TASK_ROWS : j->w->n;
+#ifdef HAVE_X86
+    rows_avx512bf16(j->xb, j->kp, j->m, j->w, n0, n1, j->y);
+#else
+    (void)n0, (void)n1;
+#endif
+}
+
+void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y)
+{
+    assert(w->dtype == RT_BF16 && m >= 0 && rt_bf16dot_enabled());
+    if (m == 0 || w->n == 0)
+        return;
+    /* x converted once per call (every task reads all of it) */
+    size_t kp = ((size_t)w->k + 31) / 32 * 32;
+    uint16_t *xb = aligned_alloc(64, (size_t)m * kp * sizeof(uint16_t) + 64);
+    if (!xb)
+        abort(); /* a few KiB to a few MiB: nowhere to report it from a kernel */
+#ifdef HAVE_X86
+    convert_x(x, m, w->k, kp, xb);
+#endif
+    bf16dot_job j = {.xb = xb, .kp = kp, .m = m, .w = w, .y = y};
+    rt_pool_run(pool, (w->n + TASK_ROWS - 1) / TASK_ROWS, task, &j);
+    free(xb);
+}

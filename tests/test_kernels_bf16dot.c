@@ -1,0 +1,144 @@
+/* The AVX512-BF16 linear (kernels_bf16dot.c) against its plain-C statement
+ * of the arithmetic (rt_bf16dot_ref, the order kernels.h gives) bit for bit,
+ * on sizes that are not multiples of the 32-column block or the 4 x 4 tile;
+ * with 1 and 3 pool threads; one row alone against the same row in a batch;
+ * and the reference itself against a double-precision dot (it is a dot
+ * product, to f32 accumulation error).  Skipped on a CPU without AVX512-BF16. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <math.h>
+
+#include "dtype.h"
+#include "kernels.h"
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+static double uni(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) / (double)(1ull << 53);
+}
+
+/* bf16-valued activations over several magnitudes (and some exact zeros) */
+static void fill_x(float *x, size_t n, int tiny)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = (uni() - 0.5) * ldexp(1.0, (int)(uni() * 12) - 6);
+        if (tiny && i % 7 == 0)
+            v = ldexp(uni() - 0.5, -130); /* subnormal: flushed by the instruction */
+        if (i % 11 == 5)
+            v = 0;
+        x[i] = rt_bf16_round((float)v);
+    }
+}
+
+static void make_w(rt_matrix *w, int n, int k, float **dense)
+{
+    mgc_error e = {{0}};
+    assert_int_equal(rt_matrix_init(w, RT_BF16, n, k, &e), 0);
+    *dense = malloc(sizeof(float) * (size_t)n * (size_t)k);
+    for (size_t i = 0; i < (size_t)n * (size_t)k; i++)
+        (*dense)[i] = (float)((uni() - 0.5) * 0.2);
+    rt_matrix_set_rows_f32(w, 0, n, *dense);
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < k; c++)
+            (*dense)[(size_t)r * k + c] = rt_bf16_to_f32(((const uint16_t *)w->data)[(size_t)r * w->ld + c]);
+}
+
+static void check(rt_pool *pool, int m, int n, int k, int tiny)
+{
+    rt_matrix w;
+    float *wd = NULL;
+    make_w(&w, n, k, &wd);
+    float *x = malloc(sizeof(float) * (size_t)m * (size_t)k), *y = malloc(sizeof(float) * (size_t)m * (size_t)n);
+    fill_x(x, (size_t)m * (size_t)k, tiny);
+    rt_linear_bf16dot_pool(pool, x, m, &w, y);
+    for (int r = 0; r < m; r++)
+        for (int j = 0; j < n; j++) {
+            float want = rt_bf16dot_ref(x + (size_t)r * k, (const uint16_t *)w.data + (size_t)j * w.ld, k);
+            float got = y[(size_t)r * n + j];
+            if (memcmp(&want, &got, 4) != 0)
+                fail_msg("m %d n %d k %d: y[%d][%d] = %a, the reference %a", m, n, k, r, j, got, want);
+        }
+    /* each row alone gives the bits it has in the batch */
+    float *y1 = malloc(sizeof(float) * (size_t)n);
+    for (int r = 0; r < m; r += m > 5 ? m / 3 : 1) {
+        rt_linear_bf16dot_pool(pool, x + (size_t)r * k, 1, &w, y1);
+        assert_memory_equal(y1, y + (size_t)r * n, sizeof(float) * (size_t)n);
+    }
+    free(y1);
+    free(x);
+    free(y);
+    free(wd);
+    rt_matrix_free(&w);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!rt_bf16dot_enabled())
+        fprintf(stderr, "test_kernels_bf16dot: this CPU has no AVX512-BF16 (or MGC_KERNELS excludes it): skipped\n");
+    return 0;
+}
+
+static void test_against_reference(void **state)
+{
+    (void)state;
+    if (!rt_bf16dot_enabled())
+        skip();
+    static const int ms[] = {1, 2, 3, 4, 5, 7, 17, 33}, ns[] = {1, 3, 4, 5, 63, 64, 65, 130},
+                     ks[] = {1, 2, 31, 32, 33, 64, 100, 1000};
+    mgc_error e = {{0}};
+    rt_pool *pools[2] = {rt_pool_create(1, &e), rt_pool_create(3, &e)};
+    assert_non_null(pools[0]);
+    assert_non_null(pools[1]);
+    for (int p = 0; p < 2; p++)
+        for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+            for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
+                check(pools[p], ms[a], ns[b], ks[(a + b + (size_t)p) % (sizeof ks / sizeof ks[0])], (int)(a + b) % 3 == 0);
+    check(pools[1], 128, 300, 1024, 0); /* a prefill-sized call: many tasks */
+    rt_pool_free(pools[0]);
+    rt_pool_free(pools[1]);
+}
+
+/* The stated order is a dot product: within f32 accumulation error of the
+ * exact sum (the products of two bf16 are exact). */
+static void test_reference_is_a_dot(void **state)
+{
+    (void)state;
+    enum { K = 777 };
+    float x[K];
+    uint16_t w[K];
+    for (int t = 0; t < 50; t++) {
+        fill_x(x, K, 0);
+        double exact = 0, mag = 0;
+        for (int c = 0; c < K; c++) {
+            w[c] = rt_f32_to_bf16((float)(uni() - 0.5));
+            double p = (double)x[c] * (double)rt_bf16_to_f32(w[c]);
+            exact += p;
+            mag += fabs(p);
+        }
+        float got = rt_bf16dot_ref(x, w, K);
+        /* the deepest lane sums 2 * K / 32 terms, then 4 more levels */
+        double bound = (2.0 * K / 32 + 4) * ldexp(1.0, -24) * mag;
+        if (fabs((double)got - exact) > bound)
+            fail_msg("reference %.9g vs exact %.9g (bound %.3g)", got, exact, bound);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_is_a_dot),
+        cmocka_unit_test(test_against_reference),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

@@ -583,7 +583,7 @@ int main(int argc, char **argv)
                         "\"batch32_tps\": %.2f, \"eval_pps\": %.2f, \"peak_rss_mib\": %.1f, \"weights_mib\": %.1f, "
                         "\"weights_once_mib\": %.1f, \"kv_mib\": %.1f, \"activations_mib\": %.1f, "
                         "\"decode_bytes_per_token\": %.0f, \"prefill_flops_per_token\": %.0f, \"read_gbs_median\": %.2f, "
-                        "\"sgemm_gflops_median\": %.1f}",
+                        "\"matmul_gflops_median\": %.1f}",
                         first ? "" : ",", MODELS[mi].name, wname(DTYPES[di]), tlist[t], r->prefill_tps,
                         q.prefill, r->decode_tps, q.decode, r->batch_tps, r->eval_pps,
                         r->rss_mib, r->weights_mib, r->weights_once_mib, r->kv_mib, r->act_mib,

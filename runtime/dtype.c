@@ -64,28 +64,6 @@ static float u2f(uint32_t u)
     return f;
 }
 
-uint16_t rt_f32_to_bf16(float f)
-{
-    uint32_t u = f2u(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u)           /* NaN: keep sign and top */
-        return (uint16_t)((u >> 16) | 0x0040u);    /* payload, force quiet   */
-    /* Round to nearest even: adding 0x7fff plus the lsb of the result rounds
-     * the dropped 16 bits; a carry into the exponent is the right answer
-     * (including overflow to Inf).  Inf itself has zero low bits. */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-float rt_bf16_to_f32(uint16_t h)
-{
-    return u2f((uint32_t)h << 16);
-}
-
-float rt_bf16_round(float f)
-{
-    return rt_bf16_to_f32(rt_f32_to_bf16(f));
-}
-
 void rt_f32_to_bf16_row(const float *src, uint16_t *dst, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -40,6 +40,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum { RT_F32, RT_BF16, RT_BF8_B, RT_BF4_B, RT_I32 } rt_dtype;
 
@@ -62,12 +63,34 @@ int rt_dtype_mant_bits(rt_dtype dt);
  * Returns 0 if n or k is not positive. */
 size_t rt_dtype_matrix_bytes(rt_dtype dt, int n, int k);
 
-/* ---- bf16 ---- */
-uint16_t rt_f32_to_bf16(float f);
-float rt_bf16_to_f32(uint16_t h);
+/* ---- bf16 ----
+ * Inline: the kernels of bf16-activation plans round every product and sum
+ * (rotary, norms, attention), and a call per value cost more than the
+ * arithmetic. */
+static inline uint16_t rt_f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)        /* NaN: keep sign and top */
+        return (uint16_t)((u >> 16) | 0x0040u); /* payload, force quiet   */
+    /* Round to nearest even: adding 0x7fff plus the lsb of the result rounds
+     * the dropped 16 bits; a carry into the exponent is the right answer
+     * (including overflow to Inf).  Inf itself has zero low bits. */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float rt_bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 /* f rounded to the nearest bf16, returned as an f32 (exact emulation of
  * storing an activation in bf16). */
-float rt_bf16_round(float f);
+static inline float rt_bf16_round(float f) { return rt_bf16_to_f32(rt_f32_to_bf16(f)); }
 void rt_f32_to_bf16_row(const float *src, uint16_t *dst, size_t n);
 void rt_bf16_to_f32_row(const uint16_t *src, float *dst, size_t n);
 

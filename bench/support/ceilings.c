@@ -180,72 +180,39 @@ void bench_read_bandwidth(size_t bytes, int threads, int passes, bench_bw *out)
 
 /* ---- matmul rate ------------------------------------------------------------------- */
 
-void bench_sgemm_rate(int threads, int m, int n, int k, int reps, bench_mm *out)
+/* The rate of one matmul path: y = x @ W^T on a pool of `threads`, best and
+ * median of `reps` timed runs after a warm-up.  bf16dot: bf16 weights and
+ * bf16-valued x through rt_linear_bf16dot_pool, else f32 weights through
+ * rt_linear_pool (OpenBLAS sgemm per panel). */
+static void matmul_rate(int threads, int m, int n, int k, int reps, int bf16dot, bench_mm *out)
 {
     memset(out, 0, sizeof *out);
     mgc_error e = {{0}};
     rt_matrix w;
-    if (rt_matrix_init(&w, RT_F32, n, k, &e) != 0)
+    if (rt_matrix_init(&w, bf16dot ? RT_BF16 : RT_F32, n, k, &e) != 0)
         return;
     float *x = malloc(sizeof(float) * (size_t)m * (size_t)k);
     float *y = malloc(sizeof(float) * (size_t)m * (size_t)n);
+    float *wf = malloc(sizeof(float) * (size_t)n * (size_t)k);
     rt_pool *pool = rt_pool_create(threads, &e);
-    if (!x || !y || !pool)
-        goto out;
-    for (size_t i = 0; i < (size_t)m * (size_t)k; i++)
-        x[i] = (float)(i % 17) * 0.01f;
-    for (size_t i = 0; i < (size_t)n * (size_t)k; i++)
-        ((float *)w.data)[i] = (float)(i % 13) * 0.01f;
-    if (reps > 32)
-        reps = 32;
-    double g[32];
-    rt_linear_pool(pool, x, m, &w, y, NULL); /* warm-up */
-    for (int r = 0; r < reps; r++) {
-        double t0 = bench_now();
-        rt_linear_pool(pool, x, m, &w, y, NULL);
-        g[r] = 2.0 * m * n * k / (bench_now() - t0) / 1e9;
-    }
-    for (int r = 0; r < reps; r++)
-        out->best_gflops = g[r] > out->best_gflops ? g[r] : out->best_gflops;
-    out->median_gflops = bench_median(g, reps);
-    out->threads = rt_pool_threads(pool);
-    out->m = m;
-    out->n = n;
-    out->k = k;
-    out->path = "OpenBLAS sgemm (1 thread each) on panels spread over an rt_pool";
-out:
-    rt_pool_free(pool);
-    free(x);
-    free(y);
-    rt_matrix_free(&w);
-}
-
-void bench_bf16dot_rate(int threads, int m, int n, int k, int reps, bench_mm *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!rt_bf16dot_enabled())
-        return;
-    mgc_error e = {{0}};
-    rt_matrix w;
-    if (rt_matrix_init(&w, RT_BF16, n, k, &e) != 0)
-        return;
-    float *x = malloc(sizeof(float) * (size_t)m * (size_t)k);
-    float *y = malloc(sizeof(float) * (size_t)m * (size_t)n);
-    rt_pool *pool = rt_pool_create(threads, &e);
-    if (!x || !y || !pool)
+    if (!x || !y || !wf || !pool)
         goto out;
     for (size_t i = 0; i < (size_t)m * (size_t)k; i++)
         x[i] = rt_bf16_round((float)(i % 17) * 0.01f);
     for (size_t i = 0; i < (size_t)n * (size_t)k; i++)
-        ((uint16_t *)w.data)[i] = rt_f32_to_bf16((float)(i % 13) * 0.01f);
+        wf[i] = (float)(i % 13) * 0.01f;
+    rt_matrix_set_rows_f32(&w, 0, n, wf);
     if (reps > 32)
         reps = 32;
     double g[32];
-    rt_linear_bf16dot_pool(pool, x, m, &w, y); /* warm-up */
-    for (int r = 0; r < reps; r++) {
+    for (int r = -1; r < reps; r++) { /* r = -1: the warm-up */
         double t0 = bench_now();
-        rt_linear_bf16dot_pool(pool, x, m, &w, y);
-        g[r] = 2.0 * m * n * k / (bench_now() - t0) / 1e9;
+        if (bf16dot)
+            rt_linear_bf16dot_pool(pool, x, m, &w, y);
+        else
+            rt_linear_pool(pool, x, m, &w, y, NULL);
+        if (r >= 0)
+            g[r] = 2.0 * m * n * k / (bench_now() - t0) / 1e9;
     }
     for (int r = 0; r < reps; r++)
         out->best_gflops = g[r] > out->best_gflops ? g[r] : out->best_gflops;
@@ -254,10 +221,25 @@ void bench_bf16dot_rate(int threads, int m, int n, int k, int reps, bench_mm *ou
     out->m = m;
     out->n = n;
     out->k = k;
-    out->path = "vdpbf16ps (AVX512-BF16) on bf16 weights and bf16 activations, over an rt_pool";
+    out->path = bf16dot ? "vdpbf16ps (AVX512-BF16) on bf16 weights and bf16 activations, over an rt_pool"
+                        : "OpenBLAS sgemm (1 thread each) on panels spread over an rt_pool";
 out:
     rt_pool_free(pool);
     free(x);
     free(y);
+    free(wf);
     rt_matrix_free(&w);
+}
+
+void bench_sgemm_rate(int threads, int m, int n, int k, int reps, bench_mm *out)
+{
+    matmul_rate(threads, m, n, k, reps, 0, out);
+}
+
+void bench_bf16dot_rate(int threads, int m, int n, int k, int reps, bench_mm *out)
+{
+    if (rt_bf16dot_enabled())
+        matmul_rate(threads, m, n, k, reps, 1, out);
+    else
+        memset(out, 0, sizeof *out);
 }

@@ -1,6 +1,8 @@
 # mgc build.  `make` builds build/mgc; `make test` builds and runs every suite;
 # `make test SAN=1` does the same under AddressSanitizer + UBSan (in build/san);
 # `make bench` builds and runs the benchmarks.
+# `make CC=clang BUILD=build/clang test` builds and tests with clang (a separate BUILD:
+# make does not notice a changed CC and would reuse gcc's objects in build/).
 # `make lib` builds libmgc.so and libmgc.a (the public API is include/mgc.h);
 # `make install` / `make uninstall` honour PREFIX (default /usr/local) and DESTDIR.
 #

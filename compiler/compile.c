@@ -130,17 +130,25 @@ static int check_unread_tensors(const mgc_tensor_lookup *t, const mgc_ir *ir, co
 
 int mgc_compile(const mgc_compile_opts *o, mgc_diags *d, mgc_ir *ir_out, mgc_plan *plan_out)
 {
+    int rc = -1;
+    mgc_program *prog = mgc_program_load(o->spec_path, d);
+    if (prog && !d->nerrors && mgc_check_program(prog, d) == 0 && !d->nerrors)
+        rc = mgc_compile_program(prog, o, d, ir_out, plan_out);
+    mgc_program_free(prog);
+    return rc;
+}
+
+int mgc_compile_program(const mgc_program *prog, const mgc_compile_opts *o, mgc_diags *d, mgc_ir *ir_out,
+                        mgc_plan *plan_out)
+{
     mgc_config_reads reads = {0};
     ignores ig = {0};
     int rc = -1;
-    mgc_program *prog = mgc_program_load(o->spec_path, d);
     mgc_config *cfg = NULL;
     mgc_ir ir;
     memset(&ir, 0, sizeof ir);
     mgc_plan plan;
     memset(&plan, 0, sizeof plan);
-    if (!prog || d->nerrors || mgc_check_program(prog, d) != 0 || d->nerrors)
-        goto out;
 
     if (!has_forward(prog)) {
         /* a library (lets and defs): say so rather than ask for a system */
@@ -226,7 +234,6 @@ out:
     mgc_ir_free(&ir);
     mgc_plan_free(&plan);
     mgc_config_free(cfg);
-    mgc_program_free(prog);
     mgc_config_reads_free(&reads);
     free(ig.w);
     free(ig.keys);

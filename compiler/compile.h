@@ -19,6 +19,7 @@
 #include "diag.h"
 #include "ir.h"
 #include "plan.h"
+#include "program.h"
 
 typedef struct mgc_tensor_info {
     int rank;
@@ -53,5 +54,10 @@ void mgc_compile_opts_init(mgc_compile_opts *o);
 /* Runs every stage.  On success returns 0 with *ir and *plan filled (either
  * may be NULL if not wanted).  On failure returns -1 with diagnostics in *d. */
 int mgc_compile(const mgc_compile_opts *o, mgc_diags *d, mgc_ir *ir, mgc_plan *plan);
+/* The stages after parse and check (o->spec_path is still the plan's `spec`): for a
+ * caller that compiles one loaded, checked program many times (the config fuzz target).
+ * The program is only read. */
+int mgc_compile_program(const mgc_program *prog, const mgc_compile_opts *o, mgc_diags *d, mgc_ir *ir,
+                        mgc_plan *plan);
 
 #endif

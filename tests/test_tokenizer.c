@@ -907,7 +907,8 @@ static void compare_with_reference(const char *name)
     reference *r = get_reference();
     if (!r)
         fail_msg("tokenizer reference unavailable: %s", ref.why);
-    json_object *toks, *pathj;
+    /* initialised: fail_msg does not return, but clang cannot see that */
+    json_object *toks, *pathj = NULL;
     if (!json_object_object_get_ex(r->header, "tokenizers", &toks) || !json_object_object_get_ex(toks, name, &pathj))
         fail_msg("%s names no tokenizer \"%s\" (delete it to regenerate)", REF_FILE, name);
     const char *path = json_object_get_string(pathj);
@@ -950,8 +951,8 @@ static void compare_with_reference(const char *name)
             }
             static const char *const keys[] = {"dec", "dec_skip"};
             for (int skip = 0; skip < 2; skip++) {
-                char *dec;
-                size_t dlen;
+                char *dec = NULL;
+                size_t dlen = 0;
                 json_object *wd = NULL;
                 json_object_object_get_ex(x, keys[skip], &wd);
                 checks++;
@@ -969,8 +970,8 @@ static void compare_with_reference(const char *name)
             if (json_object_object_get_ex(x, "slice", &sl) && json_object_object_get_ex(x, "dec_slice", &ws)) {
                 size_t a = (size_t)json_object_get_int(json_object_array_get_idx(sl, 0));
                 size_t b = (size_t)json_object_get_int(json_object_array_get_idx(sl, 1));
-                char *dec;
-                size_t dlen;
+                char *dec = NULL;
+                size_t dlen = 0;
                 checks++;
                 if (a > b || b > n || tok_decode(t, ids + a, b - a, 0, &dec, &dlen, &e) != 0)
                     fail_msg("%s: decode of slice [%zu, %zu) of \"%s\" failed", name, a, b, shown);

@@ -628,8 +628,8 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
     const size_t KP = k_pairs(K);
     const __m512 cw = _mm512_set1_ps(W == 7 ? 1.0f / 64 : 1.0f / 4);
     const __m512 tab = _mm512_loadu_ps(bf4_code_value);
-    __m512 acc[16][4];
-    float xs[16][4][16] __attribute__((aligned(64)));
+    __m512 acc[16][8];
+    float xs[16][8][16] __attribute__((aligned(64)));
 #pragma GCC unroll 16
     for (int i = 0; i < M; i++)
 #pragma GCC unroll 16
@@ -721,7 +721,14 @@ static void gemv_bfp_avx512(const float *x, int M, const rt_matrix *w, float *y,
     const int W = rt_dtype_mant_bits(w->dtype);
     const size_t NB = n_blocks(w->n);
     size_t nb = 0;
-    /* M*NBB fma chains per weight vector: up to 16 accumulators */
+    /* M*NBB fma chains per weight vector: up to 16 accumulators, and at
+     * least 8 (an fma's latency times its throughput) for one user */
+    if (M <= 2)
+        for (; nb + 8 <= NB; nb += 8)
+            switch (M) {
+            case 1: BFP_CALL(1, 8); break;
+            default: BFP_CALL(2, 8); break;
+            }
     if (M <= 4)
         for (; nb + 4 <= NB; nb += 4)
             switch (M) {

@@ -8,7 +8,8 @@
  * `cpu` system with the weights converted to each dtype (f32, bf16, bf8_b,
  * bf4_b, and tt-metal's performance mix: bf8_b with bf4_b MLPs), and
  * measures, with 1 thread and with all of the host's cores:
- *   - prefill: tokens/s of a 128-token prompt;
+ *   - prefill: tokens/s of a 128-token prompt, as generation runs it (only
+ *     the last row's logits: rt_engine_prefill_last);
  *   - decode: tokens/s of one user after that prompt;
  *   - batched decode: tokens/s in aggregate of 32 users in one step (the
  *     other users' caches hold zeros at the same positions: the same work);
@@ -19,12 +20,13 @@
  * Each configuration runs in its own child process (memory is its own).
  * Ceilings, measured first: read bandwidth (support/ceilings.c: a
  * vectorised 8-accumulator read on T threads over a 1 GiB buffer, best and
- * median of 7 passes) and the f32 matmul rate of prefill's path; both are
+ * median of 7 passes) and the matmul rate of prefill's path (the bf16 dot
+ * for bf16 weights where the CPU has it, else f32 sgemm); both are
  * measured again in each configuration's process right after its runs, and
  * the ratios use those (the load of a shared host drifts).  Decode's
  * ceiling is bandwidth / bytes read per token (every matrix once, plus the
  * KV cache read); prefill's is matmul rate / FLOPs per token (2 per weight,
- * plus attention).  Then the t3000 plan (8 in-process devices on the same
+ * the ops that feed only the logits once per prompt, plus attention).  Then the t3000 plan (8 in-process devices on the same
  * cores) against the cpu plan.  Compile times: bench_compile.
  *
  * Output: a table, then the same figures as JSON (also written to
@@ -85,7 +87,7 @@ typedef struct result {
     int ok;
     char err[1100];
     double weights_mib, weights_once_mib, kv_mib, act_mib, rss_mib;
-    double read_bytes_per_token, flops_per_token;
+    double read_bytes_per_token, flops_per_token; /* flops: of generation's prefill (the head once) */
     double prefill_tps, decode_tps, batch_tps, eval_pps;
     double load_s;
     /* ceilings measured again in this child right after its runs (a shared
@@ -236,6 +238,17 @@ static void run_config(const model_def *md, const char *spec, const char *ckdir,
     if (rt_engine_load(&plan, ckdir, &eo, &en, &e) != 0)
         goto fail;
     r->load_s = bench_now() - t0;
+    /* Prefill is timed as generation runs it (rt_engine_prefill_last: the ops
+     * that only feed the logits run on the last row), so its FLOPs per token
+     * count those ops' matmuls once per prompt, not once per token. */
+    double head_flops = 0;
+    for (size_t i = 0; i < plan.prefill.nops; i++) {
+        const mgc_plan_op *op = &plan.prefill.ops[i];
+        if (rt_engine_prefill_head_op(en, i) && op->kernel == MGC_K_LINEAR)
+            head_flops += 2.0 * (double)plan.weights[op->weight].hf_shape[0] *
+                          (double)plan.weights[op->weight].hf_shape[1];
+    }
+    r->flops_per_token -= head_flops * (1.0 - 1.0 / s->prompt);
     int64_t vocab = rt_engine_vocab(en);
     int np = s->prompt, U = s->users;
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)(np + s->steps + U));
@@ -248,7 +261,7 @@ static void run_config(const model_def *md, const char *spec, const char *ckdir,
     int R = s->reps;
     for (int rep = 0; rep < R; rep++) {
         double a = bench_now();
-        if (rt_engine_prefill(en, 0, tok, np, 0, NULL, &e) != 0)
+        if (rt_engine_prefill_last(en, 0, tok, np, 0, logits, &e) != 0)
             goto fail_free;
         double b = bench_now();
         int user = 0;

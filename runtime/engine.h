@@ -57,6 +57,8 @@ int rt_engine_n_taps(const rt_engine *en);
  * most RT_GEMV_MAX_M tokens); else they differ by f32 rounding only. */
 int rt_engine_prefill_last(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits,
                            mgc_error *e);
+/* Whether prefill op i is one of those (the benchmark counts their FLOPs once). */
+int rt_engine_prefill_head_op(const rt_engine *en, size_t i);
 
 /* Decode: one token for each of `b` users (users[i] in [0, max_users)) at
  * position pos[i] (its current length); logits: [b][vocab]. */

@@ -336,6 +336,11 @@ int rt_engine_prefill_hidden(rt_engine *en, int user, const int32_t *tokens, int
     return prefill(en, user, tokens, n, start, logits, hidden, 0, e);
 }
 
+int rt_engine_prefill_head_op(const rt_engine *en, size_t i)
+{
+    return en->head_ops && i < en->plan->prefill.nops && en->head_ops[i];
+}
+
 int rt_engine_prefill_last(rt_engine *en, int user, const int32_t *tokens, int n, int start, float *logits,
                            mgc_error *e)
 {

@@ -461,7 +461,8 @@ static ALWAYS_INLINE __m512 ld16_avx512(const void *w, int bf16, size_t off, __m
 
 /* Rows n0..n0+R-1 for M rows of x: R*M independent fma chains.  BF16, M
  * and R are compile-time constants at every call site. */
-static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, int n0, int R, int BF16)
+static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, int n0, int R, int BF16,
+                                      int prefetch)
 {
     const int K = w->k, N = w->n;
     const float *wf[8];
@@ -481,7 +482,7 @@ static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w,
      * short for the hardware prefetcher to ramp up on; so while reading
      * rows n0..n0+R-1 we prefetch the same line of rows n0+R..n0+2R-1. */
     const size_t pf = (size_t)R * w->ld * (BF16 ? 2 : 4);
-    const int last_group = n0 + 2 * R > N;
+    const int last_group = !prefetch || n0 + 2 * R > N;
     int k = 0;
     for (; k + 16 <= K; k += 16) {
         __m512 wv[8];
@@ -527,9 +528,9 @@ static ALWAYS_INLINE void rows_avx512(const float *x, int M, const rt_matrix *w,
 #define ROWS_CALL(M_, R_)                                                                                      \
     do {                                                                                                       \
         if (bf16)                                                                                              \
-            rows_avx512(x, M_, w, y, ldy, n0, R_, 1);                                                               \
+            rows_avx512(x, M_, w, y, ldy, n0, R_, 1, 1);                                                       \
         else                                                                                                   \
-            rows_avx512(x, M_, w, y, ldy, n0, R_, 0);                                                               \
+            rows_avx512(x, M_, w, y, ldy, n0, R_, 0, 1);                                                       \
     } while (0)
 
 static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy)
@@ -574,6 +575,45 @@ static void gemv_rows_avx512(const float *x, int M, const rt_matrix *w, float *y
 }
 #undef ROWS_CALL
 
+/* Rows n0..n0+R-1 (R = 4 or 1) for every row of x, in register tiles of R
+ * weight rows x up to 4 x rows: R*4 accumulators, each widened weight vector
+ * used by 4 x rows and each x vector by R weight rows.  The R weight rows
+ * (R*K elements) come from memory for the first x tile and from L1 for the
+ * others, so a step of m users reads the weights once. */
+static ALWAYS_INLINE void rows_tile_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, int n0, int R,
+                                           int BF16)
+{
+    const int K = w->k;
+    int i0 = 0;
+    for (; i0 + 4 <= M; i0 += 4)
+        rows_avx512(x + (size_t)i0 * K, 4, w, y + (size_t)i0 * ldy, ldy, n0, R, BF16, i0 == 0);
+    switch (M - i0) {
+    case 1: rows_avx512(x + (size_t)i0 * K, 1, w, y + (size_t)i0 * ldy, ldy, n0, R, BF16, i0 == 0); break;
+    case 2: rows_avx512(x + (size_t)i0 * K, 2, w, y + (size_t)i0 * ldy, ldy, n0, R, BF16, i0 == 0); break;
+    case 3: rows_avx512(x + (size_t)i0 * K, 3, w, y + (size_t)i0 * ldy, ldy, n0, R, BF16, i0 == 0); break;
+    default: break;
+    }
+}
+
+/* Batched decode (any M): every output is still the canonical 16-lane dot of
+ * kernels.h, so a user's outputs do not depend on the batch. */
+static void gemv_rows_tiled_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy)
+{
+    const int N = w->n;
+    int n0 = 0;
+    if (w->dtype == RT_BF16) {
+        for (; n0 + 4 <= N; n0 += 4)
+            rows_tile_avx512(x, M, w, y, ldy, n0, 4, 1);
+        for (; n0 < N; n0++)
+            rows_tile_avx512(x, M, w, y, ldy, n0, 1, 1);
+    } else {
+        for (; n0 + 4 <= N; n0 += 4)
+            rows_tile_avx512(x, M, w, y, ldy, n0, 4, 0);
+        for (; n0 < N; n0++)
+            rows_tile_avx512(x, M, w, y, ldy, n0, 1, 0);
+    }
+}
+
 /* NBB row blocks nb0.. (16 outputs each) for M rows of x.  Per 16 columns the
  * folded scales x*2^-(W-1)*2^(e-127) are computed as vectors and parked in
  * xs[][][], then each column's weights are one extend+convert (bf8_b) or one
@@ -588,8 +628,8 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
     const size_t KP = k_pairs(K);
     const __m512 cw = _mm512_set1_ps(W == 7 ? 1.0f / 64 : 1.0f / 4);
     const __m512 tab = _mm512_loadu_ps(bf4_code_value);
-    __m512 acc[16][4];
-    float xs[16][4][16] __attribute__((aligned(64)));
+    __m512 acc[16][8];
+    float xs[16][8][16] __attribute__((aligned(64)));
 #pragma GCC unroll 16
     for (int i = 0; i < M; i++)
 #pragma GCC unroll 16
@@ -681,7 +721,14 @@ static void gemv_bfp_avx512(const float *x, int M, const rt_matrix *w, float *y,
     const int W = rt_dtype_mant_bits(w->dtype);
     const size_t NB = n_blocks(w->n);
     size_t nb = 0;
-    /* M*NBB fma chains per weight vector: up to 16 accumulators */
+    /* M*NBB fma chains per weight vector: up to 16 accumulators, and at
+     * least 8 (an fma's latency times its throughput) for one user */
+    if (M <= 2)
+        for (; nb + 8 <= NB; nb += 8)
+            switch (M) {
+            case 1: BFP_CALL(1, 8); break;
+            default: BFP_CALL(2, 8); break;
+            }
     if (M <= 4)
         for (; nb + 4 <= NB; nb += 4)
             switch (M) {
@@ -889,6 +936,12 @@ static void gemv_group(rt_isa isa, const float *x, int m, const rt_matrix *w, fl
 static void gemv_any(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, size_t ldy)
 {
     const int K = w->k;
+#if defined(__x86_64__)
+    if (isa == RT_ISA_AVX512 && m > 4 && (w->dtype == RT_F32 || w->dtype == RT_BF16)) {
+        gemv_rows_tiled_avx512(x, m, w, y, ldy);
+        return;
+    }
+#endif
     for (int i0 = 0; i0 < m;) {
         int rem = m - i0, g = rem < 4 ? rem : 4;
         if (isa == RT_ISA_AVX512 && !(w->nonfinite && (w->dtype == RT_BF8_B || w->dtype == RT_BF4_B)))

@@ -487,12 +487,20 @@ static void test_token_pool_limits_concurrency(void **state)
     for (int ci = 0; ci < 2; ci++) {
         rt_mesh *m = rt_mesh_create(counts[ci], CORES, &e);
         assert_non_null(m);
-        pool_state st;
-        atomic_init(&st.active, 0);
-        atomic_init(&st.max_active, 0);
-        assert_int_equal(rt_mesh_run(m, pool_fn, &st, &e), 0);
-        assert_true(atomic_load(&st.max_active) <= CORES);
-        assert_int_equal(atomic_load(&st.max_active), CORES); /* both tokens were used */
+        /* Never more devices computing than tokens.  That both tokens get
+         * used at once needs the OS to run two device threads at the same
+         * moment, which a busy host may not do within one run: up to 20
+         * runs to see it. */
+        int both = 0;
+        for (int attempt = 0; attempt < 20 && !both; attempt++) {
+            pool_state st;
+            atomic_init(&st.active, 0);
+            atomic_init(&st.max_active, 0);
+            assert_int_equal(rt_mesh_run(m, pool_fn, &st, &e), 0);
+            assert_true(atomic_load(&st.max_active) <= CORES);
+            both = atomic_load(&st.max_active) == CORES;
+        }
+        assert_true(both); /* both tokens were used */
         rt_mesh_destroy(m);
     }
     /* One token: strictly one device at a time, and still no deadlock. */

@@ -29,7 +29,8 @@ static void abort_on_internal_error(mgc_diags *d)
         }
 }
 
-void fuzz_compile(const char *spec, const char *config)
+/* prog NULL: the whole compile from the spec's text */
+static void compile_once(const mgc_program *prog, const char *spec, const char *config)
 {
     char systems[4200];
     mgc_compile_opts o;
@@ -38,25 +39,18 @@ void fuzz_compile(const char *spec, const char *config)
     mgc_diags_init(&d);
     mgc_plan plan;
     memset(&plan, 0, sizeof plan);
-    if (mgc_compile(&o, &d, NULL, &plan) == 0)
+    int rc = prog ? mgc_compile_program(prog, &o, &d, NULL, &plan) : mgc_compile(&o, &d, NULL, &plan);
+    if (rc == 0)
         mgc_plan_free(&plan);
     abort_on_internal_error(&d);
     mgc_diags_free(&d);
 }
 
+void fuzz_compile(const char *spec, const char *config) { compile_once(NULL, spec, config); }
+
 void fuzz_compile_program(const mgc_program *prog, const char *spec, const char *config)
 {
-    char systems[4200];
-    mgc_compile_opts o;
-    opts_for(&o, spec, config, systems, sizeof systems);
-    mgc_diags d;
-    mgc_diags_init(&d);
-    mgc_plan plan;
-    memset(&plan, 0, sizeof plan);
-    if (mgc_compile_program(prog, &o, &d, NULL, &plan) == 0)
-        mgc_plan_free(&plan);
-    abort_on_internal_error(&d);
-    mgc_diags_free(&d);
+    compile_once(prog, spec, config);
 }
 
 mgc_program *fuzz_load_checked(const char *spec)

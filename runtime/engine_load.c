@@ -298,7 +298,13 @@ typedef struct load_ctx {
     rt_ckpt *ck;
     const rt_engine_opts *o;
     size_t maxlocal, total;
-    int one_device;         /* MPI mesh: this process holds one device; it gives back checkpoint pages as it reads */
+    /* This process holds one device (a one-device plan, or a rank of an MPI
+     * mesh): it gives back the checkpoint pages it has read as it goes, so
+     * its peak is its weights, not its weights plus the mapped file.  With
+     * several devices in the process the pages stay until the checkpoint is
+     * closed: one device giving back a tensor another is still reading would
+     * make that one fault it in again. */
+    int release_pages;
     int threads_per_device; /* pool size of each device */
     _Atomic size_t done;
     _Atomic uint64_t bytes;
@@ -338,7 +344,7 @@ static int load_device(rt_device_ctx *ctx, void *arg)
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         double mib = 0;
-        if (load_weight(p, d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, L->one_device, &mib, ctx->err) != 0) {
+        if (load_weight(p, d, i, w, rt_ckpt_find(L->ck, w->hf_name), dv, local, L->release_pages, &mib, ctx->err) != 0) {
             free(local);
             return mgc_error_prefix(ctx->err, "loading '%s'", w->hf_name);
         }
@@ -424,7 +430,7 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
      * user gives --cores, so eight ranks on a small host never oversubscribe. */
     int threads = mpi ? (o->n_cores > 0 ? o->n_cores : 1) : (cores / en->ndev > 1 ? cores / en->ndev : 1);
     load_ctx L = {.p = p, .en = en, .ck = ck, .o = o, .total = (size_t)local_devices * p->nweights,
-                  .one_device = mpi, .threads_per_device = threads};
+                  .release_pages = local_devices == 1, .threads_per_device = threads};
     for (size_t i = 0; i < p->nweights; i++) {
         const mgc_plan_weight *w = &p->weights[i];
         for (int dv = 0; dv < p->ndevices; dv++) { /* an owned weight is on one device only */

@@ -1,6 +1,8 @@
 /* engine_experts.c: see engine_experts.h. */
 #include "engine_experts.h"
 
+#include "engine_deps.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,13 @@ static int pure(const mgc_plan_op *op)
     }
 }
 
+/* An op joins an expert's group if it is pure and in no other group yet. */
+static int joins_expert(const mgc_plan_entry *en, size_t i, void *ctx)
+{
+    const int *group_of_op = ctx;
+    return group_of_op[i] < 0 && pure(&en->ops[i]);
+}
+
 int rt_expert_groups_build(const mgc_plan_entry *en, rt_expert_groups *out, mgc_error *e)
 {
     memset(out, 0, sizeof *out);
@@ -25,25 +34,16 @@ int rt_expert_groups_build(const mgc_plan_entry *en, rt_expert_groups *out, mgc_
         nscale += en->ops[i].kernel == MGC_K_EXPERT_SCALE;
     if (nscale == 0)
         return 0;
-    /* readers[b]: how many ops read buffer b; writers[b]: how many write it */
-    int *readers = calloc(en->nbufs, sizeof(int)), *writers = calloc(en->nbufs, sizeof(int));
-    int *mark = malloc(sizeof(int) * n), *left = malloc(sizeof(int) * en->nbufs);
+    unsigned char *mark = malloc(n);
     out->group_of_op = malloc(sizeof(int) * n);
     out->groups = calloc(nscale, sizeof *out->groups);
-    if (!readers || !writers || !mark || !left || !out->group_of_op || !out->groups) {
-        free(readers), free(writers), free(mark), free(left);
+    if (!mark || !out->group_of_op || !out->groups) {
+        free(mark);
         rt_expert_groups_free(out);
         return mgc_errorf(e, "out of memory");
     }
-    for (size_t i = 0; i < n; i++) {
-        const mgc_plan_op *op = &en->ops[i];
+    for (size_t i = 0; i < n; i++)
         out->group_of_op[i] = -1;
-        for (int k = 0; k < 3; k++)
-            if (op->in[k] >= 0)
-                readers[op->in[k]]++;
-        if (op->out >= 0)
-            writers[op->out]++;
-    }
     for (size_t s = 0; s < n; s++) {
         const mgc_plan_op *sc = &en->ops[s];
         if (sc->kernel != MGC_K_EXPERT_SCALE || sc->tap >= 0 || sc->in[0] < 0 || sc->in[1] < 0)
@@ -56,39 +56,22 @@ int rt_expert_groups_build(const mgc_plan_entry *en, rt_expert_groups *out, mgc_
                 route_at = en->ops[i].device < 0 ? (long)i : -2;
         if (route_at < 0)
             continue;
-        int g = out->n;
-        /* Going back from the expert_scale: an op joins when its output is read
-         * by the group (or the expert_scale) alone.  left[b] counts the reads of
-         * b not yet accounted to the group; consumers come after producers, so
-         * each is decided before its producers are looked at. */
-        memcpy(left, readers, sizeof(int) * en->nbufs);
-        left[sc->in[0]]--;
-        int members = 0;
-        for (long i = (long)s - 1; i > route_at; i--) {
-            const mgc_plan_op *op = &en->ops[i];
-            mark[i] = 0;
-            if (out->group_of_op[i] >= 0 || !pure(op) || writers[op->out] != 1 || readers[op->out] == 0 ||
-                left[op->out] != 0)
-                continue;
-            mark[i] = 1;
-            members++;
-            for (int k = 0; k < 3; k++)
-                if (op->in[k] >= 0)
-                    left[op->in[k]]--;
+        /* the expert's output (input 0) is the group's; the routing is not */
+        int members = rt_ops_only_feeding(en, route_at, (long)s, 1u, joins_expert, out->group_of_op, mark, e);
+        if (members < 0) {
+            free(mark);
+            rt_expert_groups_free(out);
+            return -1;
         }
         if (members == 0)
             continue;
-        for (long i = (long)s - 1; i > route_at; i--)
+        int g = out->n++;
+        for (size_t i = (size_t)route_at + 1; i <= s; i++)
             if (mark[i])
-                out->group_of_op[i] = g;
-        out->group_of_op[s] = g; /* writes zeros when the group is skipped */
+                out->group_of_op[i] = g; /* the expert_scale too: it writes zeros when skipped */
         out->groups[g] = (rt_expert_group){.expert = sc->expert, .routing = routing, .ldw = (int)en->bufs[routing].cols};
-        out->n++;
     }
-    free(readers);
-    free(writers);
     free(mark);
-    free(left);
     return 0;
 }
 

@@ -1,8 +1,9 @@
 /* engine_head.c: see engine_head.h. */
 #include "engine_head.h"
 
+#include "engine_deps.h"
+
 #include <stdlib.h>
-#include <string.h>
 
 /* Kernels whose output row r depends on input rows r only. */
 static int row_by_row(mgc_kernel k)
@@ -36,6 +37,12 @@ static int row_by_row(mgc_kernel k)
     }
 }
 
+static int joins_head(const mgc_plan_entry *en, size_t i, void *ctx)
+{
+    (void)ctx;
+    return row_by_row(en->ops[i].kernel) && en->ops[i].device < 0;
+}
+
 int rt_head_ops_find(const mgc_plan_entry *en, unsigned char **head, mgc_error *e)
 {
     *head = NULL;
@@ -45,41 +52,13 @@ int rt_head_ops_find(const mgc_plan_entry *en, unsigned char **head, mgc_error *
             out_at = (long)i;
     if (out_at < 0)
         return 0;
-    unsigned char *h = calloc(en->nops, 1);
-    size_t nb = en->nbufs ? en->nbufs : 1;
-    int *left = calloc(nb, sizeof(int)), *readers = calloc(nb, sizeof(int)), *writers = calloc(nb, sizeof(int));
-    if (!h || !left || !readers || !writers) {
-        free(h), free(left), free(readers), free(writers);
+    unsigned char *h = malloc(en->nops);
+    if (!h)
         return mgc_errorf(e, "out of memory");
+    if (rt_ops_only_feeding(en, -1, out_at, 7u, joins_head, NULL, h, e) < 0) {
+        free(h);
+        return -1;
     }
-    /* left[b]: reads of buffer b by ops not (yet) in the head */
-    for (size_t i = 0; i < en->nops; i++) {
-        const mgc_plan_op *op = &en->ops[i];
-        for (int k = 0; k < 3; k++)
-            if (op->in[k] >= 0)
-                left[op->in[k]]++, readers[op->in[k]]++;
-        if (op->out >= 0)
-            writers[op->out]++;
-    }
-    h[out_at] = 1;
-    for (int k = 0; k < 3; k++)
-        if (en->ops[out_at].in[k] >= 0)
-            left[en->ops[out_at].in[k]]--;
-    /* consumers come after producers: each op's readers are decided first */
-    for (long i = out_at - 1; i >= 0; i--) {
-        const mgc_plan_op *op = &en->ops[i];
-        /* read, and by head ops alone */
-        if (!row_by_row(op->kernel) || op->out < 0 || writers[op->out] != 1 || readers[op->out] == 0 ||
-            left[op->out] != 0 || op->device >= 0)
-            continue;
-        h[i] = 1;
-        for (int k = 0; k < 3; k++)
-            if (op->in[k] >= 0)
-                left[op->in[k]]--;
-    }
-    free(left);
-    free(readers);
-    free(writers);
     *head = h;
     return 0;
 }

@@ -518,7 +518,8 @@ int main(int argc, char **argv)
                        q.decode, r->batch_tps, r->batch_tps / r->decode_tps, r->eval_pps, r->rss_mib, q.need_mib,
                        q.rss, r->bw_gbs, r->mm_gflops);
             }
-    printf("(prefill /ceil: tokens/s over the median matmul rate of its path (bf16 dot for bf16 weights where the CPU has it, else f32 sgemm) / FLOPs per token; decode /roof: over median read "
+    printf("(prefill /ceil: tokens/s over the median matmul rate of its path (bf16 dot for bf16 weights where the "
+           "CPU has it, else f32 sgemm) / FLOPs per token; decode /roof: over median read "
            "bandwidth / bytes per token, both ceilings re-measured in the configuration's own process right after "
            "its runs (columns GB/s, GF/s); model MiB: weights at plan dtype, a tied table once, + KV + activations)\n");
     int T = nt - 1;

@@ -160,10 +160,8 @@ int mgc_cmd_eval(int argc, char **argv)
         case 'F': pfile = optarg; break;
         case 'O': logits_path = optarg; break;
         case 'M':
-            if ((mesh_mpi = mgc_mesh_parse(optarg)) < 0) {
-                fprintf(stderr, "mgc eval: --mesh takes local or mpi, not '%s'\n", optarg);
+            if ((mesh_mpi = mgc_mesh_parse("eval", optarg)) < 0)
                 return MGC_EXIT_USAGE;
-            }
             break;
         case 'K':
             if ((n_cores = mgc_cores_parse("eval", optarg)) < 0)

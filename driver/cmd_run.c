@@ -112,10 +112,8 @@ int mgc_cmd_run(int argc, char **argv)
         case 's': seed = strtoull(optarg, &end, 10); break;
         case 'u': users = strtol(optarg, &end, 10); break;
         case 'M':
-            if ((mesh_mpi = mgc_mesh_parse(optarg)) < 0) {
-                fprintf(stderr, "mgc run: --mesh takes local or mpi, not '%s'\n", optarg);
+            if ((mesh_mpi = mgc_mesh_parse("run", optarg)) < 0)
                 return MGC_EXIT_USAGE;
-            }
             break;
         case 'K':
             if ((n_cores = mgc_cores_parse("run", optarg)) < 0)

@@ -10,12 +10,13 @@
 #include "engine.h"
 #include "plan.h"
 
-int mgc_mesh_parse(const char *s)
+int mgc_mesh_parse(const char *cmd, const char *s)
 {
     if (strcmp(s, "local") == 0)
         return 0;
     if (strcmp(s, "mpi") == 0)
         return 1;
+    fprintf(stderr, "mgc %s: --mesh takes local or mpi, not '%s'\n", cmd, s);
     return -1;
 }
 

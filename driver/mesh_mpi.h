@@ -12,8 +12,9 @@
 #ifndef MGC_MESH_MPI_H
 #define MGC_MESH_MPI_H
 
-/* "local" -> 0, "mpi" -> 1, anything else -1. */
-int mgc_mesh_parse(const char *s);
+/* `--mesh`: "local" -> 0, "mpi" -> 1; anything else -1 after printing
+ * "mgc CMD: ..." to stderr. */
+int mgc_mesh_parse(const char *cmd, const char *s);
 
 /* `--cores N`: the cores this process's devices may use (in process: shared by
  * the devices; an MPI rank: its device's worker threads, 1 by default).

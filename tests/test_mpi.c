@@ -142,7 +142,15 @@ static void args_free(args *a)
     a->n = 0;
 }
 
-static void add_mpirun(args *a)
+/* "-np N": the ranks of the (next part of the) job */
+static void add_np(args *a, int n)
+{
+    add(a, "-np");
+    add(a, "%d", n);
+}
+
+/* mpirun as root, oversubscribed (8 and 16 ranks on 2 cores), with np ranks */
+static void add_mpirun(args *a, int np)
 {
     add(a, "mpirun");
     add(a, "--allow-run-as-root");
@@ -150,6 +158,7 @@ static void add_mpirun(args *a)
     add(a, "--mca");
     add(a, "mpi_yield_when_idle");
     add(a, "1");
+    add_np(a, np);
 }
 
 /* `mgc eval PLAN --model DIR --reference REF --max-new-tokens N --logits-out OUT` (+ --mesh mpi) */
@@ -311,9 +320,7 @@ static void mpi_matches_local_bit_for_bit(void **state)
             fail_msg("%s: the in-process run failed: %s", b[i].spec, err);
         free(out);
         free(err);
-        add_mpirun(&a);
-        add(&a, "-np");
-        add(&a, "8");
+        add_mpirun(&a, 8);
         add_eval(&a, plan, b[i].model, b[i].ref, mp, 1);
         rc = run(&a, 300, &out, &err);
         if (rc != 0)
@@ -410,9 +417,7 @@ static void sixteen_ranks_match_eight_devices(void **state)
     args a = {0};
     add_eval(&a, p8, model, ref, l8, 0);
     assert_int_equal(run(&a, 300, NULL, NULL), 0);
-    add_mpirun(&a);
-    add(&a, "-np");
-    add(&a, "16");
+    add_mpirun(&a, 16);
     add_eval(&a, p16, m16, ref, l16, 1);
     int rc = run(&a, 300, &out, &err);
     if (rc != 0)
@@ -484,17 +489,13 @@ static void missing_checkpoint_on_one_rank_ends_the_job(void **state)
     char *bad = e2e_path(tmp, "no_weights");
     assert_int_equal(mkdir(bad, 0755), 0);
     args a = {0};
-    add_mpirun(&a);
-    add(&a, "-np");
-    add(&a, "3");
+    add_mpirun(&a, 3);
     add_run(&a, plan, "tests/fixtures/qwen3", 4, 1);
     add(&a, ":");
-    add(&a, "-np");
-    add(&a, "1");
+    add_np(&a, 1);
     add_run(&a, plan, bad, 4, 1);
     add(&a, ":");
-    add(&a, "-np");
-    add(&a, "4");
+    add_np(&a, 4);
     add_run(&a, plan, "tests/fixtures/qwen3", 4, 1);
     job j;
     job_start(&j, a.v);
@@ -569,9 +570,7 @@ static void sharded_checkpoint_only_needed_files(void **state)
     args a = {0};
     add_eval(&a, plan, "tests/fixtures/qwen3", ref, lp, 0);
     assert_int_equal(run(&a, 300, NULL, NULL), 0);
-    add_mpirun(&a);
-    add(&a, "-np");
-    add(&a, "8");
+    add_mpirun(&a, 8);
     add_eval(&a, plan, good, ref, mp, 1);
     char *out = NULL, *err = NULL;
     int rc = run(&a, 300, &out, &err);
@@ -587,17 +586,13 @@ static void sharded_checkpoint_only_needed_files(void **state)
     free(out);
     free(err);
     /* rank 5's machine lacks shard 2 */
-    add_mpirun(&a);
-    add(&a, "-np");
-    add(&a, "5");
+    add_mpirun(&a, 5);
     add_run(&a, plan, good, 4, 1);
     add(&a, ":");
-    add(&a, "-np");
-    add(&a, "1");
+    add_np(&a, 1);
     add_run(&a, plan, half, 4, 1);
     add(&a, ":");
-    add(&a, "-np");
-    add(&a, "2");
+    add_np(&a, 2);
     add_run(&a, plan, good, 4, 1);
     job j;
     job_start(&j, a.v);
@@ -670,9 +665,7 @@ static void killed_rank_ends_the_job(void **state)
         fail_msg("compile: %s", cerr);
     free(cerr);
     args a = {0};
-    add_mpirun(&a);
-    add(&a, "-np");
-    add(&a, "8");
+    add_mpirun(&a, 8);
     add_run(&a, plan, "tests/fixtures/qwen3", 4000, 32);
     add(&a, "--ignore-eos");
     job j;
@@ -707,9 +700,7 @@ static void wrong_rank_count_is_a_clear_error(void **state)
     NEED_MPI();
     char *plan = qwen3_plan();
     args a = {0};
-    add_mpirun(&a);
-    add(&a, "-np");
-    add(&a, "3");
+    add_mpirun(&a, 3);
     add_run(&a, plan, "tests/fixtures/qwen3", 4, 1);
     char *out = NULL, *err = NULL;
     int rc = run(&a, 60, &out, &err);
@@ -794,6 +785,17 @@ static int api_rank(const char *plan_path, const char *model, int n)
     return rc;
 }
 
+/* `mpirun -np NP test_mpi --api-rank PLAN tests/fixtures/qwen3 N` */
+static void add_api_ranks(args *a, int np, const char *plan, int n)
+{
+    add_mpirun(a, np);
+    add(a, "%s", self_path);
+    add(a, "--api-rank");
+    add(a, "%s", plan);
+    add(a, "tests/fixtures/qwen3");
+    add(a, "%d", n);
+}
+
 /* A program written against libmgc runs over MPI as `mgc run` does: the same
  * greedy tokens as the in-process mesh, every rank exits 0. */
 static void api_mpi_matches_local(void **state)
@@ -816,14 +818,7 @@ static void api_mpi_matches_local(void **state)
     if (run(&a, 120, &local, &err) != 0)
         fail_msg("mgc run: %s", err);
     free(err);
-    add_mpirun(&a);
-    add(&a, "-np");
-    add(&a, "8");
-    add(&a, "%s", self_path);
-    add(&a, "--api-rank");
-    add(&a, "%s", plan);
-    add(&a, "tests/fixtures/qwen3");
-    add(&a, "24");
+    add_api_ranks(&a, 8, plan, 24);
     char *out = NULL;
     int rc = run(&a, 120, &out, &err);
     if (rc != 0)
@@ -834,14 +829,7 @@ static void api_mpi_matches_local(void **state)
     free(err);
     free(local);
     /* a wrong rank count: the same error on every rank, no hang */
-    add_mpirun(&a);
-    add(&a, "-np");
-    add(&a, "2");
-    add(&a, "%s", self_path);
-    add(&a, "--api-rank");
-    add(&a, "%s", plan);
-    add(&a, "tests/fixtures/qwen3");
-    add(&a, "4");
+    add_api_ranks(&a, 2, plan, 4);
     rc = run(&a, 60, NULL, &err);
     assert_int_not_equal(rc, 0);
     e2e_assert_contains(err, "the plan has 8 devices (system t3000) but the job has 2 ranks");

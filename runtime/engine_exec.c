@@ -48,15 +48,15 @@ static float *buf_at(const rt_device *d, const mgc_plan_entry *en, int id, int r
     return d->arena + en->bufs[id].offset + (size_t)r0 * (size_t)en->bufs[id].cols;
 }
 
-/* Runs one op on the call's rows, or (last_row: a head op of a last-row
- * prefill, engine_head.h) on its last row alone, as a call of one row. */
-static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call *c, const mgc_plan_op *op,
-                  int last_row, mgc_error *e)
+/* Runs one op on rows [r0, r0 + rows) of the call.  `thread` is the pool
+ * thread running it (its slice of the scratch, for an op split over rows:
+ * engine_rows.c).  Host-side results (logits) are indexed from 0: a split
+ * never covers the output op, and a last-row call's logits hold one row. */
+int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call *c, const mgc_plan_op *op,
+                       int r0, int rows, int thread, mgc_error *e)
 {
     const mgc_plan_entry *ent = c->entry;
     const mgc_plan *p = en->plan;
-    int r0 = last_row ? c->rows - 1 : 0;
-    int rows = last_row ? 1 : c->rows;
     float *out = op->out >= 0 ? buf_at(d, ent, op->out, r0) : NULL;
     int64_t cols = op->out >= 0 ? ent->bufs[op->out].cols : 0;
     size_t n = (size_t)rows * (size_t)cols;
@@ -92,13 +92,13 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
         if (out != x)
             memmove(out, x, sizeof(float) * n);
         int half = p->ropes[op->rope].dim / 2;
-        for (int r = 0; r < rows; r++)
-            rt_rope_apply(out + (size_t)r * (size_t)cols, 1, op->n_heads, op->head_dim, 2 * half, &c->pos[r],
+        for (int r = r0; r < r0 + rows; r++)
+            rt_rope_apply(out + (size_t)(r - r0) * (size_t)cols, 1, op->n_heads, op->head_dim, 2 * half, &c->pos[r],
                           c->inv_freq[op->rope] + (size_t)r * (size_t)half, c->attn_scale[op->rope][r], bf16);
         break;
     }
     case MGC_K_FILL_CACHE:
-        rt_cache_fill(&d->caches[op->layer], c->user, x, y, rows, c->start);
+        rt_cache_fill(&d->caches[op->layer], c->user, x, y, rows, c->start + r0);
         return 0;
     case MGC_K_SDPA:
         if (c->start == 0)
@@ -109,14 +109,16 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
                                            (float)op->scale, op->window, (float)op->softcap, out, d->scratch);
         break;
     case MGC_K_UPDATE_CACHE:
-        rt_cache_update(&d->caches[op->layer], rows, c->users, x, y, c->pos);
+        rt_cache_update(&d->caches[op->layer], rows, c->users ? c->users + r0 : NULL, x, y, c->pos + r0);
         return 0;
     case MGC_K_SDPA_DECODE: {
         int32_t len[1024];
         for (int r = 0; r < rows; r++)
-            len[r] = c->pos[r] + 1;
-        rt_attention_decode_ex(rt_kernels_isa(), x, &d->caches[op->layer], rows, c->users, len, op->n_heads,
-                               (float)op->scale, op->window, (float)op->softcap, out, d->scratch);
+            len[r] = c->pos[r0 + r] + 1;
+        const rt_kv_cache *kc = &d->caches[op->layer];
+        rt_attention_decode_ex(rt_kernels_isa(), x, kc, rows, c->users ? c->users + r0 : NULL, len, op->n_heads,
+                               (float)op->scale, op->window, (float)op->softcap, out,
+                               d->scratch + (size_t)thread * rt_attention_decode_scratch_floats(kc, op->n_heads));
         break;
     }
     case MGC_K_ADD:
@@ -204,7 +206,7 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
     case MGC_K_POS_EMBEDDING:
         /* the positions of the rows, as rotary gets them (prefill chunks
          * start at c->start; decode rows at each user's position) */
-        rt_embedding(c->pos, rows, &d->mats[op->weight], out);
+        rt_embedding(c->pos + r0, rows, &d->mats[op->weight], out);
         break;
     case MGC_K_ROUTE:
         rt_route(x, rows, (int)cols, op->top_k, out);
@@ -220,8 +222,6 @@ static int run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call
     }
     if (bf16 && out)
         rt_round_bf16(out, n);
-    if (op->tap >= 0 && c->hidden && ctx->device == 0 && cols == p->hidden)
-        memcpy(c->hidden + (size_t)op->tap * n, out, sizeof(float) * n);
     return 0;
 }
 
@@ -254,10 +254,18 @@ int rt_engine_device_run(rt_device_ctx *ctx, void *arg)
             }
         }
         uint64_t t0 = pf ? rt_profile_now() : 0;
+        /* a head op of a last-row prefill (engine_head.h) runs on the last row
+         * alone, as a call of one row */
         int last_row = c->last_only && en->head_ops && en->head_ops[i];
-        if (run_op(ctx, en, d, c, &ent->ops[i], last_row, &e) != 0)
-            return mgc_errorf(ctx->err, "%s (op %zu, %s, from %s)", e.msg, i, mgc_kernel_name(ent->ops[i].kernel),
-                              ent->ops[i].where ? ent->ops[i].where : "?");
+        int r0 = last_row ? c->rows - 1 : 0, rows = last_row ? 1 : c->rows;
+        const mgc_plan_op *op = &ent->ops[i];
+        if (rt_engine_run_op(ctx, en, d, c, op, r0, rows, &e) != 0)
+            return mgc_errorf(ctx->err, "%s (op %zu, %s, from %s)", e.msg, i, mgc_kernel_name(op->kernel),
+                              op->where ? op->where : "?");
+        if (op->tap >= 0 && c->hidden && ctx->device == 0 && ent->bufs[op->out].cols == en->plan->hidden) {
+            size_t n = (size_t)rows * (size_t)en->plan->hidden;
+            memcpy(c->hidden + (size_t)op->tap * n, buf_at(d, ent, op->out, r0), sizeof(float) * n);
+        }
         if (pf)
             rt_profile_op(pf, ctx->device, c->decode, i, last_row ? 1 : c->rows, t0);
     }

@@ -3,6 +3,8 @@
 #ifndef RT_ENGINE_INTERNAL_H
 #define RT_ENGINE_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "engine_experts.h"
 #include "engine_head.h"
 #include "engine.h"
@@ -51,6 +53,20 @@ struct rt_engine {
 };
 
 int rt_engine_device_run(rt_device_ctx *ctx, void *arg);
+
+/* One op of call c on rows [r0, r0 + rows): rt_engine_run_op splits an op
+ * whose rows are independent (norms, rotary, elementwise, cache writes,
+ * decode attention) over the device's pool when there is enough work
+ * (engine_rows.c); each row's arithmetic is the same either way, so the
+ * bits do not depend on the split.  rt_engine_run_rows runs the kernel on
+ * the range in the calling thread; `thread` picks its slice of the scratch
+ * (engine_exec.c). */
+extern int rt_engine_rows_min_values; /* values per thread below which an op is not split */
+extern _Atomic long rt_engine_rows_splits; /* ops split so far */
+int rt_engine_run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call *c, const mgc_plan_op *op,
+                     int r0, int rows, mgc_error *e);
+int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call *c, const mgc_plan_op *op,
+                       int r0, int rows, int thread, mgc_error *e);
 struct rt_engine_run_arg {
     rt_engine *en;
     rt_call *call;

@@ -272,7 +272,9 @@ static size_t scratch_need(const mgc_plan *p, const rt_device *d, int dv)
                 int rows = (int)en->rows < kc->cap ? (int)en->rows : kc->cap;
                 need = max_z(need, rt_attention_prefill_cached_scratch_floats(kc, rows, kc->cap - rows));
             } else if (op->kernel == MGC_K_SDPA_DECODE)
-                need = max_z(need, rt_attention_decode_scratch_floats(&d->caches[op->layer], op->n_heads));
+                /* split over the pool by users (engine_rows.c): a slice per thread */
+                need = max_z(need, rt_attention_decode_scratch_floats(&d->caches[op->layer], op->n_heads) *
+                                       (size_t)rt_pool_threads(d->pool));
         }
     }
     return need;

@@ -276,6 +276,9 @@ void rt_rope_inv_freq(const rt_rope_cfg *cfg, int seq_len, float *inv_freq, floa
  * order torch evaluates q*cos + rotate_half(q)*sin. */
 void rt_rope_apply(float *x, int rows, int n_heads, int head_dim, int rotary_dim, const int32_t *pos,
                    const float *inv_freq, float attn_scale, int act_bf16);
+/* The same bits on every ISA. */
+void rt_rope_apply_isa(rt_isa isa, float *x, int rows, int n_heads, int head_dim, int rotary_dim,
+                       const int32_t *pos, const float *inv_freq, float attn_scale, int act_bf16);
 
 /* ===================== attention ===================== */
 /* GQA: query head h reads kv head h / (hq/hkv).  Scores are
@@ -355,6 +358,7 @@ void rt_gelu(const float *x, float *out, size_t n);
 void rt_gelu_tanh(const float *x, float *out, size_t n);
 /* Rounds every element to the nearest bf16 (emulates bf16 activations). */
 void rt_round_bf16(float *x, size_t n);
+void rt_round_bf16_isa(rt_isa isa, float *x, size_t n); /* the same bits on every ISA */
 /* In place softmax of one row: e = rt_exp(x - max) (f32 subtraction, as
  * torch), sum = the 16-lane canonical tree of e in double, x = e / (float)sum.
  * Same bits on every ISA. */

@@ -77,8 +77,36 @@ void rt_gelu_tanh(const float *x, float *out, size_t n)
     }
 }
 
+#if defined(__x86_64__)
+#include "simd_target.h"
+RT_TARGET_AVX512_BEGIN
+#include "bf16_vec.h"
+static void round_bf16_avx512(float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, rt_bf16_round16(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = rt_tail_mask16(n - i);
+        _mm512_mask_storeu_ps(x + i, m, rt_bf16_round16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+RT_TARGET_END
+#endif
+
 void rt_round_bf16(float *x, size_t n)
 {
+    rt_round_bf16_isa(rt_kernels_isa(), x, n);
+}
+
+void rt_round_bf16_isa(rt_isa isa, float *x, size_t n)
+{
+#if defined(__x86_64__)
+    if (isa >= RT_ISA_AVX512 && rt_cpu_best_isa() >= RT_ISA_AVX512) {
+        round_bf16_avx512(x, n);
+        return;
+    }
+#endif
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, &x[i], 4);

@@ -6,6 +6,30 @@
 #include <assert.h>
 #include <math.h>
 
+#include "simd_target.h"
+
+#if defined(__x86_64__)
+RT_TARGET_AVX512_BEGIN
+#include "bf16_vec.h"
+/* The scalar loops below, sixteen lanes at a time (the same products and
+ * roundings per element). */
+static void scale_row_avx512(const float *x, float inv, const float *w, int act_bf16, float *o, int dim)
+{
+    const __m512 s = _mm512_set1_ps(inv);
+    for (int i = 0; i < dim; i += 16) {
+        __mmask16 m = dim - i >= 16 ? (__mmask16)0xffff : rt_tail_mask16((size_t)(dim - i));
+        __m512 n = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), s);
+        if (act_bf16)
+            n = rt_bf16_round16(n);
+        __m512 y = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w + i), n);
+        if (act_bf16)
+            y = rt_bf16_round16(y);
+        _mm512_mask_storeu_ps(o + i, m, y);
+    }
+}
+RT_TARGET_END
+#endif
+
 void rt_rms_norm_isa(rt_isa isa, const float *x, int rows, int dim, const float *w, float eps, int act_bf16,
                      float *out)
 {
@@ -19,6 +43,12 @@ void rt_rms_norm_isa(rt_isa isa, const float *x, int rows, int dim, const float 
          * correctly rounded. */
         float var = rt_dot_f32(isa, xr, xr, dim) / (float)dim;
         float inv = 1.0f / sqrtf(var + eps);
+#if defined(__x86_64__)
+        if (isa >= RT_ISA_AVX512) {
+            scale_row_avx512(xr, inv, w, act_bf16, o, dim);
+            continue;
+        }
+#endif
         if (act_bf16)
             for (int i = 0; i < dim; i++)
                 o[i] = rt_bf16_round(w[i] * rt_bf16_round(xr[i] * inv));

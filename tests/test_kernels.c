@@ -586,6 +586,8 @@ static void test_rms_norm(void **state)
             rt_rms_norm_isa(isas[t], x, rows, dim, w, eps, 0, y);
             for (int i = 0; i < rows * dim; i++)
                 assert_true(y[i] == y0[i]);
+            rt_rms_norm_isa(isas[t], x, rows, dim, w, eps, 1, y);
+            assert_memory_equal(y, yb, (size_t)rows * dim * sizeof(float));
         }
         /* in place */
         memcpy(y, x, (size_t)rows * dim * sizeof(float));
@@ -1097,6 +1099,43 @@ static void test_elementwise(void **state)
     free(o);
 }
 
+/* rt_rope_apply_isa gives the scalar path's bits on every ISA, f32 and bf16,
+ * for rotary halves off the 16-lane step and past the 64-column chunk
+ * (rotary_dim 6, 40 of head_dim 44, 128, 200 of 256), NaN and Inf included. */
+static void test_rope_isas(void **state)
+{
+    (void)state;
+    const int dims[][2] = {{6, 6}, {40, 44}, {128, 128}, {200, 256}};
+    const int32_t pos[3] = {0, 19, 70001};
+    rt_isa isas[3];
+    int ni = isa_list(isas);
+    for (unsigned k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        const int rd = dims[k][0], hd = dims[k][1], H = 3, rows = 3;
+        rt_rope_cfg cfg = {.type = RT_ROPE_DEFAULT, .rotary_dim = rd, .theta = 500000.0};
+        float inv[128], sc;
+        rt_rope_inv_freq(&cfg, 0, inv, &sc);
+        size_t n = (size_t)rows * H * hd;
+        float *x = rnd_vec(n, 3), *want = malloc(n * sizeof(float)), *got = malloc(n * sizeof(float));
+        x[1] = NAN;
+        x[hd + 2] = INFINITY;
+        for (int bf = 0; bf < 2; bf++) {
+            memcpy(want, x, n * sizeof(float));
+            rt_rope_apply_isa(RT_ISA_SCALAR, want, rows, H, hd, rd, pos, inv, 1.25f, bf);
+            for (int t = 0; t < ni; t++) {
+                memcpy(got, x, n * sizeof(float));
+                rt_rope_apply_isa(isas[t], got, rows, H, hd, rd, pos, inv, 1.25f, bf);
+                for (size_t i = 0; i < n; i++)
+                    if (!same(got[i], want[i]))
+                        fail_msg("rope %s rd %d hd %d bf16 %d: [%zu] %.9g vs scalar %.9g", rt_isa_name(isas[t]), rd,
+                                 hd, bf, i, got[i], want[i]);
+            }
+        }
+        free(x);
+        free(want);
+        free(got);
+    }
+}
+
 static void test_round_bf16(void **state)
 {
     (void)state;
@@ -1114,6 +1153,27 @@ static void test_round_bf16(void **state)
     rt_round_bf16(c, 5000);
     for (int i = 0; i < 5000; i++)
         assert_true(c[i] == rt_bf16_round(r[i]));
+    /* every ISA, bit for bit with rt_f32_to_bf16 (NaN payloads, subnormals,
+     * ties, overflow to Inf), on lengths off the 16-lane step */
+    uint32_t special[] = {0x7fc00001u, 0xffa00000u /* signalling */, 0x7f800001u, 0x00000001u, 0x807fffffu,
+                          0x00008000u /* tie at zero */, 0x3f808000u, 0x3f818000u, 0x7f7fffffu, 0xff7f8000u};
+    rt_isa isas[3];
+    int ni = isa_list(isas);
+    for (int t = 0; t < ni; t++)
+        for (size_t n = 0; n <= 37; n++) {
+            float in[37], out[37];
+            for (size_t i = 0; i < n; i++) {
+                uint32_t u = i < sizeof special / sizeof special[0] ? special[i] : (uint32_t)rand() * 2654435761u;
+                memcpy(&in[i], &u, 4);
+            }
+            memcpy(out, in, n * sizeof(float));
+            rt_round_bf16_isa(isas[t], out, n);
+            for (size_t i = 0; i < n; i++) {
+                uint32_t got, want = (uint32_t)rt_f32_to_bf16(in[i]) << 16;
+                memcpy(&got, &out[i], 4);
+                assert_int_equal(got, want);
+            }
+        }
     free(r);
     free(c);
 }
@@ -1216,6 +1276,7 @@ int main(void)
         cmocka_unit_test(test_rope_inv_freq_llama3_fixture),
         cmocka_unit_test(test_rope_inv_freq_longrope_fixture),
         cmocka_unit_test(test_rope_apply),
+        cmocka_unit_test(test_rope_isas),
         cmocka_unit_test(test_attention_prefill),
         cmocka_unit_test(test_kv_cache_and_decode),
         cmocka_unit_test(test_decode_shapes),

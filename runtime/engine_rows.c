@@ -1,0 +1,104 @@
+/* engine_rows.c: an op whose rows are independent, split over the device's
+ * pool.
+ *
+ * A device's linears already run on every core it has (rt_linear_pool);
+ * everything between them (norms, rotary, the KV-cache writes, decode
+ * attention, elementwise ops and the bf16 rounding of their outputs) ran on
+ * the device's own thread, which at 32 decode users or a 128-token prefill
+ * was a third of the time with the other cores idle.  Each of these kernels
+ * computes row r from row r of its inputs (decode attention: user r's
+ * query against user r's cache), so cutting the rows into ranges changes
+ * which thread computes a row, never its arithmetic: the results are the
+ * same bits for any pool size. */
+#include <stdatomic.h>
+
+#include "engine_internal.h"
+
+/* Below this many output values per thread the hand-off to the pool (a few
+ * microseconds) costs about what the split saves.  A variable so that the
+ * tests can split the fixtures' tiny ops too (test_engine_rows). */
+int rt_engine_rows_min_values = 8192;
+_Atomic long rt_engine_rows_splits; /* ops split so far (the tests check that splits happen) */
+
+static int row_independent(int kernel)
+{
+    switch (kernel) {
+    case MGC_K_RMS_NORM:
+    case MGC_K_LAYER_NORM:
+    case MGC_K_ROTARY:
+    case MGC_K_FILL_CACHE:
+    case MGC_K_UPDATE_CACHE:
+    case MGC_K_SDPA_DECODE:
+    case MGC_K_ADD:
+    case MGC_K_SUB:
+    case MGC_K_MUL:
+    case MGC_K_SCALE:
+    case MGC_K_SILU:
+    case MGC_K_GELU:
+    case MGC_K_GELU_TANH:
+    case MGC_K_ADD_BIAS:
+    case MGC_K_ADD_SCALAR:
+    case MGC_K_DIV_SCALAR:
+    case MGC_K_DIV:
+    case MGC_K_TANH:
+    case MGC_K_EXP:
+    case MGC_K_RELU:
+    case MGC_K_SIGMOID:
+    case MGC_K_SOFTCAP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+typedef struct split {
+    rt_device_ctx *ctx;
+    rt_engine *en;
+    rt_device *d;
+    const rt_call *c;
+    const mgc_plan_op *op;
+    int r0, rows, ntasks;
+    _Atomic int failed;
+    mgc_error err; /* the first failure's (none of these kernels fails today) */
+} split;
+
+static void run_task(void *arg, int task, int thread)
+{
+    split *s = arg;
+    /* contiguous ranges, sizes differing by at most one row */
+    int a = s->r0 + (int)((long long)s->rows * task / s->ntasks);
+    int b = s->r0 + (int)((long long)s->rows * (task + 1) / s->ntasks);
+    mgc_error e = {{0}};
+    if (b > a && rt_engine_run_rows(s->ctx, s->en, s->d, s->c, s->op, a, b - a, thread, &e) != 0) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&s->failed, &expected, 1))
+            s->err = e;
+    }
+}
+
+int rt_engine_run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call *c, const mgc_plan_op *op,
+                     int r0, int rows, mgc_error *e)
+{
+    int threads = rt_pool_threads(d->pool);
+    /* the op's widest buffer: cache writes and attention have no out of
+     * their own size, so count their input */
+    int id = op->out >= 0 ? op->out : op->in[0];
+    int64_t cols = id >= 0 ? c->entry->bufs[id].cols : 0;
+    int64_t values = (int64_t)rows * cols;
+    int ntasks = threads;
+    if (ntasks > rows)
+        ntasks = rows;
+    if (ntasks > 1 && values / ntasks < rt_engine_rows_min_values)
+        ntasks = (int)(values / (rt_engine_rows_min_values > 0 ? rt_engine_rows_min_values : 1));
+    if (ntasks < 2 || !row_independent(op->kernel) || (op->device >= 0 && op->device != ctx->device))
+        return rt_engine_run_rows(ctx, en, d, c, op, r0, rows, 0, e);
+    split s = {.ctx = ctx, .en = en, .d = d, .c = c, .op = op, .r0 = r0, .rows = rows, .ntasks = ntasks};
+    atomic_init(&s.failed, 0);
+    atomic_fetch_add_explicit(&rt_engine_rows_splits, 1, memory_order_relaxed);
+    rt_pool_run(d->pool, ntasks, run_task, &s);
+    if (atomic_load(&s.failed)) {
+        *e = s.err;
+        return -1;
+    }
+    return 0;
+}

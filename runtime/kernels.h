@@ -212,6 +212,25 @@ void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matri
 /* The order above in plain C, one output (the tests' reference). */
 float rt_bf16dot_ref(const float *x, const uint16_t *w, int k);
 
+/* Block-float weights (bf8_b, bf4_b) into bf16 activations, for prefill
+ * (m > RT_GEMV_MAX_M; decode keeps the GEMV above, whose bits do not depend
+ * on m): each task decodes its weight rows exactly into bf16 column pairs
+ * once (a block-float weight has at most 7 significant bits, so it is a
+ * bf16 unless it is an f32 subnormal, which the instruction reads as zero)
+ * and runs vdpbf16ps with x pairs.  Per output, with a the bf16 of x (as
+ * above) and b the weight:
+ *   acc = 0; for c = 0, 2, 4, ...: acc += a[c+1] * b[c+1]; acc += a[c] * b[c]
+ *     (each product exact, each sum rounded to f32 and flushed if
+ *     subnormal; columns past k are 0).
+ * Not for matrices with nonfinite blocks (rt_bfpdot_usable).  scratch:
+ * rt_pool_threads(pool) * rt_bfpdot_scratch_floats(w) floats, which
+ * rt_linear_scratch_floats(w, m) covers for m > RT_GEMV_MAX_M. */
+int rt_bfpdot_usable(const rt_matrix *w);
+size_t rt_bfpdot_scratch_floats(const rt_matrix *w);
+void rt_linear_bfpdot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y, float *scratch);
+/* That order in plain C for one output: w the row's decoded values. */
+float rt_bfpdot_ref(const float *x, const float *w, int k);
+
 /* Scratch floats rt_linear needs for this m: 0 for f32 weights and for
  * m <= RT_GEMV_MAX_M, else one panel (a multiple of 16 rows, 64..512, about
  * 2 MiB: panel_rows * k floats).  Non-decreasing in m: size it for the

@@ -1,4 +1,5 @@
-/* kernels_bf16dot.c: y = x @ W^T for bf16 weights and bf16 activations on
+/* kernels_bf16dot.c: y = x @ W^T for bf16 (and, in prefill, block-float)
+ * weights and bf16 activations on
  * AVX512-BF16 (vdpbf16ps: 32 bf16 products per instruction, accumulated in
  * f32), twice the multiply-adds per instruction of the f32 FMA path and no
  * widening of the weights.
@@ -65,6 +66,20 @@ float rt_bf16dot_ref(const float *x, const uint16_t *w, int k)
                 lane[l] = ftz(lane[l] + a * b);
             }
     return reduce16(lane);
+}
+
+float rt_bfpdot_ref(const float *x, const float *w, int k)
+{
+    float acc = 0.0f;
+    for (int c0 = 0; c0 < k; c0 += 2)
+        for (int odd = 1; odd >= 0; odd--) {
+            int c = c0 + odd;
+            /* a block-float weight is exact in bf16 unless it is an f32
+             * subnormal, which the instruction reads as zero */
+            float a = c < k ? ftz(rt_bf16_round(ftz(x[c]))) : 0.0f, b = c < k ? ftz(w[c]) : 0.0f;
+            acc = ftz(acc + a * b);
+        }
+    return acc;
 }
 
 /* ---- CPU support -------------------------------------------------------------- */
@@ -219,6 +234,130 @@ static void rows_avx512bf16(const uint16_t *xb, size_t kp, int m, const rt_matri
     }
 }
 
+/* ---- block-float weights (prefill) ----
+ * The weights of a task's row blocks are decoded once into a panel of
+ * column pairs: for block b and pair p, 16 lanes of two bf16 (row 16b + l,
+ * columns 2p and 2p + 1), exact.  Each vdpbf16ps then takes one x pair
+ * broadcast to all lanes against a block's pair vector, so lane l
+ * accumulates output 16b + l directly (no horizontal sum). */
+static const float bf4_value[16] = {0, 1, 2, 3, 4, 5, 6, 7, -0.0f, -1, -2, -3, -4, -5, -6, -7};
+
+/* 2^(e - 127 - (W - 1)) for 16 shared exponents: normal bits when e > W - 1,
+ * else the f32 subnormal 2^(e - 126 - W) (as panel_block_avx512) */
+static ALWAYS_INLINE __m512 bfp_scales(__m512i e, int W)
+{
+    const __m512i wm1 = _mm512_set1_epi32(W - 1);
+    __m512i nrm = _mm512_slli_epi32(_mm512_sub_epi32(e, wm1), 23);
+    __m512i sub = _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_add_epi32(e, _mm512_set1_epi32(23 - W)));
+    return _mm512_castsi512_ps(_mm512_mask_blend_epi32(_mm512_cmpgt_epi32_mask(e, wm1), sub, nrm));
+}
+
+/* Row block nb of w into panel[p][16] (uint32 pairs), pairs 0..kp2-1. */
+static void bfp_decode_block(const rt_matrix *w, size_t nb, uint32_t *panel, int kp2)
+{
+    const int K = w->k, W = rt_dtype_mant_bits(w->dtype);
+    const size_t KP = ((size_t)K + 1) / 2;
+    const __m512 tab = _mm512_loadu_ps(bf4_value);
+    float sc[32] __attribute__((aligned(64)));
+    for (int c0 = 0; c0 < 2 * kp2; c0 += 32) {
+        for (int h = 0; h < 2; h++) {
+            int from = c0 + 16 * h, kc = K - from >= 16 ? 16 : K - from > 0 ? K - from : 0;
+            __mmask16 km = (__mmask16)((1u << kc) - 1);
+            __m512i e = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(km, w->exps + nb * K + (size_t)from));
+            _mm512_store_ps(sc + 16 * h, _mm512_maskz_mov_ps(km, bfp_scales(e, W)));
+        }
+        for (int c = c0; c < c0 + 32 && c < 2 * kp2; c += 2) {
+            __m512 v0, v1;
+            if (W == 7) {
+                const int8_t *q = (const int8_t *)w->data + (nb * K + (size_t)c) * 16;
+                v0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
+                v1 = c + 1 < K ? _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))))
+                               : _mm512_setzero_ps();
+            } else {
+                __m512i by = _mm512_cvtepu8_epi32(
+                    _mm_loadu_si128((const __m128i *)((const uint8_t *)w->data + (nb * KP + (size_t)c / 2) * 16)));
+                v0 = _mm512_permutexvar_ps(by, tab); /* the low nibble: the permute reads 4 bits */
+                v1 = _mm512_permutexvar_ps(_mm512_srli_epi32(by, 4), tab);
+            }
+            /* exact products (<= 7 significant bits); zero scale past k */
+            __m512i b0 = _mm512_castps_si512(_mm512_mul_ps(v0, _mm512_set1_ps(sc[c - c0])));
+            __m512i b1 = _mm512_castps_si512(_mm512_mul_ps(v1, _mm512_set1_ps(sc[c - c0 + 1])));
+            __m512i pair = _mm512_or_si512(_mm512_and_si512(b1, _mm512_set1_epi32((int)0xffff0000u)),
+                                           _mm512_srli_epi32(b0, 16));
+            _mm512_storeu_si512((void *)(panel + (size_t)(c / 2) * 16), pair);
+        }
+    }
+}
+
+#define BP(acc, xv, wv) acc = _mm512_dpbf16_ps(acc, (__m512bh)(xv), (__m512bh)(wv))
+
+/* Outputs of 4 row blocks (panel: 4 blocks of kp2 pairs each; a block past
+ * nblk repeats block 0 and is not stored) for 4 rows of x (xp, rows of xs
+ * pairs) or 1: named accumulators, so that they stay in registers. */
+static ALWAYS_INLINE void bfp_store(__m512 acc, int o, int n, float *y)
+{
+    int left = n - o;
+    _mm512_mask_storeu_ps(y + o, left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1), acc);
+}
+
+static void bfp_tile4(const uint32_t *xp, size_t xs, const uint32_t *const pb[4], int kp2, int nblk, int n0, int n,
+                      float *y, size_t ldy)
+{
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00,
+           a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    for (int p = 0; p < kp2; p++) {
+        __m512i w0 = _mm512_loadu_si512((const void *)(pb[0] + (size_t)p * 16));
+        __m512i w1 = _mm512_loadu_si512((const void *)(pb[1] + (size_t)p * 16));
+        __m512i w2 = _mm512_loadu_si512((const void *)(pb[2] + (size_t)p * 16));
+        __m512i w3 = _mm512_loadu_si512((const void *)(pb[3] + (size_t)p * 16));
+        __m512i xv = _mm512_set1_epi32((int)xp[p]);
+        BP(a00, xv, w0), BP(a01, xv, w1), BP(a02, xv, w2), BP(a03, xv, w3);
+        xv = _mm512_set1_epi32((int)xp[xs + (size_t)p]);
+        BP(a10, xv, w0), BP(a11, xv, w1), BP(a12, xv, w2), BP(a13, xv, w3);
+        xv = _mm512_set1_epi32((int)xp[2 * xs + (size_t)p]);
+        BP(a20, xv, w0), BP(a21, xv, w1), BP(a22, xv, w2), BP(a23, xv, w3);
+        xv = _mm512_set1_epi32((int)xp[3 * xs + (size_t)p]);
+        BP(a30, xv, w0), BP(a31, xv, w1), BP(a32, xv, w2), BP(a33, xv, w3);
+    }
+    __m512 acc[4][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33}};
+    for (int i = 0; i < 4; i++)
+        for (int b = 0; b < nblk; b++)
+            bfp_store(acc[i][b], n0 + 16 * b, n, y + (size_t)i * ldy);
+}
+
+static void bfp_tile1(const uint32_t *xp, const uint32_t *const pb[4], int kp2, int nblk, int n0, int n, float *y)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int p = 0; p < kp2; p++) {
+        __m512i xv = _mm512_set1_epi32((int)xp[p]);
+        BP(a0, xv, _mm512_loadu_si512((const void *)(pb[0] + (size_t)p * 16)));
+        BP(a1, xv, _mm512_loadu_si512((const void *)(pb[1] + (size_t)p * 16)));
+        BP(a2, xv, _mm512_loadu_si512((const void *)(pb[2] + (size_t)p * 16)));
+        BP(a3, xv, _mm512_loadu_si512((const void *)(pb[3] + (size_t)p * 16)));
+    }
+    __m512 acc[4] = {a0, a1, a2, a3};
+    for (int b = 0; b < nblk; b++)
+        bfp_store(acc[b], n0 + 16 * b, n, y);
+}
+
+static void bfp_rows(const uint16_t *xb, size_t kp, int m, const rt_matrix *w, int n0, int n1, uint32_t *panel,
+                     float *y)
+{
+    const int kp2 = (w->k + 1) / 2, nblk = (n1 - n0 + 15) / 16;
+    for (int b = 0; b < nblk; b++)
+        bfp_decode_block(w, (size_t)(n0 / 16 + b), panel + (size_t)b * (size_t)kp2 * 16, kp2);
+    const uint32_t *pb[4];
+    for (int b = 0; b < 4; b++)
+        pb[b] = panel + (size_t)(b < nblk ? b : 0) * (size_t)kp2 * 16;
+    const uint32_t *xp = (const uint32_t *)xb;
+    const size_t xs = kp / 2;
+    int r = 0;
+    for (; r + 4 <= m; r += 4)
+        bfp_tile4(xp + (size_t)r * xs, xs, pb, kp2, nblk, n0, w->n, y + (size_t)r * w->n, (size_t)w->n);
+    for (; r < m; r++)
+        bfp_tile1(xp + (size_t)r * xs, pb, kp2, nblk, n0, w->n, y + (size_t)r * w->n);
+}
+
 RT_TARGET_END
 #endif
 
@@ -228,23 +367,27 @@ typedef struct bf16dot_job {
     int m;
     const rt_matrix *w;
     float *y;
+    float *scratch; /* block-float: a panel per pool thread */
+    size_t scratch_per_thread;
 } bf16dot_job;
 
 static void task(void *arg, int t, int thread)
 {
-    (void)thread;
     const bf16dot_job *j = arg;
     int n0 = t * TASK_ROWS, n1 = n0 + TASK_ROWS < j->w->n ? n0 + TASK_ROWS : j->w->n;
 #ifdef HAVE_X86
-    rows_avx512bf16(j->xb, j->kp, j->m, j->w, n0, n1, j->y);
+    if (j->w->dtype == RT_BF16)
+        rows_avx512bf16(j->xb, j->kp, j->m, j->w, n0, n1, j->y);
+    else
+        bfp_rows(j->xb, j->kp, j->m, j->w, n0, n1, (uint32_t *)(j->scratch + (size_t)thread * j->scratch_per_thread),
+                 j->y);
 #else
     (void)n0, (void)n1;
 #endif
 }
 
-void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y)
+static void run(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y, float *scratch)
 {
-    assert(w->dtype == RT_BF16 && m >= 0 && rt_bf16dot_enabled());
     if (m == 0 || w->n == 0)
         return;
     /* x converted once per call (every task reads all of it) */
@@ -255,7 +398,34 @@ void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matri
 #ifdef HAVE_X86
     convert_x(x, m, w->k, kp, xb);
 #endif
-    bf16dot_job j = {.xb = xb, .kp = kp, .m = m, .w = w, .y = y};
+    bf16dot_job j = {.xb = xb, .kp = kp, .m = m, .w = w, .y = y, .scratch = scratch,
+                     .scratch_per_thread = rt_bfpdot_scratch_floats(w)};
     rt_pool_run(pool, (w->n + TASK_ROWS - 1) / TASK_ROWS, task, &j);
     free(xb);
+}
+
+void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y)
+{
+    assert(w->dtype == RT_BF16 && m >= 0 && rt_bf16dot_enabled());
+    run(pool, x, m, w, y, NULL);
+}
+
+int rt_bfpdot_usable(const rt_matrix *w)
+{
+    return rt_bf16dot_enabled() && (w->dtype == RT_BF8_B || w->dtype == RT_BF4_B) && !w->nonfinite;
+}
+
+size_t rt_bfpdot_scratch_floats(const rt_matrix *w)
+{
+    /* a task's row blocks (at most TASK_ROWS / 16), each ceil(k/2) pairs of 16 lanes */
+    size_t blocks = ((size_t)w->n + 15) / 16;
+    if (blocks > TASK_ROWS / 16)
+        blocks = TASK_ROWS / 16;
+    return blocks * (((size_t)w->k + 1) / 2) * 16;
+}
+
+void rt_linear_bfpdot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y, float *scratch)
+{
+    assert(rt_bfpdot_usable(w) && m >= 0 && scratch);
+    run(pool, x, m, w, y, scratch);
 }

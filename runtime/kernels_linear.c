@@ -11,6 +11,8 @@
  *     int->float convert (bf4_b: a 16-entry table permute) and an fma.
  * Prefill (m > RT_GEMV_MAX_M): OpenBLAS sgemm, on f32 weights directly and
  * on an f32 panel of a few hundred dequantised weight rows otherwise.
+ * (With bf16 activations on AVX512-BF16 the engine takes kernels_bf16dot.c
+ * instead: bf16 weights for every m, block floats for prefill.)
  */
 #include "kernels.h"
 

@@ -134,11 +134,100 @@ static void test_reference_is_a_dot(void **state)
     }
 }
 
+/* Block-float weights (prefill, m > RT_GEMV_MAX_M): rt_linear_bfpdot_pool
+ * against rt_bfpdot_ref on the decoded rows, bit for bit; bf8_b and bf4_b,
+ * sizes off the 16-row block, the 4-row tile, the 64-row task and the column
+ * pair (odd k); weights over many exponents (some blocks with a tiny shared
+ * exponent, whose values are f32 subnormals read as zero); 1 and 3 threads.
+ * The scratch is sized as the engine sizes it (rt_linear_scratch_floats). */
+static void check_bfp(rt_pool *pool, rt_dtype dt, int m, int n, int k)
+{
+    mgc_error e = {{0}};
+    rt_matrix w;
+    assert_int_equal(rt_matrix_init(&w, dt, n, k, &e), 0);
+    float *dense = malloc(sizeof(float) * (size_t)n * (size_t)k);
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < k; c++) {
+            double v = (uni() - 0.5) * ldexp(1.0, (int)(uni() * 10) - 8);
+            if ((r / 16 + c) % 29 == 3)
+                v = ldexp(uni() - 0.5, -128); /* a block of f32-subnormal values */
+            dense[(size_t)r * k + c] = (float)v;
+        }
+    rt_matrix_set_rows_f32(&w, 0, n, dense);
+    assert_true(rt_bfpdot_usable(&w));
+    float *x = malloc(sizeof(float) * (size_t)m * (size_t)k), *y = malloc(sizeof(float) * (size_t)m * (size_t)n);
+    fill_x(x, (size_t)m * (size_t)k, 1);
+    size_t per = rt_linear_scratch_floats(&w, m);
+    assert_true(per >= rt_bfpdot_scratch_floats(&w));
+    float *scratch = calloc((size_t)rt_pool_threads(pool) * per, sizeof(float));
+    rt_linear_bfpdot_pool(pool, x, m, &w, y, scratch);
+    float *row = malloc(sizeof(float) * (size_t)k);
+    for (int j = 0; j < n; j++) {
+        rt_matrix_get_row_f32(&w, j, row);
+        for (int r = 0; r < m; r++) {
+            float want = rt_bfpdot_ref(x + (size_t)r * k, row, k), got = y[(size_t)r * n + j];
+            if (memcmp(&want, &got, 4) != 0)
+                fail_msg("%s m %d n %d k %d: y[%d][%d] = %a, the reference %a", rt_dtype_name(dt), m, n, k, r, j, got,
+                         want);
+        }
+    }
+    free(row);
+    free(scratch);
+    free(x);
+    free(y);
+    free(dense);
+    rt_matrix_free(&w);
+}
+
+static void test_block_float_prefill(void **state)
+{
+    (void)state;
+    if (!rt_bf16dot_enabled())
+        skip();
+    mgc_error e = {{0}};
+    rt_pool *pools[2] = {rt_pool_create(1, &e), rt_pool_create(3, &e)};
+    assert_non_null(pools[0]);
+    assert_non_null(pools[1]);
+    static const int ms[] = {33, 34, 39, 64}, ns[] = {1, 16, 17, 63, 64, 65, 130}, ks[] = {1, 2, 31, 33, 64, 101};
+    for (int dt = 0; dt < 2; dt++)
+        for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+            for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
+                check_bfp(pools[(a + b) % 2], dt ? RT_BF4_B : RT_BF8_B, ms[a], ns[b],
+                          ks[(a + b + (size_t)dt) % (sizeof ks / sizeof ks[0])]);
+    check_bfp(pools[1], RT_BF8_B, 128, 200, 1024); /* prefill-sized: many tasks */
+    check_bfp(pools[1], RT_BF4_B, 100, 96, 3072);
+    rt_pool_free(pools[0]);
+    rt_pool_free(pools[1]);
+}
+
+/* rt_bfpdot_ref's order is a dot product too (same bound as above, with a
+ * single lane of k terms). */
+static void test_bfp_reference_is_a_dot(void **state)
+{
+    (void)state;
+    enum { K = 777 };
+    float x[K], w[K];
+    for (int t = 0; t < 50; t++) {
+        fill_x(x, K, 0);
+        double exact = 0, mag = 0;
+        for (int c = 0; c < K; c++) {
+            w[c] = (float)((int)(uni() * 255) - 127) * 0x1p-9f; /* a bf8_b weight */
+            exact += (double)x[c] * w[c];
+            mag += fabs((double)x[c] * w[c]);
+        }
+        float got = rt_bfpdot_ref(x, w, K);
+        if (fabs((double)got - exact) > (double)K * ldexp(1.0, -24) * mag)
+            fail_msg("block-float reference %.9g vs exact %.9g", got, exact);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_is_a_dot),
         cmocka_unit_test(test_against_reference),
+        cmocka_unit_test(test_bfp_reference_is_a_dot),
+        cmocka_unit_test(test_block_float_prefill),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -78,7 +78,7 @@ int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt
         /* bf16 activations into bf16 weights: exact products on AVX512-BF16 */
         int x_bf16 = ent->bufs[op->in[0]].dtype == MGC_BF16;
         if (w->dtype == RT_BF16 && x_bf16 && rt_bf16dot_enabled())
-            rt_linear_bf16dot_pool(d->pool, x, rows, w, out);
+            rt_linear_bf16dot_pool(d->pool, x, rows, w, out, d->scratch);
         else if (x_bf16 && rows > RT_GEMV_MAX_M && rt_bfpdot_usable(w))
             /* block-float prefill on the same instruction (decode keeps the GEMV) */
             rt_linear_bfpdot_pool(d->pool, x, rows, w, out, d->scratch);

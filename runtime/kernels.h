@@ -193,9 +193,9 @@ void rt_linear_pool_isa(rt_pool *pool, rt_isa isa, const float *x, int m, const 
 
 /* ---- bf16 x bf16 on AVX512-BF16 (kernels_bf16dot.c) ----
  * For a linear whose input values are bf16 (a bf16 activation buffer) and
- * whose weights are bf16: y[m][n] = x[m][k] @ W^T with vdpbf16ps, for every
- * m (decode and prefill alike, so a user's row has the same bits alone or in
- * a batch).  Per output, with a and b the bf16 of x and W (x rounded to
+ * whose weights are bf16: y[m][n] = x[m][k] @ W^T with vdpbf16ps.  For
+ * m <= RT_GEMV_MAX_M (decode: a user's row has the same bits alone or in a
+ * batch), per output, with a and b the bf16 of x and W (x rounded to
  * nearest even; subnormal inputs and sums flushed to zero, as the
  * instruction does):
  *   lane[l] = 0 for l = 0..15;
@@ -203,17 +203,22 @@ void rt_linear_pool_isa(rt_pool *pool, rt_isa isa, const float *x, int m, const 
  *       lane[l] += a[c0+2l+1] * b[c0+2l+1];  lane[l] += a[c0+2l] * b[c0+2l]
  *     (each product exact, each sum rounded to f32; columns past k are 0);
  *   y = the lanes summed pairwise: lane[i] += lane[i+h] for h = 8, 4, 2, 1.
- * The same bits for any m, thread count and run; not the bits of the f32
- * path (which is what a CPU without AVX512-BF16, or MGC_KERNELS=avx512,
- * runs).  rt_bf16dot_enabled: the CPU has it and MGC_KERNELS allows it
- * (unset, auto or avx512bf16). */
+ * For m > RT_GEMV_MAX_M (prefill) the weights take the block-float path's
+ * column-pair order below (rt_bfpdot_ref; a prefill's rows differ from
+ * decode's in f32 rounding only, as on the f32 path), which needs scratch:
+ * rt_pool_threads(pool) * rt_bfpdot_scratch_floats(w) floats, covered by
+ * rt_linear_scratch_floats(w, m); NULL is fine for decode.  The same bits
+ * for any thread count and run; not the bits of the f32 path (which is what
+ * a CPU without AVX512-BF16, or MGC_KERNELS=avx512, runs).
+ * rt_bf16dot_enabled: the CPU has it and MGC_KERNELS allows it (unset, auto
+ * or avx512bf16). */
 int rt_bf16dot_enabled(void);
-void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y);
+void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y, float *scratch);
 /* The order above in plain C, one output (the tests' reference). */
 float rt_bf16dot_ref(const float *x, const uint16_t *w, int k);
 
 /* Block-float weights (bf8_b, bf4_b) into bf16 activations, for prefill
- * (m > RT_GEMV_MAX_M; decode keeps the GEMV above, whose bits do not depend
+ * (m > RT_GEMV_MAX_M, as bf16 weights then; decode keeps the GEMV above, whose bits do not depend
  * on m): each task decodes its weight rows exactly into bf16 column pairs
  * once (a block-float weight has at most 7 significant bits, so it is a
  * bf16 unless it is an f32 subnormal, which the instruction reads as zero)
@@ -225,7 +230,7 @@ float rt_bf16dot_ref(const float *x, const uint16_t *w, int k);
  * Not for matrices with nonfinite blocks (rt_bfpdot_usable).  scratch:
  * rt_pool_threads(pool) * rt_bfpdot_scratch_floats(w) floats, which
  * rt_linear_scratch_floats(w, m) covers for m > RT_GEMV_MAX_M. */
-int rt_bfpdot_usable(const rt_matrix *w);
+int rt_bfpdot_usable(const rt_matrix *w); /* a block-float matrix this path takes */
 size_t rt_bfpdot_scratch_floats(const rt_matrix *w);
 void rt_linear_bfpdot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y, float *scratch);
 /* That order in plain C for one output: w the row's decoded values. */

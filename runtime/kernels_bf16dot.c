@@ -253,8 +253,61 @@ static ALWAYS_INLINE __m512 bfp_scales(__m512i e, int W)
 }
 
 /* Row block nb of w into panel[p][16] (uint32 pairs), pairs 0..kp2-1. */
+/* bf16 weights: the same panel is a 16-row transpose of the rows' 32-bit
+ * column pairs: 16 pairs of 16 rows at a time in registers (a 16 x 16
+ * transpose of 32-bit elements), the last pairs one by one (rows past n
+ * repeat row n - 1; a lone last column pairs with 0). */
+static void bf16_pair_block(const rt_matrix *w, size_t nb, uint32_t *panel)
+{
+    const int K = w->k, np = K / 2;
+    const uint16_t *row[16];
+    for (int l = 0; l < 16; l++)
+        row[l] = (const uint16_t *)w->data +
+                 (nb * 16 + (size_t)l < (size_t)w->n ? nb * 16 + (size_t)l : (size_t)w->n - 1) * w->ld;
+    int p0 = 0;
+    for (; p0 + 16 <= np; p0 += 16) {
+        __m512i t[16], u[16];
+        for (int i = 0; i < 8; i++) {
+            __m512i a = _mm512_loadu_si512((const void *)(row[2 * i] + 2 * p0));
+            __m512i b = _mm512_loadu_si512((const void *)(row[2 * i + 1] + 2 * p0));
+            t[2 * i] = _mm512_unpacklo_epi32(a, b);
+            t[2 * i + 1] = _mm512_unpackhi_epi32(a, b);
+        }
+        /* u[4i + q], 128-bit lane j: rows 4i..4i+3 of pair 4j + q */
+        for (int i = 0; i < 4; i++) {
+            u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+            u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+            u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+            u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+        }
+        for (int q = 0; q < 4; q++) {
+            __m512i xa = _mm512_shuffle_i32x4(u[q], u[4 + q], 0x44), xb = _mm512_shuffle_i32x4(u[q], u[4 + q], 0xee);
+            __m512i ya = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0x44);
+            __m512i yb = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0xee);
+            uint32_t *dst = panel + (size_t)(p0 + q) * 16;
+            _mm512_storeu_si512((void *)dst, _mm512_shuffle_i32x4(xa, ya, 0x88));
+            _mm512_storeu_si512((void *)(dst + 4 * 16), _mm512_shuffle_i32x4(xa, ya, 0xdd));
+            _mm512_storeu_si512((void *)(dst + 8 * 16), _mm512_shuffle_i32x4(xb, yb, 0x88));
+            _mm512_storeu_si512((void *)(dst + 12 * 16), _mm512_shuffle_i32x4(xb, yb, 0xdd));
+        }
+    }
+    for (int l = 0; l < 16; l++) {
+        for (int p = p0; p < np; p++) {
+            uint32_t v;
+            memcpy(&v, row[l] + 2 * p, 4);
+            panel[(size_t)p * 16 + (size_t)l] = v;
+        }
+        if (K % 2)
+            panel[(size_t)np * 16 + (size_t)l] = row[l][K - 1];
+    }
+}
+
 static void bfp_decode_block(const rt_matrix *w, size_t nb, uint32_t *panel, int kp2)
 {
+    if (w->dtype == RT_BF16) {
+        bf16_pair_block(w, nb, panel);
+        return;
+    }
     const int K = w->k, W = rt_dtype_mant_bits(w->dtype);
     const size_t KP = ((size_t)K + 1) / 2;
     const __m512 tab = _mm512_loadu_ps(bf4_value);
@@ -376,7 +429,7 @@ static void task(void *arg, int t, int thread)
     const bf16dot_job *j = arg;
     int n0 = t * TASK_ROWS, n1 = n0 + TASK_ROWS < j->w->n ? n0 + TASK_ROWS : j->w->n;
 #ifdef HAVE_X86
-    if (j->w->dtype == RT_BF16)
+    if (j->w->dtype == RT_BF16 && j->m <= RT_GEMV_MAX_M)
         rows_avx512bf16(j->xb, j->kp, j->m, j->w, n0, n1, j->y);
     else
         bfp_rows(j->xb, j->kp, j->m, j->w, n0, n1, (uint32_t *)(j->scratch + (size_t)thread * j->scratch_per_thread),
@@ -404,10 +457,10 @@ static void run(rt_pool *pool, const float *x, int m, const rt_matrix *w, float 
     free(xb);
 }
 
-void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y)
+void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y, float *scratch)
 {
-    assert(w->dtype == RT_BF16 && m >= 0 && rt_bf16dot_enabled());
-    run(pool, x, m, w, y, NULL);
+    assert(w->dtype == RT_BF16 && m >= 0 && rt_bf16dot_enabled() && (m <= RT_GEMV_MAX_M || scratch));
+    run(pool, x, m, w, y, scratch);
 }
 
 int rt_bfpdot_usable(const rt_matrix *w)

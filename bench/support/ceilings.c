@@ -195,7 +195,9 @@ static void matmul_rate(int threads, int m, int n, int k, int reps, int bf16dot,
     float *y = malloc(sizeof(float) * (size_t)m * (size_t)n);
     float *wf = malloc(sizeof(float) * (size_t)n * (size_t)k);
     rt_pool *pool = rt_pool_create(threads, &e);
-    if (!x || !y || !wf || !pool)
+    float *scratch = pool ? calloc((size_t)rt_pool_threads(pool) * rt_linear_scratch_floats(&w, m) + 1, sizeof(float))
+                          : NULL;
+    if (!x || !y || !wf || !pool || !scratch)
         goto out;
     for (size_t i = 0; i < (size_t)m * (size_t)k; i++)
         x[i] = rt_bf16_round((float)(i % 17) * 0.01f);
@@ -208,7 +210,7 @@ static void matmul_rate(int threads, int m, int n, int k, int reps, int bf16dot,
     for (int r = -1; r < reps; r++) { /* r = -1: the warm-up */
         double t0 = bench_now();
         if (bf16dot)
-            rt_linear_bf16dot_pool(pool, x, m, &w, y);
+            rt_linear_bf16dot_pool(pool, x, m, &w, y, scratch);
         else
             rt_linear_pool(pool, x, m, &w, y, NULL);
         if (r >= 0)
@@ -225,6 +227,7 @@ static void matmul_rate(int threads, int m, int n, int k, int reps, int bf16dot,
                         : "OpenBLAS sgemm (1 thread each) on panels spread over an rt_pool";
 out:
     rt_pool_free(pool);
+    free(scratch);
     free(x);
     free(y);
     free(wf);

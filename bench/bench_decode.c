@@ -305,10 +305,12 @@ static void run_config(const model_def *md, const char *spec, const char *ckdir,
     bench_mm mm;
     bench_read_bandwidth(s->quick ? (size_t)64 << 20 : (size_t)1 << 30, threads, s->quick ? 2 : 5, &bw);
     /* the matmul ceiling of the path this configuration's prefill takes: the
-     * bf16 dot for bf16 weights (the specs' activations are bf16), else sgemm */
+     * bf16 dot on its weight dtype (the specs' activations are bf16; the mix
+     * is mostly bf8_b), else sgemm */
     mm.median_gflops = 0;
-    if (dt == MGC_BF16)
-        bench_bf16dot_rate(threads, 128, s->quick ? 512 : 3072, s->quick ? 256 : 1024, s->quick ? 2 : 5, &mm);
+    if (dt != MGC_F32)
+        bench_bf16dot_rate(threads, dt == MGC_BF16 ? RT_BF16 : dt == MGC_BF4_B ? RT_BF4_B : RT_BF8_B, 128,
+                           s->quick ? 512 : 3072, s->quick ? 256 : 1024, s->quick ? 2 : 5, &mm);
     if (mm.median_gflops <= 0)
         bench_sgemm_rate(threads, 128, s->quick ? 512 : 3072, s->quick ? 256 : 1024, s->quick ? 2 : 5, &mm);
     r->bw_gbs = bw.median_gbs;
@@ -409,7 +411,7 @@ int main(int argc, char **argv)
     for (int t = 0; t < nt; t++) {
         bench_read_bandwidth(s.quick ? (size_t)64 << 20 : (size_t)1 << 30, tlist[t], s.quick ? 2 : 7, &bw[t]);
         bench_sgemm_rate(tlist[t], 128, s.quick ? 512 : 3072, s.quick ? 256 : 1024, s.quick ? 2 : 7, &mm[t]);
-        bench_bf16dot_rate(tlist[t], 128, s.quick ? 512 : 3072, s.quick ? 256 : 1024, s.quick ? 2 : 7, &mmb[t]);
+        bench_bf16dot_rate(tlist[t], RT_BF16, 128, s.quick ? 512 : 3072, s.quick ? 256 : 1024, s.quick ? 2 : 7, &mmb[t]);
     }
     printf("bench_decode%s: %d cores; kernels ISA %s; CPU flags: avx512_bf16 %s (bf16 dot %s), amx_tile %s, "
            "amx_bf16 %s (no mgc path uses AMX)\n",
@@ -518,8 +520,8 @@ int main(int argc, char **argv)
                        q.decode, r->batch_tps, r->batch_tps / r->decode_tps, r->eval_pps, r->rss_mib, q.need_mib,
                        q.rss, r->bw_gbs, r->mm_gflops);
             }
-    printf("(prefill /ceil: tokens/s over the median matmul rate of its path (bf16 dot for bf16 weights where the "
-           "CPU has it, else f32 sgemm) / FLOPs per token; decode /roof: over median read "
+    printf("(prefill /ceil: tokens/s over the median matmul rate of its path (where the CPU has AVX512-BF16, the bf16 "
+           "dot on the configuration's weight dtype, bf8_b for the mix; else f32 sgemm) / FLOPs per token; decode /roof: over median read "
            "bandwidth / bytes per token, both ceilings re-measured in the configuration's own process right after "
            "its runs (columns GB/s, GF/s); model MiB: weights at plan dtype, a tied table once, + KV + activations)\n");
     int T = nt - 1;
@@ -544,6 +546,11 @@ int main(int argc, char **argv)
                        MODELS[mi].name, wname(DTYPES[di]), q.decode, mark(q.decode >= 0.9),
                        r->batch_tps / r->decode_tps, mark(r->batch_tps / r->decode_tps >= 10), q.rss,
                        mark(q.rss <= 1.15));
+                /* 32 users need 32 tokens' FLOPs per step: the matmul ceiling
+                 * bounds the aggregate, whatever the bandwidth */
+                double bound = r->mm_gflops * 1e9 / r->flops_per_token;
+                printf("; batch32 at most %.0f tok/s by the matmul ceiling (= %.1fx batch 1), reached %.2f", bound,
+                       bound / r->decode_tps, r->batch_tps / bound);
                 if (DTYPES[di] == MGC_BF16) {
                     double want = strstr(MODELS[mi].name, "Qwen") ? 148 : 85;
                     printf("; prefill %.1f tok/s (>= llama.cpp BF16's %.0f quoted in issue 9: %s)", r->prefill_tps,

@@ -854,14 +854,16 @@ static void test_kv_cache_and_decode(void **state)
     (void)state;
     rt_isa isas[3];
     int ni = isa_list(isas);
-    const int users = 3, hkv = 1, hq = 5, hd = 24, cap = 40;
+    /* 5 query heads share the kv head; user 2's 71 positions span several
+     * 16-position key blocks and a partial one */
+    const int users = 3, hkv = 1, hq = 5, hd = 24, cap = 80;
     for (int dti = 0; dti < 2; dti++) {
         rt_dtype dt = dti ? RT_BF16 : RT_F32;
         rt_kv_cache c;
         assert_int_equal(rt_kv_cache_init(&c, dt, users, hkv, cap, hd, NULL), 0);
         assert_int_equal(c.bytes, (size_t)2 * users * hkv * cap * hd * (dti ? 2 : 4));
         /* user u has history length hl[u]; prefill it, then one decode step */
-        const int hl[3] = {9, 1, 30};
+        const int hl[3] = {9, 1, 70};
         float *kh[3], *vh[3]; /* [cap][hkv][hd] host copies of what we wrote */
         for (int u = 0; u < users; u++) {
             kh[u] = rnd_vec((size_t)cap * hkv * hd, 1.5f);
@@ -915,6 +917,13 @@ static void test_kv_cache_and_decode(void **state)
             for (int i = 0; i < 3 * hq * hd; i++)
                 assert_true(out[i] == out0[i]);
         }
+        /* a window of 37 (the first key past a block edge): every ISA the same bits */
+        rt_attention_decode_ex(RT_ISA_SCALAR, q, &c, 3, bu, len, hq, scale, 37, 0.0f, out0, scr);
+        for (int t = 0; t < ni; t++) {
+            rt_attention_decode_ex(isas[t], q, &c, 3, bu, len, hq, scale, 37, 0.0f, out, scr);
+            assert_memory_equal(out, out0, (size_t)3 * hq * hd * sizeof(float));
+        }
+        rt_attention_decode_isa(RT_ISA_SCALAR, q, &c, 3, bu, len, hq, scale, out0, scr);
         rt_attention_decode(q, &c, 3, bu, len, hq, scale, out, scr);
         assert_memory_equal(out, out0, (size_t)3 * hq * hd * sizeof(float));
         /* users == NULL means row b is user b */

@@ -181,15 +181,16 @@ void bench_read_bandwidth(size_t bytes, int threads, int passes, bench_bw *out)
 /* ---- matmul rate ------------------------------------------------------------------- */
 
 /* The rate of one matmul path: y = x @ W^T on a pool of `threads`, best and
- * median of `reps` timed runs after a warm-up.  bf16dot: bf16 weights and
- * bf16-valued x through rt_linear_bf16dot_pool, else f32 weights through
- * rt_linear_pool (OpenBLAS sgemm per panel). */
-static void matmul_rate(int threads, int m, int n, int k, int reps, int bf16dot, bench_mm *out)
+ * median of `reps` timed runs after a warm-up.  dt f32: f32 weights through
+ * rt_linear_pool (OpenBLAS sgemm per panel); bf16, bf8_b, bf4_b: those
+ * weights and bf16-valued x through the vdpbf16ps path prefill takes. */
+static void matmul_rate(int threads, int m, int n, int k, int reps, rt_dtype dt, bench_mm *out)
 {
     memset(out, 0, sizeof *out);
     mgc_error e = {{0}};
     rt_matrix w;
-    if (rt_matrix_init(&w, bf16dot ? RT_BF16 : RT_F32, n, k, &e) != 0)
+    const int bf16dot = dt != RT_F32;
+    if (rt_matrix_init(&w, dt, n, k, &e) != 0)
         return;
     float *x = malloc(sizeof(float) * (size_t)m * (size_t)k);
     float *y = malloc(sizeof(float) * (size_t)m * (size_t)n);
@@ -209,8 +210,10 @@ static void matmul_rate(int threads, int m, int n, int k, int reps, int bf16dot,
     double g[32];
     for (int r = -1; r < reps; r++) { /* r = -1: the warm-up */
         double t0 = bench_now();
-        if (bf16dot)
+        if (dt == RT_BF16)
             rt_linear_bf16dot_pool(pool, x, m, &w, y, scratch);
+        else if (bf16dot)
+            rt_linear_bfpdot_pool(pool, x, m, &w, y, scratch);
         else
             rt_linear_pool(pool, x, m, &w, y, NULL);
         if (r >= 0)
@@ -223,7 +226,7 @@ static void matmul_rate(int threads, int m, int n, int k, int reps, int bf16dot,
     out->m = m;
     out->n = n;
     out->k = k;
-    out->path = bf16dot ? "vdpbf16ps (AVX512-BF16) on bf16 weights and bf16 activations, over an rt_pool"
+    out->path = bf16dot ? "vdpbf16ps (AVX512-BF16) on column-pair panels of the weights and bf16 activations, over an rt_pool"
                         : "OpenBLAS sgemm (1 thread each) on panels spread over an rt_pool";
 out:
     rt_pool_free(pool);
@@ -236,13 +239,13 @@ out:
 
 void bench_sgemm_rate(int threads, int m, int n, int k, int reps, bench_mm *out)
 {
-    matmul_rate(threads, m, n, k, reps, 0, out);
+    matmul_rate(threads, m, n, k, reps, RT_F32, out);
 }
 
-void bench_bf16dot_rate(int threads, int m, int n, int k, int reps, bench_mm *out)
+void bench_bf16dot_rate(int threads, rt_dtype dt, int m, int n, int k, int reps, bench_mm *out)
 {
     if (rt_bf16dot_enabled())
-        matmul_rate(threads, m, n, k, reps, 1, out);
+        matmul_rate(threads, m, n, k, reps, dt, out);
     else
         memset(out, 0, sizeof *out);
 }

@@ -5,6 +5,8 @@
 #ifndef BENCH_CEILINGS_H
 #define BENCH_CEILINGS_H
 
+#include "dtype.h"
+
 #include <stddef.h>
 
 typedef struct bench_bw {
@@ -29,9 +31,11 @@ typedef struct bench_mm {
  * spread over the pool), i.e. the rate prefill's matmuls can reach. */
 void bench_sgemm_rate(int threads, int m, int n, int k, int reps, bench_mm *out);
 
-/* The same for the bf16 x bf16 path of bf16 plans (rt_linear_bf16dot_pool);
- * all zero when this CPU or MGC_KERNELS does not allow it. */
-void bench_bf16dot_rate(int threads, int m, int n, int k, int reps, bench_mm *out);
+/* The same for the AVX512-BF16 prefill path of plans with bf16 activations
+ * and weights of dtype dt (bf16: rt_linear_bf16dot_pool; bf8_b, bf4_b:
+ * rt_linear_bfpdot_pool); all zero when this CPU or MGC_KERNELS does not
+ * allow it. */
+void bench_bf16dot_rate(int threads, rt_dtype dt, int m, int n, int k, int reps, bench_mm *out);
 
 double bench_now(void);
 double bench_median(double *v, int n); /* sorts v */

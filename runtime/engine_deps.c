@@ -45,3 +45,34 @@ int rt_ops_only_feeding(const mgc_plan_entry *en, long stop, long last, unsigned
     free(writers);
     return members;
 }
+
+int rt_kernel_row_by_row(mgc_kernel k)
+{
+    switch (k) {
+    case MGC_K_LINEAR:
+    case MGC_K_RMS_NORM:
+    case MGC_K_LAYER_NORM:
+    case MGC_K_ADD:
+    case MGC_K_SUB:
+    case MGC_K_MUL:
+    case MGC_K_SCALE:
+    case MGC_K_SILU:
+    case MGC_K_GELU:
+    case MGC_K_GELU_TANH:
+    case MGC_K_ALL_REDUCE:
+    case MGC_K_ALL_GATHER:
+    case MGC_K_ADD_BIAS:
+    case MGC_K_ADD_SCALAR:
+    case MGC_K_DIV_SCALAR:
+    case MGC_K_DIV:
+    case MGC_K_TANH:
+    case MGC_K_EXP:
+    case MGC_K_RELU:
+    case MGC_K_SIGMOID:
+    case MGC_K_SOFTCAP:
+    case MGC_K_SHARD:
+        return 1;
+    default:
+        return 0;
+    }
+}

@@ -21,4 +21,8 @@ int rt_ops_only_feeding(const mgc_plan_entry *en, long stop, long last, unsigned
                         int (*join)(const mgc_plan_entry *en, size_t i, void *ctx), void *ctx, unsigned char *in_set,
                         mgc_error *e);
 
+/* Kernels whose output row r is computed from input rows r only, with no
+ * other effect (the KV-cache ops are not: they write or read the cache). */
+int rt_kernel_row_by_row(mgc_kernel k);
+
 #endif

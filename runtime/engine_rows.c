@@ -12,6 +12,7 @@
  * same bits for any pool size. */
 #include <stdatomic.h>
 
+#include "engine_deps.h"
 #include "engine_internal.h"
 
 /* Below this many output values per thread the hand-off to the pool (a few
@@ -20,34 +21,25 @@
 int rt_engine_rows_min_values = 8192;
 _Atomic long rt_engine_rows_splits; /* ops split so far (the tests check that splits happen) */
 
-static int row_independent(int kernel)
+/* Ops worth splitting: the row-by-row kernels (engine_deps.h) except the
+ * linear (it splits its outputs over the pool itself) and the collectives
+ * (one call per device joins them), plus rotary (row r at position r) and
+ * the cache ops, whose row r writes or reads user r's (or position r's)
+ * entries only. */
+static int splittable(mgc_kernel k)
 {
-    switch (kernel) {
-    case MGC_K_RMS_NORM:
-    case MGC_K_LAYER_NORM:
+    switch (k) {
+    case MGC_K_LINEAR:
+    case MGC_K_ALL_REDUCE:
+    case MGC_K_ALL_GATHER:
+        return 0;
     case MGC_K_ROTARY:
     case MGC_K_FILL_CACHE:
     case MGC_K_UPDATE_CACHE:
     case MGC_K_SDPA_DECODE:
-    case MGC_K_ADD:
-    case MGC_K_SUB:
-    case MGC_K_MUL:
-    case MGC_K_SCALE:
-    case MGC_K_SILU:
-    case MGC_K_GELU:
-    case MGC_K_GELU_TANH:
-    case MGC_K_ADD_BIAS:
-    case MGC_K_ADD_SCALAR:
-    case MGC_K_DIV_SCALAR:
-    case MGC_K_DIV:
-    case MGC_K_TANH:
-    case MGC_K_EXP:
-    case MGC_K_RELU:
-    case MGC_K_SIGMOID:
-    case MGC_K_SOFTCAP:
         return 1;
     default:
-        return 0;
+        return rt_kernel_row_by_row(k);
     }
 }
 
@@ -90,7 +82,7 @@ int rt_engine_run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_c
         ntasks = rows;
     if (ntasks > 1 && values / ntasks < rt_engine_rows_min_values)
         ntasks = (int)(values / (rt_engine_rows_min_values > 0 ? rt_engine_rows_min_values : 1));
-    if (ntasks < 2 || !row_independent(op->kernel) || (op->device >= 0 && op->device != ctx->device))
+    if (ntasks < 2 || !splittable(op->kernel) || (op->device >= 0 && op->device != ctx->device))
         return rt_engine_run_rows(ctx, en, d, c, op, r0, rows, 0, e);
     split s = {.ctx = ctx, .en = en, .d = d, .c = c, .op = op, .r0 = r0, .rows = rows, .ntasks = ntasks};
     atomic_init(&s.failed, 0);

@@ -72,8 +72,8 @@ int rt_engine_run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_c
                      int r0, int rows, mgc_error *e)
 {
     int threads = rt_pool_threads(d->pool);
-    /* the op's widest buffer: cache writes and attention have no out of
-     * their own size, so count their input */
+    /* the work: the op's output values (the cache writes have no output:
+     * their input's) */
     int id = op->out >= 0 ? op->out : op->in[0];
     int64_t cols = id >= 0 ? c->entry->bufs[id].cols : 0;
     int64_t values = (int64_t)rows * cols;

@@ -252,7 +252,6 @@ static ALWAYS_INLINE __m512 bfp_scales(__m512i e, int W)
     return _mm512_castsi512_ps(_mm512_mask_blend_epi32(_mm512_cmpgt_epi32_mask(e, wm1), sub, nrm));
 }
 
-/* Row block nb of w into panel[p][16] (uint32 pairs), pairs 0..kp2-1. */
 /* bf16 weights: the same panel is a 16-row transpose of the rows' 32-bit
  * column pairs: 16 pairs of 16 rows at a time in registers (a 16 x 16
  * transpose of 32-bit elements), the last pairs one by one (rows past n
@@ -302,6 +301,7 @@ static void bf16_pair_block(const rt_matrix *w, size_t nb, uint32_t *panel)
     }
 }
 
+/* Row block nb of w into panel[p][16] (uint32 pairs), pairs 0..kp2-1. */
 static void bfp_decode_block(const rt_matrix *w, size_t nb, uint32_t *panel, int kp2)
 {
     if (w->dtype == RT_BF16) {
@@ -344,15 +344,16 @@ static void bfp_decode_block(const rt_matrix *w, size_t nb, uint32_t *panel, int
 
 #define BP(acc, xv, wv) acc = _mm512_dpbf16_ps(acc, (__m512bh)(xv), (__m512bh)(wv))
 
-/* Outputs of 4 row blocks (panel: 4 blocks of kp2 pairs each; a block past
- * nblk repeats block 0 and is not stored) for 4 rows of x (xp, rows of xs
- * pairs) or 1: named accumulators, so that they stay in registers. */
+/* y[o .. o+15], the part below n */
 static ALWAYS_INLINE void bfp_store(__m512 acc, int o, int n, float *y)
 {
     int left = n - o;
     _mm512_mask_storeu_ps(y + o, left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1), acc);
 }
 
+/* Outputs of 4 row blocks (pb: each block's kp2 pairs; a block past nblk
+ * repeats block 0 and is not stored) for 4 rows of x (xp, rows of xs pairs)
+ * or 1: named accumulators, so that they stay in registers. */
 static void bfp_tile4(const uint32_t *xp, size_t xs, const uint32_t *const pb[4], int kp2, int nblk, int n0, int n,
                       float *y, size_t ldy)
 {

@@ -20,7 +20,14 @@ typedef struct rt_engine_opts {
     int n_cores;        /* host cores the devices share; 0 = all online cores */
     int progress;       /* print loading progress to stderr (the driver sets it on a terminal) */
     int mpi;            /* MPI mesh: this process is device <its rank> only (engine_mpi.c) */
+    int schedule;       /* in-process mesh: RT_SCHEDULE_* below */
 } rt_engine_opts;
+
+/* How an in-process mesh of several devices runs a call.  AUTO: op by op
+ * across the devices (engine_lockstep.c) when there are more devices than
+ * cores, else a thread per device.  The results are the same bits either
+ * way; THREADS and LOCKSTEP force one (the tests compare them). */
+enum { RT_SCHEDULE_AUTO = 0, RT_SCHEDULE_THREADS = 1, RT_SCHEDULE_LOCKSTEP = 2 };
 
 /* `model_dir` holds the checkpoint (model.safetensors or an index) and,
  * optionally, config.json (checked against the plan's model facts). */

@@ -19,19 +19,16 @@ static float *buf(const rt_device *d, const mgc_plan_entry *en, int id)
     return d->arena + en->bufs[id].offset;
 }
 
-/* all_gather of a split [rows][local] buffer into a replicated
+/* The columns of an all_gather of a split [rows][local] buffer, staged in
+ * d->gather (device dv's n = rows*local values at dv*n), into a replicated
  * [rows][width]: device dv holds columns [dv*local, (dv+1)*local) of the
- * padded width; columns past `width` are padding and are dropped.  Every
- * device takes part; out == NULL keeps nothing (a device that is not the
- * host's receiver). */
-static int gather_cols(rt_device_ctx *ctx, rt_device *d, const float *in, int rows, int64_t local, int64_t width,
-                       float *out, int64_t out_stride, mgc_error *e)
+ * padded width; columns past `width` are padding and are dropped. */
+void rt_engine_gather_copy(const rt_device *d, int ndev, int rows, int64_t local, int64_t width, float *out,
+                           int64_t out_stride)
 {
     size_t n = (size_t)rows * (size_t)local;
-    if (rt_all_gather(ctx, in, n, d->gather, e) != 0)
-        return -1;
-    for (int r = 0; out && r < rows; r++)
-        for (int dv = 0; dv < ctx->n_devices; dv++) {
+    for (int r = 0; r < rows; r++)
+        for (int dv = 0; dv < ndev; dv++) {
             int64_t c0 = dv * local;
             if (c0 >= width)
                 break;
@@ -39,6 +36,17 @@ static int gather_cols(rt_device_ctx *ctx, rt_device *d, const float *in, int ro
             memcpy(out + (size_t)r * (size_t)out_stride + c0, d->gather + (size_t)dv * n + (size_t)r * (size_t)local,
                    sizeof(float) * (size_t)nc);
         }
+}
+
+/* The all_gather itself, then the copy above.  Every device takes part;
+ * out == NULL keeps nothing (a device that is not the host's receiver). */
+static int gather_cols(rt_device_ctx *ctx, rt_device *d, const float *in, int rows, int64_t local, int64_t width,
+                       float *out, int64_t out_stride, mgc_error *e)
+{
+    if (rt_all_gather(ctx, in, (size_t)rows * (size_t)local, d->gather, e) != 0)
+        return -1;
+    if (out)
+        rt_engine_gather_copy(d, ctx->n_devices, rows, local, width, out, out_stride);
     return 0;
 }
 
@@ -229,50 +237,78 @@ int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt
     return 0;
 }
 
-int rt_engine_device_run(rt_device_ctx *ctx, void *arg)
+void rt_engine_op_rows(const rt_engine *en, const rt_call *c, size_t i, int *r0, int *rows)
 {
-    struct rt_engine_run_arg *a = arg;
-    rt_engine *en = a->en;
-    rt_call *c = a->call;
-    rt_device *d = &en->dev[ctx->device];
+    int last_row = c->last_only && en->head_ops && en->head_ops[i];
+    *r0 = last_row ? c->rows - 1 : 0;
+    *rows = last_row ? 1 : c->rows;
+}
+
+void rt_engine_device_begin(rt_engine *en, const rt_call *c, int device)
+{
+    rt_device *d = &en->dev[device];
     const mgc_plan_entry *ent = c->entry;
     /* token ids go into the input buffer (int32 bits in f32 slots) */
     memcpy(buf(d, ent, ent->input), c->tokens, sizeof(int32_t) * (size_t)c->rows);
-    mgc_error e = {{0}};
-    rt_profile *pf = en->profile; /* NULL unless profiling: one predictable branch per op */
     const rt_expert_groups *xg = &en->experts[c->decode ? 1 : 0];
     if (xg->n)
         memset(d->group_active, -1, (size_t)xg->n);
-    for (size_t i = 0; i < ent->nops; i++) {
-        int g = xg->group_of_op ? xg->group_of_op[i] : -1;
-        if (g >= 0) {
-            /* an expert no row of this call was routed to (engine_experts.h) */
-            const rt_expert_group *x = &xg->groups[g];
-            if (d->group_active[g] < 0)
-                d->group_active[g] = (signed char)rt_expert_group_active(x, buf(d, ent, x->routing), c->rows);
-            if (!d->group_active[g]) {
-                const mgc_plan_op *op = &ent->ops[i];
-                if (op->kernel == MGC_K_EXPERT_SCALE)
-                    memset(buf(d, ent, op->out), 0, sizeof(float) * (size_t)c->rows * (size_t)ent->bufs[op->out].cols);
-                continue;
-            }
-        }
-        uint64_t t0 = pf ? rt_profile_now() : 0;
-        /* a head op of a last-row prefill (engine_head.h) runs on the last row
-         * alone, as a call of one row */
-        int last_row = c->last_only && en->head_ops && en->head_ops[i];
-        int r0 = last_row ? c->rows - 1 : 0, rows = last_row ? 1 : c->rows;
-        const mgc_plan_op *op = &ent->ops[i];
-        if (rt_engine_run_op(ctx, en, d, c, op, r0, rows, &e) != 0)
-            return mgc_errorf(ctx->err, "%s (op %zu, %s, from %s)", e.msg, i, mgc_kernel_name(op->kernel),
-                              op->where ? op->where : "?");
-        if (op->tap >= 0 && c->hidden && ctx->device == 0 && ent->bufs[op->out].cols == en->plan->hidden) {
-            size_t n = (size_t)rows * (size_t)en->plan->hidden;
-            memcpy(c->hidden + (size_t)op->tap * n, buf_at(d, ent, op->out, r0), sizeof(float) * n);
-        }
-        if (pf)
-            rt_profile_op(pf, ctx->device, c->decode, i, last_row ? 1 : c->rows, t0);
+}
+
+void rt_engine_op_done(rt_engine *en, const rt_call *c, int device, size_t i, int r0, int rows, uint64_t t0)
+{
+    const mgc_plan_entry *ent = c->entry;
+    const mgc_plan_op *op = &ent->ops[i];
+    if (op->tap >= 0 && c->hidden && device == 0 && ent->bufs[op->out].cols == en->plan->hidden) {
+        size_t n = (size_t)rows * (size_t)en->plan->hidden;
+        memcpy(c->hidden + (size_t)op->tap * n, buf_at(&en->dev[0], ent, op->out, r0), sizeof(float) * n);
     }
+    if (en->profile)
+        rt_profile_op(en->profile, device, c->decode, i, rows, t0);
+}
+
+int rt_engine_device_op(rt_device_ctx *ctx, rt_engine *en, const rt_call *c, size_t i)
+{
+    rt_device *d = &en->dev[ctx->device];
+    const mgc_plan_entry *ent = c->entry;
+    const mgc_plan_op *op = &ent->ops[i];
+    const rt_expert_groups *xg = &en->experts[c->decode ? 1 : 0];
+    int g = xg->group_of_op ? xg->group_of_op[i] : -1;
+    if (g >= 0) {
+        /* an expert no row of this call was routed to (engine_experts.h) */
+        const rt_expert_group *x = &xg->groups[g];
+        if (d->group_active[g] < 0)
+            d->group_active[g] = (signed char)rt_expert_group_active(x, buf(d, ent, x->routing), c->rows);
+        if (!d->group_active[g]) {
+            if (op->kernel == MGC_K_EXPERT_SCALE)
+                memset(buf(d, ent, op->out), 0, sizeof(float) * (size_t)c->rows * (size_t)ent->bufs[op->out].cols);
+            return 0;
+        }
+    }
+    uint64_t t0 = en->profile ? rt_profile_now() : 0; /* one predictable branch per op */
+    int r0, rows;
+    rt_engine_op_rows(en, c, i, &r0, &rows);
+    mgc_error e = {{0}};
+    if (rt_engine_run_op(ctx, en, d, c, op, r0, rows, &e) != 0)
+        return rt_engine_op_failed(ctx->err, c, i, &e);
+    rt_engine_op_done(en, c, ctx->device, i, r0, rows, t0);
+    return 0;
+}
+
+int rt_engine_op_failed(mgc_error *err, const rt_call *c, size_t i, const mgc_error *e)
+{
+    const mgc_plan_op *op = &c->entry->ops[i];
+    return mgc_errorf(err, "%s (op %zu, %s, from %s)", e->msg, i, mgc_kernel_name(op->kernel),
+                      op->where ? op->where : "?");
+}
+
+int rt_engine_device_run(rt_device_ctx *ctx, void *arg)
+{
+    struct rt_engine_run_arg *a = arg;
+    rt_engine_device_begin(a->en, a->call, ctx->device);
+    for (size_t i = 0; i < a->call->entry->nops; i++)
+        if (rt_engine_device_op(ctx, a->en, a->call, i) != 0)
+            return -1;
     return 0;
 }
 
@@ -329,7 +365,7 @@ int rt_engine_run_call(rt_engine *en, rt_call *c, const int32_t *seq_len, mgc_er
         return -1;
     rope_tables(en->plan, c, seq_len);
     struct rt_engine_run_arg a = {en, c};
-    int rc = rt_mesh_run(en->mesh, rt_engine_device_run, &a, e);
+    int rc = en->lockstep ? rt_engine_run_lockstep(en, c, e) : rt_mesh_run(en->mesh, rt_engine_device_run, &a, e);
     free_tables(en->plan, c);
     return rc;
 }

@@ -50,9 +50,35 @@ struct rt_engine {
     struct rt_profile *profile; /* per-op timing (profile.h), NULL = off */
     rt_expert_groups experts[2]; /* prefill, decode: the ops each expert alone needs (engine_experts.h) */
     unsigned char *head_ops;     /* prefill: the logits head's ops (engine_head.h), NULL none */
+    /* An in-process mesh with more devices than cores runs op by op across
+     * its devices on this pool (engine_lockstep.c) instead of a thread per
+     * device; NULL otherwise. */
+    rt_pool *lockstep;
 };
 
+/* A device's whole op list for one call (rt_mesh_run's function), and its
+ * pieces, which the lockstep schedule also uses (engine_exec.c):
+ *   rt_engine_device_begin  the token ids into the device's input buffer, no
+ *                           expert group known yet;
+ *   rt_engine_device_op     op i with what surrounds the kernel: skipping an
+ *                           expert no row was routed to, the rows it runs on
+ *                           (rt_engine_op_rows: a head op of a last-row
+ *                           prefill runs on the last row alone), then
+ *                           rt_engine_op_done: the residual tap (device 0)
+ *                           and the profile.  -1 with ctx->err set by
+ *                           rt_engine_op_failed (the message names the op).
+ *   rt_engine_gather_copy   an all_gather staged in d->gather into the
+ *                           replicated [rows][width] columns. */
 int rt_engine_device_run(rt_device_ctx *ctx, void *arg);
+void rt_engine_device_begin(rt_engine *en, const rt_call *c, int device);
+int rt_engine_device_op(rt_device_ctx *ctx, rt_engine *en, const rt_call *c, size_t i);
+void rt_engine_op_rows(const rt_engine *en, const rt_call *c, size_t i, int *r0, int *rows);
+void rt_engine_op_done(rt_engine *en, const rt_call *c, int device, size_t i, int r0, int rows, uint64_t t0);
+int rt_engine_op_failed(mgc_error *err, const rt_call *c, size_t i, const mgc_error *e);
+void rt_engine_gather_copy(const rt_device *d, int ndev, int rows, int64_t local, int64_t width, float *out,
+                           int64_t out_stride);
+/* The call on every device op by op over en->lockstep (engine_lockstep.c). */
+int rt_engine_run_lockstep(rt_engine *en, rt_call *c, mgc_error *e);
 
 /* One op of call c on rows [r0, r0 + rows): rt_engine_run_op splits an op
  * whose rows are independent (norms, rotary, elementwise, cache writes,

@@ -443,6 +443,14 @@ int rt_engine_load(const mgc_plan *p, const char *model_dir, const rt_engine_opt
     }
     if (rc == 0)
         rc = rt_mesh_run(en->mesh, load_device, &L, e);
+    int sched = o ? o->schedule : RT_SCHEDULE_AUTO;
+    if (rc == 0 && !mpi && en->ndev > 1 &&
+        (sched == RT_SCHEDULE_LOCKSTEP || (sched == RT_SCHEDULE_AUTO && en->ndev > cores))) {
+        /* engine_lockstep.c: the devices share a pool of the mesh's cores */
+        en->lockstep = rt_pool_create(cores < en->ndev ? cores : en->ndev, e);
+        if (!en->lockstep)
+            rc = -1;
+    }
     rt_ckpt_close(ck);
     if (rc != 0) {
         rt_engine_free(en);
@@ -482,6 +490,7 @@ void rt_engine_free(rt_engine *en)
     rt_expert_groups_free(&en->experts[1]);
     free(en->head_ops);
     free(en->dev);
+    rt_pool_free(en->lockstep);
     if (en->mesh)
         rt_mesh_destroy(en->mesh);
     free(en);

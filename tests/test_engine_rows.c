@@ -3,9 +3,9 @@
  * (runtime/engine_rows.c).  The split must not change a bit: for every
  * bundled architecture, on the one-device cpu plan in f32 and at the spec's
  * own precision, an engine whose device has 3 threads and splits every such
- * op of two rows or more gives the same logits as one with 1 thread, for a
- * 40-token prefill, a second user's 13-token prefill continued by a chunk
- * of 6 (a prefill against the cache), and 4 decode steps of 3 users. */
+ * op of two rows or more gives the same logits as one with 1 thread over
+ * e2e_run_sequence (prefills, one against the cache, decode steps of 3
+ * users, a last-row prefill and the residual stream). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,38 +19,6 @@
 #include "e2e_helpers.h"
 #include "engine.h"
 #include "engine_internal.h"
-
-enum { P0 = 40, P1 = 13, P1B = 6, USERS = 3, STEPS = 4 };
-
-/* Every logit the sequence above produces, in order, into out. */
-static size_t run_sequence(rt_engine *en, float *out)
-{
-    int64_t vocab = rt_engine_vocab(en);
-    mgc_error e = {{0}};
-    int32_t p[P0];
-    for (int i = 0; i < P0; i++)
-        p[i] = (int32_t)((i * 37 + 3) % vocab);
-    size_t at = 0;
-    assert_int_equal(rt_engine_prefill(en, 0, p, P0, 0, out + at, &e), 0);
-    at += (size_t)P0 * (size_t)vocab;
-    assert_int_equal(rt_engine_prefill(en, 1, p + 5, P1, 0, out + at, &e), 0);
-    at += (size_t)P1 * (size_t)vocab;
-    assert_int_equal(rt_engine_prefill(en, 1, p + 20, P1B, P1, out + at, &e), 0);
-    at += (size_t)P1B * (size_t)vocab;
-    assert_int_equal(rt_engine_prefill(en, 2, p + 9, 2, 0, out + at, &e), 0);
-    at += 2 * (size_t)vocab;
-    const int users[USERS] = {0, 1, 2};
-    int32_t pos[USERS] = {P0, P1 + P1B, 2}, tok[USERS] = {7, 8, 9};
-    for (int s = 0; s < STEPS; s++) {
-        assert_int_equal(rt_engine_decode(en, USERS, users, tok, pos, out + at, &e), 0);
-        for (int u = 0; u < USERS; u++) {
-            tok[u] = (int32_t)e2e_argmax(out + at + (size_t)u * (size_t)vocab, vocab);
-            pos[u]++;
-        }
-        at += (size_t)USERS * (size_t)vocab;
-    }
-    return at;
-}
 
 static rt_engine *load(const mgc_plan *plan, const char *dir, int cores)
 {
@@ -70,13 +38,13 @@ static void check(const e2e_arch *a, int f32)
     if (e2e_compile(a->spec, dir, "cpu", f32 ? MGC_F32 : -1, f32 ? MGC_F32 : -1, E2E_MAX_SEQ, &plan) != 0)
         fail_msg("compiling %s for cpu failed", a->spec);
     rt_engine *one = load(&plan, dir, 1), *three = load(&plan, dir, 3);
-    size_t n = (size_t)(P0 + P1 + P1B + 2 + STEPS * USERS) * (size_t)rt_engine_vocab(one);
+    size_t n = e2e_sequence_values(one);
     float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
     rt_engine_rows_min_values = 1;
     long before = atomic_load(&rt_engine_rows_splits);
-    assert_int_equal(run_sequence(one, x), n);
+    assert_int_equal(e2e_run_sequence(one, x), n);
     assert_int_equal(atomic_load(&rt_engine_rows_splits), before); /* one thread: nothing to split */
-    assert_int_equal(run_sequence(three, y), n);
+    assert_int_equal(e2e_run_sequence(three, y), n);
     long splits = atomic_load(&rt_engine_rows_splits) - before;
     assert_true(splits > 0);
     if (memcmp(x, y, sizeof(float) * n) != 0)

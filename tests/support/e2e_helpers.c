@@ -324,3 +324,48 @@ int e2e_spawn(char *const argv[], char **out, char **err)
     unlink(ep);
     return rc;
 }
+
+enum { SEQ_P0 = 40, SEQ_P1 = 13, SEQ_P1B = 6, SEQ_P2 = 2, SEQ_USERS = 3, SEQ_STEPS = 4, SEQ_LAST = 5, SEQ_TAPS = 7 };
+
+size_t e2e_sequence_values(const rt_engine *en)
+{
+    size_t vocab = (size_t)rt_engine_vocab(en);
+    return (size_t)(SEQ_P0 + SEQ_P1 + SEQ_P1B + SEQ_P2 + SEQ_STEPS * SEQ_USERS + 1 + SEQ_TAPS) * vocab +
+           (size_t)rt_engine_n_taps(en) * SEQ_TAPS * (size_t)rt_engine_hidden(en);
+}
+
+size_t e2e_run_sequence(rt_engine *en, float *out)
+{
+    int64_t vocab = rt_engine_vocab(en);
+    mgc_error e = {{0}};
+    int32_t p[SEQ_P0];
+    for (int i = 0; i < SEQ_P0; i++)
+        p[i] = (int32_t)((i * 37 + 3) % vocab);
+    size_t at = 0;
+#define STEP(call, rows)                                                                                     \
+    do {                                                                                                     \
+        if ((call) != 0)                                                                                     \
+            fail_msg("%s: %s", #call, e.msg);                                                                \
+        at += (size_t)(rows) * (size_t)vocab;                                                                \
+    } while (0)
+    STEP(rt_engine_prefill(en, 0, p, SEQ_P0, 0, out + at, &e), SEQ_P0);
+    STEP(rt_engine_prefill(en, 1, p + 5, SEQ_P1, 0, out + at, &e), SEQ_P1);
+    STEP(rt_engine_prefill(en, 1, p + 20, SEQ_P1B, SEQ_P1, out + at, &e), SEQ_P1B);
+    STEP(rt_engine_prefill(en, 2, p + 9, SEQ_P2, 0, out + at, &e), SEQ_P2);
+    const int users[SEQ_USERS] = {0, 1, 2};
+    int32_t pos[SEQ_USERS] = {SEQ_P0, SEQ_P1 + SEQ_P1B, SEQ_P2}, tok[SEQ_USERS] = {7, 8, 9};
+    for (int s = 0; s < SEQ_STEPS; s++) {
+        float *step = out + at;
+        STEP(rt_engine_decode(en, SEQ_USERS, users, tok, pos, step, &e), SEQ_USERS);
+        for (int u = 0; u < SEQ_USERS; u++) {
+            tok[u] = (int32_t)e2e_argmax(step + (size_t)u * (size_t)vocab, vocab);
+            pos[u]++;
+        }
+    }
+    STEP(rt_engine_prefill_last(en, 2, p + 30, SEQ_LAST, pos[2], out + at, &e), 1);
+    float *logits = out + at;
+    STEP(rt_engine_prefill_hidden(en, 3, p + 11, SEQ_TAPS, 0, logits, out + at + (size_t)SEQ_TAPS * (size_t)vocab, &e),
+         SEQ_TAPS);
+#undef STEP
+    return at + (size_t)rt_engine_n_taps(en) * SEQ_TAPS * (size_t)rt_engine_hidden(en);
+}

@@ -54,6 +54,17 @@ typedef struct e2e_model {
 void e2e_model_open(e2e_model *m, const e2e_arch *a, const char *system, int f32);
 void e2e_model_close(e2e_model *m);
 
+/* A fixed workload for comparing two engines of one plan bit for bit (the
+ * schedule tests): a 40-token prefill of user 0, a 13-token prefill of user
+ * 1 continued by a chunk of 6 against the cache, 2 tokens of user 2, 4
+ * decode steps of the 3 users (greedy), a last-row prefill of a 5-token
+ * chunk of user 2 and a 7-token prefill of user 3 recording the residual
+ * stream.  Writes every logit (and residual value) in that order into out,
+ * which holds e2e_sequence_values(en) floats, and returns that count.
+ * Needs a plan of at least 4 users. */
+size_t e2e_sequence_values(const rt_engine *en);
+size_t e2e_run_sequence(rt_engine *en, float *out);
+
 /* Reads an integer tensor of a safetensors file into a malloc'd int32 array
  * (*n elements), or a float tensor into a malloc'd f32 array (*rows x *cols,
  * a vector being one row).  Fail the running test if absent. */

@@ -123,16 +123,10 @@ int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt
     case MGC_K_UPDATE_CACHE:
         rt_cache_update(&d->caches[op->layer], rows, c->users ? c->users + r0 : NULL, x, y, c->pos + r0);
         return 0;
-    case MGC_K_SDPA_DECODE: {
-        int32_t len[1024];
-        for (int r = 0; r < rows; r++)
-            len[r] = c->pos[r0 + r] + 1;
-        const rt_kv_cache *kc = &d->caches[op->layer];
-        rt_attention_decode_ex(rt_kernels_isa(), x, kc, rows, c->users ? c->users + r0 : NULL, len, op->n_heads,
-                               (float)op->scale, op->window, (float)op->softcap, out,
-                               d->scratch + (size_t)thread * rt_attention_decode_scratch_floats(kc, op->n_heads));
-        break;
-    }
+    case MGC_K_SDPA_DECODE:
+        for (int r = r0; r < r0 + rows; r++)
+            rt_engine_sdpa_decode(d, c, op, r, 0, d->caches[op->layer].hkv, thread);
+        return 0;
     case MGC_K_ADD:
         rt_add(x, y, out, n);
         break;
@@ -235,6 +229,23 @@ int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt
     if (bf16 && out)
         rt_round_bf16(out, n);
     return 0;
+}
+
+void rt_engine_sdpa_decode(rt_device *d, const rt_call *c, const mgc_plan_op *op, int r, int kv0, int kv1, int thread)
+{
+    const mgc_plan_entry *ent = c->entry;
+    const rt_kv_cache *kc = &d->caches[op->layer];
+    int32_t len = c->pos[r] + 1;
+    float *out = buf_at(d, ent, op->out, r);
+    rt_attention_decode_heads(rt_kernels_isa(), buf_at(d, ent, op->in[0], r), kc, 1, c->users ? c->users + r : NULL,
+                              &len, op->n_heads, (float)op->scale, op->window, (float)op->softcap, out,
+                              d->scratch + (size_t)thread * rt_attention_decode_scratch_floats(kc, op->n_heads), kv0,
+                              kv1);
+    /* these heads' outputs only: another thread may be writing the others */
+    if (ent->bufs[op->out].dtype == MGC_BF16) {
+        size_t per_kv = (size_t)(op->n_heads / kc->hkv) * (size_t)op->head_dim;
+        rt_round_bf16(out + (size_t)kv0 * per_kv, (size_t)(kv1 - kv0) * per_kv);
+    }
 }
 
 void rt_engine_op_rows(const rt_engine *en, const rt_call *c, size_t i, int *r0, int *rows)

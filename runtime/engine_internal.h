@@ -77,6 +77,10 @@ void rt_engine_op_done(rt_engine *en, const rt_call *c, int device, size_t i, in
 int rt_engine_op_failed(mgc_error *err, const rt_call *c, size_t i, const mgc_error *e);
 void rt_engine_gather_copy(const rt_device *d, int ndev, int rows, int64_t local, int64_t width, float *out,
                            int64_t out_stride);
+/* Decode attention of call row r over KV heads [kv0, kv1) (their query
+ * heads' outputs, rounded to bf16 if the output is), with `thread`'s slice of the
+ * scratch (engine_exec.c; engine_rows.c splits the heads of a few users). */
+void rt_engine_sdpa_decode(rt_device *d, const rt_call *c, const mgc_plan_op *op, int r, int kv0, int kv1, int thread);
 /* The call on every device op by op over en->lockstep (engine_lockstep.c). */
 int rt_engine_run_lockstep(rt_engine *en, rt_call *c, mgc_error *e);
 

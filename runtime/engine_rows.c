@@ -25,7 +25,8 @@ _Atomic long rt_engine_rows_splits; /* ops split so far (the tests check that sp
  * linear (it splits its outputs over the pool itself) and the collectives
  * (one call per device joins them), plus rotary (row r at position r) and
  * the cache ops, whose row r writes or reads user r's (or position r's)
- * entries only. */
+ * entries only.  Decode attention splits finer, by (user, KV head): each
+ * head of a user reads only its own KV head's entries. */
 static int splittable(mgc_kernel k)
 {
     switch (k) {
@@ -54,6 +55,22 @@ typedef struct split {
     mgc_error err; /* the first failure's (none of these kernels fails today) */
 } split;
 
+/* Decode attention: units are (row, KV head) pairs, so that one user's
+ * heads spread over the threads too; task t takes units [a, b). */
+static void heads_task(void *arg, int task, int thread)
+{
+    split *s = arg;
+    int hkv = s->d->caches[s->op->layer].hkv;
+    long long units = (long long)s->rows * hkv;
+    long long a = units * task / s->ntasks, b = units * (task + 1) / s->ntasks;
+    for (long long u = a; u < b;) {
+        int r = (int)(u / hkv), kv0 = (int)(u % hkv);
+        int kv1 = b - (long long)r * hkv < hkv ? (int)(b - (long long)r * hkv) : hkv;
+        rt_engine_sdpa_decode(s->d, s->c, s->op, s->r0 + r, kv0, kv1, thread);
+        u += kv1 - kv0;
+    }
+}
+
 static void run_task(void *arg, int task, int thread)
 {
     split *s = arg;
@@ -77,9 +94,19 @@ int rt_engine_run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_c
     int id = op->out >= 0 ? op->out : op->in[0];
     int64_t cols = id >= 0 ? c->entry->bufs[id].cols : 0;
     int64_t values = (int64_t)rows * cols;
+    int units = rows; /* what the tasks share out */
+    if (op->kernel == MGC_K_SDPA_DECODE && (op->device < 0 || op->device == ctx->device)) {
+        /* each output reads its user's L keys and values: count L/16 values
+         * per output value, and share out (user, KV head) pairs */
+        int32_t lmax = 1;
+        for (int r = r0; r < r0 + rows; r++)
+            lmax = c->pos[r] + 1 > lmax ? c->pos[r] + 1 : lmax;
+        values *= (lmax + 15) / 16;
+        units = rows * d->caches[op->layer].hkv;
+    }
     int ntasks = threads;
-    if (ntasks > rows)
-        ntasks = rows;
+    if (ntasks > units)
+        ntasks = units;
     if (ntasks > 1 && values / ntasks < rt_engine_rows_min_values)
         ntasks = (int)(values / (rt_engine_rows_min_values > 0 ? rt_engine_rows_min_values : 1));
     if (ntasks < 2 || !splittable(op->kernel) || (op->device >= 0 && op->device != ctx->device))
@@ -87,7 +114,7 @@ int rt_engine_run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_c
     split s = {.ctx = ctx, .en = en, .d = d, .c = c, .op = op, .r0 = r0, .rows = rows, .ntasks = ntasks};
     atomic_init(&s.failed, 0);
     atomic_fetch_add_explicit(&rt_engine_rows_splits, 1, memory_order_relaxed);
-    rt_pool_run(d->pool, ntasks, run_task, &s);
+    rt_pool_run(d->pool, ntasks, op->kernel == MGC_K_SDPA_DECODE ? heads_task : run_task, &s);
     if (atomic_load(&s.failed)) {
         *e = s.err;
         return -1;

@@ -336,7 +336,14 @@ void rt_attention_decode_ex(rt_isa isa, const float *q, const rt_kv_cache *c, in
                             const int32_t *len, int hq, float scale, int64_t window, float softcap, float *out,
                             float *scratch)
 {
-    assert(hq > 0 && hq % c->hkv == 0 && b >= 0);
+    rt_attention_decode_heads(isa, q, c, b, users, len, hq, scale, window, softcap, out, scratch, 0, c->hkv);
+}
+
+void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c, int b, const int *users,
+                               const int32_t *len, int hq, float scale, int64_t window, float softcap, float *out,
+                               float *scratch, int kv0, int kv1)
+{
+    assert(hq > 0 && hq % c->hkv == 0 && b >= 0 && 0 <= kv0 && kv0 <= kv1 && kv1 <= c->hkv);
     if (isa > rt_cpu_best_isa())
         isa = rt_cpu_best_isa();
     const int hd = c->hd, group = hq / c->hkv, cap = c->cap;
@@ -345,7 +352,7 @@ void rt_attention_decode_ex(rt_isa isa, const float *q, const rt_kv_cache *c, in
         int u = users ? users[i] : i, L = len[i];
         assert(u >= 0 && u < c->users && L >= 1 && L <= cap);
         const int lo = first_key(L - 1, window);
-        for (int kvh = 0; kvh < c->hkv; kvh++) {
+        for (int kvh = kv0; kvh < kv1; kvh++) {
             const size_t off = cache_off(c, u, kvh, 0);
             const float *qg = q + ((size_t)i * hq + (size_t)kvh * group) * hd;
             float *og = out + ((size_t)i * hq + (size_t)kvh * group) * hd;

@@ -968,6 +968,49 @@ static void test_kv_cache_and_decode(void **state)
     assert_int_equal(rt_kv_cache_init(&c, RT_F32, 1, 0, 1, 1, &e), -1);
 }
 
+/* Decode attention of a KV-head range (how the engine splits a user's heads
+ * over threads) writes exactly those heads' outputs, with the bits of the
+ * whole call, on every ISA. */
+static void test_decode_head_ranges(void **state)
+{
+    (void)state;
+    rt_isa isas[3];
+    int ni = isa_list(isas);
+    const int users = 2, hkv = 4, hq = 8, hd = 40, cap = 50;
+    rt_kv_cache c;
+    assert_int_equal(rt_kv_cache_init(&c, RT_BF16, users, hkv, cap, hd, NULL), 0);
+    float *k = rnd_vec((size_t)cap * hkv * hd, 1.5f), *v = rnd_vec((size_t)cap * hkv * hd, 1.0f);
+    rt_cache_fill(&c, 0, k, v, 33, 0);
+    rt_cache_fill(&c, 1, k, v, 45, 0);
+    const int bu[2] = {1, 0};
+    const int32_t len[2] = {45, 33};
+    size_t n = (size_t)users * hq * hd, per_kv = (size_t)(hq / hkv) * hd;
+    float *q = rnd_vec(n, 1.5f), *whole = malloc(n * sizeof(float)), *parts = malloc(n * sizeof(float));
+    float *scr = malloc(rt_attention_decode_scratch_floats(&c, hq) * sizeof(float));
+    const int cuts[4] = {0, 1, 3, 4}; /* ranges of 1, 2 and 1 KV heads */
+    for (int t = 0; t < ni; t++) {
+        rt_attention_decode_ex(isas[t], q, &c, users, bu, len, hq, 0.3f, 17, 30.0f, whole, scr);
+        for (size_t i = 0; i < n; i++)
+            parts[i] = NAN;
+        for (int part = 0; part < 3; part++) {
+            for (int r = 0; r < users; r++)
+                rt_attention_decode_heads(isas[t], q + (size_t)r * hq * hd, &c, 1, bu + r, len + r, hq, 0.3f, 17,
+                                          30.0f, parts + (size_t)r * hq * hd, scr, cuts[part], cuts[part + 1]);
+            /* heads past this range are still untouched */
+            for (int r = 0; r < users && cuts[part + 1] < hkv; r++)
+                assert_true(isnan(parts[(size_t)r * hq * hd + (size_t)cuts[part + 1] * per_kv]));
+        }
+        assert_memory_equal(parts, whole, n * sizeof(float));
+    }
+    free(q);
+    free(whole);
+    free(parts);
+    free(scr);
+    free(k);
+    free(v);
+    rt_kv_cache_free(&c);
+}
+
 /* Decode over more shapes: head_dim 40 (16+16+8 lanes) and 160 (more than
  * the 128 outputs the SIMD build keeps in registers), group sizes 3 and 1,
  * lengths that are and are not multiples of 16. */
@@ -1289,6 +1332,7 @@ int main(void)
         cmocka_unit_test(test_attention_prefill),
         cmocka_unit_test(test_kv_cache_and_decode),
         cmocka_unit_test(test_decode_shapes),
+        cmocka_unit_test(test_decode_head_ranges),
         cmocka_unit_test(test_attention_gqa_mapping),
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_round_bf16),

@@ -9,6 +9,7 @@
  * owner loads them); a split with replicas is just slices that repeat.  The checkpoint is
  * checked against the plan first, so a wrong model fails before any work:
  * every tensor present, with the shape and a dtype the loader reads. */
+#include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -201,6 +202,46 @@ static int same_placement(const mgc_plan *p, size_t i, size_t j, int dv)
     return 1;
 }
 
+/* A matrix's row blocks are read, checked and converted in parallel over
+ * the device's pool (a one-device plan loads on every core), each thread
+ * with its own slice of `local`.  A failure reports the lowest failing
+ * block, as a sequential load would: blocks past a known failure are
+ * skipped, blocks before it are still read. */
+typedef struct place_job {
+    const mgc_plan_weight *w;
+    const rt_st_tensor *t;
+    int dv, release;
+    int64_t l0, block;
+    rt_matrix *m;
+    float *local;
+    size_t local_floats;
+    _Atomic int first_bad; /* lowest failing block so far (INT_MAX: none) */
+    int *bad;              /* [thread] the lowest block that thread saw fail */
+    mgc_error *errs;       /* [thread] its error */
+} place_job;
+
+static void place_task(void *arg, int task, int thread)
+{
+    place_job *j = arg;
+    if (task > atomic_load(&j->first_bad))
+        return;
+    int64_t lo = (int64_t)task * j->block, hi = lo + j->block < j->l0 ? lo + j->block : j->l0;
+    float *local = j->local + (size_t)thread * j->local_floats;
+    mgc_error e = {{0}};
+    if (read_slice(j->w, j->t, j->dv, lo, hi, local, j->release, &e) != 0 ||
+        check_finite_slice(j->w, j->t, j->dv, lo, hi, local, &e) != 0) {
+        if (task < j->bad[thread]) {
+            j->bad[thread] = task;
+            j->errs[thread] = e;
+        }
+        int seen = atomic_load(&j->first_bad);
+        while (task < seen && !atomic_compare_exchange_weak(&j->first_bad, &seen, task))
+            ;
+        return;
+    }
+    rt_matrix_set_rows_f32(j->m, (int)lo, (int)(hi - lo), local);
+}
+
 /* Places device dv's slice of weight i. */
 static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan_weight *w, const rt_st_tensor *t,
                        int dv, float *local, int release, double *mib, mgc_error *e)
@@ -236,13 +277,28 @@ static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan
     if (rt_matrix_init(&d->mats[i], dt, (int)l0, (int)l1, e) != 0)
         return -1;
     int64_t block = block_rows(w, dv);
-    for (int64_t lo = 0; lo < l0; lo += block) {
-        int64_t hi = lo + block < l0 ? lo + block : l0;
-        if (read_slice(w, t, dv, lo, hi, local, release, e) != 0 ||
-            check_finite_slice(w, t, dv, lo, hi, local, e) != 0)
-            return -1;
-        rt_matrix_set_rows_f32(&d->mats[i], (int)lo, (int)(hi - lo), local);
+    int threads = rt_pool_threads(d->pool);
+    place_job j = {.w = w, .t = t, .dv = dv, .l0 = l0, .block = block, .m = &d->mats[i], .local = local,
+                   .local_floats = (size_t)(block * l1), .release = release};
+    atomic_init(&j.first_bad, INT_MAX);
+    j.errs = calloc((size_t)threads, sizeof *j.errs);
+    j.bad = malloc(sizeof *j.bad * (size_t)threads);
+    if (!j.errs || !j.bad) {
+        free(j.errs);
+        free(j.bad);
+        return mgc_errorf(e, "out of memory");
     }
+    for (int th = 0; th < threads; th++)
+        j.bad[th] = INT_MAX;
+    rt_pool_run(d->pool, (int)((l0 + block - 1) / block), place_task, &j);
+    int first = atomic_load(&j.first_bad);
+    for (int th = 0; th < threads && first != INT_MAX; th++)
+        if (j.bad[th] == first)
+            *e = j.errs[th];
+    free(j.errs);
+    free(j.bad);
+    if (first != INT_MAX)
+        return -1;
     if (release)
         rt_st_release_tensor(t);
     *mib += (double)d->mats[i].bytes / 1048576.0;
@@ -338,7 +394,10 @@ static int load_device(rt_device_ctx *ctx, void *arg)
     rt_device *d = &L->en->dev[dv];
     d->mats = calloc(p->nweights ? p->nweights : 1, sizeof *d->mats);
     d->vecs = calloc(p->nweights ? p->nweights : 1, sizeof *d->vecs);
-    float *local = malloc(sizeof(float) * (L->maxlocal ? L->maxlocal : 1));
+    d->pool = rt_pool_create(L->threads_per_device, ctx->err);
+    if (!d->pool)
+        return -1;
+    float *local = malloc(sizeof(float) * (L->maxlocal ? L->maxlocal : 1) * (size_t)rt_pool_threads(d->pool));
     if (!d->mats || !d->vecs || !local) {
         free(local);
         return mgc_errorf(ctx->err, "out of memory");
@@ -360,9 +419,6 @@ static int load_device(rt_device_ctx *ctx, void *arg)
             return -1;
     int64_t arena = p->prefill.arena_values > p->decode.arena_values ? p->prefill.arena_values : p->decode.arena_values;
     d->arena = calloc((size_t)(arena ? arena : 1), sizeof(float));
-    d->pool = rt_pool_create(L->threads_per_device, ctx->err);
-    if (!d->pool)
-        return -1;
     d->scratch_floats = scratch_need(p, d, dv);
     d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
     d->gather_floats = gather_need(p);

@@ -15,6 +15,7 @@
  * instead: bf16 weights for every m, block floats for prefill.)
  */
 #include "kernels.h"
+#include "pages.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -65,15 +66,6 @@ static size_t mant_bytes(rt_dtype dt, int n, int k)
     }
 }
 
-static void *zalloc64(size_t bytes)
-{
-    size_t sz = (bytes + 63) / 64 * 64;
-    void *p = aligned_alloc(64, sz ? sz : 64);
-    if (p)
-        memset(p, 0, sz ? sz : 64);
-    return p;
-}
-
 int rt_matrix_init(rt_matrix *m, rt_dtype dt, int n, int k, mgc_error *e)
 {
     memset(m, 0, sizeof *m);
@@ -83,11 +75,11 @@ int rt_matrix_init(rt_matrix *m, rt_dtype dt, int n, int k, mgc_error *e)
         return mgc_errorf(e, "weight matrices cannot be stored as %s", rt_dtype_name(dt));
     size_t mb = mant_bytes(dt, n, k);
     size_t eb = (dt == RT_BF8_B || dt == RT_BF4_B) ? n_blocks(n) * (size_t)k : 0;
-    m->data = zalloc64(mb);
-    m->exps = eb ? zalloc64(eb) : NULL;
+    m->data = rt_pages_alloc(mb);
+    m->exps = eb ? rt_pages_alloc(eb) : NULL;
     if (!m->data || (eb && !m->exps)) {
-        free(m->data);
-        free(m->exps);
+        rt_pages_free(m->data, mb);
+        rt_pages_free(m->exps, eb);
         memset(m, 0, sizeof *m);
         return mgc_errorf(e, "out of memory for a %s weight [%d, %d] (%zu bytes)", rt_dtype_name(dt), n, k, mb + eb);
     }
@@ -119,8 +111,9 @@ int rt_matrix_wrap(rt_matrix *m, rt_dtype dt, int n, int k, size_t ld, void *dat
 void rt_matrix_free(rt_matrix *m)
 {
     if (m->owned) {
-        free(m->data);
-        free(m->exps);
+        size_t eb = m->exps ? n_blocks(m->n) * (size_t)m->k : 0;
+        rt_pages_free(m->data, m->bytes - eb);
+        rt_pages_free(m->exps, eb);
     }
     memset(m, 0, sizeof *m);
 }
@@ -165,7 +158,8 @@ void rt_matrix_set_rows_f32(rt_matrix *m, int row0, int nrows, const float *src)
             uint8_t e, codes[16];
             rt_bfp_encode_block(blk, W, &e, codes);
             uint8_t *ep = &m->exps[(size_t)nb * K + c];
-            m->nonfinite += (e == 0xff) - (*ep == 0xff);
+            if ((e == 0xff) != (*ep == 0xff)) /* a write only when it changes: row ranges load in parallel */
+                m->nonfinite += (e == 0xff) - (*ep == 0xff);
             *ep = e;
             if (W == 7) {
                 int8_t *q = (int8_t *)m->data + ((size_t)nb * K + c) * 16;

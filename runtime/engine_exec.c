@@ -113,13 +113,8 @@ int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt
         rt_cache_fill(&d->caches[op->layer], c->user, x, y, rows, c->start + r0);
         return 0;
     case MGC_K_SDPA:
-        if (c->start == 0)
-            rt_attention_prefill_ex(x, y, buf_at(d, ent, op->in[2], r0), rows, op->n_heads, op->n_kv_heads, op->head_dim,
-                                    (float)op->scale, op->window, (float)op->softcap, out, d->scratch);
-        else
-            rt_attention_prefill_cached_ex(x, &d->caches[op->layer], c->user, rows, c->start, op->n_heads,
-                                           (float)op->scale, op->window, (float)op->softcap, out, d->scratch);
-        break;
+        rt_engine_sdpa_prefill(d, c, op, r0, rows, 0, rt_engine_sdpa_kv_heads(d, c, op), thread);
+        return 0;
     case MGC_K_UPDATE_CACHE:
         rt_cache_update(&d->caches[op->layer], rows, c->users ? c->users + r0 : NULL, x, y, c->pos + r0);
         return 0;
@@ -231,6 +226,44 @@ int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt
     return 0;
 }
 
+int rt_engine_sdpa_kv_heads(const rt_device *d, const rt_call *c, const mgc_plan_op *op)
+{
+    return c->start == 0 ? op->n_kv_heads : d->caches[op->layer].hkv;
+}
+
+/* Rows [r0, r0 + rows) of an output whose KV heads [kv0, kv1) are done:
+ * rounded to bf16 if the output is (engine_exec.c's rule for every op),
+ * those heads' columns only, as another thread may write the others. */
+static void round_heads(const rt_call *c, const mgc_plan_op *op, float *out, int rows, int kv0, int kv1, int hkv)
+{
+    if (c->entry->bufs[op->out].dtype != MGC_BF16)
+        return;
+    size_t per_kv = (size_t)(op->n_heads / hkv) * (size_t)op->head_dim, cols = (size_t)c->entry->bufs[op->out].cols;
+    for (int r = 0; r < rows; r++)
+        rt_round_bf16(out + (size_t)r * cols + (size_t)kv0 * per_kv, (size_t)(kv1 - kv0) * per_kv);
+}
+
+void rt_engine_sdpa_prefill(rt_device *d, const rt_call *c, const mgc_plan_op *op, int r0, int rows, int kv0, int kv1,
+                            int thread)
+{
+    const mgc_plan_entry *ent = c->entry;
+    float *out = buf_at(d, ent, op->out, r0), *scratch = d->scratch + (size_t)thread * rt_engine_thread_scratch(d);
+    const float *q = buf_at(d, ent, op->in[0], r0);
+    if (c->start == 0)
+        rt_attention_prefill_heads(q, buf_at(d, ent, op->in[1], r0), buf_at(d, ent, op->in[2], r0), rows, op->n_heads,
+                                   op->n_kv_heads, op->head_dim, (float)op->scale, op->window, (float)op->softcap, out,
+                                   scratch, kv0, kv1);
+    else
+        rt_attention_prefill_cached_heads(q, &d->caches[op->layer], c->user, rows, c->start, op->n_heads,
+                                          (float)op->scale, op->window, (float)op->softcap, out, scratch, kv0, kv1);
+    round_heads(c, op, out, rows, kv0, kv1, rt_engine_sdpa_kv_heads(d, c, op));
+}
+
+size_t rt_engine_thread_scratch(const rt_device *d)
+{
+    return d->scratch_floats / (size_t)rt_pool_threads(d->pool);
+}
+
 void rt_engine_sdpa_decode(rt_device *d, const rt_call *c, const mgc_plan_op *op, int r, int kv0, int kv1, int thread)
 {
     const mgc_plan_entry *ent = c->entry;
@@ -239,13 +272,9 @@ void rt_engine_sdpa_decode(rt_device *d, const rt_call *c, const mgc_plan_op *op
     float *out = buf_at(d, ent, op->out, r);
     rt_attention_decode_heads(rt_kernels_isa(), buf_at(d, ent, op->in[0], r), kc, 1, c->users ? c->users + r : NULL,
                               &len, op->n_heads, (float)op->scale, op->window, (float)op->softcap, out,
-                              d->scratch + (size_t)thread * rt_attention_decode_scratch_floats(kc, op->n_heads), kv0,
+                              d->scratch + (size_t)thread * rt_engine_thread_scratch(d), kv0,
                               kv1);
-    /* these heads' outputs only: another thread may be writing the others */
-    if (ent->bufs[op->out].dtype == MGC_BF16) {
-        size_t per_kv = (size_t)(op->n_heads / kc->hkv) * (size_t)op->head_dim;
-        rt_round_bf16(out + (size_t)kv0 * per_kv, (size_t)(kv1 - kv0) * per_kv);
-    }
+    round_heads(c, op, out, 1, kv0, kv1, kc->hkv);
 }
 
 void rt_engine_op_rows(const rt_engine *en, const rt_call *c, size_t i, int *r0, int *rows)

@@ -81,6 +81,13 @@ void rt_engine_gather_copy(const rt_device *d, int ndev, int rows, int64_t local
  * heads' outputs, rounded to bf16 if the output is), with `thread`'s slice of the
  * scratch (engine_exec.c; engine_rows.c splits the heads of a few users). */
 void rt_engine_sdpa_decode(rt_device *d, const rt_call *c, const mgc_plan_op *op, int r, int kv0, int kv1, int thread);
+/* Prefill attention (sdpa) of rows [r0, r0 + rows) over KV heads [kv0, kv1)
+ * (rt_engine_sdpa_kv_heads: the op's, or the cache's for a chunk against
+ * it), likewise.  Scratch slices are rt_engine_thread_scratch floats. */
+void rt_engine_sdpa_prefill(rt_device *d, const rt_call *c, const mgc_plan_op *op, int r0, int rows, int kv0, int kv1,
+                            int thread);
+int rt_engine_sdpa_kv_heads(const rt_device *d, const rt_call *c, const mgc_plan_op *op);
+size_t rt_engine_thread_scratch(const rt_device *d);
 /* The call on every device op by op over en->lockstep (engine_lockstep.c). */
 int rt_engine_run_lockstep(rt_engine *en, rt_call *c, mgc_error *e);
 

@@ -322,11 +322,13 @@ static size_t scratch_need(const mgc_plan *p, const rt_device *d, int dv)
                 need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows) *
                                        (size_t)rt_pool_threads(d->pool));
             else if (op->kernel == MGC_K_SDPA) {
-                need = max_z(need, rt_attention_prefill_scratch_floats((int)en->rows));
+                /* split over the pool by KV heads (engine_rows.c): a slice per thread */
+                size_t threads = (size_t)rt_pool_threads(d->pool);
+                need = max_z(need, rt_attention_prefill_scratch_floats((int)en->rows) * threads);
                 /* a prefill chunk after a cached prefix attends to up to the whole cache */
                 const rt_kv_cache *kc = &d->caches[op->layer];
                 int rows = (int)en->rows < kc->cap ? (int)en->rows : kc->cap;
-                need = max_z(need, rt_attention_prefill_cached_scratch_floats(kc, rows, kc->cap - rows));
+                need = max_z(need, rt_attention_prefill_cached_scratch_floats(kc, rows, kc->cap - rows) * threads);
             } else if (op->kernel == MGC_K_SDPA_DECODE)
                 /* split over the pool by users (engine_rows.c): a slice per thread */
                 need = max_z(need, rt_attention_decode_scratch_floats(&d->caches[op->layer], op->n_heads) *

@@ -26,7 +26,8 @@ _Atomic long rt_engine_rows_splits; /* ops split so far (the tests check that sp
  * (one call per device joins them), plus rotary (row r at position r) and
  * the cache ops, whose row r writes or reads user r's (or position r's)
  * entries only.  Decode attention splits finer, by (user, KV head): each
- * head of a user reads only its own KV head's entries. */
+ * head of a user reads only its own KV head's entries; prefill attention
+ * (row r reads rows 0..r) splits by KV head alone. */
 static int splittable(mgc_kernel k)
 {
     switch (k) {
@@ -71,6 +72,17 @@ static void heads_task(void *arg, int task, int thread)
     }
 }
 
+/* Prefill attention: every row needs the rows before it, so it splits by
+ * KV head (each with its query heads) instead. */
+static void prefill_heads_task(void *arg, int task, int thread)
+{
+    split *s = arg;
+    int hkv = rt_engine_sdpa_kv_heads(s->d, s->c, s->op);
+    int kv0 = (int)((long long)hkv * task / s->ntasks), kv1 = (int)((long long)hkv * (task + 1) / s->ntasks);
+    if (kv1 > kv0)
+        rt_engine_sdpa_prefill(s->d, s->c, s->op, s->r0, s->rows, kv0, kv1, thread);
+}
+
 static void run_task(void *arg, int task, int thread)
 {
     split *s = arg;
@@ -103,18 +115,25 @@ int rt_engine_run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_c
             lmax = c->pos[r] + 1 > lmax ? c->pos[r] + 1 : lmax;
         values *= (lmax + 15) / 16;
         units = rows * d->caches[op->layer].hkv;
+    } else if (op->kernel == MGC_K_SDPA && (op->device < 0 || op->device == ctx->device)) {
+        /* each output reads up to `rows` earlier rows: count rows/16 */
+        values *= (rows + 15) / 16;
+        units = rt_engine_sdpa_kv_heads(d, c, op);
     }
     int ntasks = threads;
     if (ntasks > units)
         ntasks = units;
     if (ntasks > 1 && values / ntasks < rt_engine_rows_min_values)
         ntasks = (int)(values / (rt_engine_rows_min_values > 0 ? rt_engine_rows_min_values : 1));
-    if (ntasks < 2 || !splittable(op->kernel) || (op->device >= 0 && op->device != ctx->device))
+    if (ntasks < 2 || !(splittable(op->kernel) || op->kernel == MGC_K_SDPA) ||
+        (op->device >= 0 && op->device != ctx->device))
         return rt_engine_run_rows(ctx, en, d, c, op, r0, rows, 0, e);
     split s = {.ctx = ctx, .en = en, .d = d, .c = c, .op = op, .r0 = r0, .rows = rows, .ntasks = ntasks};
     atomic_init(&s.failed, 0);
     atomic_fetch_add_explicit(&rt_engine_rows_splits, 1, memory_order_relaxed);
-    rt_pool_run(d->pool, ntasks, op->kernel == MGC_K_SDPA_DECODE ? heads_task : run_task, &s);
+    rt_pool_run(d->pool, ntasks,
+                op->kernel == MGC_K_SDPA_DECODE ? heads_task : op->kernel == MGC_K_SDPA ? prefill_heads_task : run_task,
+                &s);
     if (atomic_load(&s.failed)) {
         *e = s.err;
         return -1;

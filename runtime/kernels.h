@@ -442,8 +442,14 @@ void rt_attention_decode_ex(rt_isa isa, const float *q, const rt_kv_cache *c, in
                             const int32_t *len, int hq, float scale, int64_t window, float softcap, float *out,
                             float *scratch);
 /* The same for KV heads [kv0, kv1) only (their query heads' outputs): the
- * heads are independent, so a decode of fewer users than threads splits
- * them (engine_rows.c) with the bits of the whole call. */
+ * heads are independent, so the engine splits them over its threads
+ * (engine_rows.c) with the bits of the whole call. */
+void rt_attention_prefill_heads(const float *q, const float *k, const float *v, int s, int hq, int hkv, int hd,
+                                float scale, int64_t window, float softcap, float *out, float *scratch, int kv0,
+                                int kv1);
+void rt_attention_prefill_cached_heads(const float *q, const rt_kv_cache *c, int user, int s, int start, int hq,
+                                       float scale, int64_t window, float softcap, float *out, float *scratch,
+                                       int kv0, int kv1);
 void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c, int b, const int *users,
                                const int32_t *len, int hq, float scale, int64_t window, float softcap, float *out,
                                float *scratch, int kv0, int kv1);

@@ -145,11 +145,18 @@ void rt_attention_prefill(const float *q, const float *k, const float *v, int s,
 void rt_attention_prefill_ex(const float *q, const float *k, const float *v, int s, int hq, int hkv, int hd,
                              float scale, int64_t window, float softcap, float *out, float *scratch)
 {
-    assert(s >= 0 && hq > 0 && hkv > 0 && hq % hkv == 0 && hd > 0);
+    rt_attention_prefill_heads(q, k, v, s, hq, hkv, hd, scale, window, softcap, out, scratch, 0, hkv);
+}
+
+void rt_attention_prefill_heads(const float *q, const float *k, const float *v, int s, int hq, int hkv, int hd,
+                                float scale, int64_t window, float softcap, float *out, float *scratch, int kv0,
+                                int kv1)
+{
+    assert(s >= 0 && hq > 0 && hkv > 0 && hq % hkv == 0 && hd > 0 && 0 <= kv0 && kv0 <= kv1 && kv1 <= hkv);
     if (s == 0)
         return;
     const int group = hq / hkv;
-    for (int h = 0; h < hq; h++) {
+    for (int h = kv0 * group; h < kv1 * group; h++) {
         int kvh = h / group;
         attn_head_blas(q + (size_t)h * hd, hq * hd, k + (size_t)kvh * hd, hkv * hd, v + (size_t)kvh * hd, hkv * hd,
                        s, 0, hd, scale, window, softcap, out + (size_t)h * hd, hq * hd, scratch);
@@ -171,13 +178,20 @@ void rt_attention_prefill_cached(const float *q, const rt_kv_cache *c, int user,
 void rt_attention_prefill_cached_ex(const float *q, const rt_kv_cache *c, int user, int s, int start, int hq,
                                     float scale, int64_t window, float softcap, float *out, float *scratch)
 {
+    rt_attention_prefill_cached_heads(q, c, user, s, start, hq, scale, window, softcap, out, scratch, 0, c->hkv);
+}
+
+void rt_attention_prefill_cached_heads(const float *q, const rt_kv_cache *c, int user, int s, int start, int hq,
+                                       float scale, int64_t window, float softcap, float *out, float *scratch,
+                                       int kv0, int kv1)
+{
     assert(user >= 0 && user < c->users && s >= 0 && start >= 0 && start + s <= c->cap);
-    assert(hq > 0 && hq % c->hkv == 0);
+    assert(hq > 0 && hq % c->hkv == 0 && 0 <= kv0 && kv0 <= kv1 && kv1 <= c->hkv);
     if (s == 0)
         return;
     const int hd = c->hd, group = hq / c->hkv, n = start + s;
     float *scores = scratch, *kf = scratch + (size_t)RT_ATTN_QBLOCK * n, *vf = kf + (size_t)n * hd;
-    for (int kvh = 0; kvh < c->hkv; kvh++) {
+    for (int kvh = kv0; kvh < kv1; kvh++) {
         size_t off = cache_off(c, user, kvh, 0);
         const float *kk, *vv;
         if (c->dtype == RT_F32) {

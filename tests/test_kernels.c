@@ -1011,6 +1011,48 @@ static void test_decode_head_ranges(void **state)
     rt_kv_cache_free(&c);
 }
 
+/* Prefill attention of a KV-head range, from q/k/v and from the cache,
+ * writes exactly those heads' outputs with the bits of the whole call. */
+static void test_prefill_head_ranges(void **state)
+{
+    (void)state;
+    const int s = 37, hkv = 4, hq = 8, hd = 24, start = 11;
+    size_t nq = (size_t)s * hq * hd, nkv = (size_t)(start + s) * hkv * hd, per_kv = (size_t)(hq / hkv) * hd;
+    float *q = rnd_vec(nq, 1.5f), *k = rnd_vec(nkv, 1.5f), *v = rnd_vec(nkv, 1.0f);
+    float *whole = malloc(nq * sizeof(float)), *parts = malloc(nq * sizeof(float));
+    rt_kv_cache c;
+    assert_int_equal(rt_kv_cache_init(&c, RT_BF16, 1, hkv, start + s, hd, NULL), 0);
+    rt_cache_fill(&c, 0, k, v, start + s, 0);
+    float *scr = malloc(rt_attention_prefill_cached_scratch_floats(&c, s, start) * sizeof(float));
+    const int cuts[4] = {0, 1, 3, 4};
+    for (int cached = 0; cached < 2; cached++) {
+        if (cached)
+            rt_attention_prefill_cached_ex(q, &c, 0, s, start, hq, 0.25f, 13, 20.0f, whole, scr);
+        else
+            rt_attention_prefill_ex(q, k, v, s, hq, hkv, hd, 0.25f, 13, 20.0f, whole, scr);
+        for (size_t i = 0; i < nq; i++)
+            parts[i] = NAN;
+        for (int part = 0; part < 3; part++) {
+            if (cached)
+                rt_attention_prefill_cached_heads(q, &c, 0, s, start, hq, 0.25f, 13, 20.0f, parts, scr, cuts[part],
+                                                  cuts[part + 1]);
+            else
+                rt_attention_prefill_heads(q, k, v, s, hq, hkv, hd, 0.25f, 13, 20.0f, parts, scr, cuts[part],
+                                           cuts[part + 1]);
+            for (int r = 0; r < s && cuts[part + 1] < hkv; r++)
+                assert_true(isnan(parts[(size_t)r * hq * hd + (size_t)cuts[part + 1] * per_kv]));
+        }
+        assert_memory_equal(parts, whole, nq * sizeof(float));
+    }
+    free(q);
+    free(k);
+    free(v);
+    free(whole);
+    free(parts);
+    free(scr);
+    rt_kv_cache_free(&c);
+}
+
 /* Decode over more shapes: head_dim 40 (16+16+8 lanes) and 160 (more than
  * the 128 outputs the SIMD build keeps in registers), group sizes 3 and 1,
  * lengths that are and are not multiples of 16. */
@@ -1333,6 +1375,7 @@ int main(void)
         cmocka_unit_test(test_kv_cache_and_decode),
         cmocka_unit_test(test_decode_shapes),
         cmocka_unit_test(test_decode_head_ranges),
+        cmocka_unit_test(test_prefill_head_ranges),
         cmocka_unit_test(test_attention_gqa_mapping),
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_round_bf16),

@@ -87,9 +87,15 @@ int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt
         int x_bf16 = ent->bufs[op->in[0]].dtype == MGC_BF16;
         if (w->dtype == RT_BF16 && x_bf16 && rt_bf16dot_enabled())
             rt_linear_bf16dot_pool(d->pool, x, rows, w, out, d->scratch);
-        else if (x_bf16 && rows > RT_GEMV_MAX_M && rt_bfpdot_usable(w))
-            /* block-float prefill on the same instruction (decode keeps the GEMV) */
-            rt_linear_bfpdot_pool(d->pool, x, rows, w, out, d->scratch);
+        else if (x_bf16 && rt_bfpdot_usable(w)) {
+            /* block floats in one column-pair order for every row count: a
+             * few users as a GEMV over the stored blocks, more (a batch, a
+             * prefill) through bf16 panels on the same instruction */
+            if (rows > RT_BFP_PAIRS_GEMV_MAX_M)
+                rt_linear_bfpdot_pool(d->pool, x, rows, w, out, d->scratch);
+            else
+                rt_linear_bfp_pairs_pool(d->pool, x, rows, w, out);
+        }
         else
             rt_linear_pool(d->pool, x, rows, w, out, d->scratch);
         break;

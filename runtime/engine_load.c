@@ -299,6 +299,7 @@ static int load_weight(const mgc_plan *p, rt_device *d, size_t i, const mgc_plan
     free(j.bad);
     if (first != INT_MAX)
         return -1;
+    rt_matrix_scan_exponents(&d->mats[i]);
     if (release)
         rt_st_release_tensor(t);
     *mib += (double)d->mats[i].bytes / 1048576.0;
@@ -318,9 +319,13 @@ static size_t scratch_need(const mgc_plan *p, const rt_device *d, int dv)
             const mgc_plan_op *op = &en->ops[i];
             if (op->device >= 0 && op->device != dv)
                 continue; /* another device's op (its weight is not here) */
-            if (op->kernel == MGC_K_LINEAR)
-                need = max_z(need, rt_linear_scratch_floats(&d->mats[op->weight], (int)en->rows) *
-                                       (size_t)rt_pool_threads(d->pool));
+            if (op->kernel == MGC_K_LINEAR) {
+                const rt_matrix *w = &d->mats[op->weight];
+                need = max_z(need, rt_linear_scratch_floats(w, (int)en->rows) * (size_t)rt_pool_threads(d->pool));
+                /* block floats into bf16 activations: bf16 panels from a few rows on (engine_exec.c) */
+                if (en->rows > RT_BFP_PAIRS_GEMV_MAX_M && rt_bfpdot_usable(w))
+                    need = max_z(need, rt_bfpdot_scratch_floats(w) * (size_t)rt_pool_threads(d->pool));
+            }
             else if (op->kernel == MGC_K_SDPA) {
                 /* split over the pool by KV heads (engine_rows.c): a slice per thread */
                 size_t threads = (size_t)rt_pool_threads(d->pool);

@@ -116,6 +116,8 @@ typedef struct rt_matrix {
     int owned;        /* data/exps allocated by rt_matrix_init (freed by _free) */
     int nonfinite;    /* bf8_b/bf4_b: blocks holding Inf/NaN (shared exp 0xFF);
                        * rt_linear then takes the exact dequantising path */
+    uint8_t exp_min, exp_max; /* bf8_b/bf4_b: range of the nonzero shared exponents
+                               * (rt_matrix_scan_exponents); min > max: unknown */
 } rt_matrix;
 
 /* Allocates zeroed storage (64-byte aligned) for an [n][k] weight in dt
@@ -132,6 +134,12 @@ int rt_matrix_wrap(rt_matrix *m, rt_dtype dt, int n, int k, size_t ld, void *dat
  * bf8_b/bf4_b encode whole 16-row blocks: row0 must be a multiple of 16 and
  * nrows a multiple of 16 unless the range ends at row n (asserted). */
 void rt_matrix_set_rows_f32(rt_matrix *m, int row0, int nrows, const float *src);
+
+/* After the last rt_matrix_set_rows_f32 of a block-float matrix: records
+ * its exponent range, which lets the pair-order GEMV skip its per-fold
+ * checks (rt_linear_bfp_pairs_pool; without it, it checks).  Changing rows
+ * afterwards needs another scan. */
+void rt_matrix_scan_exponents(rt_matrix *m);
 
 /* Dequantises row `row` (k values) into dst.  Exact for every dtype. */
 void rt_matrix_get_row_f32(const rt_matrix *m, int row, float *dst);
@@ -217,9 +225,10 @@ void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matri
 /* The order above in plain C, one output (the tests' reference). */
 float rt_bf16dot_ref(const float *x, const uint16_t *w, int k);
 
-/* Block-float weights (bf8_b, bf4_b) into bf16 activations, for prefill
- * (m > RT_GEMV_MAX_M, as bf16 weights then; decode keeps the GEMV above, whose bits do not depend
- * on m): each task decodes its weight rows exactly into bf16 column pairs
+/* Block-float weights (bf8_b, bf4_b) into bf16 activations, for more than
+ * RT_BFP_PAIRS_GEMV_MAX_M rows (a decode batch, a prefill; fewer rows take
+ * rt_linear_bfp_pairs_pool below, with the same bits per output, so a row's
+ * bits never depend on m): each task decodes its weight rows exactly into bf16 column pairs
  * once (a block-float weight has at most 7 significant bits, so it is a
  * bf16 unless it is an f32 subnormal, which the instruction reads as zero)
  * and runs vdpbf16ps with x pairs.  Per output, with a the bf16 of x (as
@@ -235,6 +244,20 @@ size_t rt_bfpdot_scratch_floats(const rt_matrix *w);
 void rt_linear_bfpdot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y, float *scratch);
 /* That order in plain C for one output: w the row's decoded values. */
 float rt_bfpdot_ref(const float *x, const float *w, int k);
+/* The same order for decode (m <= RT_GEMV_MAX_M), as a GEMV over the
+ * stored blocks: each weight is one int->float convert and one fma per
+ * user, with x's bf16 folded with the block scale (exact while x * scale is
+ * a normal f32) and MXCSR's flush-to-zero and denormals-are-zero set as the
+ * instruction behaves.  An output the fold cannot reach exactly (x * scale
+ * out of the normal range, or weights that are f32 subnormals) is computed
+ * again by rt_bfpdot_ref, so every output is that function's bits: a
+ * user's row is the same alone, in any batch, and in a prefill.  Faster
+ * than rt_linear_bfpdot_pool below RT_BFP_PAIRS_GEMV_MAX_M rows; the
+ * engine picks.  Needs rt_bfpdot_usable(w). */
+#define RT_BFP_PAIRS_GEMV_MAX_M 3
+void rt_linear_bfp_pairs_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y);
+/* Tasks of it that took the exact path so far (the tests check both run). */
+extern _Atomic long rt_bfp_pairs_exact_tasks;
 
 /* Scratch floats rt_linear needs for this m: 0 for f32 weights and for
  * m <= RT_GEMV_MAX_M, else one panel (a multiple of 16 rows, 64..512, about

@@ -18,6 +18,7 @@
 #include "pages.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -89,7 +90,21 @@ int rt_matrix_init(rt_matrix *m, rt_dtype dt, int n, int k, mgc_error *e)
     m->ld = (size_t)k;
     m->bytes = mb + eb;
     m->owned = 1;
+    m->exp_min = 255, m->exp_max = 254; /* unknown until rt_matrix_scan_exponents */
     return 0;
+}
+
+void rt_matrix_scan_exponents(rt_matrix *m)
+{
+    if (!m->exps)
+        return;
+    int lo = 255, hi = 0;
+    for (size_t i = 0; i < n_blocks(m->n) * (size_t)m->k; i++)
+        if (m->exps[i]) {
+            lo = m->exps[i] < lo ? m->exps[i] : lo;
+            hi = m->exps[i] > hi ? m->exps[i] : hi;
+        }
+    m->exp_min = (uint8_t)lo, m->exp_max = (uint8_t)hi;
 }
 
 int rt_matrix_wrap(rt_matrix *m, rt_dtype dt, int n, int k, size_t ld, void *data, mgc_error *e)
@@ -437,6 +452,7 @@ RT_TARGET_END
 
 /* ===================== GEMV: AVX-512 ===================== */
 RT_TARGET_AVX512_BEGIN
+#include "bf16_vec.h"
 
 static ALWAYS_INLINE float reduce16_avx512(__m512 p)
 {
@@ -617,9 +633,10 @@ static void gemv_rows_tiled_avx512(const float *x, int M, const rt_matrix *w, fl
 #ifndef BFP_PF_BYTES
 #define BFP_PF_BYTES 2048
 #endif
-static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, size_t nb0,
-                                            int NBB, int W)
+static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, size_t nb0,
+                                           int NBB, int W, int PAIR)
 {
+    __mmask16 bad = 0;
     const int K = w->k, N = w->n;
     const size_t KP = k_pairs(K);
     const __m512 cw = _mm512_set1_ps(W == 7 ? 1.0f / 64 : 1.0f / 4);
@@ -651,40 +668,103 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
             _mm_prefetch((const char *)(w->exps + (nb0 + b) * K + k0) + 256, _MM_HINT_T0);
         }
         __m512 xv[16];
+        __mmask16 nz[16];
 #pragma GCC unroll 16
-        for (int i = 0; i < M; i++)
-            xv[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(km, x + (size_t)i * K + k0), cw);
+        for (int i = 0; i < M; i++) {
+            __m512 xr = _mm512_maskz_loadu_ps(km, x + (size_t)i * K + k0);
+            if (PAIR) {
+                /* a = ftz(bf16(ftz(x))), as rt_bfpdot_ref: a subnormal x
+                 * keeps only its sign before it is rounded */
+                __m512i u = _mm512_castps_si512(xr);
+                __mmask16 sub = _mm512_cmpeq_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7f800000)),
+                                                        _mm512_setzero_si512());
+                xr = rt_bf16_round16(
+                    _mm512_castsi512_ps(_mm512_mask_and_epi32(u, sub, u, _mm512_set1_epi32((int)0x80000000u))));
+                nz[i] = _mm512_cmpneq_ps_mask(xr, _mm512_setzero_ps());
+            }
+            xv[i] = _mm512_mul_ps(xr, cw);
+        }
 #pragma GCC unroll 16
         for (int b = 0; b < NBB; b++) {
             __m128i e8 = _mm_maskz_loadu_epi8(km, w->exps + (nb0 + b) * K + k0);
-            __m512 sv = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e8), 23));
+            __m512i e = _mm512_cvtepu8_epi32(e8);
+            __m512 sv = _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+            /* exponents 1..W-1 hold f32-subnormal weights, which the pair
+             * order reads as zero: such a column is not folded here */
+            __mmask16 tiny = PAIR == 2 ? _mm512_cmplt_epu32_mask(_mm512_sub_epi32(e, _mm512_set1_epi32(1)),
+                                                                 _mm512_set1_epi32(W - 1))
+                                       : 0;
+            /* a column of zero weights (exponent 0) folds to zero, rightly */
+            __mmask16 live = PAIR == 2 ? _mm512_cmpneq_epi32_mask(e, _mm512_setzero_si512()) : 0;
 #pragma GCC unroll 16
-            for (int i = 0; i < M; i++)
-                _mm512_store_ps(xs[i][b], _mm512_mul_ps(xv[i], sv));
+            for (int i = 0; i < M; i++) {
+                __m512 v = _mm512_mul_ps(xv[i], sv);
+                _mm512_store_ps(xs[i][b], v);
+                if (PAIR == 2) {
+                    /* the fold is exact only while x * scale stays a normal f32 */
+                    __m512i ev = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(v), 23), _mm512_set1_epi32(0xff));
+                    __mmask16 odd = _mm512_cmpeq_epi32_mask(ev, _mm512_setzero_si512()) |
+                                    _mm512_cmpeq_epi32_mask(ev, _mm512_set1_epi32(0xff));
+                    bad |= nz[i] & live & (odd | tiny);
+                }
+            }
         }
+        /* each block's bytes of this chunk: one base per block, so that the
+         * column loop indexes them with one register (the 8 block streams
+         * computed per column spilled their addresses to the stack) */
+        const uint8_t *qb[16];
+#pragma GCC unroll 16
+        for (int b = 0; b < NBB; b++)
+            qb[b] = (const uint8_t *)w->data + (W == 7 ? ((nb0 + b) * K + (size_t)k0) : ((nb0 + b) * KP + (size_t)k0 / 2)) * 16;
+/* column cc of row block b into every user's accumulators */
+#define BF8_COL(cc)                                                                                            \
+    do {                                                                                                       \
+        const int8_t *q = (const int8_t *)qb[b] + (size_t)(cc) * 16;                                           \
+        __m512 wv = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));             \
+        for (int i = 0; i < M; i++)                                                                            \
+            acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][(cc)]), wv, acc[i][b]);                        \
+    } while (0)
+/* the pair order past an odd k: acc += 0 * 0 (turns a flushed -0 into +0) */
+#define PAD_COL()                                                                                              \
+    do {                                                                                                       \
+        for (int i = 0; i < M; i++)                                                                            \
+            acc[i][b] = _mm512_add_ps(acc[i][b], _mm512_setzero_ps());                                         \
+    } while (0)
         if (W == 7) {
-            for (int kk = 0; kk < kc; kk++) {
+            for (int kk = 0; kk < kc; kk += PAIR ? 2 : 1) {
 #pragma GCC unroll 16
                 for (int b = 0; b < NBB; b++) {
-                    const int8_t *q = (const int8_t *)w->data + ((nb0 + b) * K + (size_t)(k0 + kk)) * 16;
-                    __m512 wv = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
-#pragma GCC unroll 16
-                    for (int i = 0; i < M; i++)
-                        acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk]), wv, acc[i][b]);
+                    if (PAIR) { /* column pairs, the odd column first */
+                        if (kk + 1 < kc)
+                            BF8_COL(kk + 1);
+                        else
+                            PAD_COL();
+                    }
+                    BF8_COL(kk);
                 }
             }
         } else {
             for (int kk = 0; kk < kc; kk += 2) {
 #pragma GCC unroll 16
                 for (int b = 0; b < NBB; b++) {
-                    const uint8_t *q = (const uint8_t *)w->data + ((nb0 + b) * KP + (size_t)(k0 + kk) / 2) * 16;
+                    const uint8_t *q = qb[b] + (size_t)(kk / 2) * 16;
                     __m512i by = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
                     /* vpermps reads only the low 4 bits of each index */
                     __m512 w0 = _mm512_permutexvar_ps(by, tab);
+                    if (PAIR) {
+                        if (kk + 1 < kc) {
+                            __m512 w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(by, 4), tab);
+#pragma GCC unroll 16
+                            for (int i = 0; i < M; i++)
+                                acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk + 1]), w1, acc[i][b]);
+                        } else {
+                            PAD_COL();
+                        }
+                    }
 #pragma GCC unroll 16
                     for (int i = 0; i < M; i++)
                         acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk]), w0, acc[i][b]);
-                    if (kk + 1 < kc) {
+                    if (!PAIR && kk + 1 < kc) {
                         __m512 w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(by, 4), tab);
 #pragma GCC unroll 16
                         for (int i = 0; i < M; i++)
@@ -693,6 +773,8 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
                 }
             }
         }
+#undef BF8_COL
+#undef PAD_COL
     }
 #pragma GCC unroll 16
     for (int b = 0; b < NBB; b++) {
@@ -702,21 +784,31 @@ static ALWAYS_INLINE void bfp_blocks_avx512(const float *x, int M, const rt_matr
         for (int i = 0; i < M; i++)
             _mm512_mask_storeu_ps(y + (size_t)i * ldy + (nb0 + b) * 16, rm, acc[i][b]);
     }
+    return bad != 0;
 }
 
 #define BFP_CALL(M_, NBB_)                                                                                     \
     do {                                                                                                       \
         if (W == 7)                                                                                            \
-            bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 7);                                                       \
+            bad |= PAIR == 2   ? bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 7, 2)                           \
+                   : PAIR == 1 ? bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 7, 1)                           \
+                               : bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 7, 0);                          \
         else                                                                                                   \
-            bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 3);                                                       \
+            bad |= PAIR == 2   ? bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 3, 2)                           \
+                   : PAIR == 1 ? bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 3, 1)                           \
+                               : bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 3, 0);                          \
     } while (0)
 
-static void gemv_bfp_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy)
+/* PAIR 0: kernels.h's GEMV order; 1: the column-pair order of
+ * rt_bfpdot_ref (see rt_linear_bfp_pairs_pool), for inputs known to fold
+ * exactly; 2: that order, checking every fold: returns 1 when some output
+ * left the order's exact reach (the caller recomputes), else 0. */
+static int gemv_bfp_avx512_order(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, int PAIR)
 {
     const int W = rt_dtype_mant_bits(w->dtype);
     const size_t NB = n_blocks(w->n);
     size_t nb = 0;
+    int bad = 0;
     /* M*NBB fma chains per weight vector: up to 16 accumulators, and at
      * least 8 (an fma's latency times its throughput) for one user */
     if (M <= 2)
@@ -745,8 +837,27 @@ static void gemv_bfp_avx512(const float *x, int M, const rt_matrix *w, float *y,
         case 8: BFP_CALL(8, 1); break;
         default: assert(M == 16); BFP_CALL(16, 1); break;
         }
+    return bad;
+}
+
+static void gemv_bfp_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy)
+{
+    gemv_bfp_avx512_order(x, M, w, y, ldy, 0);
 }
 #undef BFP_CALL
+
+/* The pair order for any m <= RT_GEMV_MAX_M: x in groups of 16, 8, then 4
+ * or fewer rows. */
+static int gemv_bfp_pairs_avx512(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked)
+{
+    int bad = 0;
+    for (int i0 = 0; i0 < m;) {
+        int rem = m - i0, g = rem >= 16 ? 16 : rem >= 8 ? 8 : rem >= 4 ? 4 : rem;
+        bad |= gemv_bfp_avx512_order(x + (size_t)i0 * w->k, g, w, y + (size_t)i0 * ldy, ldy, checked ? 2 : 1);
+        i0 += g;
+    }
+    return bad;
+}
 
 /* Exact dequantisation for the sgemm path (same values as
  * panel_block_scalar); blocks with shared exponent 0xFF are not handled
@@ -984,6 +1095,7 @@ typedef struct linear_job {
     float *scratch;
     size_t scratch_per_thread;
     int rows; /* weight rows per task: a multiple of 16 */
+    int checked; /* rt_linear_bfp_pairs_pool: check every fold (pairs_fold_exact failed) */
 } linear_job;
 
 /* GEMV tasks: about 256 KiB of weights each (enough to amortise the hand
@@ -1032,6 +1144,78 @@ void rt_linear_pool_isa(rt_pool *pool, rt_isa isa, const float *x, int m, const 
     }
     j.rows = gemv_task_rows(w);
     rt_pool_run(pool, (w->n + j.rows - 1) / j.rows, gemv_task, &j);
+}
+
+_Atomic long rt_bfp_pairs_exact_tasks;
+
+/* Whether every fold x * 2^-(W-1) * 2^(e-127) of this call is a normal f32
+ * (or a zero x, or a zero column), from the exponent range of x and of the
+ * matrix's blocks (rt_matrix_scan_exponents; unknown: no), and no weight
+ * is an f32 subnormal.  Then the GEMV needs no check per fold.  x's
+ * rounding to bf16 may carry into the exponent: one more at the top. */
+static int pairs_fold_exact(const float *x, int m, const rt_matrix *w)
+{
+    const int W = rt_dtype_mant_bits(w->dtype);
+    if (w->exp_max == 0)
+        return 1; /* no nonzero weight: every fold is zero */
+    if (w->exp_min > w->exp_max || w->exp_min < W)
+        return 0; /* unknown, or f32-subnormal weights */
+    int lo = 255, hi = 0;
+    for (size_t i = 0; i < (size_t)m * (size_t)w->k; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        int ex = (int)((u >> 23) & 0xff);
+        if (ex == 0)
+            continue; /* zero, or subnormal: flushed to zero */
+        lo = ex < lo ? ex : lo;
+        hi = ex > hi ? ex : hi;
+    }
+    if (hi == 0)
+        return 1; /* x all zero */
+    return lo + w->exp_min - 127 - (W - 1) >= 1 && hi + 1 + w->exp_max - 127 - (W - 1) <= 254;
+}
+
+#if defined(__x86_64__)
+/* One task of rt_linear_bfp_pairs_pool: weight rows [r0, r1). */
+static void pairs_task(void *arg, int task, int thread)
+{
+    const linear_job *j = arg;
+    int r0 = task * j->rows, r1 = r0 + j->rows < j->w->n ? r0 + j->rows : j->w->n;
+    rt_matrix v = row_view(j->w, r0, r1);
+    /* the instruction this order copies flushes subnormal inputs and sums
+     * (rt_bfpdot_ref): so do these fmas (MXCSR FTZ and DAZ), this task only */
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040u);
+    int bad = gemv_bfp_pairs_avx512(j->x, j->m, &v, j->y + r0, (size_t)j->w->n, j->checked);
+    _mm_setcsr(csr);
+    if (!bad)
+        return;
+    atomic_fetch_add_explicit(&rt_bfp_pairs_exact_tasks, 1, memory_order_relaxed);
+    /* an x * scale outside the normal range, or weights that are f32
+     * subnormals: every output of the task again, by the order's definition */
+    float *row = malloc(sizeof(float) * (size_t)j->w->k);
+    if (!row)
+        abort(); /* a few KiB; no way to report from a pool task */
+    for (int r = r0; r < r1; r++) {
+        rt_matrix_get_row_f32(j->w, r, row);
+        for (int i = 0; i < j->m; i++)
+            j->y[(size_t)i * (size_t)j->w->n + (size_t)r] = rt_bfpdot_ref(j->x + (size_t)i * j->w->k, row, j->w->k);
+    }
+    free(row);
+}
+#endif
+
+void rt_linear_bfp_pairs_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y)
+{
+    assert(rt_bfpdot_usable(w) && m >= 0 && m <= RT_GEMV_MAX_M);
+#if defined(__x86_64__)
+    linear_job j = {.isa = RT_ISA_AVX512, .x = x, .m = m, .w = w, .y = y, .rows = gemv_task_rows(w),
+                    .checked = !pairs_fold_exact(x, m, w)};
+    if (m > 0)
+        rt_pool_run(pool, (w->n + j.rows - 1) / j.rows, pairs_task, &j);
+#else
+    (void)pool, (void)x, (void)y;
+#endif
 }
 
 void rt_linear_isa(rt_isa isa, const float *x, int m, const rt_matrix *w, float *y, float *scratch)

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +147,15 @@ static void test_reference_is_a_dot(void **state)
  * pair (odd k); weights over many exponents (some blocks with a tiny shared
  * exponent, whose values are f32 subnormals read as zero); 1 and 3 threads.
  * The scratch is sized as the engine sizes it (rt_linear_scratch_floats). */
-static void check_bfp(rt_pool *pool, rt_dtype dt, int m, int n, int k)
+/* What a check_bfp case holds besides ordinary values. */
+enum { ODD_NONE = 0, ODD_SUBNORMAL_W = 1, ODD_HUGE_X = 2, ODD_TINY_X = 4 };
+
+/* m <= RT_GEMV_MAX_M: the decode GEMV in the pair order, else the prefill
+ * panels; either way every output must be rt_bfpdot_ref's bits.  odd: blocks
+ * of f32-subnormal weights, x near the top of the f32 range (x * scale
+ * overflows), x near the bottom (x * scale underflows), which the GEMV
+ * leaves to its exact path; subnormal x (flushed) are always there. */
+static void check_bfp_odd(rt_pool *pool, rt_dtype dt, int m, int n, int k, int odd)
 {
     mgc_error e = {{0}};
     rt_matrix w;
@@ -155,18 +164,32 @@ static void check_bfp(rt_pool *pool, rt_dtype dt, int m, int n, int k)
     for (int r = 0; r < n; r++)
         for (int c = 0; c < k; c++) {
             double v = (uni() - 0.5) * ldexp(1.0, (int)(uni() * 10) - 8);
-            if ((r / 16 + c) % 29 == 3)
+            if ((odd & ODD_SUBNORMAL_W) && (r / 16 + c) % 29 == 3)
                 v = ldexp(uni() - 0.5, -128); /* a block of f32-subnormal values */
+            if ((odd & ODD_HUGE_X) && (r / 16 + c) % 23 == 2)
+                v = ldexp(uni() - 0.5, 100); /* a large block scale */
             dense[(size_t)r * k + c] = (float)v;
         }
     rt_matrix_set_rows_f32(&w, 0, n, dense);
     assert_true(rt_bfpdot_usable(&w));
     float *x = malloc(sizeof(float) * (size_t)m * (size_t)k), *y = malloc(sizeof(float) * (size_t)m * (size_t)n);
     fill_x(x, (size_t)m * (size_t)k, 1);
-    size_t per = rt_linear_scratch_floats(&w, m);
+    for (size_t i = 0; i < (size_t)m * (size_t)k; i++) {
+        if ((odd & ODD_HUGE_X) && i % 13 == 4)
+            x[i] = rt_bf16_round((float)ldexp(uni() + 0.5, 60));
+        if ((odd & ODD_TINY_X) && i % 13 == 6)
+            x[i] = rt_bf16_round((float)ldexp(uni() + 0.5, -118));
+    }
+    size_t per = rt_linear_scratch_floats(&w, m > RT_GEMV_MAX_M ? m : RT_GEMV_MAX_M + 1);
     assert_true(per >= rt_bfpdot_scratch_floats(&w));
     float *scratch = calloc((size_t)rt_pool_threads(pool) * per, sizeof(float));
-    rt_linear_bfpdot_pool(pool, x, m, &w, y, scratch);
+    long exact_before = atomic_load(&rt_bfp_pairs_exact_tasks);
+    if (m <= RT_GEMV_MAX_M)
+        rt_linear_bfp_pairs_pool(pool, x, m, &w, y);
+    else
+        rt_linear_bfpdot_pool(pool, x, m, &w, y, scratch);
+    if (m <= RT_GEMV_MAX_M && odd == ODD_NONE) /* the fast path alone */
+        assert_int_equal(atomic_load(&rt_bfp_pairs_exact_tasks), exact_before);
     float *row = malloc(sizeof(float) * (size_t)k);
     for (int j = 0; j < n; j++) {
         rt_matrix_get_row_f32(&w, j, row);
@@ -183,6 +206,81 @@ static void check_bfp(rt_pool *pool, rt_dtype dt, int m, int n, int k)
     free(y);
     free(dense);
     rt_matrix_free(&w);
+}
+
+static void check_bfp(rt_pool *pool, rt_dtype dt, int m, int n, int k)
+{
+    check_bfp_odd(pool, dt, m, n, k, ODD_SUBNORMAL_W);
+}
+
+/* Decode (m <= 32) in the prefill's order: ordinary weights and
+ * activations stay on the fast path; subnormal weights, overflowing and
+ * underflowing x * scale go to the exact path; all give the reference's
+ * bits, for 1 and 3 threads. */
+static void test_block_float_decode(void **state)
+{
+    (void)state;
+    if (!rt_bf16dot_enabled())
+        skip();
+    mgc_error e = {{0}};
+    rt_pool *pools[2] = {rt_pool_create(1, &e), rt_pool_create(3, &e)};
+    assert_non_null(pools[0]);
+    assert_non_null(pools[1]);
+    static const int ms[] = {1, 2, 3, 4, 5, 8, 13, 16, 17, 32}, ns[] = {1, 16, 17, 127, 128, 129, 300},
+                     ks[] = {1, 2, 15, 16, 17, 33, 101, 1024};
+    int c = 0;
+    for (int dt = 0; dt < 2; dt++)
+        for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+            for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++, c++)
+                check_bfp_odd(pools[c % 2], dt ? RT_BF4_B : RT_BF8_B, ms[a], ns[b],
+                              ks[(a + b + (size_t)dt) % (sizeof ks / sizeof ks[0])], ODD_NONE);
+    long before = atomic_load(&rt_bfp_pairs_exact_tasks);
+    for (int dt = 0; dt < 2; dt++)
+        for (int odd = 1; odd <= 4; odd *= 2) {
+            check_bfp_odd(pools[1], dt ? RT_BF4_B : RT_BF8_B, 1, 300, 101, odd);
+            check_bfp_odd(pools[0], dt ? RT_BF4_B : RT_BF8_B, 5, 129, 64, odd);
+            check_bfp_odd(pools[1], dt ? RT_BF4_B : RT_BF8_B, 32, 40, 33, odd);
+        }
+    assert_true(atomic_load(&rt_bfp_pairs_exact_tasks) > before);
+    check_bfp_odd(pools[1], RT_BF8_B, 1, 1024, 3072, ODD_NONE); /* decode-sized: many tasks */
+    check_bfp_odd(pools[1], RT_BF4_B, 4, 3072, 1024, ODD_NONE);
+    rt_pool_free(pools[0]);
+    rt_pool_free(pools[1]);
+}
+
+/* A sum that falls below the normal range is flushed to zero, as the
+ * instruction does: columns of weights 2^-9 and -2^-9 (scale 2^-9, set by
+ * a row of 127 * 2^-9), x = 1.25 * 2^-117 and 1.5 * 2^-117, so each output
+ * of rows 0..14 is -1.5 * 2^-126 + 1.25 * 2^-126, subnormal: -0 in the
+ * reference and in the GEMV (which sets MXCSR's flush-to-zero for it). */
+static void test_block_float_decode_flushes(void **state)
+{
+    (void)state;
+    if (!rt_bf16dot_enabled())
+        skip();
+    mgc_error e = {{0}};
+    for (int dt = 0; dt < 2; dt++) {
+        /* bf4_b: 3-bit mantissas, so weights 2^-5 and a row of 7 * 2^-5 */
+        float unit = dt ? 0x1p-5f : 0x1p-9f, top = dt ? 7.0f : 127.0f;
+        rt_matrix w;
+        assert_int_equal(rt_matrix_init(&w, dt ? RT_BF4_B : RT_BF8_B, 16, 2, &e), 0);
+        float dense[16 * 2];
+        for (int r = 0; r < 16; r++) {
+            dense[r * 2] = (r == 15 ? top : 1.0f) * unit;
+            dense[r * 2 + 1] = -(r == 15 ? top : 1.0f) * unit;
+        }
+        rt_matrix_set_rows_f32(&w, 0, 16, dense);
+        float xs = dt ? 0x1p-121f : 0x1p-117f; /* x * scale = 1.25 and 1.5 * 2^-126 */
+        float x[2] = {1.25f * xs, 1.5f * xs}, y[16], row[2];
+        rt_linear_bfp_pairs_pool(NULL, x, 1, &w, y);
+        for (int r = 0; r < 15; r++) {
+            rt_matrix_get_row_f32(&w, r, row);
+            float want = rt_bfpdot_ref(x, row, 2);
+            assert_true(want == 0.0f && signbit(want));
+            assert_memory_equal(&y[r], &want, sizeof want);
+        }
+        rt_matrix_free(&w);
+    }
 }
 
 static void test_block_float_prefill(void **state)
@@ -234,6 +332,8 @@ int main(void)
         cmocka_unit_test(test_against_reference),
         cmocka_unit_test(test_bfp_reference_is_a_dot),
         cmocka_unit_test(test_block_float_prefill),
+        cmocka_unit_test(test_block_float_decode),
+        cmocka_unit_test(test_block_float_decode_flushes),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

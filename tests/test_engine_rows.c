@@ -24,12 +24,8 @@
 
 static rt_engine *load(const mgc_plan *plan, const char *dir, int cores)
 {
-    rt_engine *en = NULL;
-    mgc_error err = {{0}};
     rt_engine_opts eo = {.n_cores = cores};
-    if (rt_engine_load(plan, dir, &eo, &en, &err) != 0)
-        fail_msg("loading %s: %s", dir, err.msg);
-    return en;
+    return e2e_engine_load(plan, dir, &eo);
 }
 
 static void check(const e2e_arch *a, int f32)

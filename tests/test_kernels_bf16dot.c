@@ -28,6 +28,23 @@ static double uni(void)
     return (double)(rng >> 11) / (double)(1ull << 53);
 }
 
+/* Every check runs on a pool of 1 thread and one of 3: the bits must not
+ * depend on it. */
+static void pools_open(rt_pool *pools[2])
+{
+    mgc_error e = {{0}};
+    pools[0] = rt_pool_create(1, &e);
+    pools[1] = rt_pool_create(3, &e);
+    assert_non_null(pools[0]);
+    assert_non_null(pools[1]);
+}
+
+static void pools_close(rt_pool *pools[2])
+{
+    rt_pool_free(pools[0]);
+    rt_pool_free(pools[1]);
+}
+
 /* bf16-valued activations over several magnitudes (and some exact zeros) */
 static void fill_x(float *x, size_t n, int tiny)
 {
@@ -103,17 +120,14 @@ static void test_against_reference(void **state)
         skip();
     static const int ms[] = {1, 2, 3, 4, 5, 7, 17, 32, 33, 38}, ns[] = {1, 3, 4, 5, 63, 64, 65, 130},
                      ks[] = {1, 2, 31, 32, 33, 64, 100, 1000};
-    mgc_error e = {{0}};
-    rt_pool *pools[2] = {rt_pool_create(1, &e), rt_pool_create(3, &e)};
-    assert_non_null(pools[0]);
-    assert_non_null(pools[1]);
+    rt_pool *pools[2];
+    pools_open(pools);
     for (int p = 0; p < 2; p++)
         for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
             for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
                 check(pools[p], ms[a], ns[b], ks[(a + b + (size_t)p) % (sizeof ks / sizeof ks[0])], (int)(a + b) % 3 == 0);
     check(pools[1], 128, 300, 1024, 0); /* a prefill-sized call: many tasks */
-    rt_pool_free(pools[0]);
-    rt_pool_free(pools[1]);
+    pools_close(pools);
 }
 
 /* The stated order is a dot product: within f32 accumulation error of the
@@ -222,10 +236,8 @@ static void test_block_float_decode(void **state)
     (void)state;
     if (!rt_bf16dot_enabled())
         skip();
-    mgc_error e = {{0}};
-    rt_pool *pools[2] = {rt_pool_create(1, &e), rt_pool_create(3, &e)};
-    assert_non_null(pools[0]);
-    assert_non_null(pools[1]);
+    rt_pool *pools[2];
+    pools_open(pools);
     static const int ms[] = {1, 2, 3, 4, 5, 8, 13, 16, 17, 32}, ns[] = {1, 16, 17, 127, 128, 129, 300},
                      ks[] = {1, 2, 15, 16, 17, 33, 101, 1024};
     int c = 0;
@@ -244,8 +256,7 @@ static void test_block_float_decode(void **state)
     assert_true(atomic_load(&rt_bfp_pairs_exact_tasks) > before);
     check_bfp_odd(pools[1], RT_BF8_B, 1, 1024, 3072, ODD_NONE); /* decode-sized: many tasks */
     check_bfp_odd(pools[1], RT_BF4_B, 4, 3072, 1024, ODD_NONE);
-    rt_pool_free(pools[0]);
-    rt_pool_free(pools[1]);
+    pools_close(pools);
 }
 
 /* A sum that falls below the normal range is flushed to zero, as the
@@ -288,10 +299,8 @@ static void test_block_float_prefill(void **state)
     (void)state;
     if (!rt_bf16dot_enabled())
         skip();
-    mgc_error e = {{0}};
-    rt_pool *pools[2] = {rt_pool_create(1, &e), rt_pool_create(3, &e)};
-    assert_non_null(pools[0]);
-    assert_non_null(pools[1]);
+    rt_pool *pools[2];
+    pools_open(pools);
     static const int ms[] = {33, 34, 39, 64}, ns[] = {1, 16, 17, 63, 64, 65, 130}, ks[] = {1, 2, 31, 33, 64, 101};
     for (int dt = 0; dt < 2; dt++)
         for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
@@ -300,8 +309,7 @@ static void test_block_float_prefill(void **state)
                           ks[(a + b + (size_t)dt) % (sizeof ks / sizeof ks[0])]);
     check_bfp(pools[1], RT_BF8_B, 128, 200, 1024); /* prefill-sized: many tasks */
     check_bfp(pools[1], RT_BF4_B, 100, 96, 3072);
-    rt_pool_free(pools[0]);
-    rt_pool_free(pools[1]);
+    pools_close(pools);
 }
 
 /* rt_bfpdot_ref's order is a dot product too (same bound as above, with a

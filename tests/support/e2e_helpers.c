@@ -325,6 +325,15 @@ int e2e_spawn(char *const argv[], char **out, char **err)
     return rc;
 }
 
+rt_engine *e2e_engine_load(const mgc_plan *plan, const char *dir, const rt_engine_opts *opts)
+{
+    rt_engine *en = NULL;
+    mgc_error err = {{0}};
+    if (rt_engine_load(plan, dir, opts, &en, &err) != 0)
+        fail_msg("loading %s: %s", dir, err.msg);
+    return en;
+}
+
 enum { SEQ_P0 = 40, SEQ_P1 = 13, SEQ_P1B = 6, SEQ_P2 = 2, SEQ_USERS = 3, SEQ_STEPS = 4, SEQ_LAST = 5, SEQ_TAPS = 7 };
 
 size_t e2e_sequence_values(const rt_engine *en)

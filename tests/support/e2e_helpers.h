@@ -54,6 +54,10 @@ typedef struct e2e_model {
 void e2e_model_open(e2e_model *m, const e2e_arch *a, const char *system, int f32);
 void e2e_model_close(e2e_model *m);
 
+/* Loads `plan` on the checkpoint in `dir` with `opts` (cores, schedule),
+ * failing the running test with the error otherwise. */
+rt_engine *e2e_engine_load(const mgc_plan *plan, const char *dir, const rt_engine_opts *opts);
+
 /* A fixed workload for comparing two engines of one plan bit for bit (the
  * schedule tests): a 40-token prefill of user 0, a 13-token prefill of user
  * 1 continued by a chunk of 6 against the cache, 2 tokens of user 2, 4

@@ -203,7 +203,7 @@ fuzz-targets: $(FUZZERS)
 
 # ThreadSanitizer over the suites that run threads (the mesh, collectives, sharded
 # execution), built in build/tsan.
-TSAN_SUITES := test_mesh test_runtime_sharded test_engine_lockstep test_engine_load
+TSAN_SUITES := test_mesh test_runtime_sharded test_engine_lockstep test_engine_load test_arena
 tsan:
 	@$(MAKE) --no-print-directory TSAN=1 $(TSAN_SUITES:%=build/tsan/tests/%)
 	@TSAN_OPTIONS=halt_on_error=1 sh tests/run_tests.sh $(TSAN_SUITES:%=build/tsan/tests/%)

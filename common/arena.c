@@ -1,5 +1,6 @@
 #include "arena.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +13,57 @@ struct mgc_arena_block {
 
 enum { ARENA_BLOCK = 64 * 1024 };
 
+/* Standard blocks given back by mgc_arena_free wait here for the next
+ * arena, up to CACHE_MAX of them (16 MiB).  Freed to malloc, a compile's
+ * blocks went back to the system (glibc trims the heap top) and the next
+ * compile faulted them in again page by page: on a virtual machine that
+ * was two thirds of compiling Mixtral-8x7B in a loop (15 ms median against
+ * 2.5 ms with the pages kept).  Blocks kept here stay reachable. */
+enum { CACHE_MAX = 256 };
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static mgc_arena_block *cache;
+static int cached;
+
+static mgc_arena_block *block_new(size_t cap)
+{
+    if (cap == ARENA_BLOCK) {
+        pthread_mutex_lock(&cache_mu);
+        mgc_arena_block *b = cache;
+        if (b) {
+            cache = b->next;
+            cached--;
+        }
+        pthread_mutex_unlock(&cache_mu);
+        if (b)
+            return b;
+    }
+    return malloc(sizeof(mgc_arena_block) + cap);
+}
+
+static void block_free(mgc_arena_block *b)
+{
+    if (b->size == ARENA_BLOCK) {
+        pthread_mutex_lock(&cache_mu);
+        int keep = cached < CACHE_MAX;
+        if (keep) {
+            b->next = cache;
+            cache = b;
+            cached++;
+        }
+        pthread_mutex_unlock(&cache_mu);
+        if (keep)
+            return;
+    }
+    free(b);
+}
+
 void *mgc_arena_alloc(mgc_arena *a, size_t size)
 {
     size = (size + 15) & ~(size_t)15;
     mgc_arena_block *b = a->head;
     if (!b || b->size - b->used < size) {
         size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
-        b = malloc(sizeof *b + cap);
+        b = block_new(cap);
         if (!b) {
             fprintf(stderr, "mgc: out of memory\n");
             abort();
@@ -68,7 +113,7 @@ void mgc_arena_free(mgc_arena *a)
     mgc_arena_block *b = a->head;
     while (b) {
         mgc_arena_block *n = b->next;
-        free(b);
+        block_free(b);
         b = n;
     }
     a->head = NULL;

@@ -1150,8 +1150,8 @@ _Atomic long rt_bfp_pairs_exact_tasks;
 
 /* Whether every fold x * 2^-(W-1) * 2^(e-127) of this call is a normal f32
  * (or a zero x, or a zero column), from the exponent range of x and of the
- * matrix's blocks (rt_matrix_scan_exponents; unknown: no), and no weight
- * is an f32 subnormal.  Then the GEMV needs no check per fold.  x's
+ * matrix's blocks (rt_matrix_scan_exponents; unknown: no), no weight is
+ * an f32 subnormal and no x is Inf or NaN.  Then the GEMV needs no check per fold.  x's
  * rounding to bf16 may carry into the exponent: one more at the top. */
 static int pairs_fold_exact(const float *x, int m, const rt_matrix *w)
 {
@@ -1167,6 +1167,8 @@ static int pairs_fold_exact(const float *x, int m, const rt_matrix *w)
         int ex = (int)((u >> 23) & 0xff);
         if (ex == 0)
             continue; /* zero, or subnormal: flushed to zero */
+        if (ex == 0xff)
+            return 0; /* Inf or NaN: the checked path hands it to rt_bfpdot_ref */
         lo = ex < lo ? ex : lo;
         hi = ex > hi ? ex : hi;
     }

@@ -169,7 +169,7 @@ enum { ODD_NONE = 0, ODD_SUBNORMAL_W = 1, ODD_HUGE_X = 2, ODD_TINY_X = 4 };
  * of f32-subnormal weights, x near the top of the f32 range (x * scale
  * overflows), x near the bottom (x * scale underflows), which the GEMV
  * leaves to its exact path; subnormal x (flushed) are always there. */
-static void check_bfp_odd(rt_pool *pool, rt_dtype dt, int m, int n, int k, int odd)
+static void check_bfp_odd(rt_pool *pool, rt_dtype dt, int m, int n, int k, int odd, int scanned)
 {
     mgc_error e = {{0}};
     rt_matrix w;
@@ -185,6 +185,8 @@ static void check_bfp_odd(rt_pool *pool, rt_dtype dt, int m, int n, int k, int o
             dense[(size_t)r * k + c] = (float)v;
         }
     rt_matrix_set_rows_f32(&w, 0, n, dense);
+    if (scanned) /* the exponent range known: the GEMV may skip its per-fold checks */
+        rt_matrix_scan_exponents(&w);
     assert_true(rt_bfpdot_usable(&w));
     float *x = malloc(sizeof(float) * (size_t)m * (size_t)k), *y = malloc(sizeof(float) * (size_t)m * (size_t)n);
     fill_x(x, (size_t)m * (size_t)k, 1);
@@ -224,7 +226,7 @@ static void check_bfp_odd(rt_pool *pool, rt_dtype dt, int m, int n, int k, int o
 
 static void check_bfp(rt_pool *pool, rt_dtype dt, int m, int n, int k)
 {
-    check_bfp_odd(pool, dt, m, n, k, ODD_SUBNORMAL_W);
+    check_bfp_odd(pool, dt, m, n, k, ODD_SUBNORMAL_W, 0);
 }
 
 /* Decode (m <= 32) in the prefill's order: ordinary weights and
@@ -244,18 +246,19 @@ static void test_block_float_decode(void **state)
     for (int dt = 0; dt < 2; dt++)
         for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
             for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++, c++)
-                check_bfp_odd(pools[c % 2], dt ? RT_BF4_B : RT_BF8_B, ms[a], ns[b],
-                              ks[(a + b + (size_t)dt) % (sizeof ks / sizeof ks[0])], ODD_NONE);
+                for (int scanned = 0; scanned < 2; scanned++) /* checked and unchecked folds */
+                    check_bfp_odd(pools[c % 2], dt ? RT_BF4_B : RT_BF8_B, ms[a], ns[b],
+                                  ks[(a + b + (size_t)dt) % (sizeof ks / sizeof ks[0])], ODD_NONE, scanned);
     long before = atomic_load(&rt_bfp_pairs_exact_tasks);
     for (int dt = 0; dt < 2; dt++)
         for (int odd = 1; odd <= 4; odd *= 2) {
-            check_bfp_odd(pools[1], dt ? RT_BF4_B : RT_BF8_B, 1, 300, 101, odd);
-            check_bfp_odd(pools[0], dt ? RT_BF4_B : RT_BF8_B, 5, 129, 64, odd);
-            check_bfp_odd(pools[1], dt ? RT_BF4_B : RT_BF8_B, 32, 40, 33, odd);
+            check_bfp_odd(pools[1], dt ? RT_BF4_B : RT_BF8_B, 1, 300, 101, odd, 1);
+            check_bfp_odd(pools[0], dt ? RT_BF4_B : RT_BF8_B, 5, 129, 64, odd, 0);
+            check_bfp_odd(pools[1], dt ? RT_BF4_B : RT_BF8_B, 32, 40, 33, odd, 1);
         }
     assert_true(atomic_load(&rt_bfp_pairs_exact_tasks) > before);
-    check_bfp_odd(pools[1], RT_BF8_B, 1, 1024, 3072, ODD_NONE); /* decode-sized: many tasks */
-    check_bfp_odd(pools[1], RT_BF4_B, 4, 3072, 1024, ODD_NONE);
+    check_bfp_odd(pools[1], RT_BF8_B, 1, 1024, 3072, ODD_NONE, 1); /* decode-sized: many tasks */
+    check_bfp_odd(pools[1], RT_BF4_B, 3, 3072, 1024, ODD_NONE, 1);
     pools_close(pools);
 }
 
@@ -283,12 +286,18 @@ static void test_block_float_decode_flushes(void **state)
         rt_matrix_set_rows_f32(&w, 0, 16, dense);
         float xs = dt ? 0x1p-121f : 0x1p-117f; /* x * scale = 1.25 and 1.5 * 2^-126 */
         float x[2] = {1.25f * xs, 1.5f * xs}, y[16], row[2];
-        rt_linear_bfp_pairs_pool(NULL, x, 1, &w, y);
-        for (int r = 0; r < 15; r++) {
-            rt_matrix_get_row_f32(&w, r, row);
-            float want = rt_bfpdot_ref(x, row, 2);
-            assert_true(want == 0.0f && signbit(want));
-            assert_memory_equal(&y[r], &want, sizeof want);
+        for (int scanned = 0; scanned < 2; scanned++) { /* checked folds, then unchecked */
+            if (scanned)
+                rt_matrix_scan_exponents(&w);
+            long before = atomic_load(&rt_bfp_pairs_exact_tasks);
+            rt_linear_bfp_pairs_pool(NULL, x, 1, &w, y);
+            assert_int_equal(atomic_load(&rt_bfp_pairs_exact_tasks), before); /* the GEMV itself flushed */
+            for (int r = 0; r < 15; r++) {
+                rt_matrix_get_row_f32(&w, r, row);
+                float want = rt_bfpdot_ref(x, row, 2);
+                assert_true(want == 0.0f && signbit(want));
+                assert_memory_equal(&y[r], &want, sizeof want);
+            }
         }
         rt_matrix_free(&w);
     }

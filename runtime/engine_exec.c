@@ -51,7 +51,7 @@ static int gather_cols(rt_device_ctx *ctx, rt_device *d, const float *in, int ro
 }
 
 /* Buffer id from row r0 on. */
-static float *buf_at(const rt_device *d, const mgc_plan_entry *en, int id, int r0)
+float *rt_engine_buf_at(const rt_device *d, const mgc_plan_entry *en, int id, int r0)
 {
     return d->arena + en->bufs[id].offset + (size_t)r0 * (size_t)en->bufs[id].cols;
 }
@@ -65,12 +65,12 @@ int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt
 {
     const mgc_plan_entry *ent = c->entry;
     const mgc_plan *p = en->plan;
-    float *out = op->out >= 0 ? buf_at(d, ent, op->out, r0) : NULL;
+    float *out = op->out >= 0 ? rt_engine_buf_at(d, ent, op->out, r0) : NULL;
     int64_t cols = op->out >= 0 ? ent->bufs[op->out].cols : 0;
     size_t n = (size_t)rows * (size_t)cols;
-    const float *x = op->in[0] >= 0 ? buf_at(d, ent, op->in[0], r0) : NULL;
+    const float *x = op->in[0] >= 0 ? rt_engine_buf_at(d, ent, op->in[0], r0) : NULL;
     int bf16 = op->out >= 0 && ent->bufs[op->out].dtype == MGC_BF16;
-    const float *y = op->in[1] >= 0 ? buf_at(d, ent, op->in[1], r0) : NULL;
+    const float *y = op->in[1] >= 0 ? rt_engine_buf_at(d, ent, op->in[1], r0) : NULL;
     if (op->device >= 0 && op->device != ctx->device) {
         /* expert parallel: another device runs it; ours contributes zeros */
         if (out)
@@ -253,10 +253,10 @@ void rt_engine_sdpa_prefill(rt_device *d, const rt_call *c, const mgc_plan_op *o
                             int thread)
 {
     const mgc_plan_entry *ent = c->entry;
-    float *out = buf_at(d, ent, op->out, r0), *scratch = d->scratch + (size_t)thread * rt_engine_thread_scratch(d);
-    const float *q = buf_at(d, ent, op->in[0], r0);
+    float *out = rt_engine_buf_at(d, ent, op->out, r0), *scratch = d->scratch + (size_t)thread * rt_engine_thread_scratch(d);
+    const float *q = rt_engine_buf_at(d, ent, op->in[0], r0);
     if (c->start == 0)
-        rt_attention_prefill_heads(q, buf_at(d, ent, op->in[1], r0), buf_at(d, ent, op->in[2], r0), rows, op->n_heads,
+        rt_attention_prefill_heads(q, rt_engine_buf_at(d, ent, op->in[1], r0), rt_engine_buf_at(d, ent, op->in[2], r0), rows, op->n_heads,
                                    op->n_kv_heads, op->head_dim, (float)op->scale, op->window, (float)op->softcap, out,
                                    scratch, kv0, kv1);
     else
@@ -275,8 +275,8 @@ void rt_engine_sdpa_decode(rt_device *d, const rt_call *c, const mgc_plan_op *op
     const mgc_plan_entry *ent = c->entry;
     const rt_kv_cache *kc = &d->caches[op->layer];
     int32_t len = c->pos[r] + 1;
-    float *out = buf_at(d, ent, op->out, r);
-    rt_attention_decode_heads(rt_kernels_isa(), buf_at(d, ent, op->in[0], r), kc, 1, c->users ? c->users + r : NULL,
+    float *out = rt_engine_buf_at(d, ent, op->out, r);
+    rt_attention_decode_heads(rt_kernels_isa(), rt_engine_buf_at(d, ent, op->in[0], r), kc, 1, c->users ? c->users + r : NULL,
                               &len, op->n_heads, (float)op->scale, op->window, (float)op->softcap, out,
                               d->scratch + (size_t)thread * rt_engine_thread_scratch(d), kv0,
                               kv1);
@@ -307,7 +307,7 @@ void rt_engine_op_done(rt_engine *en, const rt_call *c, int device, size_t i, in
     const mgc_plan_op *op = &ent->ops[i];
     if (op->tap >= 0 && c->hidden && device == 0 && ent->bufs[op->out].cols == en->plan->hidden) {
         size_t n = (size_t)rows * (size_t)en->plan->hidden;
-        memcpy(c->hidden + (size_t)op->tap * n, buf_at(&en->dev[0], ent, op->out, r0), sizeof(float) * n);
+        memcpy(c->hidden + (size_t)op->tap * n, rt_engine_buf_at(&en->dev[0], ent, op->out, r0), sizeof(float) * n);
     }
     if (en->profile)
         rt_profile_op(en->profile, device, c->decode, i, rows, t0);

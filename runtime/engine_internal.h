@@ -70,6 +70,8 @@ struct rt_engine {
  *   rt_engine_gather_copy   an all_gather staged in d->gather into the
  *                           replicated [rows][width] columns. */
 int rt_engine_device_run(rt_device_ctx *ctx, void *arg);
+/* Device d's buffer id of entry en, from row r0 on. */
+float *rt_engine_buf_at(const rt_device *d, const mgc_plan_entry *en, int id, int r0);
 void rt_engine_device_begin(rt_engine *en, const rt_call *c, int device);
 int rt_engine_device_op(rt_device_ctx *ctx, rt_engine *en, const rt_call *c, size_t i);
 void rt_engine_op_rows(const rt_engine *en, const rt_call *c, size_t i, int *r0, int *rows);

@@ -35,17 +35,16 @@ typedef struct step {
     const rt_call *c;
     size_t i;              /* the op */
     int r0, rows;          /* its rows (rt_engine_op_rows) */
-    rt_device_ctx *ctx;    /* [ndev] */
-    mgc_error *errs;       /* [ndev] */
+    rt_device_ctx *ctx;    /* [ndev], each with its own error */
     _Atomic int failed;
     size_t n;              /* all_reduce: values per device; all_gather: per device's share */
     int ntasks;            /* all_reduce: element ranges */
 } step;
 
+/* Buffer id of device dv from row r0 on. */
 static float *buf_at(const rt_engine *en, int dv, const rt_call *c, int id, int r0)
 {
-    const mgc_plan_entry *ent = c->entry;
-    return en->dev[dv].arena + ent->bufs[id].offset + (size_t)r0 * (size_t)ent->bufs[id].cols;
+    return rt_engine_buf_at(&en->dev[dv], c->entry, id, r0);
 }
 
 static void device_task(void *arg, int task, int thread)
@@ -159,7 +158,7 @@ int rt_engine_run_lockstep(rt_engine *en, rt_call *c, mgc_error *e)
         ctx[d] = (rt_device_ctx){.device = d, .n_devices = nd, .err = &errs[d]};
         rt_engine_device_begin(en, c, d);
     }
-    step s = {.en = en, .c = c, .ctx = ctx, .errs = errs};
+    step s = {.en = en, .c = c, .ctx = ctx};
     atomic_init(&s.failed, 0);
     int rc = 0;
     for (size_t i = 0; i < c->entry->nops && rc == 0; i++) {

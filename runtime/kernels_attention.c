@@ -233,30 +233,13 @@ static inline __m512 kv_load(const void *base, int bf16, size_t off, __mmask16 m
     return _mm512_maskz_loadu_ps(m, (const float *)base + off);
 }
 
-/* out[j] = canonical_dot(q, k row j) * scale for 16 consecutive cached rows.
- * The 16 lane-partial vectors are reduced together by a shuffle network
- * that adds exactly the canonical pairs (lane l with l+8, then l+4, l+2,
- * l+1), so each result has the bits rt_dot_* would give. */
-static void dots16_avx512(const float *q, const void *k, int bf16, int hd, float scale, float *out)
+#define ATTN_INLINE inline __attribute__((always_inline))
+
+/* Lane j of the result: acc[j]'s 16 lanes summed in the canonical pairs
+ * (lane l with l+8, then l+4, l+2, l+1), so each has the bits rt_dot_*
+ * would give; one shuffle network for all 16 instead of 16 reductions. */
+static ATTN_INLINE __m512 reduce16x16(const __m512 acc[16])
 {
-    __m512 acc[16];
-#pragma GCC unroll 16
-    for (int j = 0; j < 16; j++)
-        acc[j] = _mm512_setzero_ps();
-    int d = 0;
-    for (; d + 16 <= hd; d += 16) {
-        __m512 qv = _mm512_loadu_ps(q + d);
-#pragma GCC unroll 16
-        for (int j = 0; j < 16; j++)
-            acc[j] = _mm512_fmadd_ps(qv, kv_load(k, bf16, (size_t)j * hd + d, 0xffff), acc[j]);
-    }
-    if (d < hd) {
-        __mmask16 m = (__mmask16)((1u << (hd - d)) - 1);
-        __m512 qv = _mm512_maskz_loadu_ps(m, q + d);
-#pragma GCC unroll 16
-        for (int j = 0; j < 16; j++)
-            acc[j] = _mm512_mask3_fmadd_ps(qv, kv_load(k, bf16, (size_t)j * hd + d, m), acc[j], m);
-    }
     /* lanes l + l+8: v[i] = [acc 2i (8 lanes) | acc 2i+1 (8 lanes)] */
     __m512 v8[8];
 #pragma GCC unroll 8
@@ -279,46 +262,153 @@ static void dots16_avx512(const float *q, const void *k, int bf16, int hd, float
     __m512 r = _mm512_add_ps(_mm512_shuffle_ps(z2[0], z2[1], _MM_SHUFFLE(2, 0, 2, 0)),
                              _mm512_shuffle_ps(z2[0], z2[1], _MM_SHUFFLE(3, 1, 3, 1)));
     const __m512i to_natural = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    r = _mm512_permutexvar_ps(to_natural, r);
-    _mm512_storeu_ps(out, _mm512_mul_ps(r, _mm512_set1_ps(scale)));
+    return _mm512_permutexvar_ps(to_natural, r);
 }
 
-/* out[0..hd) = sum_p pr[p] * v row p, one fma per position in order (the
- * same per-element sequence as repeated rt_axpy_*), keeping up to 128
- * outputs in registers. */
-static inline __attribute__((always_inline)) void pv_chunk_avx512(const float *pr, const void *v, int bf16, int hd,
-                                                                  int L, int d0, int NC, float *out)
+/* For the G query heads of a GQA group (q: G rows of hd) and P = 16 / G
+ * consecutive cached K rows: out[g * ostride + j] = canonical_dot(q_g, k
+ * row j) * scale.  Each K vector is loaded (and widened from bf16) once for
+ * the whole group; the 16 (head, row) dots are reduced together. */
+static ATTN_INLINE void dots_group_avx512(const float *q, int G, const void *k, int bf16, int hd, float scale,
+                                          float *out, size_t ostride)
 {
-    __m512 acc[8];
+    const int P = 16 / G;
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; j++)
+        acc[j] = _mm512_setzero_ps();
+    int d = 0;
+    for (; d + 16 <= hd; d += 16) {
+        __m512 kv[16];
+#pragma GCC unroll 16
+        for (int j = 0; j < P; j++)
+            kv[j] = kv_load(k, bf16, (size_t)j * hd + d, 0xffff);
+#pragma GCC unroll 16
+        for (int g = 0; g < G; g++) {
+            __m512 qv = _mm512_loadu_ps(q + (size_t)g * hd + d);
+#pragma GCC unroll 16
+            for (int j = 0; j < P; j++)
+                acc[g * P + j] = _mm512_fmadd_ps(qv, kv[j], acc[g * P + j]);
+        }
+    }
+    if (d < hd) {
+        __mmask16 m = (__mmask16)((1u << (hd - d)) - 1);
+        __m512 kv[16];
+#pragma GCC unroll 16
+        for (int j = 0; j < P; j++)
+            kv[j] = kv_load(k, bf16, (size_t)j * hd + d, m);
+#pragma GCC unroll 16
+        for (int g = 0; g < G; g++) {
+            __m512 qv = _mm512_maskz_loadu_ps(m, q + (size_t)g * hd + d);
+            /* lanes past hd stay as they are (not + 0 * 0, which turns -0 into +0) */
+#pragma GCC unroll 16
+            for (int j = 0; j < P; j++)
+                acc[g * P + j] = _mm512_mask3_fmadd_ps(qv, kv[j], acc[g * P + j], m);
+        }
+    }
+    float r[16] __attribute__((aligned(64)));
+    _mm512_store_ps(r, _mm512_mul_ps(reduce16x16(acc), _mm512_set1_ps(scale)));
+    for (int g = 0; g < G; g++)
+        memcpy(out + (size_t)g * ostride, r + g * P, sizeof(float) * (size_t)P);
+}
+
+/* out_g[d0 .. d0 + 16 NC) = sum_p pr_g[p] * v row p for the G heads of a
+ * group (pr_g = pr + g * prs, out_g = out + g * hd), one fma per position
+ * in order (the same per-element sequence as repeated rt_axpy_*); each V
+ * vector is loaded (and widened) once for the group, G * NC <= 16
+ * accumulators stay in registers. */
+static ATTN_INLINE void pv_chunk_avx512(const float *pr, size_t prs, int G, const void *v, int bf16, int hd, int L,
+                                        int d0, int NC, float *out)
+{
+    __m512 acc[16];
     __mmask16 last = (__mmask16)(hd - (d0 + 16 * (NC - 1)) >= 16 ? 0xffff : (1u << (hd - (d0 + 16 * (NC - 1)))) - 1);
-#pragma GCC unroll 8
-    for (int c = 0; c < NC; c++)
-        acc[c] = _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int i = 0; i < G * NC; i++)
+        acc[i] = _mm512_setzero_ps();
     for (int p = 0; p < L; p++) {
-        __m512 pb = _mm512_set1_ps(pr[p]);
+#pragma GCC unroll 8
+        for (int c = 0; c < NC; c++) {
+            __m512 vv = kv_load(v, bf16, (size_t)p * hd + d0 + 16 * c, c == NC - 1 ? last : 0xffff);
+#pragma GCC unroll 4
+            for (int g = 0; g < G; g++)
+                acc[g * NC + c] = _mm512_fmadd_ps(_mm512_set1_ps(pr[(size_t)g * prs + (size_t)p]), vv, acc[g * NC + c]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < G; g++)
 #pragma GCC unroll 8
         for (int c = 0; c < NC; c++)
-            acc[c] = _mm512_fmadd_ps(pb, kv_load(v, bf16, (size_t)p * hd + d0 + 16 * c, c == NC - 1 ? last : 0xffff),
-                                     acc[c]);
-    }
-#pragma GCC unroll 8
-    for (int c = 0; c < NC; c++)
-        _mm512_mask_storeu_ps(out + d0 + 16 * c, c == NC - 1 ? last : 0xffff, acc[c]);
+            _mm512_mask_storeu_ps(out + (size_t)g * hd + d0 + 16 * c, c == NC - 1 ? last : 0xffff, acc[g * NC + c]);
 }
 
-static void pv_avx512(const float *pr, const void *v, int bf16, int hd, int L, float *out)
+/* pv_chunk_avx512 over all of hd: chunks of 16 * most outputs, most = 8
+ * (one head; more chains than an fma's latency needs) or 16 / G. */
+static ATTN_INLINE void pv_group_avx512(const float *pr, size_t prs, int G, const void *v, int bf16, int hd, int L,
+                                        float *out)
 {
-    for (int d0 = 0; d0 < hd; d0 += 128) {
+    const int most = G == 1 ? 8 : 16 / G;
+/* NC chunks, never more than the G * NC <= 16 accumulators allow */
+#define PV_NC(NC) pv_chunk_avx512(pr, prs, G, v, bf16, hd, L, d0, (NC) * G <= 16 ? (NC) : 16 / G, out)
+    for (int d0 = 0; d0 < hd; d0 += 16 * most) {
         int nc = (hd - d0 + 15) / 16;
-        switch (nc > 8 ? 8 : nc) {
-        case 1: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 1, out); break;
-        case 2: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 2, out); break;
-        case 3: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 3, out); break;
-        case 4: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 4, out); break;
-        case 5: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 5, out); break;
-        case 6: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 6, out); break;
-        case 7: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 7, out); break;
-        default: pv_chunk_avx512(pr, v, bf16, hd, L, d0, 8, out); break;
+        switch (nc > most ? most : nc) {
+        case 1: PV_NC(1); break;
+        case 2: PV_NC(2); break;
+        case 3: PV_NC(3); break;
+        case 4: PV_NC(4); break;
+        case 5: PV_NC(5); break;
+        case 6: PV_NC(6); break;
+        case 7: PV_NC(7); break;
+        default: PV_NC(8); break;
+        }
+    }
+#undef PV_NC
+}
+
+/* One KV head's decode on AVX-512 for the G heads of its group: scores of
+ * positions [lo, L) into sc (head g at sc + g * cap; the positions past the
+ * last multiple of 16 rows per step are left to the caller: returns the
+ * first one not done), or, with sc already softmaxed, pv.  Group sizes 1, 2
+ * and 4 share each K/V load among the heads; others run head by head. */
+static int dots_avx512(const float *qg, int G, const void *k, const void *v, int bf16, int hd, int lo, int L,
+                       float scale, float *sc, size_t cap)
+{
+    int gs = G == 2 || G == 4 ? G : 1, P = 16 / gs, p0 = lo;
+    const size_t esz = bf16 ? 2 : 4, row = (size_t)hd * esz;
+    for (; p0 + P <= L; p0 += P) {
+        /* One stream per core reads about half of what the memory gives
+         * two: while these K rows are reduced, the K rows two steps on and
+         * the V rows pv will read next are fetched (past L they are rows of
+         * the cache that are never read: a prefetch does not fault). */
+        for (size_t b = 0; b < (size_t)P * row; b += 64) {
+            _mm_prefetch((const char *)k + (size_t)(p0 + 2 * P) * row + b, _MM_HINT_T0);
+            _mm_prefetch((const char *)v + (size_t)p0 * row + b, _MM_HINT_T1);
+        }
+        for (int g0 = 0; g0 < G; g0 += gs) {
+            const float *q = qg + (size_t)g0 * hd;
+            const void *kr = bf16 ? (const void *)((const uint16_t *)k + (size_t)p0 * hd)
+                                  : (const void *)((const float *)k + (size_t)p0 * hd);
+            float *o = sc + (size_t)g0 * cap + p0;
+            switch (gs) {
+            case 2: dots_group_avx512(q, 2, kr, bf16, hd, scale, o, cap); break;
+            case 4: dots_group_avx512(q, 4, kr, bf16, hd, scale, o, cap); break;
+            default: dots_group_avx512(q, 1, kr, bf16, hd, scale, o, cap); break;
+            }
+        }
+    }
+    return p0;
+}
+
+static void pv_avx512(const float *sc, size_t cap, int G, const void *v, int bf16, int hd, int L, float *og)
+{
+    int gs = G == 2 || G == 4 ? G : 1;
+    for (int g0 = 0; g0 < G; g0 += gs) {
+        const float *pr = sc + (size_t)g0 * cap;
+        float *o = og + (size_t)g0 * hd;
+        switch (gs) {
+        case 2: pv_group_avx512(pr, cap, 2, v, bf16, hd, L, o); break;
+        case 4: pv_group_avx512(pr, cap, 4, v, bf16, hd, L, o); break;
+        default: pv_group_avx512(pr, cap, 1, v, bf16, hd, L, o); break;
         }
     }
 }
@@ -373,12 +463,8 @@ void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c,
             int p0 = lo;
 #if defined(__x86_64__)
             if (isa == RT_ISA_AVX512)
-                /* 16 positions at a time, for every head of the group while
-                 * those 16 K rows are in L1 */
-                for (; p0 + 16 <= L; p0 += 16)
-                    for (int g = 0; g < group; g++)
-                        dots16_avx512(qg + (size_t)g * hd, cache_row(c, c->k, off, p0), bf16, hd, scale,
-                                      scratch + (size_t)g * cap + p0);
+                p0 = dots_avx512(qg, group, cache_row(c, c->k, off, 0), cache_row(c, c->v, off, 0), bf16, hd, lo, L, scale,
+                                 scratch, (size_t)cap);
 #endif
             /* the rest (all of it off AVX-512): each K row once for the group */
             for (int p = p0; p < L; p++)
@@ -393,9 +479,7 @@ void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c,
             }
 #if defined(__x86_64__)
             if (isa == RT_ISA_AVX512) {
-                for (int g = 0; g < group; g++)
-                    pv_avx512(scratch + (size_t)g * cap + lo, cache_row(c, c->v, off, lo), bf16, hd, L - lo,
-                              og + (size_t)g * hd);
+                pv_avx512(scratch + lo, (size_t)cap, group, cache_row(c, c->v, off, lo), bf16, hd, L - lo, og);
                 continue;
             }
 #endif

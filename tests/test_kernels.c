@@ -1054,15 +1054,18 @@ static void test_prefill_head_ranges(void **state)
 }
 
 /* Decode over more shapes: head_dim 40 (16+16+8 lanes) and 160 (more than
- * the 128 outputs the SIMD build keeps in registers), group sizes 3 and 1,
- * lengths that are and are not multiples of 16. */
+ * the 128 outputs the SIMD build keeps in registers), group sizes 1, 2 and 4
+ * (whose heads share each K/V load: 8 and 4 rows per step) and 3, 8 and 16
+ * (head by head), lengths that are and are not multiples of 16, 8 and 4. */
 static void test_decode_shapes(void **state)
 {
     (void)state;
     rt_isa isas[3];
     int ni = isa_list(isas);
-    const int cfgs[][4] = {{6, 2, 40, 50}, {2, 2, 160, 33}, {3, 1, 128, 64}};
-    for (int t = 0; t < 3; t++)
+    const int cfgs[][4] = {{6, 2, 40, 50},  {2, 2, 160, 33}, {3, 1, 128, 64}, {16, 8, 128, 77}, {4, 2, 40, 31},
+                           {8, 2, 160, 45}, {8, 2, 24, 6},   {8, 1, 40, 23},  {16, 1, 24, 19}};
+    const int ncfg = (int)(sizeof cfgs / sizeof cfgs[0]);
+    for (int t = 0; t < ncfg; t++)
         for (int dti = 0; dti < 2; dti++) {
             int hq = cfgs[t][0], hkv = cfgs[t][1], hd = cfgs[t][2], L = cfgs[t][3];
             rt_kv_cache c;

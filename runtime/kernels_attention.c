@@ -224,6 +224,8 @@ size_t rt_attention_decode_scratch_floats(const rt_kv_cache *c, int hq)
 #include "simd_target.h"
 RT_TARGET_AVX512_BEGIN
 
+#include "reduce_vec.h"
+
 static inline __m512 kv_load(const void *base, int bf16, size_t off, __mmask16 m)
 {
     if (bf16) {
@@ -234,36 +236,6 @@ static inline __m512 kv_load(const void *base, int bf16, size_t off, __mmask16 m
 }
 
 #define ATTN_INLINE inline __attribute__((always_inline))
-
-/* Lane j of the result: acc[j]'s 16 lanes summed in the canonical pairs
- * (lane l with l+8, then l+4, l+2, l+1), so each has the bits rt_dot_*
- * would give; one shuffle network for all 16 instead of 16 reductions. */
-static ATTN_INLINE __m512 reduce16x16(const __m512 acc[16])
-{
-    /* lanes l + l+8: v[i] = [acc 2i (8 lanes) | acc 2i+1 (8 lanes)] */
-    __m512 v8[8];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        v8[i] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2 * i], acc[2 * i + 1], 0x44),
-                              _mm512_shuffle_f32x4(acc[2 * i], acc[2 * i + 1], 0xee));
-    /* l + l+4: x[i] = 128-bit quarters hold dots 4i..4i+3, 4 lanes each */
-    __m512 x4[4];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
-        x4[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v8[2 * i], v8[2 * i + 1], 0x88),
-                              _mm512_shuffle_f32x4(v8[2 * i], v8[2 * i + 1], 0xdd));
-    /* l + l+2 within quarters: quarter q of z[i] = dots (8i+q: 2 lanes, 8i+4+q: 2 lanes) */
-    __m512 z2[2];
-#pragma GCC unroll 2
-    for (int i = 0; i < 2; i++)
-        z2[i] = _mm512_add_ps(_mm512_shuffle_ps(x4[2 * i], x4[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                              _mm512_shuffle_ps(x4[2 * i], x4[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    /* l + l+1: lane 4q + j holds dot q + 4j */
-    __m512 r = _mm512_add_ps(_mm512_shuffle_ps(z2[0], z2[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                             _mm512_shuffle_ps(z2[0], z2[1], _MM_SHUFFLE(3, 1, 3, 1)));
-    const __m512i to_natural = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    return _mm512_permutexvar_ps(to_natural, r);
-}
 
 /* For the G query heads of a GQA group (q: G rows of hd) and P = 16 / G
  * consecutive cached K rows: out[g * ostride + j] = canonical_dot(q_g, k
@@ -307,7 +279,7 @@ static ATTN_INLINE void dots_group_avx512(const float *q, int G, const void *k, 
         }
     }
     float r[16] __attribute__((aligned(64)));
-    _mm512_store_ps(r, _mm512_mul_ps(reduce16x16(acc), _mm512_set1_ps(scale)));
+    _mm512_store_ps(r, _mm512_mul_ps(rt_reduce16x16(acc), _mm512_set1_ps(scale)));
     for (int g = 0; g < G; g++)
         memcpy(out + (size_t)g * ostride, r + g * P, sizeof(float) * (size_t)P);
 }

@@ -111,6 +111,8 @@ RT_TARGET_AVX512BF16_BEGIN
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
+#include "reduce_vec.h"
+
 /* 32 values of x from c0 (rem of them left) as bf16 pairs, zeros past k */
 static ALWAYS_INLINE __m512bh load_x(const float *x, int c0, int rem)
 {
@@ -135,17 +137,6 @@ static ALWAYS_INLINE __m512bh load_w(const uint16_t *w, int c0, int rem)
     return (__m512bh)_mm512_maskz_loadu_epi16((__mmask32)((1ull << rem) - 1), w + c0);
 }
 
-/* The 16 lanes summed in reduce16's order: lanes i and i+8 (the two
- * halves), then i and i+4, i and i+2, i and i+1. */
-static ALWAYS_INLINE float hsum(__m512 v)
-{
-    __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
-    __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
-    __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
-    return _mm_cvtss_f32(h1);
-}
-
 #define DP(acc, xv, wv) acc = _mm512_dpbf16_ps(acc, xv, wv)
 
 /* out[i][j] (i < 4 x rows, j < 4 weight rows), 16 accumulators in
@@ -153,46 +144,68 @@ static ALWAYS_INLINE float hsum(__m512 v)
  * weights.  x rows are bf16, zero-padded to a multiple of 32; callers pass
  * repeated rows to fill a partial tile.  While reading weight rows n..n+3
  * the same lines of rows n+4..n+7 are prefetched (pf bytes ahead): a row is
- * too short a stream for the hardware prefetcher to ramp up on. */
+ * too short a stream for the hardware prefetcher to ramp up on.  The row
+ * pointers are named scalars and whole 32-column steps run without a bound
+ * check (an array of pointers was reloaded from the stack per step). */
 static void tile4x4(const uint16_t *const xr[4], const uint16_t *const wr[4], int k, size_t pf, float out[4][4])
 {
-    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00,
-           a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-    for (int c0 = 0; c0 < k; c0 += 32) {
-        int rem = k - c0;
-        for (int j = 0; j < 4; j++)
-            _mm_prefetch((const char *)(wr[j] + c0) + pf, _MM_HINT_T0);
-        __m512bh w0 = load_w(wr[0], c0, rem), w1 = load_w(wr[1], c0, rem), w2 = load_w(wr[2], c0, rem),
-                 w3 = load_w(wr[3], c0, rem);
-        __m512bh xv = load_xb(xr[0], c0);
-        DP(a00, xv, w0), DP(a01, xv, w1), DP(a02, xv, w2), DP(a03, xv, w3);
-        xv = load_xb(xr[1], c0);
-        DP(a10, xv, w0), DP(a11, xv, w1), DP(a12, xv, w2), DP(a13, xv, w3);
-        xv = load_xb(xr[2], c0);
-        DP(a20, xv, w0), DP(a21, xv, w1), DP(a22, xv, w2), DP(a23, xv, w3);
-        xv = load_xb(xr[3], c0);
-        DP(a30, xv, w0), DP(a31, xv, w1), DP(a32, xv, w2), DP(a33, xv, w3);
+    const uint16_t *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
+    const uint16_t *r0 = wr[0], *r1 = wr[1], *r2 = wr[2], *r3 = wr[3];
+    __m512 a[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++)
+        a[i] = _mm512_setzero_ps();
+#define TILE4_STEP(REM)                                                                                        \
+    do {                                                                                                       \
+        __m512bh w0 = load_w(r0, c0, REM), w1 = load_w(r1, c0, REM), w2 = load_w(r2, c0, REM),                 \
+                 w3 = load_w(r3, c0, REM);                                                                     \
+        __m512bh xv = load_xb(x0, c0);                                                                         \
+        DP(a[0], xv, w0), DP(a[1], xv, w1), DP(a[2], xv, w2), DP(a[3], xv, w3);                                \
+        xv = load_xb(x1, c0);                                                                                  \
+        DP(a[4], xv, w0), DP(a[5], xv, w1), DP(a[6], xv, w2), DP(a[7], xv, w3);                                \
+        xv = load_xb(x2, c0);                                                                                  \
+        DP(a[8], xv, w0), DP(a[9], xv, w1), DP(a[10], xv, w2), DP(a[11], xv, w3);                              \
+        xv = load_xb(x3, c0);                                                                                  \
+        DP(a[12], xv, w0), DP(a[13], xv, w1), DP(a[14], xv, w2), DP(a[15], xv, w3);                            \
+    } while (0)
+    int c0 = 0;
+    for (; c0 + 32 <= k; c0 += 32) {
+        _mm_prefetch((const char *)(r0 + c0) + pf, _MM_HINT_T0);
+        _mm_prefetch((const char *)(r1 + c0) + pf, _MM_HINT_T0);
+        _mm_prefetch((const char *)(r2 + c0) + pf, _MM_HINT_T0);
+        _mm_prefetch((const char *)(r3 + c0) + pf, _MM_HINT_T0);
+        TILE4_STEP(32);
     }
-    out[0][0] = hsum(a00), out[0][1] = hsum(a01), out[0][2] = hsum(a02), out[0][3] = hsum(a03);
-    out[1][0] = hsum(a10), out[1][1] = hsum(a11), out[1][2] = hsum(a12), out[1][3] = hsum(a13);
-    out[2][0] = hsum(a20), out[2][1] = hsum(a21), out[2][2] = hsum(a22), out[2][3] = hsum(a23);
-    out[3][0] = hsum(a30), out[3][1] = hsum(a31), out[3][2] = hsum(a32), out[3][3] = hsum(a33);
+    if (c0 < k)
+        TILE4_STEP(k - c0);
+#undef TILE4_STEP
+    /* lane 4i + j: out[i][j], each accumulator summed in reduce16's order */
+    _mm512_storeu_ps(&out[0][0], rt_reduce16x16(a));
 }
 
 /* One row of x against 4 weight rows (decode of one user, and the rows of
  * x left over from tiles of 4): the weights stream, 4 chains of vdpbf16ps. */
 static void tile1x4(const uint16_t *x, const uint16_t *const wr[4], int k, size_t pf, float out[4])
 {
+    const uint16_t *r0 = wr[0], *r1 = wr[1], *r2 = wr[2], *r3 = wr[3];
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int c0 = 0; c0 < k; c0 += 32) {
-        int rem = k - c0;
-        for (int j = 0; j < 4; j++)
-            _mm_prefetch((const char *)(wr[j] + c0) + pf, _MM_HINT_T0);
+    int c0 = 0;
+    for (; c0 + 32 <= k; c0 += 32) {
+        _mm_prefetch((const char *)(r0 + c0) + pf, _MM_HINT_T0);
+        _mm_prefetch((const char *)(r1 + c0) + pf, _MM_HINT_T0);
+        _mm_prefetch((const char *)(r2 + c0) + pf, _MM_HINT_T0);
+        _mm_prefetch((const char *)(r3 + c0) + pf, _MM_HINT_T0);
         __m512bh xv = load_xb(x, c0);
-        DP(a0, xv, load_w(wr[0], c0, rem)), DP(a1, xv, load_w(wr[1], c0, rem));
-        DP(a2, xv, load_w(wr[2], c0, rem)), DP(a3, xv, load_w(wr[3], c0, rem));
+        DP(a0, xv, load_w(r0, c0, 32)), DP(a1, xv, load_w(r1, c0, 32));
+        DP(a2, xv, load_w(r2, c0, 32)), DP(a3, xv, load_w(r3, c0, 32));
     }
-    out[0] = hsum(a0), out[1] = hsum(a1), out[2] = hsum(a2), out[3] = hsum(a3);
+    if (c0 < k) {
+        int rem = k - c0;
+        __m512bh xv = load_xb(x, c0);
+        DP(a0, xv, load_w(r0, c0, rem)), DP(a1, xv, load_w(r1, c0, rem));
+        DP(a2, xv, load_w(r2, c0, rem)), DP(a3, xv, load_w(r3, c0, rem));
+    }
+    _mm_storeu_ps(out, rt_reduce4x16(a0, a1, a2, a3));
 }
 
 /* x [m][k] f32 -> xb [m][kp] bf16 (round to nearest even, zeros past k). */

@@ -425,6 +425,140 @@ static void bfp_rows(const uint16_t *xb, size_t kp, int m, const rt_matrix *w, i
         bfp_tile1(xp + (size_t)r * xs, pb, kp2, nblk, n0, w->n, y + (size_t)r * w->n);
 }
 
+/* ---- bf4_b weights, decode (m <= RT_BFP_PAIRS_GEMV_MAX_M) ----
+ * The pair order of rt_bfpdot_ref over the stored nibbles, x folded with
+ * each column's block scale (bfp_fold.h, as the fma GEMV of kernels_linear.c
+ * folds and checks).  A bf4_b row block stores per column pair 16 bytes,
+ * byte l = row l's codes (low nibble: the even column).  Per pair: the 16
+ * bytes broadcast to the 4 lanes of a vector, vpshufb puts byte l in every
+ * byte of dword l, vpsrlvw shifts the odd column's word right by 4, and
+ * vpermw looks both nibbles up in a table of the codes' bf16 values (it
+ * reads 5 index bits: the table holds the 16 values twice), giving lane l
+ * = (bf16 of code(even), bf16 of code(odd)).  Then one vdpbf16ps per user
+ * with the pair of folded x values broadcast. */
+#include "bfp_fold.h"
+
+#define BF4_PF_BYTES 2048 /* as the fma GEMV's software prefetch distance */
+
+static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, size_t nb0,
+                                       int NBB, int CHECK, __m512i tab, __m512i spread)
+{
+    const int K = w->k, N = w->n;
+    const size_t KP = ((size_t)K + 1) / 2;
+    const __m512 cw = _mm512_set1_ps(1.0f / 4); /* 2^-(W-1), W = 3 */
+    const __m512i odd_by_4 = _mm512_set1_epi32(4 << 16);
+    __mmask16 bad = 0;
+    __m512 acc[3][8];
+#pragma GCC unroll 3
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 8
+        for (int b = 0; b < NBB; b++)
+            acc[i][b] = _mm512_setzero_ps();
+    for (int k0 = 0; k0 < K; k0 += 16) {
+        int kc = K - k0 >= 16 ? 16 : K - k0, npairs = (kc + 1) / 2;
+        __mmask16 km = (__mmask16)((1u << kc) - 1);
+        const uint8_t *qb[8];
+#pragma GCC unroll 8
+        for (int b = 0; b < NBB; b++) {
+            qb[b] = (const uint8_t *)w->data + ((nb0 + b) * KP + (size_t)k0 / 2) * 16;
+            _mm_prefetch((const char *)qb[b] + BF4_PF_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)qb[b] + BF4_PF_BYTES + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)(w->exps + (nb0 + b) * K + k0) + 256, _MM_HINT_T0);
+        }
+        __m512 xv[3];
+        __mmask16 nz[3];
+#pragma GCC unroll 3
+        for (int i = 0; i < M; i++)
+            xv[i] = rt_bfp_x16(x + (size_t)i * K + k0, km, cw, &nz[i]);
+        /* the folded x of each (user, block) as 8 bf16 pairs (exact: a
+         * normal fold is a bf16 times a power of two; one that is not is
+         * reported and its outputs recomputed) */
+        uint32_t xp[3][8][8] __attribute__((aligned(32)));
+#pragma GCC unroll 8
+        for (int b = 0; b < NBB; b++) {
+            __m512i e = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(km, w->exps + (nb0 + b) * K + k0));
+            __m512 sv = rt_bfp_scale16(e);
+#pragma GCC unroll 3
+            for (int i = 0; i < M; i++) {
+                __m512 v = _mm512_mul_ps(xv[i], sv);
+                if (CHECK)
+                    bad |= rt_bfp_fold_bad(v, e, 3, nz[i]);
+                _mm256_store_si256((__m256i *)xp[i][b], (__m256i)_mm512_cvtneps_pbh(v));
+            }
+        }
+        for (int p = 0; p < npairs; p++) {
+            /* past an odd k the last pair's odd column is +0 * +0 (the fma
+             * GEMV's acc += 0, which turns a flushed -0 into +0): the
+             * storage pads with code 0, and the mask keeps the order from
+             * depending on that */
+            __mmask32 keep = (kc & 1) && p == npairs - 1 ? (__mmask32)0x55555555u : (__mmask32)0xffffffffu;
+#pragma GCC unroll 8
+            for (int b = 0; b < NBB; b++) {
+                __m512i raw = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(qb[b] + (size_t)p * 16)));
+                __m512i idx = _mm512_srlv_epi16(_mm512_shuffle_epi8(raw, spread), odd_by_4);
+                __m512i wv = _mm512_maskz_permutexvar_epi16(keep, idx, tab);
+#pragma GCC unroll 3
+                for (int i = 0; i < M; i++)
+                    acc[i][b] = _mm512_dpbf16_ps(acc[i][b], (__m512bh)_mm512_set1_epi32((int)xp[i][b][p]), (__m512bh)wv);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int b = 0; b < NBB; b++) {
+        int rows = N - (int)(nb0 + b) * 16 < 16 ? N - (int)(nb0 + b) * 16 : 16;
+        __mmask16 rm = (__mmask16)((1u << rows) - 1);
+#pragma GCC unroll 3
+        for (int i = 0; i < M; i++)
+            _mm512_mask_storeu_ps(y + (size_t)i * ldy + (nb0 + b) * 16, rm, acc[i][b]);
+    }
+    return bad != 0;
+}
+
+#define BF4_DP(M_, NBB_)                                                                                       \
+    bad |= checked ? bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 1, tab, spread) \
+                   : bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 0, tab, spread)
+
+static int bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked)
+{
+    const int K = w->k;
+    const size_t NB = ((size_t)w->n + 15) / 16;
+    /* the codes' bf16 values (the top halves of bf4_value), twice */
+    __m256i t16 = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(_mm512_loadu_ps(bf4_value)), 16));
+    const __m512i tab = _mm512_inserti64x4(_mm512_castsi256_si512(t16), t16, 1);
+    /* byte l of a lane's 16 (the lane holds them all) into dword l's 4 bytes */
+    const __m512i spread = _mm512_set_epi8(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12, 11, 11, 11, 11,
+                                           10, 10, 10, 10, 9, 9, 9, 9, 8, 8, 8, 8, 7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4,
+                                           4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    int bad = 0;
+    for (int i0 = 0; i0 < m;) {
+        int g = m - i0 >= 3 ? 3 : m - i0;
+        size_t nb = 0;
+        /* M * NBB dot chains per weight vector: at least 8 for one user */
+        if (g <= 2)
+            for (; nb + 8 <= NB; nb += 8) {
+                if (g == 1)
+                    BF4_DP(1, 8);
+                else
+                    BF4_DP(2, 8);
+            }
+        for (; nb + 4 <= NB; nb += 4)
+            switch (g) {
+            case 1: BF4_DP(1, 4); break;
+            case 2: BF4_DP(2, 4); break;
+            default: BF4_DP(3, 4); break;
+            }
+        for (; nb < NB; nb++)
+            switch (g) {
+            case 1: BF4_DP(1, 1); break;
+            case 2: BF4_DP(2, 1); break;
+            default: BF4_DP(3, 1); break;
+            }
+        i0 += g;
+    }
+    return bad;
+}
+#undef BF4_DP
+
 RT_TARGET_END
 #endif
 
@@ -480,6 +614,18 @@ void rt_linear_bf16dot_pool(rt_pool *pool, const float *x, int m, const rt_matri
 int rt_bfpdot_usable(const rt_matrix *w)
 {
     return rt_bf16dot_enabled() && (w->dtype == RT_BF8_B || w->dtype == RT_BF4_B) && !w->nonfinite;
+}
+
+int rt_gemv_bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked)
+{
+    assert(w->dtype == RT_BF4_B && m >= 0);
+    if (!rt_bf16dot_enabled())
+        return -1;
+#ifdef HAVE_X86
+    return bf4_pairs_dp(x, m, w, y, ldy, checked);
+#else
+    return -1;
+#endif
 }
 
 size_t rt_bfpdot_scratch_floats(const rt_matrix *w)

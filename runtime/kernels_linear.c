@@ -453,6 +453,7 @@ RT_TARGET_END
 /* ===================== GEMV: AVX-512 ===================== */
 RT_TARGET_AVX512_BEGIN
 #include "bf16_vec.h"
+#include "bfp_fold.h"
 
 static ALWAYS_INLINE float reduce16_avx512(__m512 p)
 {
@@ -671,42 +672,22 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
         __mmask16 nz[16];
 #pragma GCC unroll 16
         for (int i = 0; i < M; i++) {
-            __m512 xr = _mm512_maskz_loadu_ps(km, x + (size_t)i * K + k0);
-            if (PAIR) {
-                /* a = ftz(bf16(ftz(x))), as rt_bfpdot_ref: a subnormal x
-                 * keeps only its sign before it is rounded */
-                __m512i u = _mm512_castps_si512(xr);
-                __mmask16 sub = _mm512_cmpeq_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7f800000)),
-                                                        _mm512_setzero_si512());
-                xr = rt_bf16_round16(
-                    _mm512_castsi512_ps(_mm512_mask_and_epi32(u, sub, u, _mm512_set1_epi32((int)0x80000000u))));
-                nz[i] = _mm512_cmpneq_ps_mask(xr, _mm512_setzero_ps());
-            }
-            xv[i] = _mm512_mul_ps(xr, cw);
+            if (PAIR)
+                xv[i] = rt_bfp_x16(x + (size_t)i * K + k0, km, cw, &nz[i]);
+            else
+                xv[i] = _mm512_mul_ps(_mm512_maskz_loadu_ps(km, x + (size_t)i * K + k0), cw);
         }
 #pragma GCC unroll 16
         for (int b = 0; b < NBB; b++) {
             __m128i e8 = _mm_maskz_loadu_epi8(km, w->exps + (nb0 + b) * K + k0);
             __m512i e = _mm512_cvtepu8_epi32(e8);
-            __m512 sv = _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
-            /* exponents 1..W-1 hold f32-subnormal weights, which the pair
-             * order reads as zero: such a column is not folded here */
-            __mmask16 tiny = PAIR == 2 ? _mm512_cmplt_epu32_mask(_mm512_sub_epi32(e, _mm512_set1_epi32(1)),
-                                                                 _mm512_set1_epi32(W - 1))
-                                       : 0;
-            /* a column of zero weights (exponent 0) folds to zero, rightly */
-            __mmask16 live = PAIR == 2 ? _mm512_cmpneq_epi32_mask(e, _mm512_setzero_si512()) : 0;
+            __m512 sv = rt_bfp_scale16(e);
 #pragma GCC unroll 16
             for (int i = 0; i < M; i++) {
                 __m512 v = _mm512_mul_ps(xv[i], sv);
                 _mm512_store_ps(xs[i][b], v);
-                if (PAIR == 2) {
-                    /* the fold is exact only while x * scale stays a normal f32 */
-                    __m512i ev = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(v), 23), _mm512_set1_epi32(0xff));
-                    __mmask16 odd = _mm512_cmpeq_epi32_mask(ev, _mm512_setzero_si512()) |
-                                    _mm512_cmpeq_epi32_mask(ev, _mm512_set1_epi32(0xff));
-                    bad |= nz[i] & live & (odd | tiny);
-                }
+                if (PAIR == 2)
+                    bad |= rt_bfp_fold_bad(v, e, W, nz[i]);
             }
         }
         /* each block's bytes of this chunk: one base per block, so that the
@@ -744,6 +725,8 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
                 }
             }
         } else {
+            /* bf4_b in the pair order: rt_gemv_bf4_pairs_dp */
+            assert(!PAIR);
             for (int kk = 0; kk < kc; kk += 2) {
 #pragma GCC unroll 16
                 for (int b = 0; b < NBB; b++) {
@@ -751,20 +734,10 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
                     __m512i by = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
                     /* vpermps reads only the low 4 bits of each index */
                     __m512 w0 = _mm512_permutexvar_ps(by, tab);
-                    if (PAIR) {
-                        if (kk + 1 < kc) {
-                            __m512 w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(by, 4), tab);
-#pragma GCC unroll 16
-                            for (int i = 0; i < M; i++)
-                                acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk + 1]), w1, acc[i][b]);
-                        } else {
-                            PAD_COL();
-                        }
-                    }
 #pragma GCC unroll 16
                     for (int i = 0; i < M; i++)
                         acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk]), w0, acc[i][b]);
-                    if (!PAIR && kk + 1 < kc) {
+                    if (kk + 1 < kc) {
                         __m512 w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(by, 4), tab);
 #pragma GCC unroll 16
                         for (int i = 0; i < M; i++)
@@ -794,15 +767,15 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
                    : PAIR == 1 ? bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 7, 1)                           \
                                : bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 7, 0);                          \
         else                                                                                                   \
-            bad |= PAIR == 2   ? bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 3, 2)                           \
-                   : PAIR == 1 ? bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 3, 1)                           \
-                               : bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 3, 0);                          \
+            bad |= bfp_blocks_avx512(x, M_, w, y, ldy, nb, NBB_, 3, 0);                                        \
     } while (0)
 
 /* PAIR 0: kernels.h's GEMV order; 1: the column-pair order of
  * rt_bfpdot_ref (see rt_linear_bfp_pairs_pool), for inputs known to fold
  * exactly; 2: that order, checking every fold: returns 1 when some output
- * left the order's exact reach (the caller recomputes), else 0. */
+ * left the order's exact reach (the caller recomputes), else 0.  The pair
+ * order is bf8_b's only: bf4_b's is rt_gemv_bf4_pairs_dp (the pair order
+ * runs only where the CPU has AVX512-BF16). */
 static int gemv_bfp_avx512_order(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, int PAIR)
 {
     const int W = rt_dtype_mant_bits(w->dtype);
@@ -850,6 +823,11 @@ static void gemv_bfp_avx512(const float *x, int M, const rt_matrix *w, float *y,
  * or fewer rows. */
 static int gemv_bfp_pairs_avx512(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked)
 {
+    if (w->dtype == RT_BF4_B) {
+        int r = rt_gemv_bf4_pairs_dp(x, m, w, y, ldy, checked);
+        assert(r >= 0); /* rt_bfpdot_usable: the CPU has the bf16 dot */
+        return r;
+    }
     int bad = 0;
     for (int i0 = 0; i0 < m;) {
         int rem = m - i0, g = rem >= 16 ? 16 : rem >= 8 ? 8 : rem >= 4 ? 4 : rem;

@@ -1,0 +1,48 @@
+/* bfp_fold.h: x folded with a block-float matrix's shared exponents for the
+ * column-pair order (rt_bfpdot_ref), sixteen columns at a time.  Shared by
+ * the pair-order GEMVs (the fma one in kernels_linear.c, the vdpbf16ps one
+ * for bf4_b in kernels_bf16dot.c), so that both fold and check alike.
+ * Include it inside an RT_TARGET_AVX512_BEGIN (or wider) region.
+ *
+ * A weight is code * 2^-(W-1) * 2^(e-127) (code an integer, e the column's
+ * shared exponent in its row block); the product a * weight, a = bf16 of x,
+ * is computed as (a * 2^-(W-1) * 2^(e-127)) * code: exact while that fold
+ * is a normal f32 (or zero), which rt_bfp_fold16 checks when asked. */
+#ifndef RT_BFP_FOLD_H
+#define RT_BFP_FOLD_H
+
+#include <immintrin.h>
+
+#include "bf16_vec.h"
+
+/* x[0..16) under km as rt_bfpdot_ref reads it, a = ftz(bf16(ftz(x))) (a
+ * subnormal x keeps only its sign before it is rounded), times cw =
+ * 2^-(W-1); *nz: the lanes where a is not zero. */
+static inline __m512 rt_bfp_x16(const float *x, __mmask16 km, __m512 cw, __mmask16 *nz)
+{
+    __m512 xr = _mm512_maskz_loadu_ps(km, x);
+    __m512i u = _mm512_castps_si512(xr);
+    __mmask16 sub = _mm512_cmpeq_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7f800000)), _mm512_setzero_si512());
+    xr = rt_bf16_round16(_mm512_castsi512_ps(_mm512_mask_and_epi32(u, sub, u, _mm512_set1_epi32((int)0x80000000u))));
+    *nz = _mm512_cmpneq_ps_mask(xr, _mm512_setzero_ps());
+    return _mm512_mul_ps(xr, cw);
+}
+
+/* 2^(e-127) for the 16 shared exponents e (0 for e = 0: a column of zero
+ * weights folds to zero, rightly). */
+static inline __m512 rt_bfp_scale16(__m512i e) { return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23)); }
+
+/* Of the folds v = xv * scale: the lanes that left the order's exact reach
+ * (v not a normal f32 where x and the column are nonzero, or a column of
+ * f32-subnormal weights: exponents 1..W-1, which the pair order reads as
+ * zero). */
+static inline __mmask16 rt_bfp_fold_bad(__m512 v, __m512i e, int W, __mmask16 nz)
+{
+    __mmask16 tiny = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), _mm512_set1_epi32(W - 1));
+    __mmask16 live = _mm512_cmpneq_epi32_mask(e, _mm512_setzero_si512());
+    __m512i ev = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(v), 23), _mm512_set1_epi32(0xff));
+    __mmask16 odd = _mm512_cmpeq_epi32_mask(ev, _mm512_setzero_si512()) | _mm512_cmpeq_epi32_mask(ev, _mm512_set1_epi32(0xff));
+    return nz & live & (odd | tiny);
+}
+
+#endif

@@ -245,8 +245,8 @@ void rt_linear_bfpdot_pool(rt_pool *pool, const float *x, int m, const rt_matrix
 /* That order in plain C for one output: w the row's decoded values. */
 float rt_bfpdot_ref(const float *x, const float *w, int k);
 /* The same order for decode (m <= RT_GEMV_MAX_M), as a GEMV over the
- * stored blocks: each weight is one int->float convert and one fma per
- * user, with x's bf16 folded with the block scale (exact while x * scale is
+ * stored blocks: each bf8_b weight is one int->float convert and one fma
+ * per user (bf4_b: rt_gemv_bf4_pairs_dp below), with x's bf16 folded with the block scale (exact while x * scale is
  * a normal f32) and MXCSR's flush-to-zero and denormals-are-zero set as the
  * instruction behaves.  An output the fold cannot reach exactly (x * scale
  * out of the normal range, or weights that are f32 subnormals) is computed

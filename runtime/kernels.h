@@ -415,6 +415,10 @@ void rt_gelu_tanh(const float *x, float *out, size_t n);
 /* Rounds every element to the nearest bf16 (emulates bf16 activations). */
 void rt_round_bf16(float *x, size_t n);
 void rt_round_bf16_isa(rt_isa isa, float *x, size_t n); /* the same bits on every ISA */
+/* x as packed bf16 (rt_f32_to_bf16_row's bits on every ISA; the KV cache's
+ * writes and bf16 weights at load). */
+void rt_store_bf16(const float *x, uint16_t *dst, size_t n);
+void rt_store_bf16_isa(rt_isa isa, const float *x, uint16_t *dst, size_t n);
 /* In place softmax of one row: e = rt_exp(x - max) (f32 subtraction, as
  * torch), sum = the 16-lane canonical tree of e in double, x = e / (float)sum.
  * Same bits on every ISA. */

@@ -61,7 +61,7 @@ static void cache_store(const rt_kv_cache *c, void *base, size_t off, const floa
     if (c->dtype == RT_F32)
         memcpy((float *)base + off, src, (size_t)c->hd * sizeof(float));
     else
-        rt_f32_to_bf16_row(src, (uint16_t *)base + off, (size_t)c->hd);
+        rt_store_bf16(src, (uint16_t *)base + off, (size_t)c->hd);
 }
 
 void rt_cache_fill(rt_kv_cache *c, int user, const float *k, const float *v, int s, int start)

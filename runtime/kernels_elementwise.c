@@ -91,8 +91,37 @@ static void round_bf16_avx512(float *x, size_t n)
         _mm512_mask_storeu_ps(x + i, m, rt_bf16_round16(_mm512_maskz_loadu_ps(m, x + i)));
     }
 }
+
+static void store_bf16_avx512(const float *x, uint16_t *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i),
+                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(rt_bf16_round16(_mm512_loadu_ps(x + i))), 16)));
+    if (i < n) {
+        __mmask16 m = rt_tail_mask16(n - i);
+        __m512i r = _mm512_srli_epi32(_mm512_castps_si512(rt_bf16_round16(_mm512_maskz_loadu_ps(m, x + i))), 16);
+        _mm256_mask_storeu_epi16(dst + i, m, _mm512_cvtepi32_epi16(r));
+    }
+}
 RT_TARGET_END
 #endif
+
+void rt_store_bf16(const float *x, uint16_t *dst, size_t n)
+{
+    rt_store_bf16_isa(rt_kernels_isa(), x, dst, n);
+}
+
+void rt_store_bf16_isa(rt_isa isa, const float *x, uint16_t *dst, size_t n)
+{
+#if defined(__x86_64__)
+    if (isa >= RT_ISA_AVX512 && rt_cpu_best_isa() >= RT_ISA_AVX512) {
+        store_bf16_avx512(x, dst, n);
+        return;
+    }
+#endif
+    rt_f32_to_bf16_row(x, dst, n);
+}
 
 void rt_round_bf16(float *x, size_t n)
 {

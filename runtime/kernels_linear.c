@@ -156,7 +156,7 @@ void rt_matrix_set_rows_f32(rt_matrix *m, int row0, int nrows, const float *src)
     }
     if (m->dtype == RT_BF16) {
         for (int r = 0; r < nrows; r++)
-            rt_f32_to_bf16_row(src + (size_t)r * K, (uint16_t *)m->data + (size_t)(row0 + r) * m->ld, (size_t)K);
+            rt_store_bf16(src + (size_t)r * K, (uint16_t *)m->data + (size_t)(row0 + r) * m->ld, (size_t)K);
         return;
     }
     assert(m->dtype == RT_BF8_B || m->dtype == RT_BF4_B);

@@ -1265,10 +1265,16 @@ static void test_round_bf16(void **state)
             }
             memcpy(out, in, n * sizeof(float));
             rt_round_bf16_isa(isas[t], out, n);
+            /* and packed: n values written, the next one untouched */
+            uint16_t packed[38];
+            packed[n] = 0xbeef;
+            rt_store_bf16_isa(isas[t], in, packed, n);
+            assert_int_equal(packed[n], 0xbeef);
             for (size_t i = 0; i < n; i++) {
                 uint32_t got, want = (uint32_t)rt_f32_to_bf16(in[i]) << 16;
                 memcpy(&got, &out[i], 4);
                 assert_int_equal(got, want);
+                assert_int_equal(packed[i], rt_f32_to_bf16(in[i]));
             }
         }
     free(r);

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,29 @@ static void test_greedy(void **state)
     assert_int_equal(ev_sample_greedy(y, 0), -1);
     float ninf_first[3] = {-INFINITY, -5.0f, -4.0f};
     assert_int_equal(ev_sample(&s, ninf_first, 3, NULL, &e), 2);
+
+    /* a vocabulary off the 8-lane step: ties in different lanes and in one
+     * lane give the lowest index; a NaN or +inf anywhere is named */
+    for (int n = 1; n <= 1001; n += 125) {
+        float *v = malloc(sizeof(float) * (size_t)n);
+        for (int i = 0; i < n; i++)
+            v[i] = (float)((i * 7919) % 1000) / 100.0f - 20.0f;
+        int want = n > 3 ? n - 3 : 0;
+        v[want] = 50.0f;
+        if (n > 30) {
+            v[n - 1] = 50.0f; /* another lane */
+            v[want + 8 < n ? want + 8 : n - 1] = 50.0f; /* the same lane */
+            v[12] = -INFINITY;
+        }
+        assert_int_equal(ev_sample(&s, v, n, NULL, &e), want);
+        assert_int_equal(ev_sample_greedy(v, n), want);
+        v[n / 2] = n % 2 ? NAN : INFINITY;
+        assert_int_equal(ev_sample(&s, v, n, NULL, &e), -1);
+        char named[32];
+        snprintf(named, sizeof named, "logit %d is", n / 2);
+        assert_non_null(strstr(e.msg, named));
+        free(v);
+    }
 
     /* greedy draws do not touch the PRNG */
     ev_rng before = s.rng;

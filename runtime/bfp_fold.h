@@ -45,4 +45,14 @@ static inline __mmask16 rt_bfp_fold_bad(__m512 v, __m512i e, int W, __mmask16 nz
     return nz & live & (odd | tiny);
 }
 
+/* Outputs 16 nb .. 16 nb + 15 (those below n) of M users from acc[i *
+ * stride] (user i's accumulator of that row block). */
+static inline void rt_bfp_store_block(float *y, size_t ldy, int n, size_t nb, int M, const __m512 *acc, size_t stride)
+{
+    int rows = n - (int)nb * 16 < 16 ? n - (int)nb * 16 : 16;
+    __mmask16 rm = (__mmask16)((1u << rows) - 1);
+    for (int i = 0; i < M; i++)
+        _mm512_mask_storeu_ps(y + (size_t)i * ldy + nb * 16, rm, acc[(size_t)i * stride]);
+}
+
 #endif

@@ -139,6 +139,16 @@ static ALWAYS_INLINE __m512bh load_w(const uint16_t *w, int c0, int rem)
 
 #define DP(acc, xv, wv) acc = _mm512_dpbf16_ps(acc, xv, wv)
 
+/* the lines pf bytes past column c0 of 4 weight rows */
+static ALWAYS_INLINE void prefetch4(const uint16_t *r0, const uint16_t *r1, const uint16_t *r2, const uint16_t *r3,
+                                    int c0, size_t pf)
+{
+    _mm_prefetch((const char *)(r0 + c0) + pf, _MM_HINT_T0);
+    _mm_prefetch((const char *)(r1 + c0) + pf, _MM_HINT_T0);
+    _mm_prefetch((const char *)(r2 + c0) + pf, _MM_HINT_T0);
+    _mm_prefetch((const char *)(r3 + c0) + pf, _MM_HINT_T0);
+}
+
 /* out[i][j] (i < 4 x rows, j < 4 weight rows), 16 accumulators in
  * registers; each weight vector serves 4 rows of x, each x vector 4 rows of
  * weights.  x rows are bf16, zero-padded to a multiple of 32; callers pass
@@ -170,10 +180,7 @@ static void tile4x4(const uint16_t *const xr[4], const uint16_t *const wr[4], in
     } while (0)
     int c0 = 0;
     for (; c0 + 32 <= k; c0 += 32) {
-        _mm_prefetch((const char *)(r0 + c0) + pf, _MM_HINT_T0);
-        _mm_prefetch((const char *)(r1 + c0) + pf, _MM_HINT_T0);
-        _mm_prefetch((const char *)(r2 + c0) + pf, _MM_HINT_T0);
-        _mm_prefetch((const char *)(r3 + c0) + pf, _MM_HINT_T0);
+        prefetch4(r0, r1, r2, r3, c0, pf);
         TILE4_STEP(32);
     }
     if (c0 < k)
@@ -191,10 +198,7 @@ static void tile1x4(const uint16_t *x, const uint16_t *const wr[4], int k, size_
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int c0 = 0;
     for (; c0 + 32 <= k; c0 += 32) {
-        _mm_prefetch((const char *)(r0 + c0) + pf, _MM_HINT_T0);
-        _mm_prefetch((const char *)(r1 + c0) + pf, _MM_HINT_T0);
-        _mm_prefetch((const char *)(r2 + c0) + pf, _MM_HINT_T0);
-        _mm_prefetch((const char *)(r3 + c0) + pf, _MM_HINT_T0);
+        prefetch4(r0, r1, r2, r3, c0, pf);
         __m512bh xv = load_xb(x, c0);
         DP(a0, xv, load_w(r0, c0, 32)), DP(a1, xv, load_w(r1, c0, 32));
         DP(a2, xv, load_w(r2, c0, 32)), DP(a3, xv, load_w(r3, c0, 32));
@@ -504,13 +508,8 @@ static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w
         }
     }
 #pragma GCC unroll 8
-    for (int b = 0; b < NBB; b++) {
-        int rows = N - (int)(nb0 + b) * 16 < 16 ? N - (int)(nb0 + b) * 16 : 16;
-        __mmask16 rm = (__mmask16)((1u << rows) - 1);
-#pragma GCC unroll 3
-        for (int i = 0; i < M; i++)
-            _mm512_mask_storeu_ps(y + (size_t)i * ldy + (nb0 + b) * 16, rm, acc[i][b]);
-    }
+    for (int b = 0; b < NBB; b++)
+        rt_bfp_store_block(y, ldy, N, nb0 + (size_t)b, M, &acc[0][b], 8);
     return bad != 0;
 }
 

@@ -750,13 +750,8 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
 #undef PAD_COL
     }
 #pragma GCC unroll 16
-    for (int b = 0; b < NBB; b++) {
-        int rows = N - (int)(nb0 + b) * 16 < 16 ? N - (int)(nb0 + b) * 16 : 16;
-        __mmask16 rm = (__mmask16)((1u << rows) - 1);
-#pragma GCC unroll 16
-        for (int i = 0; i < M; i++)
-            _mm512_mask_storeu_ps(y + (size_t)i * ldy + (nb0 + b) * 16, rm, acc[i][b]);
-    }
+    for (int b = 0; b < NBB; b++)
+        rt_bfp_store_block(y, ldy, N, nb0 + (size_t)b, M, &acc[0][b], 8);
     return bad != 0;
 }
 

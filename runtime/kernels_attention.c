@@ -337,11 +337,13 @@ static ATTN_INLINE void pv_group_avx512(const float *pr, size_t prs, int G, cons
 #undef PV_NC
 }
 
-/* One KV head's decode on AVX-512 for the G heads of its group: scores of
- * positions [lo, L) into sc (head g at sc + g * cap; the positions past the
- * last multiple of 16 rows per step are left to the caller: returns the
- * first one not done), or, with sc already softmaxed, pv.  Group sizes 1, 2
- * and 4 share each K/V load among the heads; others run head by head. */
+/* One KV head's decode on AVX-512 for the G heads of its group.
+ * dots_avx512: scores of positions [lo, L) into sc (head g at sc + g * cap)
+ * in steps of 16 / G rows (16 for the group sizes that run head by head);
+ * the rows past the last whole step are left to the caller (returns the
+ * first one not done).  pv_avx512: with sc softmaxed, the heads' outputs.
+ * Group sizes 2 and 4 share each K/V load among their heads; others run
+ * head by head. */
 static int dots_avx512(const float *qg, int G, const void *k, const void *v, int bf16, int hd, int lo, int L,
                        float scale, float *sc, size_t cap)
 {

@@ -82,13 +82,56 @@ int ev_sampler_init(ev_sampler *s, float temperature, int top_k, float top_p, ui
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
+/* The first index of the largest logit, NaN skipped (-1 if there is none),
+ * and *nonfinite set when some logit is NaN or +inf, in one pass over 8
+ * interleaved lanes: one chain of compares against logits[best] ran at
+ * about a nanosecond a logit, 5 ms a decode step for 32 users of a 152k
+ * vocabulary.  Each lane keeps its first value above -inf (strict >); the
+ * lanes merge by value, then by the lower index: the first maximum
+ * overall.  Only a row with nothing above -inf is scanned again for its
+ * first non-NaN. */
+static int greedy_scan(const float *logits, int vocab, int *nonfinite)
+{
+    enum { LANES = 8 };
+    float bv[LANES];
+    int bi[LANES], bad = 0;
+    for (int j = 0; j < LANES; j++) {
+        bv[j] = -INFINITY;
+        bi[j] = -1;
+    }
+    int i = 0;
+    for (; i + LANES <= vocab; i += LANES)
+        for (int j = 0; j < LANES; j++) {
+            float x = logits[i + j];
+            bad |= (x != x) | (x == INFINITY);
+            if (x > bv[j]) {
+                bv[j] = x;
+                bi[j] = i + j;
+            }
+        }
+    for (int j = 0; i + j < vocab; j++) {
+        float x = logits[i + j];
+        bad |= (x != x) | (x == INFINITY);
+        if (x > bv[j]) {
+            bv[j] = x;
+            bi[j] = i + j;
+        }
+    }
+    int best = -1;
+    for (int j = 0; j < LANES; j++)
+        if (bi[j] >= 0 && (best < 0 || bv[j] > logits[best] || (bv[j] == logits[best] && bi[j] < best)))
+            best = bi[j];
+    for (int k = 0; best < 0 && k < vocab; k++)
+        if (!isnan(logits[k]))
+            best = k; /* every logit -inf or NaN: the first -inf */
+    *nonfinite = bad;
+    return best;
+}
+
 int ev_sample_greedy(const float *logits, int vocab)
 {
-    int best = -1;
-    for (int i = 0; i < vocab; i++)
-        if (!isnan(logits[i]) && (best < 0 || logits[i] > logits[best]))
-            best = i;
-    return best;
+    int nonfinite;
+    return greedy_scan(logits, vocab, &nonfinite);
 }
 
 /* Candidate order: larger logit first, then lower token id.  A total order, so
@@ -147,47 +190,6 @@ static void select_top_k(const float *logits, ev_sample_cand *c, int n, int k)
 
 /* ---- the draw -------------------------------------------------------------------------------- */
 
-/* The first index of the largest logit other than -inf (-1 if none), and
- * *bad set when some logit is NaN or +inf, in one pass over 8 interleaved
- * lanes: one chain of compares against logits[best] ran at about a
- * nanosecond a logit, 5 ms a decode step for 32 users of a 152k
- * vocabulary.  Each lane keeps its first maximum (strict >); the lanes
- * merge by value, then by the lower index: the first maximum overall. */
-static int first_max(const float *logits, int vocab, int *bad)
-{
-    enum { LANES = 8 };
-    float bv[LANES];
-    int bi[LANES], nonfinite = 0;
-    for (int j = 0; j < LANES; j++) {
-        bv[j] = -INFINITY;
-        bi[j] = -1;
-    }
-    int i = 0;
-    for (; i + LANES <= vocab; i += LANES)
-        for (int j = 0; j < LANES; j++) {
-            float x = logits[i + j];
-            nonfinite |= (x != x) | (x == INFINITY);
-            if (x > bv[j]) {
-                bv[j] = x;
-                bi[j] = i + j;
-            }
-        }
-    for (int j = 0; i + j < vocab; j++) {
-        float x = logits[i + j];
-        nonfinite |= (x != x) | (x == INFINITY);
-        if (x > bv[j]) {
-            bv[j] = x;
-            bi[j] = i + j;
-        }
-    }
-    int best = -1;
-    for (int j = 0; j < LANES; j++)
-        if (bi[j] >= 0 && (best < 0 || bv[j] > logits[best] || (bv[j] == logits[best] && bi[j] < best)))
-            best = bi[j];
-    *bad = nonfinite;
-    return best;
-}
-
 #define NBINS 64
 
 int ev_sample(ev_sampler *s, const float *logits, int vocab, ev_sample_cand *scratch,
@@ -197,13 +199,13 @@ int ev_sample(ev_sampler *s, const float *logits, int vocab, ev_sample_cand *scr
         return mgc_errorf(e, "sampling: no sampler or no logits");
     if (vocab < 1)
         return mgc_errorf(e, "sampling: vocabulary of %d tokens", vocab);
-    int bad = 0, best = first_max(logits, vocab, &bad);
+    int bad = 0, best = greedy_scan(logits, vocab, &bad);
     for (int i = 0; bad && i < vocab; i++) {
         float x = logits[i];
         if (isnan(x) || x == INFINITY)
             return mgc_errorf(e, "sampling: logit %d is %g", i, (double)x);
     }
-    if (best < 0)
+    if (best < 0 || logits[best] == -INFINITY)
         return mgc_errorf(e, "sampling: every one of the %d logits is -inf", vocab);
     if (s->temperature == 0.0f || s->top_k == 1)
         return best;

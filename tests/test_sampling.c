@@ -102,6 +102,10 @@ static void test_greedy(void **state)
     float y[3] = {NAN, -2.0f, -3.0f};
     assert_int_equal(ev_sample_greedy(y, 3), 1);
     assert_int_equal(ev_sample_greedy(y, 0), -1);
+    float none_above[3] = {NAN, -INFINITY, -INFINITY}; /* greedy: the first non-NaN */
+    assert_int_equal(ev_sample_greedy(none_above, 3), 1);
+    assert_int_equal(ev_sample(&s, none_above + 1, 2, NULL, &e), -1);
+    assert_non_null(strstr(e.msg, "-inf"));
     float ninf_first[3] = {-INFINITY, -5.0f, -4.0f};
     assert_int_equal(ev_sample(&s, ninf_first, 3, NULL, &e), 2);
 

@@ -32,14 +32,21 @@ static inline __m512 rt_bfp_x16(const float *x, __mmask16 km, __m512 cw, __mmask
  * weights folds to zero, rightly). */
 static inline __m512 rt_bfp_scale16(__m512i e) { return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23)); }
 
-/* Of the folds v = xv * scale: the lanes that left the order's exact reach
- * (v not a normal f32 where x and the column are nonzero, or a column of
- * f32-subnormal weights: exponents 1..W-1, which the pair order reads as
- * zero). */
-static inline __mmask16 rt_bfp_fold_bad(__m512 v, __m512i e, int W, __mmask16 nz)
+/* Of a chunk's 16 columns: those a fold must check, i.e. not all-zero
+ * (exponent 0: the fold is zero, rightly), and those the pair order cannot
+ * fold at all (exponents 1..W-1: f32-subnormal weights, which it reads as
+ * zero).  Once per row block and chunk, for every user's folds. */
+static inline void rt_bfp_fold_cols(__m512i e, int W, __mmask16 *live, __mmask16 *tiny)
 {
-    __mmask16 tiny = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), _mm512_set1_epi32(W - 1));
-    __mmask16 live = _mm512_cmpneq_epi32_mask(e, _mm512_setzero_si512());
+    *tiny = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), _mm512_set1_epi32(W - 1));
+    *live = _mm512_cmpneq_epi32_mask(e, _mm512_setzero_si512());
+}
+
+/* Of the folds v = xv * scale: the lanes that left the order's exact reach
+ * (v not a normal f32 where x and the column are nonzero, or a tiny
+ * column). */
+static inline __mmask16 rt_bfp_fold_bad(__m512 v, __mmask16 live, __mmask16 tiny, __mmask16 nz)
+{
     __m512i ev = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(v), 23), _mm512_set1_epi32(0xff));
     __mmask16 odd = _mm512_cmpeq_epi32_mask(ev, _mm512_setzero_si512()) | _mm512_cmpeq_epi32_mask(ev, _mm512_set1_epi32(0xff));
     return nz & live & (odd | tiny);

@@ -482,11 +482,14 @@ static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w
         for (int b = 0; b < NBB; b++) {
             __m512i e = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(km, w->exps + (nb0 + b) * K + k0));
             __m512 sv = rt_bfp_scale16(e);
+            __mmask16 live = 0, tiny = 0;
+            if (CHECK)
+                rt_bfp_fold_cols(e, 3, &live, &tiny);
 #pragma GCC unroll 3
             for (int i = 0; i < M; i++) {
                 __m512 v = _mm512_mul_ps(xv[i], sv);
                 if (CHECK)
-                    bad |= rt_bfp_fold_bad(v, e, 3, nz[i]);
+                    bad |= rt_bfp_fold_bad(v, live, tiny, nz[i]);
                 _mm256_store_si256((__m256i *)xp[i][b], (__m256i)_mm512_cvtneps_pbh(v));
             }
         }

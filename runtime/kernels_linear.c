@@ -682,12 +682,15 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
             __m128i e8 = _mm_maskz_loadu_epi8(km, w->exps + (nb0 + b) * K + k0);
             __m512i e = _mm512_cvtepu8_epi32(e8);
             __m512 sv = rt_bfp_scale16(e);
+            __mmask16 live = 0, tiny = 0;
+            if (PAIR == 2)
+                rt_bfp_fold_cols(e, W, &live, &tiny);
 #pragma GCC unroll 16
             for (int i = 0; i < M; i++) {
                 __m512 v = _mm512_mul_ps(xv[i], sv);
                 _mm512_store_ps(xs[i][b], v);
                 if (PAIR == 2)
-                    bad |= rt_bfp_fold_bad(v, e, W, nz[i]);
+                    bad |= rt_bfp_fold_bad(v, live, tiny, nz[i]);
             }
         }
         /* each block's bytes of this chunk: one base per block, so that the

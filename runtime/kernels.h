@@ -260,13 +260,18 @@ void rt_linear_bfp_pairs_pool(rt_pool *pool, const float *x, int m, const rt_mat
 extern _Atomic long rt_bfp_pairs_exact_tasks;
 /* Its bf4_b GEMV on the row blocks of w (a row view; y with row stride
  * ldy) where the CPU has AVX512-BF16 (else returns -1 and does nothing):
- * each 16 bytes of nibbles become 16 lanes of bf16 column pairs with a
- * byte shuffle, a word shift and a word-table permute, and one vdpbf16ps
+ * each 16 bytes of nibbles become 16 lanes of bf16 column pairs with one
+ * vpmultishiftqb (AVX512-VBMI; else a byte shuffle and a word shift) and a
+ * word-table permute, and one vdpbf16ps
  * per user takes them with the folded x pair: the order's own instruction,
  * where the fma GEMV needs two float permutes and two fmas.  checked: check
  * every fold; returns 1 when some output left the fold's exact reach (the
  * caller recomputes those outputs), else 0.  The fma GEMV's bits. */
 int rt_gemv_bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked);
+/* Whether that GEMV uses its VBMI decoder (the CPU has AVX512-VBMI); on = 0
+ * turns it off and 1 back on (for the tests, which run both decoders; same
+ * bits), -1 only asks. */
+int rt_bf4_pairs_use_vbmi(int on);
 
 /* Scratch floats rt_linear needs for this m: 0 for f32 weights and for
  * m <= RT_GEMV_MAX_M, else one panel (a multiple of 16 rows, 64..512, about

@@ -21,6 +21,7 @@
 #include <assert.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,8 @@ float rt_bfpdot_ref(const float *x, const float *w, int k)
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int enabled;
+static int has_vbmi;             /* the CPU has AVX512-VBMI (and the bf16 dot is on) */
+static _Atomic int bf4_vbmi_off; /* rt_bf4_pairs_use_vbmi(0): the tests' other decoder */
 
 static void detect(void)
 {
@@ -95,6 +98,7 @@ static void detect(void)
     /* an explicit lower ISA (scalar, avx2, avx512) turns it off */
     int allowed = !k || !*k || strcmp(k, "auto") == 0 || strcmp(k, "avx512bf16") == 0;
     enabled = allowed && rt_kernels_isa() == RT_ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
+    has_vbmi = enabled && __builtin_cpu_supports("avx512vbmi");
 #endif
 }
 
@@ -102,6 +106,14 @@ int rt_bf16dot_enabled(void)
 {
     pthread_once(&once, detect);
     return enabled;
+}
+
+int rt_bf4_pairs_use_vbmi(int on)
+{
+    pthread_once(&once, detect);
+    if (on >= 0)
+        atomic_store(&bf4_vbmi_off, !on);
+    return has_vbmi && !atomic_load(&bf4_vbmi_off);
 }
 
 /* ---- the kernel ----------------------------------------------------------------- */
@@ -434,23 +446,74 @@ static void bfp_rows(const uint16_t *xb, size_t kp, int m, const rt_matrix *w, i
  * each column's block scale (bfp_fold.h, as the fma GEMV of kernels_linear.c
  * folds and checks).  A bf4_b row block stores per column pair 16 bytes,
  * byte l = row l's codes (low nibble: the even column).  Per pair: the 16
- * bytes broadcast to the 4 lanes of a vector, vpshufb puts byte l in every
- * byte of dword l, vpsrlvw shifts the odd column's word right by 4, and
- * vpermw looks both nibbles up in a table of the codes' bf16 values (it
- * reads 5 index bits: the table holds the 16 values twice), giving lane l
- * = (bf16 of code(even), bf16 of code(odd)).  Then one vdpbf16ps per user
- * with the pair of folded x values broadcast. */
+ * bytes broadcast to the 4 lanes of a vector, each code put in the low
+ * bits of its own word, and vpermw looks the words up in a table of the
+ * codes' bf16 values (it reads 5 index bits: the table holds the 16 values
+ * twice).  Then one vdpbf16ps per user with the pair of folded x values
+ * broadcast.  Two ways to put the codes in words:
+ * - with AVX512-VBMI, one vpmultishiftqb (a qword's bytes each take any 8
+ *   bits of the same qword): dword d of a vector holds row bf4_row(d) of
+ *   the block (lane j: rows 2j and 2j + 1 from the low qword, 8 + 2j and
+ *   9 + 2j from the high one), and the accumulators are put back in row
+ *   order once, at the store;
+ * - without it (AVX512-BF16 CPUs without VBMI), vpshufb puts byte l in
+ *   every byte of dword l and vpsrlvw shifts the odd column's word right
+ *   by 4: one more shuffle per pair vector, dword l row l.
+ * Both give the same bits: only the lanes' order differs. */
 #include "bfp_fold.h"
 
 #define BF4_PF_BYTES 2048 /* as the fma GEMV's software prefetch distance */
 
+/* The row of its block that dword d of a VBMI-decoded vector holds. */
+static int bf4_row(int d) { return 8 * ((d / 2) % 2) + 2 * (d / 4) + d % 2; }
+
+/* The constants of both decoders. */
+typedef struct bf4_decoder {
+    __m512i tab;    /* the codes' bf16 values (the top halves of bf4_value), twice */
+    __m512i ctrl;   /* VBMI: the multishift's bit offset for each byte */
+    __m512i rows;   /* VBMI: output row r from accumulator lane rows[r] */
+    __m512i spread; /* else: byte l of a lane's 16 into dword l's 4 bytes */
+} bf4_decoder;
+
+static void bf4_decoder_init(bf4_decoder *dec)
+{
+    __m256i t16 = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(_mm512_loadu_ps(bf4_value)), 16));
+    dec->tab = _mm512_inserti64x4(_mm512_castsi256_si512(t16), t16, 1);
+    /* byte 2c of dword d's word c (c = 0 the even column, 1 the odd)
+     * starts at the bits of row bf4_row(d) within its qword (the low qword
+     * of a lane holds rows 0-7, the high one rows 8-15), 4 bits further for
+     * the odd column; a word's high byte is never read */
+    uint8_t sh[64];
+    int32_t lane[16];
+    for (int byte = 0; byte < 64; byte++)
+        sh[byte] = (uint8_t)(8 * (bf4_row(byte / 4) % 8) + 4 * ((byte / 2) % 2));
+    for (int d = 0; d < 16; d++)
+        lane[bf4_row(d)] = d;
+    dec->ctrl = _mm512_loadu_si512((const void *)sh);
+    dec->rows = _mm512_loadu_si512((const void *)lane);
+    uint8_t sp[64];
+    for (int byte = 0; byte < 64; byte++)
+        sp[byte] = (uint8_t)(byte / 4);
+    dec->spread = _mm512_loadu_si512((const void *)sp);
+}
+
+/* vpmultishiftqb written out: its intrinsic would need this whole region
+ * compiled for AVX512-VBMI, which some CPUs with AVX512-BF16 lack (Cooper
+ * Lake); only the VBMI decoder runs it, only where the CPU has it. */
+static ALWAYS_INLINE __m512i multishift(__m512i ctrl, __m512i data)
+{
+    __m512i r;
+    __asm__("vpmultishiftqb %2, %1, %0" : "=v"(r) : "v"(ctrl), "v"(data));
+    return r;
+}
+
 static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, size_t nb0,
-                                       int NBB, int CHECK, __m512i tab, __m512i spread)
+                                       int NBB, int CHECK, int VBMI, const bf4_decoder *dec)
 {
     const int K = w->k, N = w->n;
     const size_t KP = ((size_t)K + 1) / 2;
     const __m512 cw = _mm512_set1_ps(1.0f / 4); /* 2^-(W-1), W = 3 */
-    const __m512i odd_by_4 = _mm512_set1_epi32(4 << 16);
+    const __m512i tab = dec->tab, ctrl = dec->ctrl, spread = dec->spread, odd_by_4 = _mm512_set1_epi32(4 << 16);
     __mmask16 bad = 0;
     __m512 acc[3][8];
 #pragma GCC unroll 3
@@ -502,13 +565,21 @@ static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w
 #pragma GCC unroll 8
             for (int b = 0; b < NBB; b++) {
                 __m512i raw = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(qb[b] + (size_t)p * 16)));
-                __m512i idx = _mm512_srlv_epi16(_mm512_shuffle_epi8(raw, spread), odd_by_4);
+                __m512i idx =
+                    VBMI ? multishift(ctrl, raw) : _mm512_srlv_epi16(_mm512_shuffle_epi8(raw, spread), odd_by_4);
                 __m512i wv = _mm512_maskz_permutexvar_epi16(keep, idx, tab);
 #pragma GCC unroll 3
                 for (int i = 0; i < M; i++)
                     acc[i][b] = _mm512_dpbf16_ps(acc[i][b], (__m512bh)_mm512_set1_epi32((int)xp[i][b][p]), (__m512bh)wv);
             }
         }
+    }
+    if (VBMI) {
+#pragma GCC unroll 8
+        for (int b = 0; b < NBB; b++)
+#pragma GCC unroll 3
+            for (int i = 0; i < M; i++)
+                acc[i][b] = _mm512_permutexvar_ps(dec->rows, acc[i][b]);
     }
 #pragma GCC unroll 8
     for (int b = 0; b < NBB; b++)
@@ -517,20 +588,17 @@ static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w
 }
 
 #define BF4_DP(M_, NBB_)                                                                                       \
-    bad |= checked ? bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 1, tab, spread) \
-                   : bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 0, tab, spread)
+    bad |= checked ? (vbmi ? bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 1, 1, &dec)  \
+                           : bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 1, 0, &dec)) \
+                   : (vbmi ? bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 0, 1, &dec)  \
+                           : bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 0, 0, &dec))
 
-static int bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked)
+static int bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked, int vbmi)
 {
     const int K = w->k;
     const size_t NB = ((size_t)w->n + 15) / 16;
-    /* the codes' bf16 values (the top halves of bf4_value), twice */
-    __m256i t16 = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(_mm512_loadu_ps(bf4_value)), 16));
-    const __m512i tab = _mm512_inserti64x4(_mm512_castsi256_si512(t16), t16, 1);
-    /* byte l of a lane's 16 (the lane holds them all) into dword l's 4 bytes */
-    const __m512i spread = _mm512_set_epi8(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12, 11, 11, 11, 11,
-                                           10, 10, 10, 10, 9, 9, 9, 9, 8, 8, 8, 8, 7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4,
-                                           4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    bf4_decoder dec;
+    bf4_decoder_init(&dec);
     int bad = 0;
     for (int i0 = 0; i0 < m;) {
         int g = m - i0 >= 3 ? 3 : m - i0;
@@ -624,7 +692,7 @@ int rt_gemv_bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, si
     if (!rt_bf16dot_enabled())
         return -1;
 #ifdef HAVE_X86
-    return bf4_pairs_dp(x, m, w, y, ldy, checked);
+    return bf4_pairs_dp(x, m, w, y, ldy, checked, rt_bf4_pairs_use_vbmi(-1));
 #else
     return -1;
 #endif

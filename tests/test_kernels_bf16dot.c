@@ -229,10 +229,36 @@ static void check_bfp(rt_pool *pool, rt_dtype dt, int m, int n, int k)
     check_bfp_odd(pool, dt, m, n, k, ODD_SUBNORMAL_W, 0);
 }
 
-/* Decode (m <= 32) in the prefill's order: ordinary weights and
- * activations stay on the fast path; subnormal weights, overflowing and
+/* Decode (m <= 32) in the prefill's order for one dtype: ordinary weights
+ * and activations stay on the fast path; subnormal weights, overflowing and
  * underflowing x * scale go to the exact path; all give the reference's
  * bits, for 1 and 3 threads. */
+static void decode_cases(rt_pool *pools[2], rt_dtype dt)
+{
+    static const int ms[] = {1, 2, 3, 4, 5, 8, 13, 16, 17, 32}, ns[] = {1, 16, 17, 127, 128, 129, 300},
+                     ks[] = {1, 2, 15, 16, 17, 33, 101, 1024};
+    size_t shift = dt == RT_BF4_B;
+    int c = 0;
+    for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++, c++)
+            for (int scanned = 0; scanned < 2; scanned++) /* checked and unchecked folds */
+                check_bfp_odd(pools[c % 2], dt, ms[a], ns[b], ks[(a + b + shift) % (sizeof ks / sizeof ks[0])],
+                              ODD_NONE, scanned);
+    long before = atomic_load(&rt_bfp_pairs_exact_tasks);
+    for (int odd = 1; odd <= 4; odd *= 2) {
+        check_bfp_odd(pools[1], dt, 1, 300, 101, odd, 1);
+        check_bfp_odd(pools[0], dt, 5, 129, 64, odd, 0);
+        check_bfp_odd(pools[1], dt, 32, 40, 33, odd, 1);
+    }
+    assert_true(atomic_load(&rt_bfp_pairs_exact_tasks) > before);
+    if (dt == RT_BF8_B)
+        check_bfp_odd(pools[1], dt, 1, 1024, 3072, ODD_NONE, 1); /* decode-sized: many tasks */
+    else
+        check_bfp_odd(pools[1], dt, 3, 3072, 1024, ODD_NONE, 1);
+}
+
+/* bf8_b, then bf4_b with each of its GEMV's decoders (rt_bf4_pairs_use_vbmi:
+ * the VBMI one where the CPU has it, and the shuffle one). */
 static void test_block_float_decode(void **state)
 {
     (void)state;
@@ -240,25 +266,13 @@ static void test_block_float_decode(void **state)
         skip();
     rt_pool *pools[2];
     pools_open(pools);
-    static const int ms[] = {1, 2, 3, 4, 5, 8, 13, 16, 17, 32}, ns[] = {1, 16, 17, 127, 128, 129, 300},
-                     ks[] = {1, 2, 15, 16, 17, 33, 101, 1024};
-    int c = 0;
-    for (int dt = 0; dt < 2; dt++)
-        for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
-            for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++, c++)
-                for (int scanned = 0; scanned < 2; scanned++) /* checked and unchecked folds */
-                    check_bfp_odd(pools[c % 2], dt ? RT_BF4_B : RT_BF8_B, ms[a], ns[b],
-                                  ks[(a + b + (size_t)dt) % (sizeof ks / sizeof ks[0])], ODD_NONE, scanned);
-    long before = atomic_load(&rt_bfp_pairs_exact_tasks);
-    for (int dt = 0; dt < 2; dt++)
-        for (int odd = 1; odd <= 4; odd *= 2) {
-            check_bfp_odd(pools[1], dt ? RT_BF4_B : RT_BF8_B, 1, 300, 101, odd, 1);
-            check_bfp_odd(pools[0], dt ? RT_BF4_B : RT_BF8_B, 5, 129, 64, odd, 0);
-            check_bfp_odd(pools[1], dt ? RT_BF4_B : RT_BF8_B, 32, 40, 33, odd, 1);
-        }
-    assert_true(atomic_load(&rt_bfp_pairs_exact_tasks) > before);
-    check_bfp_odd(pools[1], RT_BF8_B, 1, 1024, 3072, ODD_NONE, 1); /* decode-sized: many tasks */
-    check_bfp_odd(pools[1], RT_BF4_B, 3, 3072, 1024, ODD_NONE, 1);
+    decode_cases(pools, RT_BF8_B);
+    int vbmi = rt_bf4_pairs_use_vbmi(-1);
+    for (int dec = vbmi; dec >= 0; dec--) {
+        assert_int_equal(rt_bf4_pairs_use_vbmi(dec), dec);
+        decode_cases(pools, RT_BF4_B);
+    }
+    rt_bf4_pairs_use_vbmi(1);
     pools_close(pools);
 }
 

@@ -90,6 +90,26 @@ static int enabled;
 static int has_vbmi;             /* the CPU has AVX512-VBMI (and the bf16 dot is on) */
 static _Atomic int bf4_vbmi_off; /* rt_bf4_pairs_use_vbmi(0): the tests' other decoder */
 
+/* The bf4_b pair GEMV's VBMI decoder (see rt_gemv_bf4_pairs_dp below): the
+ * row of its block that dword d of a decoded vector holds (lane j: rows 2j
+ * and 2j + 1 from the lane's low qword, 8 + 2j and 9 + 2j from the high
+ * one), and its two tables, filled once with the CPU check. */
+static int bf4_row(int d) { return 8 * ((d / 2) % 2) + 2 * (d / 4) + d % 2; }
+static uint8_t bf4_shift[64]; /* the multishift's bit offset for each output byte */
+static int32_t bf4_lane[16];  /* output row r from accumulator lane bf4_lane[r] */
+
+static void bf4_tables_fill(void)
+{
+    /* byte 2c of dword d's word c (c = 0 the even column, 1 the odd)
+     * starts at the bits of row bf4_row(d) within its qword (the low qword
+     * of a lane holds rows 0-7, the high one rows 8-15), 4 bits further for
+     * the odd column; a word's high byte is never read */
+    for (int byte = 0; byte < 64; byte++)
+        bf4_shift[byte] = (uint8_t)(8 * (bf4_row(byte / 4) % 8) + 4 * ((byte / 2) % 2));
+    for (int d = 0; d < 16; d++)
+        bf4_lane[bf4_row(d)] = d;
+}
+
 static void detect(void)
 {
 #ifdef HAVE_X86
@@ -99,6 +119,8 @@ static void detect(void)
     int allowed = !k || !*k || strcmp(k, "auto") == 0 || strcmp(k, "avx512bf16") == 0;
     enabled = allowed && rt_kernels_isa() == RT_ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
     has_vbmi = enabled && __builtin_cpu_supports("avx512vbmi");
+    if (has_vbmi)
+        bf4_tables_fill();
 #endif
 }
 
@@ -464,14 +486,11 @@ static void bfp_rows(const uint16_t *xb, size_t kp, int m, const rt_matrix *w, i
 
 #define BF4_PF_BYTES 2048 /* as the fma GEMV's software prefetch distance */
 
-/* The row of its block that dword d of a VBMI-decoded vector holds. */
-static int bf4_row(int d) { return 8 * ((d / 2) % 2) + 2 * (d / 4) + d % 2; }
-
 /* The constants of both decoders. */
 typedef struct bf4_decoder {
     __m512i tab;    /* the codes' bf16 values (the top halves of bf4_value), twice */
-    __m512i ctrl;   /* VBMI: the multishift's bit offset for each byte */
-    __m512i rows;   /* VBMI: output row r from accumulator lane rows[r] */
+    __m512i ctrl;   /* VBMI: bf4_shift */
+    __m512i rows;   /* VBMI: bf4_lane */
     __m512i spread; /* else: byte l of a lane's 16 into dword l's 4 bytes */
 } bf4_decoder;
 
@@ -479,22 +498,11 @@ static void bf4_decoder_init(bf4_decoder *dec)
 {
     __m256i t16 = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(_mm512_loadu_ps(bf4_value)), 16));
     dec->tab = _mm512_inserti64x4(_mm512_castsi256_si512(t16), t16, 1);
-    /* byte 2c of dword d's word c (c = 0 the even column, 1 the odd)
-     * starts at the bits of row bf4_row(d) within its qword (the low qword
-     * of a lane holds rows 0-7, the high one rows 8-15), 4 bits further for
-     * the odd column; a word's high byte is never read */
-    uint8_t sh[64];
-    int32_t lane[16];
-    for (int byte = 0; byte < 64; byte++)
-        sh[byte] = (uint8_t)(8 * (bf4_row(byte / 4) % 8) + 4 * ((byte / 2) % 2));
-    for (int d = 0; d < 16; d++)
-        lane[bf4_row(d)] = d;
-    dec->ctrl = _mm512_loadu_si512((const void *)sh);
-    dec->rows = _mm512_loadu_si512((const void *)lane);
-    uint8_t sp[64];
-    for (int byte = 0; byte < 64; byte++)
-        sp[byte] = (uint8_t)(byte / 4);
-    dec->spread = _mm512_loadu_si512((const void *)sp);
+    dec->ctrl = _mm512_loadu_si512((const void *)bf4_shift);
+    dec->rows = _mm512_loadu_si512((const void *)bf4_lane);
+    dec->spread = _mm512_set_epi8(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12, 11, 11, 11, 11, 10, 10,
+                                  10, 10, 9, 9, 9, 9, 8, 8, 8, 8, 7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3, 3,
+                                  3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
 }
 
 /* vpmultishiftqb written out: its intrinsic would need this whole region
@@ -588,17 +596,14 @@ static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w
 }
 
 #define BF4_DP(M_, NBB_)                                                                                       \
-    bad |= checked ? (vbmi ? bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 1, 1, &dec)  \
-                           : bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 1, 0, &dec)) \
-                   : (vbmi ? bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 0, 1, &dec)  \
-                           : bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, 0, 0, &dec))
+    bad |= bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, CHECK, VBMI, dec)
 
-static int bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked, int vbmi)
+/* Every row block for every user, in groups of up to 3 users. */
+static ALWAYS_INLINE int bf4_pairs_all(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int CHECK,
+                                       int VBMI, const bf4_decoder *dec)
 {
     const int K = w->k;
     const size_t NB = ((size_t)w->n + 15) / 16;
-    bf4_decoder dec;
-    bf4_decoder_init(&dec);
     int bad = 0;
     for (int i0 = 0; i0 < m;) {
         int g = m - i0 >= 3 ? 3 : m - i0;
@@ -626,6 +631,15 @@ static int bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, siz
         i0 += g;
     }
     return bad;
+}
+
+static int bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked, int vbmi)
+{
+    bf4_decoder dec;
+    bf4_decoder_init(&dec);
+    if (checked)
+        return vbmi ? bf4_pairs_all(x, m, w, y, ldy, 1, 1, &dec) : bf4_pairs_all(x, m, w, y, ldy, 1, 0, &dec);
+    return vbmi ? bf4_pairs_all(x, m, w, y, ldy, 0, 1, &dec) : bf4_pairs_all(x, m, w, y, ldy, 0, 0, &dec);
 }
 #undef BF4_DP
 

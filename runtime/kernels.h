@@ -356,9 +356,16 @@ void rt_attention_prefill(const float *q, const float *k, const float *v, int s,
 /* RT_ATTN_QBLOCK * s floats. */
 size_t rt_attention_prefill_scratch_floats(int s);
 
-/* KV cache, layout [user][kv_head][pos][hd] (Tenstorrent's
- * [32, n_kv_heads, cache_len, head_dim]), f32 or bf16 (values written to a
- * bf16 cache are rounded to nearest even). */
+/* KV cache, f32 or bf16 (values written to a bf16 cache are rounded to
+ * nearest even), in blocks of RT_KV_BLOCK positions:
+ * [pos / RT_KV_BLOCK][user][kv_head][pos % RT_KV_BLOCK][hd] (the last block
+ * holds what is left of cap).  Within a block a head's rows are contiguous,
+ * as in Tenstorrent's [32, n_kv_heads, cache_len, head_dim]; the blocks are
+ * outermost so that the memory a context makes resident follows its length
+ * (the cache is sized for max_seq_len, on huge pages), and one decode step's
+ * writes (every user at about the same position) fall in a few pages of a
+ * layer, not one per user and head.  rt_kv_cache_offset finds a row. */
+#define RT_KV_BLOCK 256
 typedef struct rt_kv_cache {
     rt_dtype dtype;
     int users, hkv, cap, hd;
@@ -368,6 +375,9 @@ typedef struct rt_kv_cache {
 
 int rt_kv_cache_init(rt_kv_cache *c, rt_dtype dt, int users, int hkv, int cap, int hd, mgc_error *e);
 void rt_kv_cache_free(rt_kv_cache *c);
+/* Element offset in k (or v) of the row of (user, kv head, pos); the rows of
+ * positions [pos, next multiple of RT_KV_BLOCK) follow it contiguously. */
+size_t rt_kv_cache_offset(const rt_kv_cache *c, int user, int h, int pos);
 
 /* Writes k, v [s][hkv][hd] (prefill rows) into user's slot at positions
  * start..start+s-1.  Bounds (user < users, start + s <= cap) are the caller's

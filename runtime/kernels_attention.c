@@ -26,10 +26,16 @@ int rt_kv_cache_init(rt_kv_cache *c, rt_dtype dt, int users, int hkv, int cap, i
     if (users <= 0 || hkv <= 0 || cap <= 0 || hd <= 0)
         return mgc_errorf(e, "KV cache shape [%d, %d, %d, %d] is not positive", users, hkv, cap, hd);
     size_t each = (size_t)users * hkv * cap * hd * (dt == RT_F32 ? 4 : 2);
-    /* zeroed pages, huge where the kernel allows: a decode step writes one
-     * position of every user, layer and head, so on small pages the steps
-     * that cross into a new page take a fault for each (5 % of a 32-user
-     * step was first-touch faults); a huge page faults once per 2 MiB */
+    /* Zeroed pages, huge where the kernel allows: a decode step writes one
+     * position of every user, layer and head, and on small pages the steps
+     * that cross into a new page took a fault for each (5 % of a 32-user
+     * step).  The position blocks keep what is resident to the blocks
+     * written.  Why 256 positions: a head's rows are contiguous only
+     * within a block, and decode attention reads a head's rows as one
+     * stream; in blocks of 64 (16 KiB runs of a bf16 head of 128) it read
+     * 1024 positions 15-20 % slower than from whole-cache rows, in blocks
+     * of 256 about 7 % (bench_kernels' shape; the same at 152 positions,
+     * where most contexts are). */
     c->k = rt_pages_alloc(each);
     c->v = rt_pages_alloc(each);
     if (!c->k || !c->v) {
@@ -55,10 +61,26 @@ void rt_kv_cache_free(rt_kv_cache *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Element offset of (user, kv head, pos, 0). */
+/* Element offset of (user, kv head, pos, 0): the full blocks before pos's,
+ * then the (user, head) slots of its block, each as long as the block. */
 static size_t cache_off(const rt_kv_cache *c, int user, int h, int pos)
 {
-    return (((size_t)user * c->hkv + h) * c->cap + pos) * c->hd;
+    const int b0 = pos / RT_KV_BLOCK * RT_KV_BLOCK, n = c->cap - b0 < RT_KV_BLOCK ? c->cap - b0 : RT_KV_BLOCK;
+    return ((size_t)b0 * c->users * c->hkv + ((size_t)user * c->hkv + h) * n + (pos - b0)) * c->hd;
+}
+
+size_t rt_kv_cache_offset(const rt_kv_cache *c, int user, int h, int pos)
+{
+    assert(user >= 0 && user < c->users && h >= 0 && h < c->hkv && pos >= 0 && pos < c->cap);
+    return cache_off(c, user, h, pos);
+}
+
+/* The end of the run of contiguous rows that starts at position p, capped
+ * at `end`. */
+static int block_end(int p, int end)
+{
+    int e = p / RT_KV_BLOCK * RT_KV_BLOCK + RT_KV_BLOCK;
+    return e < end ? e : end;
 }
 
 static void cache_store(const rt_kv_cache *c, void *base, size_t off, const float *src)
@@ -171,7 +193,7 @@ void rt_attention_prefill_heads(const float *q, const float *k, const float *v, 
 size_t rt_attention_prefill_cached_scratch_floats(const rt_kv_cache *c, int s, int start)
 {
     size_t n = (size_t)start + (size_t)s;
-    return (size_t)RT_ATTN_QBLOCK * n + (c->dtype == RT_BF16 ? 2 * n * (size_t)c->hd : 0);
+    return (size_t)RT_ATTN_QBLOCK * n + 2 * n * (size_t)c->hd;
 }
 
 void rt_attention_prefill_cached(const float *q, const rt_kv_cache *c, int user, int s, int start, int hq,
@@ -197,20 +219,21 @@ void rt_attention_prefill_cached_heads(const float *q, const rt_kv_cache *c, int
     const int hd = c->hd, group = hq / c->hkv, n = start + s;
     float *scores = scratch, *kf = scratch + (size_t)RT_ATTN_QBLOCK * n, *vf = kf + (size_t)n * hd;
     for (int kvh = kv0; kvh < kv1; kvh++) {
-        size_t off = cache_off(c, user, kvh, 0);
-        const float *kk, *vv;
-        if (c->dtype == RT_F32) {
-            kk = (const float *)c->k + off;
-            vv = (const float *)c->v + off;
-        } else {
-            rt_bf16_to_f32_row((const uint16_t *)c->k + off, kf, (size_t)n * hd);
-            rt_bf16_to_f32_row((const uint16_t *)c->v + off, vf, (size_t)n * hd);
-            kk = kf;
-            vv = vf;
+        /* the head's rows gathered (and widened) block by block into f32 */
+        for (int p = 0, e; p < n; p = e) {
+            e = block_end(p, n);
+            size_t off = cache_off(c, user, kvh, p), len = (size_t)(e - p) * hd;
+            if (c->dtype == RT_F32) {
+                memcpy(kf + (size_t)p * hd, (const float *)c->k + off, len * sizeof(float));
+                memcpy(vf + (size_t)p * hd, (const float *)c->v + off, len * sizeof(float));
+            } else {
+                rt_bf16_to_f32_row((const uint16_t *)c->k + off, kf + (size_t)p * hd, len);
+                rt_bf16_to_f32_row((const uint16_t *)c->v + off, vf + (size_t)p * hd, len);
+            }
         }
         for (int g = 0; g < group; g++) {
             int h = kvh * group + g;
-            attn_head_blas(q + (size_t)h * hd, hq * hd, kk, hd, vv, hd, s, start, hd, scale, window, softcap,
+            attn_head_blas(q + (size_t)h * hd, hq * hd, kf, hd, vf, hd, s, start, hd, scale, window, softcap,
                            out + (size_t)h * hd, hq * hd, scores);
         }
     }
@@ -295,13 +318,18 @@ static ATTN_INLINE void dots_group_avx512(const float *q, int G, const void *k, 
  * vector is loaded (and widened) once for the group, G * NC <= 16
  * accumulators stay in registers. */
 static ATTN_INLINE void pv_chunk_avx512(const float *pr, size_t prs, int G, const void *v, int bf16, int hd, int L,
-                                        int d0, int NC, float *out)
+                                        int d0, int NC, int more, float *out)
 {
     __m512 acc[16];
     __mmask16 last = (__mmask16)(hd - (d0 + 16 * (NC - 1)) >= 16 ? 0xffff : (1u << (hd - (d0 + 16 * (NC - 1)))) - 1);
-#pragma GCC unroll 16
-    for (int i = 0; i < G * NC; i++)
-        acc[i] = _mm512_setzero_ps();
+    /* more: out holds the sums of the positions before these (an earlier
+     * block), which the chains go on from, as if never stored */
+#pragma GCC unroll 4
+    for (int g = 0; g < G; g++)
+#pragma GCC unroll 8
+        for (int c = 0; c < NC; c++)
+            acc[g * NC + c] = more ? _mm512_maskz_loadu_ps(c == NC - 1 ? last : 0xffff, out + (size_t)g * hd + d0 + 16 * c)
+                                   : _mm512_setzero_ps();
     for (int p = 0; p < L; p++) {
 #pragma GCC unroll 8
         for (int c = 0; c < NC; c++) {
@@ -321,11 +349,11 @@ static ATTN_INLINE void pv_chunk_avx512(const float *pr, size_t prs, int G, cons
 /* pv_chunk_avx512 over all of hd: chunks of 16 * most outputs, most = 8
  * (one head; more chains than an fma's latency needs) or 16 / G. */
 static ATTN_INLINE void pv_group_avx512(const float *pr, size_t prs, int G, const void *v, int bf16, int hd, int L,
-                                        float *out)
+                                        int more, float *out)
 {
     const int most = G == 1 ? 8 : 16 / G;
 /* NC chunks, never more than the G * NC <= 16 accumulators allow */
-#define PV_NC(NC) pv_chunk_avx512(pr, prs, G, v, bf16, hd, L, d0, (NC) * G <= 16 ? (NC) : 16 / G, out)
+#define PV_NC(NC) pv_chunk_avx512(pr, prs, G, v, bf16, hd, L, d0, (NC) * G <= 16 ? (NC) : 16 / G, more, out)
     for (int d0 = 0; d0 < hd; d0 += 16 * most) {
         int nc = (hd - d0 + 15) / 16;
         switch (nc > most ? most : nc) {
@@ -346,21 +374,27 @@ static ATTN_INLINE void pv_group_avx512(const float *pr, size_t prs, int G, cons
  * dots_avx512: scores of positions [lo, L) into sc (head g at sc + g * cap)
  * in steps of 16 / G rows (16 for the group sizes that run head by head);
  * the rows past the last whole step are left to the caller (returns the
- * first one not done).  pv_avx512: with sc softmaxed, the heads' outputs.
+ * first one not done).  pv_avx512: with sc softmaxed, the heads' outputs
+ * (more: added to what og holds, the sums of the positions before).  k and v
+ * are one block's contiguous rows (RT_KV_BLOCK, a multiple of every step).
  * Group sizes 2 and 4 share each K/V load among their heads; others run
  * head by head. */
-static int dots_avx512(const float *qg, int G, const void *k, const void *v, int bf16, int hd, int lo, int L,
-                       float scale, float *sc, size_t cap)
+static int dots_avx512(const float *qg, int G, const void *k, const void *v, const void *knext, int bf16, int hd,
+                       int lo, int L, float scale, float *sc, size_t cap)
 {
     int gs = G == 2 || G == 4 ? G : 1, P = 16 / gs, p0 = lo;
     const size_t esz = bf16 ? 2 : 4, row = (size_t)hd * esz;
     for (; p0 + P <= L; p0 += P) {
         /* One stream per core reads about half of what the memory gives
-         * two: while these K rows are reduced, the K rows two steps on and
-         * the V rows pv will read next are fetched (past L they are rows of
-         * the cache that are never read: a prefetch does not fault). */
+         * two: while these K rows are reduced, the K rows two steps on (in
+         * the next block, knext, past this one's end) and the V rows pv
+         * will read next are fetched (past L they are rows of the cache
+         * that are never read: a prefetch does not fault). */
+        const int ahead = p0 + 2 * P;
+        const char *kf = ahead < RT_KV_BLOCK ? (const char *)k + (size_t)ahead * row
+                                             : (const char *)knext + (size_t)(ahead - RT_KV_BLOCK) * row;
         for (size_t b = 0; b < (size_t)P * row; b += 64) {
-            _mm_prefetch((const char *)k + (size_t)(p0 + 2 * P) * row + b, _MM_HINT_T0);
+            _mm_prefetch(kf + b, _MM_HINT_T0);
             _mm_prefetch((const char *)v + (size_t)p0 * row + b, _MM_HINT_T1);
         }
         for (int g0 = 0; g0 < G; g0 += gs) {
@@ -378,16 +412,16 @@ static int dots_avx512(const float *qg, int G, const void *k, const void *v, int
     return p0;
 }
 
-static void pv_avx512(const float *sc, size_t cap, int G, const void *v, int bf16, int hd, int L, float *og)
+static void pv_avx512(const float *sc, size_t cap, int G, const void *v, int bf16, int hd, int L, int more, float *og)
 {
     int gs = G == 2 || G == 4 ? G : 1;
     for (int g0 = 0; g0 < G; g0 += gs) {
         const float *pr = sc + (size_t)g0 * cap;
         float *o = og + (size_t)g0 * hd;
         switch (gs) {
-        case 2: pv_group_avx512(pr, cap, 2, v, bf16, hd, L, o); break;
-        case 4: pv_group_avx512(pr, cap, 4, v, bf16, hd, L, o); break;
-        default: pv_group_avx512(pr, cap, 1, v, bf16, hd, L, o); break;
+        case 2: pv_group_avx512(pr, cap, 2, v, bf16, hd, L, more, o); break;
+        case 4: pv_group_avx512(pr, cap, 4, v, bf16, hd, L, more, o); break;
+        default: pv_group_avx512(pr, cap, 1, v, bf16, hd, L, more, o); break;
         }
     }
 }
@@ -395,7 +429,7 @@ static void pv_avx512(const float *sc, size_t cap, int G, const void *v, int bf1
 RT_TARGET_END
 #endif
 
-/* Row p of a cached K or V block starting at element offset off. */
+/* Row p of the cached K or V rows that start at element offset off. */
 static const void *cache_row(const rt_kv_cache *c, const void *base, size_t off, int p)
 {
     size_t e = off + (size_t)p * c->hd;
@@ -436,19 +470,29 @@ void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c,
         assert(u >= 0 && u < c->users && L >= 1 && L <= cap);
         const int lo = first_key(L - 1, window);
         for (int kvh = kv0; kvh < kv1; kvh++) {
-            const size_t off = cache_off(c, u, kvh, 0);
             const float *qg = q + ((size_t)i * hq + (size_t)kvh * group) * hd;
             float *og = out + ((size_t)i * hq + (size_t)kvh * group) * hd;
-            int p0 = lo;
+            /* the scores, a block's contiguous rows at a time */
+            for (int p0 = lo, e; p0 < L; p0 = e) {
+                e = block_end(p0, L);
+                const int b0 = p0 / RT_KV_BLOCK * RT_KV_BLOCK;
+                const size_t off = cache_off(c, u, kvh, b0);
+                int p = p0;
 #if defined(__x86_64__)
-            if (isa == RT_ISA_AVX512)
-                p0 = dots_avx512(qg, group, cache_row(c, c->k, off, 0), cache_row(c, c->v, off, 0), bf16, hd, lo, L, scale,
-                                 scratch, (size_t)cap);
+                if (isa == RT_ISA_AVX512) {
+                    /* the head's first rows in the next block, for the prefetch (none past the cache) */
+                    const void *kn = b0 + RT_KV_BLOCK < cap ? cache_row(c, c->k, cache_off(c, u, kvh, b0 + RT_KV_BLOCK), 0)
+                                                            : c->k;
+                    p = b0 + dots_avx512(qg, group, cache_row(c, c->k, off, 0), cache_row(c, c->v, off, 0), kn, bf16,
+                                         hd, p0 - b0, e - b0, scale, scratch + b0, (size_t)cap);
+                }
 #endif
-            /* the rest (all of it off AVX-512): each K row once for the group */
-            for (int p = p0; p < L; p++)
-                for (int g = 0; g < group; g++)
-                    scratch[(size_t)g * cap + p] = dot_row(isa, c, qg + (size_t)g * hd, cache_row(c, c->k, off, p)) * scale;
+                /* the rest (all of it off AVX-512): each K row once for the group */
+                for (; p < e; p++)
+                    for (int g = 0; g < group; g++)
+                        scratch[(size_t)g * cap + p] =
+                            dot_row(isa, c, qg + (size_t)g * hd, cache_row(c, c->k, off, p - b0)) * scale;
+            }
             for (int g = 0; g < group; g++) {
                 float *sc = scratch + (size_t)g * cap;
                 if (softcap > 0)
@@ -456,22 +500,29 @@ void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c,
                         sc[p] = tanhf(sc[p] / softcap) * softcap;
                 rt_softmax_row_isa(isa, sc + lo, L - lo);
             }
+            /* the weighted sum of V, block by block, one fma per position in order */
+            for (int p0 = lo, e; p0 < L; p0 = e) {
+                e = block_end(p0, L);
+                const size_t off = cache_off(c, u, kvh, p0);
 #if defined(__x86_64__)
-            if (isa == RT_ISA_AVX512) {
-                pv_avx512(scratch + lo, (size_t)cap, group, cache_row(c, c->v, off, lo), bf16, hd, L - lo, og);
-                continue;
-            }
-#endif
-            memset(og, 0, (size_t)group * hd * sizeof(float));
-            for (int p = lo; p < L; p++)
-                for (int g = 0; g < group; g++) {
-                    const void *row = cache_row(c, c->v, off, p);
-                    float w = scratch[(size_t)g * cap + p];
-                    if (bf16)
-                        rt_axpy_bf16(isa, w, row, og + (size_t)g * hd, hd);
-                    else
-                        rt_axpy_f32(isa, w, row, og + (size_t)g * hd, hd);
+                if (isa == RT_ISA_AVX512) {
+                    pv_avx512(scratch + p0, (size_t)cap, group, cache_row(c, c->v, off, 0), bf16, hd, e - p0, p0 > lo,
+                              og);
+                    continue;
                 }
+#endif
+                if (p0 == lo)
+                    memset(og, 0, (size_t)group * hd * sizeof(float));
+                for (int p = p0; p < e; p++)
+                    for (int g = 0; g < group; g++) {
+                        const void *row = cache_row(c, c->v, off, p - p0);
+                        float w = scratch[(size_t)g * cap + p];
+                        if (bf16)
+                            rt_axpy_bf16(isa, w, row, og + (size_t)g * hd, hd);
+                        else
+                            rt_axpy_f32(isa, w, row, og + (size_t)g * hd, hd);
+                    }
+            }
         }
     }
 }

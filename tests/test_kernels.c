@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "dtype.h"
 #include "kernels.h"
@@ -893,7 +895,7 @@ static void test_kv_cache_and_decode(void **state)
             }
             for (int p = 0; p <= hl[u]; p++)
                 for (int d = 0; d < hd; d++) {
-                    size_t off = ((size_t)u * hkv * cap + p) * hd + d;
+                    size_t off = rt_kv_cache_offset(&c, u, 0, p) + d;
                     float kc = dti ? rt_bf16_to_f32(((uint16_t *)c.k)[off]) : ((float *)c.k)[off];
                     float vc = dti ? rt_bf16_to_f32(((uint16_t *)c.v)[off]) : ((float *)c.v)[off];
                     assert_true(kc == kh[u][(size_t)p * hd + d]);
@@ -966,6 +968,64 @@ static void test_kv_cache_and_decode(void **state)
     assert_int_equal(rt_kv_cache_init(&c, RT_BF8_B, 1, 1, 1, 1, &e), -1);
     assert_non_null(strstr(e.msg, "bf8_b"));
     assert_int_equal(rt_kv_cache_init(&c, RT_F32, 1, 0, 1, 1, &e), -1);
+}
+
+/* Bytes resident (mincore) of the n bytes from p (page-aligned). */
+static size_t resident_bytes(const void *p, size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), np = (n + pg - 1) / pg, count = 0;
+    unsigned char *vec = malloc(np);
+    assert_int_equal(mincore((void *)p, n, vec), 0);
+    for (size_t i = 0; i < np; i++)
+        count += vec[i] & 1;
+    free(vec);
+    return count * pg;
+}
+
+/* The KV cache's position blocks: a row of every user and head at one
+ * position lies within one block of the layer, the rows of a block are
+ * contiguous per head and in order, every row has its own place, and a
+ * short context makes only its blocks resident however long the cache is
+ * (32 users of Qwen3-0.6B's shape: 62.5 MiB for each of k and v, 16 MiB a
+ * block; 10 positions written for every user). */
+static void test_cache_blocks(void **state)
+{
+    (void)state;
+    const int users = 32, hkv = 8, cap = 1000, hd = 128; /* the last block is 232 positions */
+    rt_kv_cache c;
+    assert_int_equal(rt_kv_cache_init(&c, RT_BF16, users, hkv, cap, hd, NULL), 0);
+    const size_t row = (size_t)hd * 2, block = (size_t)users * hkv * RT_KV_BLOCK * row, all = (size_t)cap * users * hkv * row;
+    unsigned char *seen = calloc((size_t)cap * users * hkv, 1);
+    for (int p = 0; p < cap; p++) {
+        size_t lo = SIZE_MAX, hi = 0;
+        for (int u = 0; u < users; u++)
+            for (int h = 0; h < hkv; h++) {
+                size_t off = rt_kv_cache_offset(&c, u, h, p);
+                assert_int_equal(off % hd, 0);
+                assert_true(off / hd < (size_t)cap * users * hkv);
+                if (seen[off / hd]++)
+                    fail_msg("user %d head %d position %d shares its row", u, h, p);
+                if (p % RT_KV_BLOCK)
+                    assert_int_equal(off, rt_kv_cache_offset(&c, u, h, p - 1) + hd);
+                lo = off < lo ? off : lo;
+                hi = off > hi ? off : hi;
+            }
+        assert_true((hi - lo) * 2 < block);
+    }
+    free(seen);
+    assert_int_equal(resident_bytes(c.k, all), 0);
+    float *k = rnd_vec((size_t)10 * hkv * hd, 1.0f), *v = rnd_vec((size_t)10 * hkv * hd, 1.0f);
+    for (int u = 0; u < users; u++)
+        rt_cache_fill(&c, u, k, v, 10, 0);
+    /* the first block, rounded to the huge pages it may be on */
+    size_t first = (block + ((size_t)2 << 20) - 1) / ((size_t)2 << 20) * ((size_t)2 << 20);
+    if (resident_bytes(c.k, all) > first || resident_bytes(c.v, all) > first)
+        fail_msg("10 positions of %d users made %zu and %zu bytes of k and v resident, more than their block (%zu)",
+                 users, resident_bytes(c.k, all), resident_bytes(c.v, all), first);
+    assert_int_equal(((const uint16_t *)c.k)[rt_kv_cache_offset(&c, 31, 7, 9) + 5], rt_f32_to_bf16(k[(9 * hkv + 7) * hd + 5]));
+    free(k);
+    free(v);
+    rt_kv_cache_free(&c);
 }
 
 /* Decode attention of a KV-head range (how the engine splits a user's heads
@@ -1383,6 +1443,7 @@ int main(void)
         cmocka_unit_test(test_attention_prefill),
         cmocka_unit_test(test_kv_cache_and_decode),
         cmocka_unit_test(test_decode_shapes),
+        cmocka_unit_test(test_cache_blocks),
         cmocka_unit_test(test_decode_head_ranges),
         cmocka_unit_test(test_prefill_head_ranges),
         cmocka_unit_test(test_attention_gqa_mapping),

@@ -59,7 +59,8 @@ float *rt_engine_buf_at(const rt_device *d, const mgc_plan_entry *en, int id, in
 /* Runs one op on rows [r0, r0 + rows) of the call.  `thread` is the pool
  * thread running it (its slice of the scratch, for an op split over rows:
  * engine_rows.c).  Host-side results (logits) are indexed from 0: a split
- * never covers the output op, and a last-row call's logits hold one row. */
+ * of the output op copies its rows itself (engine_rows.c, output_task), and
+ * a last-row call's logits hold one row. */
 int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_call *c, const mgc_plan_op *op,
                        int r0, int rows, int thread, mgc_error *e)
 {

@@ -9,8 +9,10 @@
  * computes row r from row r of its inputs (decode attention: user r's
  * query against user r's cache), so cutting the rows into ranges changes
  * which thread computes a row, never its arithmetic: the results are the
- * same bits for any pool size. */
+ * same bits for any pool size.  The output op's copy of the logits to the
+ * host is split the same way. */
 #include <stdatomic.h>
+#include <string.h>
 
 #include "engine_deps.h"
 #include "engine_internal.h"
@@ -83,6 +85,28 @@ static void prefill_heads_task(void *arg, int task, int thread)
         rt_engine_sdpa_prefill(s->d, s->c, s->op, s->r0, s->rows, kv0, kv1, thread);
 }
 
+/* The logits to the host (the output op where device 0 holds every column):
+ * a copy of rows x vocab floats, 19 MB for 32 Qwen3 users (3.5 % of a decode
+ * step on one thread), 78 MB for a 128-row teacher-forced prefill.  Task t
+ * copies rows [a, b); the host's rows count from the op's first row. */
+static void output_task(void *arg, int task, int thread)
+{
+    (void)thread;
+    split *s = arg;
+    int a = (int)((long long)s->rows * task / s->ntasks), b = (int)((long long)s->rows * (task + 1) / s->ntasks);
+    const int64_t vocab = s->op->vocab;
+    for (int r = a; r < b; r++)
+        memcpy(s->c->logits + (size_t)r * (size_t)vocab, rt_engine_buf_at(s->d, s->c->entry, s->op->in[0], s->r0 + r),
+               sizeof(float) * (size_t)vocab);
+}
+
+/* Whether the output op is that plain copy here. */
+static int output_is_copy(const rt_device_ctx *ctx, const rt_call *c, const mgc_plan_op *op)
+{
+    return op->kernel == MGC_K_OUTPUT && ctx->device == 0 && c->logits && op->in[0] >= 0 &&
+           (c->entry->bufs[op->in[0]].cols == op->vocab || ctx->n_devices == 1);
+}
+
 static void run_task(void *arg, int task, int thread)
 {
     split *s = arg;
@@ -125,14 +149,18 @@ int rt_engine_run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_c
         ntasks = units;
     if (ntasks > 1 && values / ntasks < rt_engine_rows_min_values)
         ntasks = (int)(values / (rt_engine_rows_min_values > 0 ? rt_engine_rows_min_values : 1));
-    if (ntasks < 2 || !(splittable(op->kernel) || op->kernel == MGC_K_SDPA) ||
+    const int copy = output_is_copy(ctx, c, op);
+    if (ntasks < 2 || !(splittable(op->kernel) || op->kernel == MGC_K_SDPA || copy) ||
         (op->device >= 0 && op->device != ctx->device))
         return rt_engine_run_rows(ctx, en, d, c, op, r0, rows, 0, e);
     split s = {.ctx = ctx, .en = en, .d = d, .c = c, .op = op, .r0 = r0, .rows = rows, .ntasks = ntasks};
     atomic_init(&s.failed, 0);
     atomic_fetch_add_explicit(&rt_engine_rows_splits, 1, memory_order_relaxed);
     rt_pool_run(d->pool, ntasks,
-                op->kernel == MGC_K_SDPA_DECODE ? heads_task : op->kernel == MGC_K_SDPA ? prefill_heads_task : run_task,
+                op->kernel == MGC_K_SDPA_DECODE ? heads_task
+                : op->kernel == MGC_K_SDPA      ? prefill_heads_task
+                : copy                          ? output_task
+                                                : run_task,
                 &s);
     if (atomic_load(&s.failed)) {
         *e = s.err;

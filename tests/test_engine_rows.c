@@ -7,7 +7,8 @@
  * e2e_run_sequence (prefills, one against the cache, decode steps of 3
  * users, a last-row prefill and the residual stream).  Decode attention is
  * split by (user, KV head): 3 users' heads over 4 threads cut through a
- * user's heads. */
+ * user's heads.  The logits' copy to the host is split by rows too (a
+ * thread's rows put at the wrong place fails this). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

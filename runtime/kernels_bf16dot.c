@@ -188,10 +188,16 @@ static ALWAYS_INLINE void prefetch4(const uint16_t *r0, const uint16_t *r1, cons
  * weights.  x rows are bf16, zero-padded to a multiple of 32; callers pass
  * repeated rows to fill a partial tile.  While reading weight rows n..n+3
  * the same lines of rows n+4..n+7 are prefetched (pf bytes ahead): a row is
- * too short a stream for the hardware prefetcher to ramp up on.  The row
+ * too short a stream for the hardware prefetcher to ramp up on.  The tiles
+ * of one set of weight rows share that prefetch: this one issues it at
+ * every `every`-th step from `phase`.  When every tile prefetched every
+ * line, the next rows' lines were asked for m / 4 times, each prefetch
+ * taking a load slot in a loop that has none spare (8 loads per 16
+ * vdpbf16ps), and all in a burst in the first tile.  The row
  * pointers are named scalars and whole 32-column steps run without a bound
  * check (an array of pointers was reloaded from the stack per step). */
-static void tile4x4(const uint16_t *const xr[4], const uint16_t *const wr[4], int k, size_t pf, float out[4][4])
+static void tile4x4(const uint16_t *const xr[4], const uint16_t *const wr[4], int k, size_t pf, int phase, int every,
+                    float out[4][4])
 {
     const uint16_t *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];
     const uint16_t *r0 = wr[0], *r1 = wr[1], *r2 = wr[2], *r3 = wr[3];
@@ -212,9 +218,12 @@ static void tile4x4(const uint16_t *const xr[4], const uint16_t *const wr[4], in
         xv = load_xb(x3, c0);                                                                                  \
         DP(a[12], xv, w0), DP(a[13], xv, w1), DP(a[14], xv, w2), DP(a[15], xv, w3);                            \
     } while (0)
-    int c0 = 0;
+    int c0 = 0, step = phase;
     for (; c0 + 32 <= k; c0 += 32) {
-        prefetch4(r0, r1, r2, r3, c0, pf);
+        if (step-- == 0) {
+            prefetch4(r0, r1, r2, r3, c0, pf);
+            step = every - 1;
+        }
         TILE4_STEP(32);
     }
     if (c0 < k)
@@ -271,7 +280,9 @@ static void rows_avx512bf16(const uint16_t *xb, size_t kp, int m, const rt_matri
             const uint16_t *xr[4] = {xb + (size_t)r * kp, xb + (size_t)(r + 1) * kp, xb + (size_t)(r + 2) * kp,
                                      xb + (size_t)(r + 3) * kp};
             float out[4][4];
-            tile4x4(xr, wr, k, pf, out);
+            /* the m / 4 tiles over these weight rows share the prefetch
+             * of the next rows: tile t takes every (m / 4)-th step from t */
+            tile4x4(xr, wr, k, pf, (r / 4) % (m / 4), m / 4, out);
             for (int i = 0; i < 4; i++)
                 for (int j = 0; j < nr; j++)
                     y[(size_t)(r + i) * ldy + (size_t)(n + j)] = out[i][j];

@@ -50,6 +50,19 @@ static int gather_cols(rt_device_ctx *ctx, rt_device *d, const float *in, int ro
     return 0;
 }
 
+int rt_engine_output_whole(const rt_device_ctx *ctx, const rt_call *c, const mgc_plan_op *op)
+{
+    return op->kernel == MGC_K_OUTPUT && op->in[0] >= 0 &&
+           (c->entry->bufs[op->in[0]].cols == op->vocab || ctx->n_devices == 1);
+}
+
+void rt_engine_output_copy(const rt_device *d, const rt_call *c, const mgc_plan_op *op, int r0, int rows, int host_row)
+{
+    for (int r = 0; r < rows; r++)
+        memcpy(c->logits + (size_t)(host_row + r) * (size_t)op->vocab, rt_engine_buf_at(d, c->entry, op->in[0], r0 + r),
+               sizeof(float) * (size_t)op->vocab);
+}
+
 /* Buffer id from row r0 on. */
 float *rt_engine_buf_at(const rt_device *d, const mgc_plan_entry *en, int id, int r0)
 {
@@ -164,12 +177,9 @@ int rt_engine_run_rows(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt
         break;
     case MGC_K_OUTPUT: {
         int64_t local = ent->bufs[op->in[0]].cols;
-        if (local == op->vocab || ctx->n_devices == 1) {
-            /* replicated (or one device): device 0 hands its rows to the host */
+        if (rt_engine_output_whole(ctx, c, op)) {
             if (ctx->device == 0 && c->logits)
-                for (int r = 0; r < rows; r++)
-                    memcpy(c->logits + (size_t)r * (size_t)op->vocab, x + (size_t)r * (size_t)local,
-                           sizeof(float) * (size_t)op->vocab);
+                rt_engine_output_copy(d, c, op, r0, rows, 0);
             return 0;
         }
         /* vocab shards: everyone takes part in the gather, device 0 keeps it */

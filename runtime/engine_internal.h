@@ -79,6 +79,12 @@ void rt_engine_op_done(rt_engine *en, const rt_call *c, int device, size_t i, in
 int rt_engine_op_failed(mgc_error *err, const rt_call *c, size_t i, const mgc_error *e);
 void rt_engine_gather_copy(const rt_device *d, int ndev, int rows, int64_t local, int64_t width, float *out,
                            int64_t out_stride);
+/* The output op where every device holds all the vocabulary's columns (one
+ * device, or a replicated head): device 0 hands its rows to the host
+ * (rt_engine_output_copy: call rows [r0, r0 + rows) to the host's rows
+ * from host_row), no collective; engine_rows.c splits that copy. */
+int rt_engine_output_whole(const rt_device_ctx *ctx, const rt_call *c, const mgc_plan_op *op);
+void rt_engine_output_copy(const rt_device *d, const rt_call *c, const mgc_plan_op *op, int r0, int rows, int host_row);
 /* Decode attention of call row r over KV heads [kv0, kv1) (their query
  * heads' outputs, rounded to bf16 if the output is), with `thread`'s slice of the
  * scratch (engine_exec.c; engine_rows.c splits the heads of a few users). */

@@ -12,7 +12,6 @@
  * same bits for any pool size.  The output op's copy of the logits to the
  * host is split the same way. */
 #include <stdatomic.h>
-#include <string.h>
 
 #include "engine_deps.h"
 #include "engine_internal.h"
@@ -85,26 +84,16 @@ static void prefill_heads_task(void *arg, int task, int thread)
         rt_engine_sdpa_prefill(s->d, s->c, s->op, s->r0, s->rows, kv0, kv1, thread);
 }
 
-/* The logits to the host (the output op where device 0 holds every column):
- * a copy of rows x vocab floats, 19 MB for 32 Qwen3 users (3.5 % of a decode
- * step on one thread), 78 MB for a 128-row teacher-forced prefill.  Task t
- * copies rows [a, b); the host's rows count from the op's first row. */
+/* The logits to the host (rt_engine_output_whole): a copy of rows x vocab
+ * floats, 19 MB for 32 Qwen3 users (3.5 % of a decode step on one thread),
+ * 78 MB for a 128-row teacher-forced prefill.  Task t copies rows [a, b);
+ * the host's rows count from the op's first row. */
 static void output_task(void *arg, int task, int thread)
 {
     (void)thread;
     split *s = arg;
     int a = (int)((long long)s->rows * task / s->ntasks), b = (int)((long long)s->rows * (task + 1) / s->ntasks);
-    const int64_t vocab = s->op->vocab;
-    for (int r = a; r < b; r++)
-        memcpy(s->c->logits + (size_t)r * (size_t)vocab, rt_engine_buf_at(s->d, s->c->entry, s->op->in[0], s->r0 + r),
-               sizeof(float) * (size_t)vocab);
-}
-
-/* Whether the output op is that plain copy here. */
-static int output_is_copy(const rt_device_ctx *ctx, const rt_call *c, const mgc_plan_op *op)
-{
-    return op->kernel == MGC_K_OUTPUT && ctx->device == 0 && c->logits && op->in[0] >= 0 &&
-           (c->entry->bufs[op->in[0]].cols == op->vocab || ctx->n_devices == 1);
+    rt_engine_output_copy(s->d, s->c, s->op, s->r0 + a, b - a, a);
 }
 
 static void run_task(void *arg, int task, int thread)
@@ -149,7 +138,7 @@ int rt_engine_run_op(rt_device_ctx *ctx, rt_engine *en, rt_device *d, const rt_c
         ntasks = units;
     if (ntasks > 1 && values / ntasks < rt_engine_rows_min_values)
         ntasks = (int)(values / (rt_engine_rows_min_values > 0 ? rt_engine_rows_min_values : 1));
-    const int copy = output_is_copy(ctx, c, op);
+    const int copy = ctx->device == 0 && c->logits && rt_engine_output_whole(ctx, c, op);
     if (ntasks < 2 || !(splittable(op->kernel) || op->kernel == MGC_K_SDPA || copy) ||
         (op->device >= 0 && op->device != ctx->device))
         return rt_engine_run_rows(ctx, en, d, c, op, r0, rows, 0, e);

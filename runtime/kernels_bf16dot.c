@@ -282,7 +282,7 @@ static void rows_avx512bf16(const uint16_t *xb, size_t kp, int m, const rt_matri
             float out[4][4];
             /* the m / 4 tiles over these weight rows share the prefetch
              * of the next rows: tile t takes every (m / 4)-th step from t */
-            tile4x4(xr, wr, k, pf, (r / 4) % (m / 4), m / 4, out);
+            tile4x4(xr, wr, k, pf, r / 4, m / 4, out);
             for (int i = 0; i < 4; i++)
                 for (int j = 0; j < nr; j++)
                     y[(size_t)(r + i) * ldy + (size_t)(n + j)] = out[i][j];

@@ -1084,7 +1084,18 @@ static int gemv_task_rows(const rt_matrix *w)
     size_t row_bytes = w->bytes / (size_t)w->n + 1;
     size_t unit = w->dtype == RT_BF8_B || w->dtype == RT_BF4_B ? 128 : 16;
     size_t r = ((size_t)256 << 10) / row_bytes / unit * unit;
-    return r < unit ? (int)unit : r > (size_t)1 << 20 ? 1 << 20 : (int)r;
+    r = r < unit ? unit : r > (size_t)1 << 20 ? (size_t)1 << 20 : r;
+    /* A matrix of a few such tasks is cut into a multiple of 4 tasks (2 or
+     * 4 threads share them evenly): bf4_b's [1024 x 1024] was 384 + 384 +
+     * 256 rows, so on 2 threads one ran 640 of them while the other idled
+     * after 384 (k_proj and v_proj at 28 GB/s, the large linears at 36-39,
+     * 11 % of a Qwen3-0.6B bf4_b decode step between the two). */
+    size_t units = ((size_t)w->n + unit - 1) / unit, tasks = ((size_t)w->n + r - 1) / r;
+    if (tasks > 1 && tasks < 16 && units >= 4) {
+        tasks = (tasks + 3) / 4 * 4;
+        r = (units + tasks - 1) / tasks * unit;
+    }
+    return (int)r;
 }
 
 static void gemv_task(void *arg, int task, int thread)

@@ -421,6 +421,8 @@ void rt_silu(const float *x, float *out, size_t n);
 /* out = silu(g) * u; act_bf16: bf16(bf16(silu(g)) * u), as HF's bf16 MLP
  * rounds the activation before the multiply. */
 void rt_silu_mul(const float *g, const float *u, float *out, size_t n, int act_bf16);
+/* The same on a given ISA (capped at the CPU's): every ISA gives the same bits. */
+void rt_silu_mul_isa(rt_isa isa, const float *g, const float *u, float *out, size_t n, int act_bf16);
 /* HF "gelu": x/2 * (1 + erf(x/sqrt2)), evaluated as x/2 * erfc(-x/sqrt2) so
  * the far negative tail keeps its relative precision. */
 void rt_gelu(const float *x, float *out, size_t n);

@@ -24,6 +24,53 @@ void rt_mul(const float *a, const float *b, float *out, size_t n)
  * chunked through a stack buffer so out may equal x. */
 #define CHUNK 256
 
+#if defined(__x86_64__)
+#include "simd_target.h"
+RT_TARGET_AVX512_BEGIN
+#include "bf16_vec.h"
+/* The rest of rt_silu_mul's chunk once t holds exp(-g): the same IEEE add,
+ * divide, multiply and roundings as its scalar loop, 16 at a time (the
+ * scalar divide per element was 1.3 ns, most of a 32-user step's silu). */
+static void silu_finish_avx512(const float *g, const float *t, const float *u, float *out, size_t c, int act_bf16)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (size_t j = 0; j < c; j += 16) {
+        __mmask16 m = c - j >= 16 ? (__mmask16)0xffff : rt_tail_mask16(c - j);
+        __m512 s = _mm512_div_ps(_mm512_maskz_loadu_ps(m, g + j), _mm512_add_ps(one, _mm512_maskz_loadu_ps(m, t + j)));
+        if (u && act_bf16)
+            s = rt_bf16_round16(_mm512_mul_ps(rt_bf16_round16(s), _mm512_maskz_loadu_ps(m, u + j)));
+        else if (u)
+            s = _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, u + j));
+        _mm512_mask_storeu_ps(out + j, m, s);
+    }
+}
+
+static void round_bf16_avx512(float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, rt_bf16_round16(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = rt_tail_mask16(n - i);
+        _mm512_mask_storeu_ps(x + i, m, rt_bf16_round16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+static void store_bf16_avx512(const float *x, uint16_t *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i),
+                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(rt_bf16_round16(_mm512_loadu_ps(x + i))), 16)));
+    if (i < n) {
+        __mmask16 m = rt_tail_mask16(n - i);
+        __m512i r = _mm512_srli_epi32(_mm512_castps_si512(rt_bf16_round16(_mm512_maskz_loadu_ps(m, x + i))), 16);
+        _mm256_mask_storeu_epi16(dst + i, m, _mm512_cvtepi32_epi16(r));
+    }
+}
+RT_TARGET_END
+#endif
+
 void rt_silu(const float *x, float *out, size_t n)
 {
     rt_silu_mul(x, NULL, out, n, 0);
@@ -31,13 +78,25 @@ void rt_silu(const float *x, float *out, size_t n)
 
 void rt_silu_mul(const float *g, const float *u, float *out, size_t n, int act_bf16)
 {
-    const rt_isa isa = rt_kernels_isa();
+    rt_silu_mul_isa(rt_kernels_isa(), g, u, out, n, act_bf16);
+}
+
+void rt_silu_mul_isa(rt_isa isa, const float *g, const float *u, float *out, size_t n, int act_bf16)
+{
+    if (isa > rt_cpu_best_isa())
+        isa = rt_cpu_best_isa();
     float t[CHUNK];
     for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
         size_t c = n - i0 < CHUNK ? n - i0 : CHUNK;
         for (size_t j = 0; j < c; j++)
             t[j] = -g[i0 + j];
         rt_exp(isa, t, t, c);
+#if defined(__x86_64__)
+        if (isa == RT_ISA_AVX512) {
+            silu_finish_avx512(g + i0, t, u ? u + i0 : NULL, out + i0, c, act_bf16);
+            continue;
+        }
+#endif
         for (size_t j = 0; j < c; j++) {
             float s = g[i0 + j] / (1.0f + t[j]);
             if (!u)
@@ -77,35 +136,6 @@ void rt_gelu_tanh(const float *x, float *out, size_t n)
     }
 }
 
-#if defined(__x86_64__)
-#include "simd_target.h"
-RT_TARGET_AVX512_BEGIN
-#include "bf16_vec.h"
-static void round_bf16_avx512(float *x, size_t n)
-{
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(x + i, rt_bf16_round16(_mm512_loadu_ps(x + i)));
-    if (i < n) {
-        __mmask16 m = rt_tail_mask16(n - i);
-        _mm512_mask_storeu_ps(x + i, m, rt_bf16_round16(_mm512_maskz_loadu_ps(m, x + i)));
-    }
-}
-
-static void store_bf16_avx512(const float *x, uint16_t *dst, size_t n)
-{
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm256_storeu_si256((__m256i *)(dst + i),
-                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(rt_bf16_round16(_mm512_loadu_ps(x + i))), 16)));
-    if (i < n) {
-        __mmask16 m = rt_tail_mask16(n - i);
-        __m512i r = _mm512_srli_epi32(_mm512_castps_si512(rt_bf16_round16(_mm512_maskz_loadu_ps(m, x + i))), 16);
-        _mm256_mask_storeu_epi16(dst + i, m, _mm512_cvtepi32_epi16(r));
-    }
-}
-RT_TARGET_END
-#endif
 
 void rt_store_bf16(const float *x, uint16_t *dst, size_t n)
 {

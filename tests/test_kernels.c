@@ -190,6 +190,46 @@ static void test_dot_axpy(void **state)
     }
 }
 
+/* rt_silu_mul on every ISA gives the scalar path's bits (memcmp: the sign
+ * of a zero too), alone, times u and with the bf16 roundings, over more
+ * than one of its 256-element chunks with a vector tail, in place too. */
+static void test_silu_isas(void **state)
+{
+    (void)state;
+    rt_isa isas[3];
+    int ni = isa_list(isas);
+    const size_t n = 613;
+    float *g = rnd_vec(n, 12), *u = rnd_vec(n, 4), *y0 = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
+    const float special[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 88.0f, -88.0f, 100.0f, -100.0f, -104.0f, INFINITY,
+                             -INFINITY, NAN, 3.0e38f, -3.0e38f};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        g[i * 37] = special[i];
+    for (int mode = 0; mode < 3; mode++) {
+        const float *um = mode ? u : NULL;
+        rt_silu_mul_isa(RT_ISA_SCALAR, g, um, y0, n, mode == 2);
+        for (size_t i = 0; i < n; i++) { /* the scalar path is the formula */
+            float s = g[i] / (1.0f + expf(-g[i]));
+            float want = mode == 0 ? s : mode == 1 ? s * u[i] : rt_bf16_round(rt_bf16_round(s) * u[i]);
+            if (!(fabsf(y0[i] - want) <= 4e-7f * fabsf(want) || (isnan(want) && isnan(y0[i])) || y0[i] == want))
+                fail_msg("silu mode %d x %a: %a, expected about %a", mode, g[i], y0[i], want);
+        }
+        for (int t = 0; t < ni; t++) {
+            rt_silu_mul_isa(isas[t], g, um, y, n, mode == 2);
+            for (size_t i = 0; i < n; i++)
+                if (memcmp(&y[i], &y0[i], 4) != 0 && !(isnan(y[i]) && isnan(y0[i])))
+                    fail_msg("silu mode %d isa %d x %a: %a, scalar %a", mode, (int)isas[t], g[i], y[i], y0[i]);
+            memcpy(y, g, n * sizeof(float)); /* in place */
+            rt_silu_mul_isa(isas[t], y, um, y, n, mode == 2);
+            for (size_t i = 0; i < n; i++)
+                assert_true(memcmp(&y[i], &y0[i], 4) == 0 || (isnan(y[i]) && isnan(y0[i])));
+        }
+    }
+    free(g);
+    free(u);
+    free(y0);
+    free(y);
+}
+
 static void test_exp(void **state)
 {
     (void)state;
@@ -1427,6 +1467,7 @@ int main(void)
         cmocka_unit_test(test_isa_selection),
         cmocka_unit_test(test_dot_axpy),
         cmocka_unit_test(test_exp),
+        cmocka_unit_test(test_silu_isas),
         cmocka_unit_test(test_pool_runs_every_task_once),
         cmocka_unit_test(test_linear_all_dtypes),
         cmocka_unit_test(test_linear_panels),

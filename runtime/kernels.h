@@ -357,7 +357,12 @@ void rt_attention_prefill(const float *q, const float *k, const float *v, int s,
 size_t rt_attention_prefill_scratch_floats(int s);
 
 /* KV cache, f32 or bf16 (values written to a bf16 cache are rounded to
- * nearest even), in blocks of RT_KV_BLOCK positions:
+ * nearest even; within a bf16 row, each whole chunk of 32 elements is
+ * stored interleaved: 32-bit word j of the chunk holds element j in its low
+ * half and element j + 16 in its high half, the last hd % 32 elements in
+ * order, so that AVX-512 widens 16 values with one shift or one mask where
+ * reading 16 in order takes a widening shuffle too; rt_kv_cache_read gives
+ * a row in order), in blocks of RT_KV_BLOCK positions:
  * [pos / RT_KV_BLOCK][user][kv_head][pos % RT_KV_BLOCK][hd] (the last block
  * holds what is left of cap).  Within a block a head's rows are contiguous,
  * as in Tenstorrent's [32, n_kv_heads, cache_len, head_dim]; the blocks are
@@ -378,6 +383,9 @@ void rt_kv_cache_free(rt_kv_cache *c);
 /* Element offset in k (or v) of the row of (user, kv head, pos); the rows of
  * positions [pos, next multiple of RT_KV_BLOCK) follow it contiguously. */
 size_t rt_kv_cache_offset(const rt_kv_cache *c, int user, int h, int pos);
+/* The cached K (v = 0) or V (v = 1) row of (user, kv head, pos) as hd f32
+ * values in order (exact). */
+void rt_kv_cache_read(const rt_kv_cache *c, int v, int user, int h, int pos, float *dst);
 
 /* Writes k, v [s][hkv][hd] (prefill rows) into user's slot at positions
  * start..start+s-1.  Bounds (user < users, start + s <= cap) are the caller's

@@ -83,12 +83,97 @@ static int block_end(int p, int end)
     return e < end ? e : end;
 }
 
+/* ---- a bf16 row's order (kernels.h): in each whole 32-element chunk,
+ * word j holds element j in its low half and element j + 16 in its high
+ * half; the last hd % 32 elements in order ---- */
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include "simd_target.h"
+RT_TARGET_AVX512_BEGIN
+#include "bf16_vec.h"
+static void kv_store_bf16_avx512(const float *src, uint16_t *dst, int h32)
+{
+    const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+    for (int d = 0; d < h32; d += 32) {
+        __m512i a = _mm512_castps_si512(rt_bf16_round16(_mm512_loadu_ps(src + d)));
+        __m512i b = _mm512_castps_si512(rt_bf16_round16(_mm512_loadu_ps(src + d + 16)));
+        _mm512_storeu_si512((void *)(dst + d), _mm512_or_si512(_mm512_and_si512(b, hi), _mm512_srli_epi32(a, 16)));
+    }
+}
+
+static void kv_widen_avx512(const uint16_t *src, float *dst, int h32)
+{
+    const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+    for (int d = 0; d < h32; d += 32) {
+        __m512i x = _mm512_loadu_si512((const void *)(src + d));
+        _mm512_storeu_si512((void *)(dst + d), _mm512_slli_epi32(x, 16));
+        _mm512_storeu_si512((void *)(dst + d + 16), _mm512_and_si512(x, hi));
+    }
+}
+RT_TARGET_END
+#endif
+
+static int kv_avx512(void)
+{
+    return rt_kernels_isa() >= RT_ISA_AVX512 && rt_cpu_best_isa() >= RT_ISA_AVX512;
+}
+
+/* One row of hd values into a bf16 cache, rounded to nearest even */
+static void kv_store_bf16(const float *src, uint16_t *dst, int hd)
+{
+    const int h32 = hd / 32 * 32;
+#if defined(__x86_64__)
+    if (kv_avx512())
+        kv_store_bf16_avx512(src, dst, h32);
+    else
+#endif
+        for (int d = 0; d < h32; d += 32)
+            for (int j = 0; j < 16; j++) {
+                dst[d + 2 * j] = rt_f32_to_bf16(src[d + j]);
+                dst[d + 2 * j + 1] = rt_f32_to_bf16(src[d + 16 + j]);
+            }
+    rt_store_bf16(src + h32, dst + h32, (size_t)(hd - h32));
+}
+
+/* One cached row (f32 or bf16) as hd f32 values in order, exactly */
+static void kv_row_f32(const rt_kv_cache *c, const void *row, float *dst)
+{
+    const int hd = c->hd, h32 = hd / 32 * 32;
+    if (c->dtype == RT_F32) {
+        memcpy(dst, row, (size_t)hd * sizeof(float));
+        return;
+    }
+    const uint16_t *src = row;
+#if defined(__x86_64__)
+    if (kv_avx512())
+        kv_widen_avx512(src, dst, h32);
+    else
+#endif
+        for (int d = 0; d < h32; d += 32)
+            for (int j = 0; j < 16; j++) {
+                dst[d + j] = rt_bf16_to_f32(src[d + 2 * j]);
+                dst[d + 16 + j] = rt_bf16_to_f32(src[d + 2 * j + 1]);
+            }
+    rt_bf16_to_f32_row(src + h32, dst + h32, (size_t)(hd - h32));
+}
+
 static void cache_store(const rt_kv_cache *c, void *base, size_t off, const float *src)
 {
     if (c->dtype == RT_F32)
         memcpy((float *)base + off, src, (size_t)c->hd * sizeof(float));
     else
-        rt_store_bf16(src, (uint16_t *)base + off, (size_t)c->hd);
+        kv_store_bf16(src, (uint16_t *)base + off, c->hd);
+}
+
+void rt_kv_cache_read(const rt_kv_cache *c, int v, int user, int h, int pos, float *dst)
+{
+    size_t off = rt_kv_cache_offset(c, user, h, pos);
+    const void *base = v ? c->v : c->k;
+    kv_row_f32(c, c->dtype == RT_BF16 ? (const void *)((const uint16_t *)base + off)
+                                      : (const void *)((const float *)base + off),
+               dst);
 }
 
 void rt_cache_fill(rt_kv_cache *c, int user, const float *k, const float *v, int s, int start)
@@ -226,10 +311,11 @@ void rt_attention_prefill_cached_heads(const float *q, const rt_kv_cache *c, int
             if (c->dtype == RT_F32) {
                 memcpy(kf + (size_t)p * hd, (const float *)c->k + off, len * sizeof(float));
                 memcpy(vf + (size_t)p * hd, (const float *)c->v + off, len * sizeof(float));
-            } else {
-                rt_bf16_to_f32_row((const uint16_t *)c->k + off, kf + (size_t)p * hd, len);
-                rt_bf16_to_f32_row((const uint16_t *)c->v + off, vf + (size_t)p * hd, len);
-            }
+            } else
+                for (int r = p; r < e; r++) {
+                    kv_row_f32(c, (const uint16_t *)c->k + off + (size_t)(r - p) * hd, kf + (size_t)r * hd);
+                    kv_row_f32(c, (const uint16_t *)c->v + off + (size_t)(r - p) * hd, vf + (size_t)r * hd);
+                }
         }
         for (int g = 0; g < group; g++) {
             int h = kvh * group + g;
@@ -247,9 +333,6 @@ size_t rt_attention_decode_scratch_floats(const rt_kv_cache *c, int hq)
 }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#include "simd_target.h"
 RT_TARGET_AVX512_BEGIN
 
 #include "reduce_vec.h"
@@ -265,6 +348,17 @@ static inline __m512 kv_load(const void *base, int bf16, size_t off, __mmask16 m
 
 #define ATTN_INLINE inline __attribute__((always_inline))
 
+/* Half `half` of the bf16 cache's 32-element chunk at element off (kernels.h):
+ * elements off .. off + 15 (half 0) or off + 16 .. off + 31 (half 1) as f32,
+ * one shift or one mask of a 64-byte load (a 16-element load needs a widening
+ * shuffle and a shift) */
+static ATTN_INLINE __m512 kv_half(const void *base, size_t off, int half)
+{
+    __m512i x = _mm512_loadu_si512((const void *)((const uint16_t *)base + off));
+    return _mm512_castsi512_ps(half ? _mm512_and_si512(x, _mm512_set1_epi32((int)0xffff0000u))
+                                    : _mm512_slli_epi32(x, 16));
+}
+
 /* For the G query heads of a GQA group (q: G rows of hd) and P = 16 / G
  * consecutive cached K rows: out[g * ostride + j] = canonical_dot(q_g, k
  * row j) * scale.  Each K vector is loaded (and widened from bf16) once for
@@ -278,6 +372,23 @@ static ATTN_INLINE void dots_group_avx512(const float *q, int G, const void *k, 
     for (int j = 0; j < 16; j++)
         acc[j] = _mm512_setzero_ps();
     int d = 0;
+    /* bf16: the whole 32-element chunks, each half in the order of the
+     * 16-element steps below (the same fmas in the same order) */
+    for (; bf16 && d + 32 <= hd; d += 32)
+#pragma GCC unroll 2
+        for (int half = 0; half < 2; half++) {
+            __m512 kv[16];
+#pragma GCC unroll 16
+            for (int j = 0; j < P; j++)
+                kv[j] = kv_half(k, (size_t)j * hd + d, half);
+#pragma GCC unroll 16
+            for (int g = 0; g < G; g++) {
+                __m512 qv = _mm512_loadu_ps(q + (size_t)g * hd + d + 16 * half);
+#pragma GCC unroll 16
+                for (int j = 0; j < P; j++)
+                    acc[g * P + j] = _mm512_fmadd_ps(qv, kv[j], acc[g * P + j]);
+            }
+        }
     for (; d + 16 <= hd; d += 16) {
         __m512 kv[16];
 #pragma GCC unroll 16
@@ -316,9 +427,11 @@ static ATTN_INLINE void dots_group_avx512(const float *q, int G, const void *k, 
  * group (pr_g = pr + g * prs, out_g = out + g * hd), one fma per position
  * in order (the same per-element sequence as repeated rt_axpy_*); each V
  * vector is loaded (and widened) once for the group, G * NC <= 16
- * accumulators stay in registers. */
+ * accumulators stay in registers.  PERM: [d0, d0 + 16 NC) are whole
+ * 32-element chunks of a bf16 cache (d0 a multiple of 32, NC even), read
+ * a half at a time (kv_half). */
 static ATTN_INLINE void pv_chunk_avx512(const float *pr, size_t prs, int G, const void *v, int bf16, int hd, int L,
-                                        int d0, int NC, int more, float *out)
+                                        int d0, int NC, int more, int PERM, float *out)
 {
     __m512 acc[16];
     __mmask16 last = (__mmask16)(hd - (d0 + 16 * (NC - 1)) >= 16 ? 0xffff : (1u << (hd - (d0 + 16 * (NC - 1)))) - 1);
@@ -333,7 +446,8 @@ static ATTN_INLINE void pv_chunk_avx512(const float *pr, size_t prs, int G, cons
     for (int p = 0; p < L; p++) {
 #pragma GCC unroll 8
         for (int c = 0; c < NC; c++) {
-            __m512 vv = kv_load(v, bf16, (size_t)p * hd + d0 + 16 * c, c == NC - 1 ? last : 0xffff);
+            __m512 vv = PERM ? kv_half(v, (size_t)p * hd + d0 + 32 * (c / 2), c & 1)
+                             : kv_load(v, bf16, (size_t)p * hd + d0 + 16 * c, c == NC - 1 ? last : 0xffff);
 #pragma GCC unroll 4
             for (int g = 0; g < G; g++)
                 acc[g * NC + c] = _mm512_fmadd_ps(_mm512_set1_ps(pr[(size_t)g * prs + (size_t)p]), vv, acc[g * NC + c]);
@@ -351,10 +465,24 @@ static ATTN_INLINE void pv_chunk_avx512(const float *pr, size_t prs, int G, cons
 static ATTN_INLINE void pv_group_avx512(const float *pr, size_t prs, int G, const void *v, int bf16, int hd, int L,
                                         int more, float *out)
 {
-    const int most = G == 1 ? 8 : 16 / G;
+    const int most = G == 1 ? 8 : 16 / G; /* G is 1, 2 or 4: most is even */
 /* NC chunks, never more than the G * NC <= 16 accumulators allow */
-#define PV_NC(NC) pv_chunk_avx512(pr, prs, G, v, bf16, hd, L, d0, (NC) * G <= 16 ? (NC) : 16 / G, more, out)
-    for (int d0 = 0; d0 < hd; d0 += 16 * most) {
+#define PV_NC(NC) pv_chunk_avx512(pr, prs, G, v, bf16, hd, L, d0, (NC) * G <= 16 ? (NC) : 16 / G, more, 0, out)
+#define PV_PERM(NC) pv_chunk_avx512(pr, prs, G, v, bf16, hd, L, d0, (NC) * G <= 16 ? (NC) : 16 / G, more, 1, out)
+    int d0 = 0;
+    /* a bf16 cache's whole 32-element chunks, then the rest as stored */
+    for (const int h32 = bf16 ? hd / 32 * 32 : 0; d0 < h32;) {
+        int nc = (h32 - d0) / 16;
+        nc = nc > most ? most : nc;
+        switch (nc) {
+        case 2: PV_PERM(2); break;
+        case 4: PV_PERM(4); break;
+        case 6: PV_PERM(6); break;
+        default: PV_PERM(8); break;
+        }
+        d0 += 16 * nc;
+    }
+    for (; d0 < hd; d0 += 16 * most) {
         int nc = (hd - d0 + 15) / 16;
         switch (nc > most ? most : nc) {
         case 1: PV_NC(1); break;
@@ -368,6 +496,7 @@ static ATTN_INLINE void pv_group_avx512(const float *pr, size_t prs, int G, cons
         }
     }
 #undef PV_NC
+#undef PV_PERM
 }
 
 /* One KV head's decode on AVX-512 for the G heads of its group.
@@ -436,10 +565,6 @@ static const void *cache_row(const rt_kv_cache *c, const void *base, size_t off,
     return c->dtype == RT_BF16 ? (const void *)((const uint16_t *)base + e) : (const void *)((const float *)base + e);
 }
 
-static float dot_row(rt_isa isa, const rt_kv_cache *c, const float *q, const void *row)
-{
-    return c->dtype == RT_BF16 ? rt_dot_bf16(isa, q, row, c->hd) : rt_dot_f32(isa, q, row, c->hd);
-}
 
 void rt_attention_decode_isa(rt_isa isa, const float *q, const rt_kv_cache *c, int b, const int *users,
                              const int32_t *len, int hq, float scale, float *out, float *scratch)
@@ -465,6 +590,11 @@ void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c,
         isa = rt_cpu_best_isa();
     const int hd = c->hd, group = hq / c->hkv, cap = c->cap;
     const int bf16 = c->dtype == RT_BF16;
+    /* a bf16 row read back in order (the rows past the vector steps; every
+     * row off AVX-512) */
+    float small[256], *row = hd <= 256 ? small : malloc(sizeof(float) * (size_t)hd);
+    if (!row)
+        abort(); /* hd floats: nowhere to report it from a kernel */
     for (int i = 0; i < b; i++) {
         int u = users ? users[i] : i, L = len[i];
         assert(u >= 0 && u < c->users && L >= 1 && L <= cap);
@@ -487,11 +617,17 @@ void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c,
                                          hd, p0 - b0, e - b0, scale, scratch + b0, (size_t)cap);
                 }
 #endif
-                /* the rest (all of it off AVX-512): each K row once for the group */
-                for (; p < e; p++)
+                /* the rest (all of it off AVX-512): each K row once for the
+                 * group, a bf16 one read back in order (the canonical dot of
+                 * rt_dot_f32 on it is rt_dot_bf16's of the row in order) */
+                for (; p < e; p++) {
+                    const void *kr = cache_row(c, c->k, off, p - b0);
+                    if (bf16)
+                        kv_row_f32(c, kr, row);
                     for (int g = 0; g < group; g++)
                         scratch[(size_t)g * cap + p] =
-                            dot_row(isa, c, qg + (size_t)g * hd, cache_row(c, c->k, off, p - b0)) * scale;
+                            rt_dot_f32(isa, qg + (size_t)g * hd, bf16 ? row : kr, hd) * scale;
+                }
             }
             for (int g = 0; g < group; g++) {
                 float *sc = scratch + (size_t)g * cap;
@@ -513,18 +649,18 @@ void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c,
 #endif
                 if (p0 == lo)
                     memset(og, 0, (size_t)group * hd * sizeof(float));
-                for (int p = p0; p < e; p++)
-                    for (int g = 0; g < group; g++) {
-                        const void *row = cache_row(c, c->v, off, p - p0);
-                        float w = scratch[(size_t)g * cap + p];
-                        if (bf16)
-                            rt_axpy_bf16(isa, w, row, og + (size_t)g * hd, hd);
-                        else
-                            rt_axpy_f32(isa, w, row, og + (size_t)g * hd, hd);
-                    }
+                for (int p = p0; p < e; p++) {
+                    const void *vr = cache_row(c, c->v, off, p - p0);
+                    if (bf16)
+                        kv_row_f32(c, vr, row); /* the same fmas as rt_axpy_bf16 of the row in order */
+                    for (int g = 0; g < group; g++)
+                        rt_axpy_f32(isa, scratch[(size_t)g * cap + p], bf16 ? row : vr, og + (size_t)g * hd, hd);
+                }
             }
         }
     }
+    if (row != small)
+        free(row);
 }
 
 void rt_attention_decode(const float *q, const rt_kv_cache *c, int b, const int *users, const int32_t *len, int hq,

@@ -933,14 +933,15 @@ static void test_kv_cache_and_decode(void **state)
                 rt_round_bf16(kh[u], (size_t)cap * hkv * hd);
                 rt_round_bf16(vh[u], (size_t)cap * hkv * hd);
             }
-            for (int p = 0; p <= hl[u]; p++)
+            for (int p = 0; p <= hl[u]; p++) {
+                float kc[24], vc[24];
+                rt_kv_cache_read(&c, 0, u, 0, p, kc);
+                rt_kv_cache_read(&c, 1, u, 0, p, vc);
                 for (int d = 0; d < hd; d++) {
-                    size_t off = rt_kv_cache_offset(&c, u, 0, p) + d;
-                    float kc = dti ? rt_bf16_to_f32(((uint16_t *)c.k)[off]) : ((float *)c.k)[off];
-                    float vc = dti ? rt_bf16_to_f32(((uint16_t *)c.v)[off]) : ((float *)c.v)[off];
-                    assert_true(kc == kh[u][(size_t)p * hd + d]);
-                    assert_true(vc == vh[u][(size_t)p * hd + d]);
+                    assert_true(kc[d] == kh[u][(size_t)p * hd + d]);
+                    assert_true(vc[d] == vh[u][(size_t)p * hd + d]);
                 }
+            }
         }
         float *q = rnd_vec((size_t)3 * hq * hd, 1.5f);
         float *out0 = malloc((size_t)3 * hq * hd * sizeof(float)), *out = malloc((size_t)3 * hq * hd * sizeof(float));
@@ -955,6 +956,8 @@ static void test_kv_cache_and_decode(void **state)
             check_close_attn(out0 + (size_t)b * hq * hd, ref, (size_t)hq * hd, 1.0);
         }
         for (int t = 0; t < ni; t++) {
+            for (int i = 0; i < 3 * hq * hd; i++)
+                out[i] = NAN; /* every output written by this ISA's run */
             rt_attention_decode_isa(isas[t], q, &c, 3, bu, len, hq, scale, out, scr);
             for (int i = 0; i < 3 * hq * hd; i++)
                 assert_true(out[i] == out0[i]);
@@ -1062,7 +1065,19 @@ static void test_cache_blocks(void **state)
     if (resident_bytes(c.k, all) > first || resident_bytes(c.v, all) > first)
         fail_msg("10 positions of %d users made %zu and %zu bytes of k and v resident, more than their block (%zu)",
                  users, resident_bytes(c.k, all), resident_bytes(c.v, all), first);
-    assert_int_equal(((const uint16_t *)c.k)[rt_kv_cache_offset(&c, 31, 7, 9) + 5], rt_f32_to_bf16(k[(9 * hkv + 7) * hd + 5]));
+    /* a bf16 row's 32-element chunks interleaved (kernels.h): word j of a
+     * chunk holds elements j and j + 16; rt_kv_cache_read undoes it */
+    const uint16_t *raw = (const uint16_t *)c.k + rt_kv_cache_offset(&c, 31, 7, 9);
+    const float *src = k + (9 * hkv + 7) * hd;
+    for (int d = 0; d < hd; d += 32)
+        for (int j = 0; j < 16; j++) {
+            assert_int_equal(raw[d + 2 * j], rt_f32_to_bf16(src[d + j]));
+            assert_int_equal(raw[d + 2 * j + 1], rt_f32_to_bf16(src[d + 16 + j]));
+        }
+    float back[128];
+    rt_kv_cache_read(&c, 0, 31, 7, 9, back);
+    for (int d = 0; d < hd; d++)
+        assert_true(back[d] == rt_bf16_round(src[d]));
     free(k);
     free(v);
     rt_kv_cache_free(&c);
@@ -1162,8 +1177,11 @@ static void test_decode_shapes(void **state)
     (void)state;
     rt_isa isas[3];
     int ni = isa_list(isas);
+    /* head_dim: whole 32-element chunks (a bf16 cache interleaves them),
+     * one more 16-element step (80, 48), a tail (40), none whole (24) */
     const int cfgs[][4] = {{6, 2, 40, 50},  {2, 2, 160, 33}, {3, 1, 128, 64}, {16, 8, 128, 77}, {4, 2, 40, 31},
-                           {8, 2, 160, 45}, {8, 2, 24, 6},   {8, 1, 40, 23},  {16, 1, 24, 19}};
+                           {8, 2, 160, 45}, {8, 2, 24, 6},   {8, 1, 40, 23},  {16, 1, 24, 19}, {4, 2, 80, 40},
+                           {4, 1, 48, 37},  {2, 2, 80, 21},  {1, 1, 112, 18}};
     const int ncfg = (int)(sizeof cfgs / sizeof cfgs[0]);
     for (int t = 0; t < ncfg; t++)
         for (int dti = 0; dti < 2; dti++) {
@@ -1187,6 +1205,8 @@ static void test_decode_shapes(void **state)
             attn_ref(q, 0, k, v, hkv * hd, 1, L - 1, hq, hkv, hd, scale, ref);
             check_close_attn(o0, ref, (size_t)hq * hd, 1.0);
             for (int i = 0; i < ni; i++) {
+                for (int j = 0; j < hq * hd; j++)
+                    o[j] = NAN; /* every output written by this ISA's run, none left from the last */
                 rt_attention_decode_isa(isas[i], q, &c, 1, &user, &len, hq, scale, o, scr);
                 for (int j = 0; j < hq * hd; j++)
                     if (o[j] != o0[j])

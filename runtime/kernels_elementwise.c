@@ -136,7 +136,6 @@ void rt_gelu_tanh(const float *x, float *out, size_t n)
     }
 }
 
-
 void rt_store_bf16(const float *x, uint16_t *dst, size_t n)
 {
     rt_store_bf16_isa(rt_kernels_isa(), x, dst, n);

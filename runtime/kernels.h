@@ -384,8 +384,11 @@ void rt_kv_cache_free(rt_kv_cache *c);
  * positions [pos, next multiple of RT_KV_BLOCK) follow it contiguously. */
 size_t rt_kv_cache_offset(const rt_kv_cache *c, int user, int h, int pos);
 /* The cached K (v = 0) or V (v = 1) row of (user, kv head, pos) as hd f32
- * values in order (exact). */
-void rt_kv_cache_read(const rt_kv_cache *c, int v, int user, int h, int pos, float *dst);
+ * values in order (exact), and one row written there (rt_cache_fill's and
+ * rt_cache_update's store, on the ISA that rt_kernels_isa gives them):
+ * every ISA the same bits and the same layout. */
+void rt_kv_cache_read(rt_isa isa, const rt_kv_cache *c, int v, int user, int h, int pos, float *dst);
+void rt_kv_cache_write(rt_isa isa, rt_kv_cache *c, int v, int user, int h, int pos, const float *src);
 
 /* Writes k, v [s][hkv][hd] (prefill rows) into user's slot at positions
  * start..start+s-1.  Bounds (user < users, start + s <= cap) are the caller's

@@ -75,6 +75,13 @@ size_t rt_kv_cache_offset(const rt_kv_cache *c, int user, int h, int pos)
     return cache_off(c, user, h, pos);
 }
 
+/* Row p of the cached K or V rows that start at element offset off. */
+static const void *cache_row(const rt_kv_cache *c, const void *base, size_t off, int p)
+{
+    size_t e = off + (size_t)p * c->hd;
+    return c->dtype == RT_BF16 ? (const void *)((const uint16_t *)base + e) : (const void *)((const float *)base + e);
+}
+
 /* The end of the run of contiguous rows that starts at position p, capped
  * at `end`. */
 static int block_end(int p, int end)
@@ -115,30 +122,36 @@ static void kv_widen_avx512(const uint16_t *src, float *dst, int h32)
 RT_TARGET_END
 #endif
 
-static int kv_avx512(void)
+/* Where element d of a bf16 row is stored, h32 = hd rounded down to 32:
+ * the one definition of the order above, for the paths that go element by
+ * element (the AVX-512 ones take a whole chunk at a time). */
+static int kv_slot(int d, int h32)
 {
-    return rt_kernels_isa() >= RT_ISA_AVX512 && rt_cpu_best_isa() >= RT_ISA_AVX512;
+    if (d >= h32)
+        return d;
+    int j = d % 32;
+    return d - j + (j < 16 ? 2 * j : 2 * (j - 16) + 1);
 }
 
-/* One row of hd values into a bf16 cache, rounded to nearest even */
-static void kv_store_bf16(const float *src, uint16_t *dst, int hd)
+/* One row of hd values into a bf16 cache, rounded to nearest even (isa
+ * capped at the CPU's by the caller) */
+static void kv_store_bf16(rt_isa isa, const float *src, uint16_t *dst, int hd)
 {
     const int h32 = hd / 32 * 32;
+    int d = 0;
 #if defined(__x86_64__)
-    if (kv_avx512())
+    if (isa == RT_ISA_AVX512) {
         kv_store_bf16_avx512(src, dst, h32);
-    else
+        d = h32;
+    }
 #endif
-        for (int d = 0; d < h32; d += 32)
-            for (int j = 0; j < 16; j++) {
-                dst[d + 2 * j] = rt_f32_to_bf16(src[d + j]);
-                dst[d + 2 * j + 1] = rt_f32_to_bf16(src[d + 16 + j]);
-            }
-    rt_store_bf16(src + h32, dst + h32, (size_t)(hd - h32));
+    for (; d < hd; d++)
+        dst[kv_slot(d, h32)] = rt_f32_to_bf16(src[d]);
 }
 
-/* One cached row (f32 or bf16) as hd f32 values in order, exactly */
-static void kv_row_f32(const rt_kv_cache *c, const void *row, float *dst)
+/* One cached row (f32 or bf16) as hd f32 values in order, exactly (isa
+ * capped at the CPU's by the caller) */
+static void kv_row_f32(rt_isa isa, const rt_kv_cache *c, const void *row, float *dst)
 {
     const int hd = c->hd, h32 = hd / 32 * 32;
     if (c->dtype == RT_F32) {
@@ -146,45 +159,49 @@ static void kv_row_f32(const rt_kv_cache *c, const void *row, float *dst)
         return;
     }
     const uint16_t *src = row;
+    int d = 0;
 #if defined(__x86_64__)
-    if (kv_avx512())
+    if (isa == RT_ISA_AVX512) {
         kv_widen_avx512(src, dst, h32);
-    else
+        d = h32;
+    }
 #endif
-        for (int d = 0; d < h32; d += 32)
-            for (int j = 0; j < 16; j++) {
-                dst[d + j] = rt_bf16_to_f32(src[d + 2 * j]);
-                dst[d + 16 + j] = rt_bf16_to_f32(src[d + 2 * j + 1]);
-            }
-    rt_bf16_to_f32_row(src + h32, dst + h32, (size_t)(hd - h32));
+    for (; d < hd; d++)
+        dst[d] = rt_bf16_to_f32(src[kv_slot(d, h32)]);
 }
 
-static void cache_store(const rt_kv_cache *c, void *base, size_t off, const float *src)
+static void cache_store(rt_isa isa, const rt_kv_cache *c, void *base, size_t off, const float *src)
 {
     if (c->dtype == RT_F32)
         memcpy((float *)base + off, src, (size_t)c->hd * sizeof(float));
     else
-        kv_store_bf16(src, (uint16_t *)base + off, c->hd);
+        kv_store_bf16(isa, src, (uint16_t *)base + off, c->hd);
 }
 
-void rt_kv_cache_read(const rt_kv_cache *c, int v, int user, int h, int pos, float *dst)
+void rt_kv_cache_read(rt_isa isa, const rt_kv_cache *c, int v, int user, int h, int pos, float *dst)
 {
-    size_t off = rt_kv_cache_offset(c, user, h, pos);
-    const void *base = v ? c->v : c->k;
-    kv_row_f32(c, c->dtype == RT_BF16 ? (const void *)((const uint16_t *)base + off)
-                                      : (const void *)((const float *)base + off),
-               dst);
+    if (isa > rt_cpu_best_isa())
+        isa = rt_cpu_best_isa();
+    kv_row_f32(isa, c, cache_row(c, v ? c->v : c->k, rt_kv_cache_offset(c, user, h, pos), 0), dst);
+}
+
+void rt_kv_cache_write(rt_isa isa, rt_kv_cache *c, int v, int user, int h, int pos, const float *src)
+{
+    if (isa > rt_cpu_best_isa())
+        isa = rt_cpu_best_isa();
+    cache_store(isa, c, v ? c->v : c->k, rt_kv_cache_offset(c, user, h, pos), src);
 }
 
 void rt_cache_fill(rt_kv_cache *c, int user, const float *k, const float *v, int s, int start)
 {
     assert(user >= 0 && user < c->users && start >= 0 && s >= 0 && start + s <= c->cap);
     const size_t row = (size_t)c->hkv * c->hd;
+    const rt_isa isa = rt_kernels_isa();
     for (int t = 0; t < s; t++)
         for (int h = 0; h < c->hkv; h++) {
             size_t off = cache_off(c, user, h, start + t);
-            cache_store(c, c->k, off, k + t * row + (size_t)h * c->hd);
-            cache_store(c, c->v, off, v + t * row + (size_t)h * c->hd);
+            cache_store(isa, c, c->k, off, k + t * row + (size_t)h * c->hd);
+            cache_store(isa, c, c->v, off, v + t * row + (size_t)h * c->hd);
         }
 }
 
@@ -192,13 +209,14 @@ void rt_cache_update(rt_kv_cache *c, int nusers, const int *users, const float *
                      const int32_t *pos)
 {
     const size_t row = (size_t)c->hkv * c->hd;
+    const rt_isa isa = rt_kernels_isa();
     for (int b = 0; b < nusers; b++) {
         int u = users ? users[b] : b;
         assert(u >= 0 && u < c->users && pos[b] >= 0 && pos[b] < c->cap);
         for (int h = 0; h < c->hkv; h++) {
             size_t off = cache_off(c, u, h, pos[b]);
-            cache_store(c, c->k, off, k + b * row + (size_t)h * c->hd);
-            cache_store(c, c->v, off, v + b * row + (size_t)h * c->hd);
+            cache_store(isa, c, c->k, off, k + b * row + (size_t)h * c->hd);
+            cache_store(isa, c, c->v, off, v + b * row + (size_t)h * c->hd);
         }
     }
 }
@@ -302,20 +320,17 @@ void rt_attention_prefill_cached_heads(const float *q, const rt_kv_cache *c, int
     if (s == 0)
         return;
     const int hd = c->hd, group = hq / c->hkv, n = start + s;
+    const rt_isa isa = rt_kernels_isa();
     float *scores = scratch, *kf = scratch + (size_t)RT_ATTN_QBLOCK * n, *vf = kf + (size_t)n * hd;
     for (int kvh = kv0; kvh < kv1; kvh++) {
         /* the head's rows gathered (and widened) block by block into f32 */
         for (int p = 0, e; p < n; p = e) {
             e = block_end(p, n);
-            size_t off = cache_off(c, user, kvh, p), len = (size_t)(e - p) * hd;
-            if (c->dtype == RT_F32) {
-                memcpy(kf + (size_t)p * hd, (const float *)c->k + off, len * sizeof(float));
-                memcpy(vf + (size_t)p * hd, (const float *)c->v + off, len * sizeof(float));
-            } else
-                for (int r = p; r < e; r++) {
-                    kv_row_f32(c, (const uint16_t *)c->k + off + (size_t)(r - p) * hd, kf + (size_t)r * hd);
-                    kv_row_f32(c, (const uint16_t *)c->v + off + (size_t)(r - p) * hd, vf + (size_t)r * hd);
-                }
+            const size_t off = cache_off(c, user, kvh, p);
+            for (int r = p; r < e; r++) {
+                kv_row_f32(isa, c, cache_row(c, c->k, off, r - p), kf + (size_t)r * hd);
+                kv_row_f32(isa, c, cache_row(c, c->v, off, r - p), vf + (size_t)r * hd);
+            }
         }
         for (int g = 0; g < group; g++) {
             int h = kvh * group + g;
@@ -558,14 +573,6 @@ static void pv_avx512(const float *sc, size_t cap, int G, const void *v, int bf1
 RT_TARGET_END
 #endif
 
-/* Row p of the cached K or V rows that start at element offset off. */
-static const void *cache_row(const rt_kv_cache *c, const void *base, size_t off, int p)
-{
-    size_t e = off + (size_t)p * c->hd;
-    return c->dtype == RT_BF16 ? (const void *)((const uint16_t *)base + e) : (const void *)((const float *)base + e);
-}
-
-
 void rt_attention_decode_isa(rt_isa isa, const float *q, const rt_kv_cache *c, int b, const int *users,
                              const int32_t *len, int hq, float scale, float *out, float *scratch)
 {
@@ -623,7 +630,7 @@ void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c,
                 for (; p < e; p++) {
                     const void *kr = cache_row(c, c->k, off, p - b0);
                     if (bf16)
-                        kv_row_f32(c, kr, row);
+                        kv_row_f32(isa, c, kr, row);
                     for (int g = 0; g < group; g++)
                         scratch[(size_t)g * cap + p] =
                             rt_dot_f32(isa, qg + (size_t)g * hd, bf16 ? row : kr, hd) * scale;
@@ -652,7 +659,7 @@ void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c,
                 for (int p = p0; p < e; p++) {
                     const void *vr = cache_row(c, c->v, off, p - p0);
                     if (bf16)
-                        kv_row_f32(c, vr, row); /* the same fmas as rt_axpy_bf16 of the row in order */
+                        kv_row_f32(isa, c, vr, row); /* the same fmas as rt_axpy_bf16 of the row in order */
                     for (int g = 0; g < group; g++)
                         rt_axpy_f32(isa, scratch[(size_t)g * cap + p], bf16 ? row : vr, og + (size_t)g * hd, hd);
                 }

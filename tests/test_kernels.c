@@ -935,8 +935,8 @@ static void test_kv_cache_and_decode(void **state)
             }
             for (int p = 0; p <= hl[u]; p++) {
                 float kc[24], vc[24];
-                rt_kv_cache_read(&c, 0, u, 0, p, kc);
-                rt_kv_cache_read(&c, 1, u, 0, p, vc);
+                rt_kv_cache_read(rt_kernels_isa(), &c, 0, u, 0, p, kc);
+                rt_kv_cache_read(rt_kernels_isa(), &c, 1, u, 0, p, vc);
                 for (int d = 0; d < hd; d++) {
                     assert_true(kc[d] == kh[u][(size_t)p * hd + d]);
                     assert_true(vc[d] == vh[u][(size_t)p * hd + d]);
@@ -1075,12 +1075,48 @@ static void test_cache_blocks(void **state)
             assert_int_equal(raw[d + 2 * j + 1], rt_f32_to_bf16(src[d + 16 + j]));
         }
     float back[128];
-    rt_kv_cache_read(&c, 0, 31, 7, 9, back);
+    rt_kv_cache_read(rt_kernels_isa(), &c, 0, 31, 7, 9, back);
     for (int d = 0; d < hd; d++)
         assert_true(back[d] == rt_bf16_round(src[d]));
     free(k);
     free(v);
     rt_kv_cache_free(&c);
+}
+
+/* The bf16 cache's row order written and read back by every ISA (the
+ * AVX-512 chunks and the element-by-element path), with head_dims that
+ * end in whole chunks, a 16-element step and a tail: the raw row is the
+ * order kernels.h states, and each ISA reads any ISA's row back exactly. */
+static void test_cache_row_order(void **state)
+{
+    (void)state;
+    rt_isa isas[3];
+    int ni = isa_list(isas);
+    const int hds[] = {128, 80, 40};
+    for (size_t t = 0; t < sizeof hds / sizeof hds[0]; t++) {
+        const int hd = hds[t], h32 = hd / 32 * 32;
+        rt_kv_cache c;
+        assert_int_equal(rt_kv_cache_init(&c, RT_BF16, 1, 1, 4, hd, NULL), 0);
+        float *src = rnd_vec((size_t)ni * hd, 3.0f), back[128];
+        for (int w = 0; w < ni; w++) {
+            const float *row = src + (size_t)w * hd;
+            rt_kv_cache_write(isas[w], &c, w % 2, 0, 0, w, row);
+            const uint16_t *raw = (const uint16_t *)(w % 2 ? c.v : c.k) + rt_kv_cache_offset(&c, 0, 0, w);
+            for (int d = 0; d < hd; d++) {
+                int at = d >= h32 ? d : d / 32 * 32 + (d % 32 < 16 ? 2 * (d % 32) : 2 * (d % 32 - 16) + 1);
+                if (raw[at] != rt_f32_to_bf16(row[d]))
+                    fail_msg("hd %d, written by %s: element %d at %d is %#x, want %#x", hd, rt_isa_name(isas[w]), d,
+                             at, raw[at], rt_f32_to_bf16(row[d]));
+            }
+            for (int r = 0; r < ni; r++) {
+                rt_kv_cache_read(isas[r], &c, w % 2, 0, 0, w, back);
+                for (int d = 0; d < hd; d++)
+                    assert_true(back[d] == rt_bf16_round(row[d]));
+            }
+        }
+        free(src);
+        rt_kv_cache_free(&c);
+    }
 }
 
 /* Decode attention of a KV-head range (how the engine splits a user's heads
@@ -1505,6 +1541,7 @@ int main(void)
         cmocka_unit_test(test_kv_cache_and_decode),
         cmocka_unit_test(test_decode_shapes),
         cmocka_unit_test(test_cache_blocks),
+        cmocka_unit_test(test_cache_row_order),
         cmocka_unit_test(test_decode_head_ranges),
         cmocka_unit_test(test_prefill_head_ranges),
         cmocka_unit_test(test_attention_gqa_mapping),

@@ -40,10 +40,10 @@ size_t rt_dtype_matrix_bytes(rt_dtype dt, int n, int k)
         return 4 * N * K;
     case RT_BF16:
         return 2 * N * K;
-    case RT_BF8_B:
-        return nb * K * 17;
-    case RT_BF4_B:
-        return nb * ((K + 1) / 2) * 16 + nb * K;
+    case RT_BF8_B: /* 64-byte lines of 4 columns (kernels.h) + exponents */
+        return nb * ((K + 3) / 4) * 64 + nb * K;
+    case RT_BF4_B: /* lines of 8 columns */
+        return nb * ((K + 7) / 8) * 64 + nb * K;
     }
     return 0;
 }

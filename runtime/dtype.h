@@ -58,8 +58,9 @@ int rt_dtype_mant_bits(rt_dtype dt);
 
 /* Bytes needed to hold an [n][k] weight matrix (HF orientation: n outputs,
  * k inputs) in dt as rt_matrix stores it (kernels.h): f32 4nk, bf16 2nk,
- * i32 4nk; bf8_b ceil(n/16)*k*(16+1) (mantissas + exponents); bf4_b
- * ceil(n/16)*ceil(k/2)*16 + ceil(n/16)*k (two columns share a byte).
+ * i32 4nk; bf8_b ceil(n/16)*ceil(k/4)*64 + ceil(n/16)*k (mantissas in
+ * 64-byte lines of 4 columns, exponents); bf4_b ceil(n/16)*ceil(k/8)*64 +
+ * ceil(n/16)*k (lines of 8 columns: two columns share a byte).
  * Returns 0 if n or k is not positive. */
 size_t rt_dtype_matrix_bytes(rt_dtype dt, int n, int k);
 

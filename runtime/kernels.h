@@ -93,16 +93,23 @@ void rt_exp(rt_isa isa, const float *x, float *out, size_t n);
  *   bf8_b blocks of 16 run along n (the output dim, as Tenstorrent blocks a
  *         weight it stores as [k][n]); nb = ceil(n/16), the last block padded
  *         with zero rows.  exps[nb*k + c] is the shared exponent of rows
- *         16nb..16nb+15 at column c, and data = int8_t mantissas
- *         [nb][k][16]: the 16 mantissas of (nb, c) are contiguous, so a GEMV
- *         is a stream of 16-wide vectors.  Mantissas are held as int8 two's
- *         complement (-127..127): the same value as tt's sign-magnitude byte
- *         (sign<<7 | mant7, never -0), in the form the CPU extends in one
+ *         16nb..16nb+15 at column c.  data holds each row block's codes in
+ *         64-byte lines of a few columns (rt_bfp_line; columns past k in
+ *         the last line are code 0).  bf8_b: 4 columns a line, column c's
+ *         16 mantissas contiguous from byte 16*(c%4) (row 16nb+j at +j), so
+ *         a GEMV streams 16-wide vectors; a mantissa is int8 two's
+ *         complement (-127..127): the value of tt's sign-magnitude byte
+ *         sign<<7 | mant7 (never -0), in the form the CPU widens in one
  *         instruction.
- *   bf4_b like bf8_b, but two columns share the 16 bytes of a row block:
- *         data = uint8_t[nb][ceil(k/2)][16], byte j of (nb, c/2) holds row
- *         16nb+j: column c (even) in the low nibble, c+1 in the high nibble,
- *         each nibble tt's code sign<<3 | mant3.  exps as bf8_b.
+ *   bf4_b 8 columns a line, each nibble tt's code sign<<3 | mant3: dword j
+ *         of a line is row 16nb+j, its low word the even columns and its
+ *         high word the odd ones, column c at bit rt_bf4_shift(c) of the
+ *         dword.  exps as bf8_b.  Why: a decode GEMV loads a whole line
+ *         and a word shift by 4r puts column pair r's codes in the low bits
+ *         of the very words vdpbf16ps pairs (row j's even and odd column),
+ *         one table permute from bf16 values; 16 bytes per pair (rows in
+ *         bytes, columns in nibbles) took a broadcast load and a nibble
+ *         spread on top, three shuffle-unit operations per 32 weights.
  * Quantisation (bf8_b/bf4_b) is dtype.h's bit-exact block codec, applied to
  * the 16 values W[16nb..16nb+15][c].
  */
@@ -119,6 +126,32 @@ typedef struct rt_matrix {
     uint8_t exp_min, exp_max; /* bf8_b/bf4_b: range of the nonzero shared exponents
                                * (rt_matrix_scan_exponents); min > max: unknown */
 } rt_matrix;
+
+/* Block-float storage (above): row block nb's columns in 64-byte lines of
+ * rt_bfp_line_cols(dt) columns, rt_bfp_lines(dt, k) lines a block. */
+#define RT_BFP_LINE_BYTES 64
+/* log2 of the columns a line holds (shifts: these sit in decode loops) */
+static inline int rt_bfp_line_cols_log2(rt_dtype dt) { return dt == RT_BF8_B ? 2 : 3; }
+static inline int rt_bfp_line_cols(rt_dtype dt) { return 1 << rt_bfp_line_cols_log2(dt); }
+static inline size_t rt_bfp_lines(rt_dtype dt, int k)
+{
+    int s = rt_bfp_line_cols_log2(dt);
+    return ((size_t)k + ((size_t)1 << s) - 1) >> s;
+}
+/* The line of row block nb that holds column c. */
+static inline uint8_t *rt_bfp_line(const rt_matrix *m, size_t nb, int c)
+{
+    return (uint8_t *)m->data +
+           (nb * rt_bfp_lines(m->dtype, m->k) + ((size_t)c >> rt_bfp_line_cols_log2(m->dtype))) * RT_BFP_LINE_BYTES;
+}
+/* bf4_b: the bit of a row's dword where column c's code starts. */
+static inline int rt_bf4_shift(int c) { return 16 * (c % 2) + 4 * ((c / 2) % 4); }
+/* The byte of a line that holds row j's code of column c (bf4_b: the
+ * nibble at rt_bf4_shift(c) % 8 of it). */
+static inline int rt_bfp_line_byte(rt_dtype dt, int j, int c)
+{
+    return dt == RT_BF8_B ? 16 * (c % 4) + j : 4 * j + rt_bf4_shift(c) / 8;
+}
 
 /* Allocates zeroed storage (64-byte aligned) for an [n][k] weight in dt
  * (f32, bf16, bf8_b or bf4_b). */
@@ -260,18 +293,14 @@ void rt_linear_bfp_pairs_pool(rt_pool *pool, const float *x, int m, const rt_mat
 extern _Atomic long rt_bfp_pairs_exact_tasks;
 /* Its bf4_b GEMV on the row blocks of w (a row view; y with row stride
  * ldy) where the CPU has AVX512-BF16 (else returns -1 and does nothing):
- * each 16 bytes of nibbles become 16 lanes of bf16 column pairs with one
- * vpmultishiftqb (AVX512-VBMI; else a byte shuffle and a word shift) and a
- * word-table permute, and one vdpbf16ps
- * per user takes them with the folded x pair: the order's own instruction,
- * where the fma GEMV needs two float permutes and two fmas.  checked: check
- * every fold; returns 1 when some output left the fold's exact reach (the
- * caller recomputes those outputs), else 0.  The fma GEMV's bits. */
+ * a line of codes (8 columns of 16 rows) is 4 vectors of bf16 column pairs
+ * through a word shift each and a word-table permute (vpermw), and one
+ * vdpbf16ps per user takes them with the folded x pair: the order's own
+ * instruction, where the fma GEMV needs two float permutes and two fmas.
+ * checked: check every fold; returns 1 when some output left the fold's
+ * exact reach (the caller recomputes those outputs), else 0.  The fma
+ * GEMV's bits. */
 int rt_gemv_bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked);
-/* Whether that GEMV uses its VBMI decoder (the CPU has AVX512-VBMI); on = 0
- * turns it off and 1 back on (for the tests, which run both decoders; same
- * bits), -1 only asks. */
-int rt_bf4_pairs_use_vbmi(int on);
 
 /* Scratch floats rt_linear needs for this m: 0 for f32 weights and for
  * m <= RT_GEMV_MAX_M, else one panel (a multiple of 16 rows, 64..512, about

@@ -87,29 +87,6 @@ float rt_bfpdot_ref(const float *x, const float *w, int k)
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int enabled;
-static int has_vbmi;             /* the CPU has AVX512-VBMI (and the bf16 dot is on) */
-static _Atomic int bf4_vbmi_off; /* rt_bf4_pairs_use_vbmi(0): the tests' other decoder */
-
-/* The bf4_b pair GEMV's VBMI decoder (see rt_gemv_bf4_pairs_dp below): the
- * row of its block that dword d of a decoded vector holds (lane j: rows 2j
- * and 2j + 1 from the lane's low qword, 8 + 2j and 9 + 2j from the high
- * one), and its two tables, filled once with the CPU check. */
-static int bf4_row(int d) { return 8 * ((d / 2) % 2) + 2 * (d / 4) + d % 2; }
-static uint8_t bf4_shift[64]; /* the multishift's bit offset for each output byte */
-static int32_t bf4_lane[16];  /* output row r from accumulator lane bf4_lane[r] */
-
-static void bf4_tables_fill(void)
-{
-    /* byte 2c of dword d's word c (c = 0 the even column, 1 the odd)
-     * starts at the bits of row bf4_row(d) within its qword (the low qword
-     * of a lane holds rows 0-7, the high one rows 8-15), 4 bits further for
-     * the odd column; a word's high byte is never read */
-    for (int byte = 0; byte < 64; byte++)
-        bf4_shift[byte] = (uint8_t)(8 * (bf4_row(byte / 4) % 8) + 4 * ((byte / 2) % 2));
-    for (int d = 0; d < 16; d++)
-        bf4_lane[bf4_row(d)] = d;
-}
-
 static void detect(void)
 {
 #ifdef HAVE_X86
@@ -118,9 +95,6 @@ static void detect(void)
     /* an explicit lower ISA (scalar, avx2, avx512) turns it off */
     int allowed = !k || !*k || strcmp(k, "auto") == 0 || strcmp(k, "avx512bf16") == 0;
     enabled = allowed && rt_kernels_isa() == RT_ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
-    has_vbmi = enabled && __builtin_cpu_supports("avx512vbmi");
-    if (has_vbmi)
-        bf4_tables_fill();
 #endif
 }
 
@@ -128,14 +102,6 @@ int rt_bf16dot_enabled(void)
 {
     pthread_once(&once, detect);
     return enabled;
-}
-
-int rt_bf4_pairs_use_vbmi(int on)
-{
-    pthread_once(&once, detect);
-    if (on >= 0)
-        atomic_store(&bf4_vbmi_off, !on);
-    return has_vbmi && !atomic_load(&bf4_vbmi_off);
 }
 
 /* ---- the kernel ----------------------------------------------------------------- */
@@ -371,8 +337,8 @@ static void bfp_decode_block(const rt_matrix *w, size_t nb, uint32_t *panel, int
         return;
     }
     const int K = w->k, W = rt_dtype_mant_bits(w->dtype);
-    const size_t KP = ((size_t)K + 1) / 2;
     const __m512 tab = _mm512_loadu_ps(bf4_value);
+    const uint8_t *blk = rt_bfp_line(w, nb, 0); /* the block's lines */
     float sc[32] __attribute__((aligned(64)));
     for (int c0 = 0; c0 < 2 * kp2; c0 += 32) {
         for (int h = 0; h < 2; h++) {
@@ -382,17 +348,18 @@ static void bfp_decode_block(const rt_matrix *w, size_t nb, uint32_t *panel, int
             _mm512_store_ps(sc + 16 * h, _mm512_maskz_mov_ps(km, bfp_scales(e, W)));
         }
         for (int c = c0; c < c0 + 32 && c < 2 * kp2; c += 2) {
+            /* columns c and c + 1 share a line (kernels.h) */
             __m512 v0, v1;
             if (W == 7) {
-                const int8_t *q = (const int8_t *)w->data + (nb * K + (size_t)c) * 16;
+                const int8_t *q = (const int8_t *)blk + (size_t)c * 16; /* lines of 4 whole columns */
                 v0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
                 v1 = c + 1 < K ? _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))))
                                : _mm512_setzero_ps();
             } else {
-                __m512i by = _mm512_cvtepu8_epi32(
-                    _mm_loadu_si128((const __m128i *)((const uint8_t *)w->data + (nb * KP + (size_t)c / 2) * 16)));
-                v0 = _mm512_permutexvar_ps(by, tab); /* the low nibble: the permute reads 4 bits */
-                v1 = _mm512_permutexvar_ps(_mm512_srli_epi32(by, 4), tab);
+                /* row j's dword, the codes at rt_bf4_shift (the permute reads 4 bits) */
+                __m512i raw = _mm512_loadu_si512((const void *)(blk + (size_t)(c / 8) * RT_BFP_LINE_BYTES));
+                v0 = _mm512_permutexvar_ps(_mm512_srli_epi32(raw, rt_bf4_shift(c)), tab);
+                v1 = _mm512_permutexvar_ps(_mm512_srli_epi32(raw, rt_bf4_shift(c + 1)), tab);
             }
             /* exact products (<= 7 significant bits); zero scale past k */
             __m512i b0 = _mm512_castps_si512(_mm512_mul_ps(v0, _mm512_set1_ps(sc[c - c0])));
@@ -477,62 +444,67 @@ static void bfp_rows(const uint16_t *xb, size_t kp, int m, const rt_matrix *w, i
 /* ---- bf4_b weights, decode (m <= RT_BFP_PAIRS_GEMV_MAX_M) ----
  * The pair order of rt_bfpdot_ref over the stored nibbles, x folded with
  * each column's block scale (bfp_fold.h, as the fma GEMV of kernels_linear.c
- * folds and checks).  A bf4_b row block stores per column pair 16 bytes,
- * byte l = row l's codes (low nibble: the even column).  Per pair: the 16
- * bytes broadcast to the 4 lanes of a vector, each code put in the low
- * bits of its own word, and vpermw looks the words up in a table of the
- * codes' bf16 values (it reads 5 index bits: the table holds the 16 values
- * twice).  Then one vdpbf16ps per user with the pair of folded x values
- * broadcast.  Two ways to put the codes in words:
- * - with AVX512-VBMI, one vpmultishiftqb (a qword's bytes each take any 8
- *   bits of the same qword): dword d of a vector holds row bf4_row(d) of
- *   the block (lane j: rows 2j and 2j + 1 from the low qword, 8 + 2j and
- *   9 + 2j from the high one), and the accumulators are put back in row
- *   order once, at the store;
- * - without it (AVX512-BF16 CPUs without VBMI), vpshufb puts byte l in
- *   every byte of dword l and vpsrlvw shifts the odd column's word right
- *   by 4: one more shuffle per pair vector, dword l row l.
- * Both give the same bits: only the lanes' order differs. */
+ * folds and checks).  A bf4_b line (kernels.h) holds 4 column pairs of a
+ * row block: word 2j + o of it is row j's column 2r + o (o = 0 the even
+ * column) at bit 4r.  So one 64-byte load and a word shift by 4r put pair
+ * r's codes in the low bits of the very words vdpbf16ps pairs (dword j =
+ * row j), and vpermw looks them up in a table of the codes' bf16 values (it
+ * reads 5 index bits, the fifth the next code's: the table holds the 16
+ * values twice).  Then one vdpbf16ps per user with the pair of folded x
+ * values broadcast.  No shuffle but the lookup: the decoder this replaced
+ * loaded 16 bytes per pair with a broadcast and spread the nibbles with a
+ * multishift, three shuffle-unit operations per 32 weights, which held one
+ * core to about 23 GB/s from L2. */
 #include "bfp_fold.h"
 
 #define BF4_PF_BYTES 2048 /* as the fma GEMV's software prefetch distance */
 
-/* The constants of both decoders. */
-typedef struct bf4_decoder {
-    __m512i tab;    /* the codes' bf16 values (the top halves of bf4_value), twice */
-    __m512i ctrl;   /* VBMI: bf4_shift */
-    __m512i rows;   /* VBMI: bf4_lane */
-    __m512i spread; /* else: byte l of a lane's 16 into dword l's 4 bytes */
-} bf4_decoder;
-
-static void bf4_decoder_init(bf4_decoder *dec)
+/* The codes' bf16 values (the top halves of bf4_value), twice. */
+static ALWAYS_INLINE __m512i bf4_table(void)
 {
     __m256i t16 = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(_mm512_loadu_ps(bf4_value)), 16));
-    dec->tab = _mm512_inserti64x4(_mm512_castsi256_si512(t16), t16, 1);
-    dec->ctrl = _mm512_loadu_si512((const void *)bf4_shift);
-    dec->rows = _mm512_loadu_si512((const void *)bf4_lane);
-    dec->spread = _mm512_set_epi8(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12, 11, 11, 11, 11, 10, 10,
-                                  10, 10, 9, 9, 9, 9, 8, 8, 8, 8, 7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3, 3,
-                                  3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(t16), t16, 1);
 }
 
-/* vpmultishiftqb written out: its intrinsic would need this whole region
- * compiled for AVX512-VBMI, which some CPUs with AVX512-BF16 lack (Cooper
- * Lake); only the VBMI decoder runs it, only where the CPU has it. */
-static ALWAYS_INLINE __m512i multishift(__m512i ctrl, __m512i data)
+/* A 32-bit value from memory into every lane: one load-broadcast.  Written
+ * out because gcc, seeing a small array's every element, keeps it in
+ * registers and spends two shuffles per broadcast, more than a pair's
+ * decode itself costs. */
+static ALWAYS_INLINE __m512i broadcast32(const uint32_t *p)
 {
     __m512i r;
-    __asm__("vpmultishiftqb %2, %1, %0" : "=v"(r) : "v"(ctrl), "v"(data));
+    __asm__("vpbroadcastd %1, %0" : "=v"(r) : "m"(*p));
     return r;
 }
 
+/* Pairs p0 .. p0 + 3 (those below npairs; all 4 when FULL) of one block's
+ * line into its users' accumulators.  Past an odd k the last pair's odd
+ * column is +0 * +0 (the fma GEMV's acc += 0, which turns a flushed -0 into
+ * +0): the storage pads with code 0, and the mask keeps the order from
+ * depending on that. */
+static ALWAYS_INLINE void bf4_line(const uint8_t *line, int M, int p0, int npairs, int odd_k, int FULL, __m512i tab,
+                                   uint32_t xp[3][8][8], int b, __m512 acc[3][8])
+{
+    __m512i raw = _mm512_loadu_si512((const void *)line);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+        int p = p0 + r;
+        if (!FULL && p >= npairs)
+            break;
+        __mmask32 keep = !FULL && odd_k && p == npairs - 1 ? (__mmask32)0x55555555u : (__mmask32)0xffffffffu;
+        __m512i wv = _mm512_maskz_permutexvar_epi16(keep, r ? _mm512_srli_epi16(raw, 4 * r) : raw, tab);
+#pragma GCC unroll 3
+        for (int i = 0; i < M; i++)
+            acc[i][b] = _mm512_dpbf16_ps(acc[i][b], (__m512bh)broadcast32(&xp[i][b][p]), (__m512bh)wv);
+    }
+}
+
 static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, size_t nb0,
-                                       int NBB, int CHECK, int VBMI, const bf4_decoder *dec)
+                                       int NBB, int CHECK)
 {
     const int K = w->k, N = w->n;
-    const size_t KP = ((size_t)K + 1) / 2;
     const __m512 cw = _mm512_set1_ps(1.0f / 4); /* 2^-(W-1), W = 3 */
-    const __m512i tab = dec->tab, ctrl = dec->ctrl, spread = dec->spread, odd_by_4 = _mm512_set1_epi32(4 << 16);
+    const __m512i tab = bf4_table();
     __mmask16 bad = 0;
     __m512 acc[3][8];
 #pragma GCC unroll 3
@@ -543,10 +515,10 @@ static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w
     for (int k0 = 0; k0 < K; k0 += 16) {
         int kc = K - k0 >= 16 ? 16 : K - k0, npairs = (kc + 1) / 2;
         __mmask16 km = (__mmask16)((1u << kc) - 1);
-        const uint8_t *qb[8];
+        const uint8_t *qb[8]; /* each block's two lines of these 16 columns */
 #pragma GCC unroll 8
         for (int b = 0; b < NBB; b++) {
-            qb[b] = (const uint8_t *)w->data + ((nb0 + b) * KP + (size_t)k0 / 2) * 16;
+            qb[b] = rt_bfp_line(w, nb0 + b, k0);
             _mm_prefetch((const char *)qb[b] + BF4_PF_BYTES, _MM_HINT_T0);
             _mm_prefetch((const char *)qb[b] + BF4_PF_BYTES + 64, _MM_HINT_T0);
             _mm_prefetch((const char *)(w->exps + (nb0 + b) * K + k0) + 256, _MM_HINT_T0);
@@ -575,30 +547,18 @@ static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w
                 _mm256_store_si256((__m256i *)xp[i][b], (__m256i)_mm512_cvtneps_pbh(v));
             }
         }
-        for (int p = 0; p < npairs; p++) {
-            /* past an odd k the last pair's odd column is +0 * +0 (the fma
-             * GEMV's acc += 0, which turns a flushed -0 into +0): the
-             * storage pads with code 0, and the mask keeps the order from
-             * depending on that */
-            __mmask32 keep = (kc & 1) && p == npairs - 1 ? (__mmask32)0x55555555u : (__mmask32)0xffffffffu;
+        if (kc == 16) {
+#pragma GCC unroll 2
+            for (int g = 0; g < 2; g++)
 #pragma GCC unroll 8
-            for (int b = 0; b < NBB; b++) {
-                __m512i raw = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(qb[b] + (size_t)p * 16)));
-                __m512i idx =
-                    VBMI ? multishift(ctrl, raw) : _mm512_srlv_epi16(_mm512_shuffle_epi8(raw, spread), odd_by_4);
-                __m512i wv = _mm512_maskz_permutexvar_epi16(keep, idx, tab);
-#pragma GCC unroll 3
-                for (int i = 0; i < M; i++)
-                    acc[i][b] = _mm512_dpbf16_ps(acc[i][b], (__m512bh)_mm512_set1_epi32((int)xp[i][b][p]), (__m512bh)wv);
-            }
+                for (int b = 0; b < NBB; b++)
+                    bf4_line(qb[b] + g * RT_BFP_LINE_BYTES, M, 4 * g, 8, 0, 1, tab, xp, b, acc);
+        } else {
+            for (int g = 0; 4 * g < npairs; g++)
+#pragma GCC unroll 8
+                for (int b = 0; b < NBB; b++)
+                    bf4_line(qb[b] + g * RT_BFP_LINE_BYTES, M, 4 * g, npairs, kc & 1, 0, tab, xp, b, acc);
         }
-    }
-    if (VBMI) {
-#pragma GCC unroll 8
-        for (int b = 0; b < NBB; b++)
-#pragma GCC unroll 3
-            for (int i = 0; i < M; i++)
-                acc[i][b] = _mm512_permutexvar_ps(dec->rows, acc[i][b]);
     }
 #pragma GCC unroll 8
     for (int b = 0; b < NBB; b++)
@@ -606,12 +566,10 @@ static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w
     return bad != 0;
 }
 
-#define BF4_DP(M_, NBB_)                                                                                       \
-    bad |= bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, CHECK, VBMI, dec)
+#define BF4_DP(M_, NBB_) bad |= bf4_dp_blocks(x + (size_t)i0 * K, M_, w, y + (size_t)i0 * ldy, ldy, nb, NBB_, CHECK)
 
 /* Every row block for every user, in groups of up to 3 users. */
-static ALWAYS_INLINE int bf4_pairs_all(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int CHECK,
-                                       int VBMI, const bf4_decoder *dec)
+static ALWAYS_INLINE int bf4_pairs_all(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int CHECK)
 {
     const int K = w->k;
     const size_t NB = ((size_t)w->n + 15) / 16;
@@ -644,13 +602,9 @@ static ALWAYS_INLINE int bf4_pairs_all(const float *x, int m, const rt_matrix *w
     return bad;
 }
 
-static int bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked, int vbmi)
+static int bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, size_t ldy, int checked)
 {
-    bf4_decoder dec;
-    bf4_decoder_init(&dec);
-    if (checked)
-        return vbmi ? bf4_pairs_all(x, m, w, y, ldy, 1, 1, &dec) : bf4_pairs_all(x, m, w, y, ldy, 1, 0, &dec);
-    return vbmi ? bf4_pairs_all(x, m, w, y, ldy, 0, 1, &dec) : bf4_pairs_all(x, m, w, y, ldy, 0, 0, &dec);
+    return checked ? bf4_pairs_all(x, m, w, y, ldy, 1) : bf4_pairs_all(x, m, w, y, ldy, 0);
 }
 #undef BF4_DP
 
@@ -717,7 +671,7 @@ int rt_gemv_bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, si
     if (!rt_bf16dot_enabled())
         return -1;
 #ifdef HAVE_X86
-    return bf4_pairs_dp(x, m, w, y, ldy, checked, rt_bf4_pairs_use_vbmi(-1));
+    return bf4_pairs_dp(x, m, w, y, ldy, checked);
 #else
     return -1;
 #endif

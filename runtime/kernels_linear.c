@@ -29,9 +29,11 @@ static size_t n_blocks(int n)
     return ((size_t)n + 15) / 16;
 }
 
-static size_t k_pairs(int k)
+/* The byte of a block-float matrix that holds (row 16nb + j, column c)
+ * (bf4_b: the nibble at rt_bf4_shift(c) % 8 of it). */
+static uint8_t *bfp_byte(const rt_matrix *m, size_t nb, int j, int c)
 {
-    return ((size_t)k + 1) / 2;
+    return rt_bfp_line(m, nb, c) + rt_bfp_line_byte(m->dtype, j, c);
 }
 
 static float u2f(uint32_t u)
@@ -59,9 +61,8 @@ static size_t mant_bytes(rt_dtype dt, int n, int k)
     case RT_BF16:
         return 2 * (size_t)n * (size_t)k;
     case RT_BF8_B:
-        return n_blocks(n) * (size_t)k * 16;
     case RT_BF4_B:
-        return n_blocks(n) * k_pairs(k) * 16;
+        return n_blocks(n) * rt_bfp_lines(dt, k) * RT_BFP_LINE_BYTES;
     default:
         return 0;
     }
@@ -162,7 +163,6 @@ void rt_matrix_set_rows_f32(rt_matrix *m, int row0, int nrows, const float *src)
     assert(m->dtype == RT_BF8_B || m->dtype == RT_BF4_B);
     assert(row0 % 16 == 0 && (nrows % 16 == 0 || row0 + nrows == m->n));
     const int W = rt_dtype_mant_bits(m->dtype);
-    const size_t KP = k_pairs(K);
     for (int nb = row0 / 16; nb * 16 < row0 + nrows; nb++) {
         for (int c = 0; c < K; c++) {
             float blk[16];
@@ -176,15 +176,10 @@ void rt_matrix_set_rows_f32(rt_matrix *m, int row0, int nrows, const float *src)
             if ((e == 0xff) != (*ep == 0xff)) /* a write only when it changes: row ranges load in parallel */
                 m->nonfinite += (e == 0xff) - (*ep == 0xff);
             *ep = e;
-            if (W == 7) {
-                int8_t *q = (int8_t *)m->data + ((size_t)nb * K + c) * 16;
-                for (int j = 0; j < 16; j++)
-                    q[j] = bf8_code_to_i8(codes[j]);
-            } else {
-                uint8_t *q = (uint8_t *)m->data + ((size_t)nb * KP + (size_t)c / 2) * 16;
-                int sh = 4 * (c & 1);
-                for (int j = 0; j < 16; j++)
-                    q[j] = (uint8_t)((q[j] & ~(0xf << sh)) | codes[j] << sh);
+            int sh = rt_bf4_shift(c) % 8;
+            for (int j = 0; j < 16; j++) {
+                uint8_t *q = bfp_byte(m, (size_t)nb, j, c);
+                *q = W == 7 ? (uint8_t)bf8_code_to_i8(codes[j]) : (uint8_t)((*q & ~(0xf << sh)) | codes[j] << sh);
             }
         }
     }
@@ -193,11 +188,10 @@ void rt_matrix_set_rows_f32(rt_matrix *m, int row0, int nrows, const float *src)
 /* Code of (row, column c) of a block-float matrix, in tt's form. */
 static uint8_t bfp_code(const rt_matrix *m, int row, int c)
 {
-    size_t nb = (size_t)row / 16, j = (size_t)row % 16;
+    uint8_t byte = *bfp_byte(m, (size_t)row / 16, row % 16, c);
     if (m->dtype == RT_BF8_B)
-        return bf8_i8_to_code(((const int8_t *)m->data)[((nb * m->k) + c) * 16 + j]);
-    uint8_t byte = ((const uint8_t *)m->data)[(nb * k_pairs(m->k) + (size_t)c / 2) * 16 + j];
-    return (uint8_t)((byte >> (4 * (c & 1))) & 0xf);
+        return bf8_i8_to_code((int8_t)byte);
+    return (uint8_t)((byte >> (rt_bf4_shift(c) % 8)) & 0xf);
 }
 
 void rt_matrix_get_row_f32(const rt_matrix *m, int row, float *dst)
@@ -261,20 +255,16 @@ static void gemv_bfp_scalar(const float *x, int M, const rt_matrix *w, float *y,
 {
     const int N = w->n, K = w->k, W = rt_dtype_mant_bits(w->dtype);
     const float cw = W == 7 ? 1.0f / 64 : 1.0f / 4;
-    const size_t KP = k_pairs(K);
     for (size_t nb = 0; nb < n_blocks(N); nb++) {
         int rows = N - (int)nb * 16 < 16 ? N - (int)nb * 16 : 16;
         for (int i = 0; i < M; i++) {
             float acc[16] = {0};
             for (int c = 0; c < K; c++) {
                 float xs = bfp_xs(x[(size_t)i * K + c], w->exps[nb * K + c], cw);
+                int sh = rt_bf4_shift(c) % 8;
                 for (int j = 0; j < 16; j++) {
-                    float v;
-                    if (W == 7)
-                        v = (float)((const int8_t *)w->data)[(nb * K + c) * 16 + j];
-                    else
-                        v = bf4_code_value[(((const uint8_t *)w->data)[(nb * KP + c / 2) * 16 + j] >> (4 * (c & 1))) &
-                                           0xf];
+                    uint8_t q = *bfp_byte(w, nb, j, c);
+                    float v = W == 7 ? (float)(int8_t)q : bf4_code_value[(q >> sh) & 0xf];
                     acc[j] = fmaf(xs, v, acc[j]);
                 }
             }
@@ -380,7 +370,6 @@ static void gemv_rows_avx2(const float *x, int M, const rt_matrix *w, float *y, 
 static ALWAYS_INLINE void bfp_block_avx2(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, size_t nb, int W)
 {
     const int K = w->k, N = w->n;
-    const size_t KP = k_pairs(K);
     const float cw = W == 7 ? 1.0f / 64 : 1.0f / 4;
     const __m256 mag_tab = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i sign = _mm256_set1_epi32((int)0x80000000u), nib = _mm256_set1_epi32(0xf);
@@ -391,20 +380,16 @@ static ALWAYS_INLINE void bfp_block_avx2(const float *x, int M, const rt_matrix 
     const uint8_t *ex = w->exps + nb * K;
     for (int c = 0; c < K; c++) {
         __m256 wl, wh;
+        const uint8_t *line = rt_bfp_line(w, nb, c);
         if (W == 7) {
-            const int8_t *q = (const int8_t *)w->data + (nb * K + c) * 16;
+            const int8_t *q = (const int8_t *)line + rt_bfp_line_byte(RT_BF8_B, 0, c);
             wl = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q)));
             wh = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + 8))));
         } else {
-            const uint8_t *q = (const uint8_t *)w->data + (nb * KP + (size_t)c / 2) * 16;
-            __m256i bl = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)q));
-            __m256i bh = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q + 8)));
-            if (c & 1) {
-                bl = _mm256_srli_epi32(bl, 4);
-                bh = _mm256_srli_epi32(bh, 4);
-            }
-            bl = _mm256_and_si256(bl, nib);
-            bh = _mm256_and_si256(bh, nib);
+            /* rows 0-7 and 8-15: the two halves of the line */
+            int sh = rt_bf4_shift(c);
+            __m256i bl = _mm256_and_si256(_mm256_srli_epi32(_mm256_loadu_si256((const __m256i *)line), sh), nib);
+            __m256i bh = _mm256_and_si256(_mm256_srli_epi32(_mm256_loadu_si256((const __m256i *)(line + 32)), sh), nib);
             /* magnitude by table (low 3 bits), sign from bit 3 */
             wl = _mm256_xor_ps(_mm256_permutevar8x32_ps(mag_tab, bl),
                                _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(bl, 28), sign)));
@@ -639,7 +624,6 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
 {
     __mmask16 bad = 0;
     const int K = w->k, N = w->n;
-    const size_t KP = k_pairs(K);
     const __m512 cw = _mm512_set1_ps(W == 7 ? 1.0f / 64 : 1.0f / 4);
     const __m512 tab = _mm512_loadu_ps(bf4_code_value);
     __m512 acc[16][8];
@@ -658,8 +642,7 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
          * which are read soon anyway; prefetches never fault). */
 #pragma GCC unroll 16
         for (int b = 0; b < NBB; b++) {
-            const char *base = W == 7 ? (const char *)w->data + ((nb0 + b) * K + (size_t)k0) * 16
-                                      : (const char *)w->data + ((nb0 + b) * KP + (size_t)k0 / 2) * 16;
+            const char *base = (const char *)rt_bfp_line(w, nb0 + b, k0);
             _mm_prefetch(base + BFP_PF_BYTES, _MM_HINT_T0);
             _mm_prefetch(base + BFP_PF_BYTES + 64, _MM_HINT_T0);
             if (W == 7) { /* 256 bytes per 16 columns, bf4_b 128 */
@@ -693,28 +676,33 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
                     bad |= rt_bfp_fold_bad(v, live, tiny, nz[i]);
             }
         }
-        /* each block's bytes of this chunk: one base per block, so that the
+        /* each block's lines of this chunk: one base per block, so that the
          * column loop indexes them with one register (the 8 block streams
          * computed per column spilled their addresses to the stack) */
         const uint8_t *qb[16];
 #pragma GCC unroll 16
         for (int b = 0; b < NBB; b++)
-            qb[b] = (const uint8_t *)w->data + (W == 7 ? ((nb0 + b) * K + (size_t)k0) : ((nb0 + b) * KP + (size_t)k0 / 2)) * 16;
-/* column cc of row block b into every user's accumulators */
+            qb[b] = rt_bfp_line(w, nb0 + b, k0);
+/* bf8_b column cc of row block b into every user's accumulators */
 #define BF8_COL(cc)                                                                                            \
     do {                                                                                                       \
         const int8_t *q = (const int8_t *)qb[b] + (size_t)(cc) * 16;                                           \
-        __m512 wv = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));             \
-        for (int i = 0; i < M; i++)                                                                            \
-            acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][(cc)]), wv, acc[i][b]);                        \
+        BFP_COL(cc, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q))));            \
+    } while (0)
+/* column cc of row block b (weights wv) into every user's accumulators */
+#define BFP_COL(cc, wv)                                                                                        \
+    do {                                                                                                       \
+        _Pragma("GCC unroll 16") for (int i = 0; i < M; i++)                                                   \
+            acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][(cc)]), (wv), acc[i][b]);                      \
     } while (0)
 /* the pair order past an odd k: acc += 0 * 0 (turns a flushed -0 into +0) */
 #define PAD_COL()                                                                                              \
     do {                                                                                                       \
-        for (int i = 0; i < M; i++)                                                                            \
+        _Pragma("GCC unroll 16") for (int i = 0; i < M; i++)                                                   \
             acc[i][b] = _mm512_add_ps(acc[i][b], _mm512_setzero_ps());                                         \
     } while (0)
         if (W == 7) {
+            /* a column's 16 mantissas are 16 contiguous bytes (kernels.h) */
             for (int kk = 0; kk < kc; kk += PAIR ? 2 : 1) {
 #pragma GCC unroll 16
                 for (int b = 0; b < NBB; b++) {
@@ -730,26 +718,27 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
         } else {
             /* bf4_b in the pair order: rt_gemv_bf4_pairs_dp */
             assert(!PAIR);
-            for (int kk = 0; kk < kc; kk += 2) {
+            /* a line: 8 columns, column kk + 2r at bit 4r of each row's
+             * dword and kk + 2r + 1 at bit 16 + 4r (vpermps reads only the
+             * low 4 bits of each index) */
+            for (int kk = 0; kk < kc; kk += 8) {
+                int cols = kc - kk < 8 ? kc - kk : 8;
 #pragma GCC unroll 16
                 for (int b = 0; b < NBB; b++) {
-                    const uint8_t *q = qb[b] + (size_t)(kk / 2) * 16;
-                    __m512i by = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
-                    /* vpermps reads only the low 4 bits of each index */
-                    __m512 w0 = _mm512_permutexvar_ps(by, tab);
-#pragma GCC unroll 16
-                    for (int i = 0; i < M; i++)
-                        acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk]), w0, acc[i][b]);
-                    if (kk + 1 < kc) {
-                        __m512 w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(by, 4), tab);
-#pragma GCC unroll 16
-                        for (int i = 0; i < M; i++)
-                            acc[i][b] = _mm512_fmadd_ps(_mm512_set1_ps(xs[i][b][kk + 1]), w1, acc[i][b]);
+                    __m512i raw = _mm512_loadu_si512((const void *)(qb[b] + (size_t)(kk / 8) * RT_BFP_LINE_BYTES));
+                    if (cols == 8) {
+#pragma GCC unroll 8
+                        for (int c = 0; c < 8; c++)
+                            BFP_COL(kk + c, _mm512_permutexvar_ps(_mm512_srli_epi32(raw, rt_bf4_shift(c)), tab));
+                    } else {
+                        for (int c = 0; c < cols; c++)
+                            BFP_COL(kk + c, _mm512_permutexvar_ps(_mm512_srli_epi32(raw, rt_bf4_shift(c)), tab));
                     }
                 }
             }
         }
 #undef BF8_COL
+#undef BFP_COL
 #undef PAD_COL
     }
 #pragma GCC unroll 16
@@ -841,7 +830,6 @@ static int gemv_bfp_pairs_avx512(const float *x, int m, const rt_matrix *w, floa
 static void panel_block_avx512(const rt_matrix *w, size_t nb, float *dst0, int P)
 {
     const int K = w->k, W = rt_dtype_mant_bits(w->dtype);
-    const size_t KP = k_pairs(K);
     const __m512 tab = _mm512_loadu_ps(bf4_code_value);
     const __m512i wm1 = _mm512_set1_epi32(W - 1), one = _mm512_set1_epi32(1), sub_sh = _mm512_set1_epi32(23 - W);
     float sc[16] __attribute__((aligned(64)));
@@ -857,15 +845,11 @@ static void panel_block_avx512(const rt_matrix *w, size_t nb, float *dst0, int P
         _mm512_store_ps(sc, _mm512_castsi512_ps(_mm512_mask_blend_epi32(is_nrm, sub, nrm)));
         for (int kk = 0; kk < kc; kk++) {
             int c = c0 + kk;
-            __m512 v;
-            if (W == 7)
-                v = _mm512_cvtepi32_ps(
-                    _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)((const int8_t *)w->data + (nb * K + c) * 16))));
-            else {
-                __m512i by = _mm512_cvtepu8_epi32(
-                    _mm_loadu_si128((const __m128i *)((const uint8_t *)w->data + (nb * KP + (size_t)c / 2) * 16)));
-                v = _mm512_permutexvar_ps((c & 1) ? _mm512_srli_epi32(by, 4) : by, tab);
-            }
+            const uint8_t *line = rt_bfp_line(w, nb, c);
+            __m512 v = W == 7 ? _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                    _mm_loadu_si128((const __m128i *)(line + rt_bfp_line_byte(RT_BF8_B, 0, c)))))
+                              : _mm512_permutexvar_ps(
+                                    _mm512_srli_epi32(_mm512_loadu_si512((const void *)line), rt_bf4_shift(c)), tab);
             _mm512_storeu_ps(dst0 + (size_t)c * P, _mm512_mul_ps(v, _mm512_set1_ps(sc[kk])));
         }
     }
@@ -913,7 +897,6 @@ size_t rt_linear_scratch_floats(const rt_matrix *w, int m)
 static void panel_block_scalar(const rt_matrix *w, size_t nb, float *dst0, int P)
 {
     const int K = w->k, W = rt_dtype_mant_bits(w->dtype);
-    const size_t KP = k_pairs(K);
     for (int c = 0; c < K; c++) {
         uint8_t e = w->exps[nb * K + c];
         float *dst = dst0 + (size_t)c * P;
@@ -924,15 +907,10 @@ static void panel_block_scalar(const rt_matrix *w, size_t nb, float *dst0, int P
         }
         /* exact 2^(e-127-(W-1)) (subnormal for tiny e) */
         float scale = rt_bfp_decode_value(e, (uint8_t)1, W);
-        if (W == 7) {
-            const int8_t *q = (const int8_t *)w->data + (nb * K + c) * 16;
-            for (int j = 0; j < 16; j++)
-                dst[j] = (float)q[j] * scale;
-        } else {
-            const uint8_t *q = (const uint8_t *)w->data + (nb * KP + (size_t)c / 2) * 16;
-            int sh = 4 * (c & 1);
-            for (int j = 0; j < 16; j++)
-                dst[j] = bf4_code_value[(q[j] >> sh) & 0xf] * scale;
+        int sh = rt_bf4_shift(c) % 8;
+        for (int j = 0; j < 16; j++) {
+            uint8_t q = *bfp_byte(w, nb, j, c);
+            dst[j] = (W == 7 ? (float)(int8_t)q : bf4_code_value[(q >> sh) & 0xf]) * scale;
         }
     }
 }
@@ -1050,8 +1028,7 @@ static rt_matrix row_view(const rt_matrix *w, int r0, int r1)
         break;
     default:
         assert(r0 % 16 == 0);
-        v.data = (uint8_t *)w->data +
-                 (size_t)(r0 / 16) * (w->dtype == RT_BF8_B ? (size_t)w->k : k_pairs(w->k)) * 16;
+        v.data = rt_bfp_line(w, (size_t)(r0 / 16), 0);
         v.exps = w->exps + (size_t)(r0 / 16) * (size_t)w->k;
         break;
     }

@@ -75,8 +75,10 @@ static void test_matrix_bytes(void **state)
     /* [37][53]: nb = 3 row blocks */
     assert_int_equal(rt_dtype_matrix_bytes(RT_F32, 37, 53), 4 * 37 * 53);
     assert_int_equal(rt_dtype_matrix_bytes(RT_BF16, 37, 53), 2 * 37 * 53);
-    assert_int_equal(rt_dtype_matrix_bytes(RT_BF8_B, 37, 53), 3 * 53 * 17);
-    assert_int_equal(rt_dtype_matrix_bytes(RT_BF4_B, 37, 53), 3 * 27 * 16 + 3 * 53);
+    /* 3 row blocks of 64-byte lines (bf8_b 4 columns each: 14 lines for 53
+     * columns; bf4_b 8: 7 lines), plus an exponent per block and column */
+    assert_int_equal(rt_dtype_matrix_bytes(RT_BF8_B, 37, 53), 3 * 14 * 64 + 3 * 53);
+    assert_int_equal(rt_dtype_matrix_bytes(RT_BF4_B, 37, 53), 3 * 7 * 64 + 3 * 53);
     /* a real one: Llama-3.2-1B gate_proj 8192x2048 in bf8_b = 1.0625 B/weight */
     assert_int_equal(rt_dtype_matrix_bytes(RT_BF8_B, 8192, 2048), (size_t)8192 * 2048 * 17 / 16);
     assert_int_equal(rt_dtype_matrix_bytes(RT_BF4_B, 8192, 2048), (size_t)8192 * 2048 * 9 / 16);
@@ -497,8 +499,11 @@ static void test_matrix_layout(void **state)
         rt_matrix_free(&m);
         assert_null(m.data);
     }
-    /* bf8_b storage is int8 two's complement of tt's sign-magnitude byte;
-     * bf4_b pairs columns in one byte (low nibble = even column). */
+    /* The line layout kernels.h states: bf8_b holds column c's 16 rows in
+     * bytes 16 * (c % 4) + j of a 64-byte line of 4 columns (int8 two's
+     * complement of tt's sign-magnitude byte); bf4_b makes dword j of a
+     * line row j, the even columns in its low word and the odd ones in the
+     * high word, column c at nibble (c / 2) % 4 of its word. */
     rt_matrix m;
     assert_int_equal(rt_matrix_init(&m, RT_BF8_B, 16, 3, NULL), 0);
     float blk[16 * 3] = {0};
@@ -506,17 +511,49 @@ static void test_matrix_layout(void **state)
     blk[5 * 3 + 1] = 1.0f;  /* row 5, column 1 */
     rt_matrix_set_rows_f32(&m, 0, 16, blk);
     assert_int_equal(m.exps[1], 127);
-    assert_int_equal(((int8_t *)m.data)[1 * 16 + 0], -96);
-    assert_int_equal(((int8_t *)m.data)[1 * 16 + 5], 64);
+    assert_int_equal(((int8_t *)m.data)[16 + 0], -96); /* -1.5 = -96/64 */
+    assert_int_equal(((int8_t *)m.data)[16 + 5], 64);
     assert_int_equal(m.exps[0], 0);
+    for (int i = 0; i < 64; i++) /* nothing else is set, the pad column 3 neither */
+        if (i != 16 && i != 21)
+            assert_int_equal(((uint8_t *)m.data)[i], 0);
     rt_matrix_free(&m);
     assert_int_equal(rt_matrix_init(&m, RT_BF4_B, 16, 3, NULL), 0);
     rt_matrix_set_rows_f32(&m, 0, 16, blk);
-    /* column 1 is the high nibble of pair 0: row 0 = 0xe (-1.5 = -6/4), row 5 = 4 */
-    assert_int_equal(((uint8_t *)m.data)[0], 0xe0);
-    assert_int_equal(((uint8_t *)m.data)[5], 0x40);
-    /* column 2 (pair 1, low nibble) is all zero */
-    assert_int_equal(((uint8_t *)m.data)[16], 0);
+    /* column 1: odd, pair 0: the low nibble of the high word's low byte,
+     * row 0 = 0xe (-1.5 = -6/4, sign bit 8), row 5 = 4 */
+    assert_int_equal(((uint8_t *)m.data)[4 * 0 + 2], 0x0e);
+    assert_int_equal(((uint8_t *)m.data)[4 * 5 + 2], 0x04);
+    for (int i = 0; i < 64; i++)
+        if (i != 2 && i != 22)
+            assert_int_equal(((uint8_t *)m.data)[i], 0);
+    rt_matrix_free(&m);
+    /* bf8_b column 5 of 6 starts the block's second line: row 2 at byte
+     * 64 + 16 * 1 + 2; the pad columns 6 and 7 stay zero */
+    assert_int_equal(rt_matrix_init(&m, RT_BF8_B, 16, 6, NULL), 0);
+    float b6[16 * 6] = {0};
+    b6[2 * 6 + 5] = 0.5f;
+    rt_matrix_set_rows_f32(&m, 0, 16, b6);
+    assert_int_equal(m.exps[5], 126);
+    assert_int_equal(((int8_t *)m.data)[64 + 16 + 2], 64); /* 0.5 = 64/64 * 2^-1 */
+    for (int i = 0; i < 128; i++)
+        if (i != 64 + 16 + 2)
+            assert_int_equal(((uint8_t *)m.data)[i], 0);
+    rt_matrix_free(&m);
+    /* bf4_b columns 6 and 7 (pair 3) of 10: bits 12 and 28 of row 3's dword,
+     * i.e. the high nibbles of bytes 13 and 15; columns 8 and 9 start the
+     * block's second line (byte 64 + 12, low nibbles) */
+    assert_int_equal(rt_matrix_init(&m, RT_BF4_B, 16, 10, NULL), 0);
+    float b10[16 * 10] = {0};
+    b10[3 * 10 + 6] = 1.0f;
+    b10[3 * 10 + 7] = -1.0f;
+    b10[3 * 10 + 8] = 1.0f;
+    b10[3 * 10 + 9] = 1.0f;
+    rt_matrix_set_rows_f32(&m, 0, 16, b10);
+    assert_int_equal(((uint8_t *)m.data)[13], 0x40); /* 1.0 = 4/4 */
+    assert_int_equal(((uint8_t *)m.data)[15], 0xc0); /* -1.0: sign 8 | 4 */
+    assert_int_equal(((uint8_t *)m.data)[64 + 12], 0x04);
+    assert_int_equal(((uint8_t *)m.data)[64 + 14], 0x04);
     rt_matrix_free(&m);
 
     /* non-finite blocks are counted and uncounted when overwritten */

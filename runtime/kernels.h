@@ -434,7 +434,7 @@ void rt_cache_update(rt_kv_cache *c, int nusers, const int *users, const float *
  * out [b][hq][hd].  The dot products use the canonical order, the weighted
  * sum of v one fma per position in order, so every ISA gives the same
  * bits.  scratch: rt_attention_decode_scratch_floats(c, hq) floats
- * ((hq/hkv) * cap). */
+ * ((hq/hkv) * cap + hd). */
 void rt_attention_decode(const float *q, const rt_kv_cache *c, int b, const int *users, const int32_t *len,
                          int hq, float scale, float *out, float *scratch);
 void rt_attention_decode_isa(rt_isa isa, const float *q, const rt_kv_cache *c, int b, const int *users,

@@ -344,7 +344,8 @@ void rt_attention_prefill_cached_heads(const float *q, const rt_kv_cache *c, int
 
 size_t rt_attention_decode_scratch_floats(const rt_kv_cache *c, int hq)
 {
-    return (size_t)(hq / c->hkv) * (size_t)c->cap;
+    /* the group's scores, then one row of a bf16 cache read back in order */
+    return (size_t)(hq / c->hkv) * (size_t)c->cap + (size_t)c->hd;
 }
 
 #if defined(__x86_64__)
@@ -598,10 +599,8 @@ void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c,
     const int hd = c->hd, group = hq / c->hkv, cap = c->cap;
     const int bf16 = c->dtype == RT_BF16;
     /* a bf16 row read back in order (the rows past the vector steps; every
-     * row off AVX-512) */
-    float small[256], *row = hd <= 256 ? small : malloc(sizeof(float) * (size_t)hd);
-    if (!row)
-        abort(); /* hd floats: nowhere to report it from a kernel */
+     * row off AVX-512), after the scores in scratch */
+    float *row = scratch + (size_t)group * cap;
     for (int i = 0; i < b; i++) {
         int u = users ? users[i] : i, L = len[i];
         assert(u >= 0 && u < c->users && L >= 1 && L <= cap);
@@ -666,8 +665,6 @@ void rt_attention_decode_heads(rt_isa isa, const float *q, const rt_kv_cache *c,
             }
         }
     }
-    if (row != small)
-        free(row);
 }
 
 void rt_attention_decode(const float *q, const rt_kv_cache *c, int b, const int *users, const int32_t *len, int hq,

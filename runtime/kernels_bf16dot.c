@@ -11,8 +11,9 @@
  * order is this file's own (not the canonical dot of the f32 path), the same
  * for every m, every thread count and every run.
  *
- * Blocking: outputs in tasks of TASK_ROWS weight rows (the task cut depends
- * on the shapes only); in a task, tiles of 4 x rows by 4 weight rows (16
+ * Blocking: outputs in tasks of TASK_ROWS weight rows, or for fewer than 4
+ * users about GEMV_TASK_BYTES of weights (the task cut depends on the
+ * shapes only); in a task, tiles of 4 x rows by 4 weight rows (16
  * accumulators in registers), each 64-byte weight vector used for 4 rows of
  * x and each converted x vector for 4 weight rows; rows of x left over (and
  * decode of one user) 1 by 4. */
@@ -33,6 +34,14 @@
 #endif
 
 #define TASK_ROWS 64 /* weight rows per pool task: 64 rows x k bf16 stay in L2 */
+
+/* A GEMV of fewer than 4 users (bf16 weights; no tile4x4 reuses a weight
+ * tile) reads each weight once: its tasks are about GEMV_TASK_BYTES of
+ * weights, a multiple of 4 rows (a tile).  64 rows of a short row
+ * (Qwen3-0.6B's k = 1024: 128 KiB) cost Qwen3-0.6B bf16 decode 3-6 % in
+ * steps alternated between the two in one process (2 threads; 1 and 2 MiB
+ * tied, 4 MiB lost). */
+#define GEMV_TASK_BYTES ((size_t)1 << 20)
 
 /* ---- the arithmetic, in plain C (the reference the kernel is tested against) ---- */
 
@@ -619,12 +628,27 @@ typedef struct bf16dot_job {
     float *y;
     float *scratch; /* block-float: a panel per pool thread */
     size_t scratch_per_thread;
+    int rows; /* weight rows per task */
 } bf16dot_job;
+
+static int gemv_task_rows(const rt_matrix *w)
+{
+    size_t r = GEMV_TASK_BYTES / (w->ld * sizeof(uint16_t) + 1) / 4 * 4;
+    r = r < 4 ? 4 : r > ((size_t)1 << 20) ? (size_t)1 << 20 : r;
+    /* a matrix of a few tasks (or of one) in a multiple of 4 of them, so 2
+     * or 4 threads share it evenly (as kernels_linear.c's GEMV) */
+    size_t tiles = ((size_t)w->n + 3) / 4, tasks = ((size_t)w->n + r - 1) / r;
+    if (tasks < 16 && tiles >= 4) {
+        tasks = (tasks + 3) / 4 * 4;
+        r = (tiles + tasks - 1) / tasks * 4;
+    }
+    return (int)r;
+}
 
 static void task(void *arg, int t, int thread)
 {
     const bf16dot_job *j = arg;
-    int n0 = t * TASK_ROWS, n1 = n0 + TASK_ROWS < j->w->n ? n0 + TASK_ROWS : j->w->n;
+    int n0 = t * j->rows, n1 = n0 + j->rows < j->w->n ? n0 + j->rows : j->w->n;
 #ifdef HAVE_X86
     if (j->w->dtype == RT_BF16 && j->m <= RT_GEMV_MAX_M)
         rows_avx512bf16(j->xb, j->kp, j->m, j->w, n0, n1, j->y);
@@ -649,8 +673,9 @@ static void run(rt_pool *pool, const float *x, int m, const rt_matrix *w, float 
     convert_x(x, m, w->k, kp, xb);
 #endif
     bf16dot_job j = {.xb = xb, .kp = kp, .m = m, .w = w, .y = y, .scratch = scratch,
-                     .scratch_per_thread = rt_bfpdot_scratch_floats(w)};
-    rt_pool_run(pool, (w->n + TASK_ROWS - 1) / TASK_ROWS, task, &j);
+                     .scratch_per_thread = rt_bfpdot_scratch_floats(w),
+                     .rows = w->dtype == RT_BF16 && m < 4 ? gemv_task_rows(w) : TASK_ROWS};
+    rt_pool_run(pool, (w->n + j.rows - 1) / j.rows, task, &j);
     free(xb);
 }
 

@@ -127,6 +127,10 @@ static void test_against_reference(void **state)
             for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
                 check(pools[p], ms[a], ns[b], ks[(a + b + (size_t)p) % (sizeof ks / sizeof ks[0])], (int)(a + b) % 3 == 0);
     check(pools[1], 128, 300, 1024, 0); /* a prefill-sized call: many tasks */
+    /* GEMVs in tasks of about 1 MiB, a few of them cut into a multiple of 4 */
+    check(pools[1], 1, 1100, 1000, 0);
+    check(pools[1], 2, 2050, 300, 1);
+    check(pools[1], 3, 9000, 128, 0);
     pools_close(pools);
 }
 

@@ -466,8 +466,6 @@ static void bfp_rows(const uint16_t *xb, size_t kp, int m, const rt_matrix *w, i
  * core to about 23 GB/s from L2. */
 #include "bfp_fold.h"
 
-#define BF4_PF_BYTES 2048 /* as the fma GEMV's software prefetch distance */
-
 /* The codes' bf16 values (the top halves of bf4_value), twice. */
 static ALWAYS_INLINE __m512i bf4_table(void)
 {
@@ -528,9 +526,7 @@ static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w
 #pragma GCC unroll 8
         for (int b = 0; b < NBB; b++) {
             qb[b] = rt_bfp_line(w, nb0 + b, k0);
-            _mm_prefetch((const char *)qb[b] + BF4_PF_BYTES, _MM_HINT_T0);
-            _mm_prefetch((const char *)qb[b] + BF4_PF_BYTES + 64, _MM_HINT_T0);
-            _mm_prefetch((const char *)(w->exps + (nb0 + b) * K + k0) + 256, _MM_HINT_T0);
+            rt_bfp_prefetch(w, 3, nb0 + b, k0, qb[b]);
         }
         __m512 xv[3];
         __mmask16 nz[3];

@@ -616,9 +616,6 @@ static void gemv_rows_tiled_avx512(const float *x, int M, const rt_matrix *w, fl
  * folded scales x*2^-(W-1)*2^(e-127) are computed as vectors and parked in
  * xs[][][], then each column's weights are one extend+convert (bf8_b) or one
  * table permute (bf4_b, two columns per 16 loaded bytes) and M fmas. */
-#ifndef BFP_PF_BYTES
-#define BFP_PF_BYTES 2048
-#endif
 static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matrix *w, float *y, size_t ldy, size_t nb0,
                                            int NBB, int W, int PAIR)
 {
@@ -636,21 +633,11 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
     for (int k0 = 0; k0 < K; k0 += 16) {
         int kc = K - k0 >= 16 ? 16 : K - k0;
         __mmask16 km = (__mmask16)((1u << kc) - 1);
-        /* Software prefetch BFP_PF_BYTES ahead in each block's stream: the
-         * kernel outruns the hardware prefetcher on NBB interleaved streams
-         * (past the end of a block this touches the next block's bytes,
-         * which are read soon anyway; prefetches never fault). */
+        /* each block's streams, a few chunks ahead (bfp_fold.h): the
+         * kernel outruns the hardware prefetcher on NBB interleaved streams */
 #pragma GCC unroll 16
-        for (int b = 0; b < NBB; b++) {
-            const char *base = (const char *)rt_bfp_line(w, nb0 + b, k0);
-            _mm_prefetch(base + BFP_PF_BYTES, _MM_HINT_T0);
-            _mm_prefetch(base + BFP_PF_BYTES + 64, _MM_HINT_T0);
-            if (W == 7) { /* 256 bytes per 16 columns, bf4_b 128 */
-                _mm_prefetch(base + BFP_PF_BYTES + 128, _MM_HINT_T0);
-                _mm_prefetch(base + BFP_PF_BYTES + 192, _MM_HINT_T0);
-            }
-            _mm_prefetch((const char *)(w->exps + (nb0 + b) * K + k0) + 256, _MM_HINT_T0);
-        }
+        for (int b = 0; b < NBB; b++)
+            rt_bfp_prefetch(w, W, nb0 + b, k0, rt_bfp_line(w, nb0 + b, k0));
         __m512 xv[16];
         __mmask16 nz[16];
 #pragma GCC unroll 16

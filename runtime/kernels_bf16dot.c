@@ -45,10 +45,11 @@
 
 /* Such a GEMV prefetches at least this far ahead in each row's stream
  * (tile1x4; otherwise the next tile's rows, 4 rows ahead).  Over Qwen3-0.6B's
- * 1024-column rows 4 rows were 8 KiB: its bf16 decode, steps alternated in
- * one process, 10 KiB against 8 34.4 vs 33.6 and 31.8 vs 31.2 tok/s, 12 KiB
- * and 4 KiB lost.  A fixed 10 KiB lost over longer rows (Llama-3.2-1B's
- * 2048 columns, 16 KiB) and in the 4 x 4 tiles of a 32-user batch. */
+ * 1024-column rows 4 rows are 8 KiB: its bf16 decode, steps alternated in
+ * one process, 10 KiB (for every row length) against 4 rows 34.4 vs 33.6
+ * and 31.8 vs 31.2 tok/s; 12 KiB and 4 KiB lost to 10.  10 KiB for every
+ * tile lost over Llama-3.2-1B's 2048-column rows (4 rows: 16 KiB) and in
+ * the 4 x 4 tiles of a 32-user batch, which keep 4 rows. */
 #define GEMV_PF_MIN_BYTES ((size_t)10 << 10)
 
 /* ---- the arithmetic, in plain C (the reference the kernel is tested against) ---- */

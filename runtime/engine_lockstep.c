@@ -9,7 +9,8 @@
  * one-device plan's speed on the same cores.  Every device runs the same op
  * list (SPMD) and, in one process, the devices' buffers are plain memory;
  * so the engine runs op i on every device, the devices spread over a pool
- * of as many threads as there are cores, before it starts op i + 1.  A
+ * of as many threads as there are cores, before it starts op i + 1 (a
+ * decode call: the ops up to the next collective, as one task a device).  A
  * collective then needs no waiting: when it comes up every device has
  * reached it, and it is memory work over all the devices' buffers.
  *
@@ -192,8 +193,8 @@ int rt_engine_run_lockstep(rt_engine *en, rt_call *c, mgc_error *e)
          * buffers only, so each device runs them all in one task and the
          * devices meet once per segment (about 10 ops of a layer) instead
          * of once per op (a pool hand-off and a wait for the slowest device
-         * each; Qwen3-0.6B t3000 decode +1-11 % in runs alternated with op
-         * by op).  A prefill's ops are long enough to share out one by one,
+         * each; Qwen3-0.6B t3000 decode +7-13 % in one-user runs alternated
+         * with op by op).  A prefill's ops are long enough to share out one by one,
          * which balances the two cores better when the host takes one
          * (its prefill lost 7-13 % run by segments). */
         s.end = i + 1;

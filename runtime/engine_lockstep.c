@@ -125,14 +125,12 @@ static int is_collective(const mgc_plan_entry *ent, size_t i)
            (op->kernel == MGC_K_OUTPUT && local != op->vocab);
 }
 
-/* The op's collective over all devices, if it is one (1), else 0. */
-static int collective(rt_engine *en, step *s)
+/* Op s->i, a collective (is_collective), over all devices. */
+static void collective(rt_engine *en, step *s)
 {
     const mgc_plan_entry *ent = s->c->entry;
     const mgc_plan_op *op = &ent->ops[s->i];
     int64_t local = op->in[0] >= 0 ? ent->bufs[op->in[0]].cols : 0;
-    if (!is_collective(ent, s->i))
-        return 0;
     switch (op->kernel) {
     case MGC_K_ALL_REDUCE:
         s->n = (size_t)s->rows * (size_t)ent->bufs[op->out].cols;
@@ -142,12 +140,12 @@ static int collective(rt_engine *en, step *s)
         if (s->ntasks > 4 * rt_pool_threads(en->lockstep))
             s->ntasks = 4 * rt_pool_threads(en->lockstep);
         rt_pool_run(en->lockstep, s->ntasks, reduce_task, s);
-        return 1;
+        return;
     case MGC_K_ALL_GATHER:
         s->n = (size_t)s->rows * (size_t)local;
         rt_pool_run(en->lockstep, en->ndev, gather_fill_task, s);
         rt_pool_run(en->lockstep, en->ndev, gather_copy_task, s);
-        return 1;
+        return;
     case MGC_K_OUTPUT:
         /* vocab shards: device 0 gathers them into the host's logits */
         s->n = (size_t)s->rows * (size_t)local;
@@ -155,9 +153,9 @@ static int collective(rt_engine *en, step *s)
             gather_fill_task(s, 0, 0);
             rt_engine_gather_copy(&en->dev[0], en->ndev, s->rows, local, op->vocab, s->c->logits, op->vocab);
         }
-        return 1;
+        return;
     default:
-        return 0;
+        return; /* is_collective names no other kernel */
     }
 }
 
@@ -183,7 +181,8 @@ int rt_engine_run_lockstep(rt_engine *en, rt_call *c, mgc_error *e)
         s.i = i;
         rt_engine_op_rows(en, c, i, &s.r0, &s.rows);
         uint64_t t0 = en->profile ? rt_profile_now() : 0;
-        if (collective(en, &s)) {
+        if (is_collective(c->entry, i)) {
+            collective(en, &s);
             for (int d = 0; d < nd; d++)
                 rt_engine_op_done(en, c, d, i, s.r0, s.rows, t0);
             i++;

@@ -189,6 +189,14 @@ void rt_matrix_free(rt_matrix *m);
  * weight rows at a time, never the whole matrix). */
 #define RT_GEMV_MAX_M 32
 
+/* Weight rows per pool task of a GEMV (each weight read once): about
+ * task_bytes of rows of row_bytes, a multiple of `unit` rows (the kernel's
+ * row group); a matrix of fewer than 16 such tasks, one included, is cut
+ * into a multiple of 4 tasks instead, so that 2 or 4 threads share it
+ * evenly.  The cut depends on the shapes only (never on the thread count),
+ * and a task only chooses which thread computes its rows. */
+int rt_gemv_task_rows(int n, size_t row_bytes, size_t unit, size_t task_bytes);
+
 /* y[m][n] = x[m][k] @ W^T.  x and y must not overlap.  scratch must hold
  * rt_linear_scratch_floats(w, m) floats (may be NULL when that is 0).
  *

@@ -36,8 +36,8 @@
 #define TASK_ROWS 64 /* weight rows per pool task: 64 rows x k bf16 stay in L2 */
 
 /* A GEMV of fewer than 4 users (bf16 weights; no tile4x4 reuses a weight
- * tile) reads each weight once: its tasks are about GEMV_TASK_BYTES of
- * weights, a multiple of 4 rows (a tile).  64 rows of a short row
+ * tile) reads each weight once: its tasks (rt_gemv_task_rows) are about
+ * GEMV_TASK_BYTES of weights, a multiple of 4 rows (a tile).  64 rows of a short row
  * (Qwen3-0.6B's k = 1024: 128 KiB) cost Qwen3-0.6B bf16 decode 3-6 % in
  * steps alternated between the two in one process (2 threads; 1 and 2 MiB
  * tied, 4 MiB lost). */
@@ -639,20 +639,6 @@ typedef struct bf16dot_job {
     int rows; /* weight rows per task */
 } bf16dot_job;
 
-static int gemv_task_rows(const rt_matrix *w)
-{
-    size_t r = GEMV_TASK_BYTES / (w->ld * sizeof(uint16_t) + 1) / 4 * 4;
-    r = r < 4 ? 4 : r > ((size_t)1 << 20) ? (size_t)1 << 20 : r;
-    /* a matrix of a few tasks (or of one) in a multiple of 4 of them, so 2
-     * or 4 threads share it evenly (as kernels_linear.c's GEMV) */
-    size_t tiles = ((size_t)w->n + 3) / 4, tasks = ((size_t)w->n + r - 1) / r;
-    if (tasks < 16 && tiles >= 4) {
-        tasks = (tasks + 3) / 4 * 4;
-        r = (tiles + tasks - 1) / tasks * 4;
-    }
-    return (int)r;
-}
-
 static void task(void *arg, int t, int thread)
 {
     const bf16dot_job *j = arg;
@@ -682,7 +668,9 @@ static void run(rt_pool *pool, const float *x, int m, const rt_matrix *w, float 
 #endif
     bf16dot_job j = {.xb = xb, .kp = kp, .m = m, .w = w, .y = y, .scratch = scratch,
                      .scratch_per_thread = rt_bfpdot_scratch_floats(w),
-                     .rows = w->dtype == RT_BF16 && m < 4 ? gemv_task_rows(w) : TASK_ROWS};
+                     .rows = w->dtype == RT_BF16 && m < 4
+                                 ? rt_gemv_task_rows(w->n, w->ld * sizeof(uint16_t) + 1, 4, GEMV_TASK_BYTES)
+                                 : TASK_ROWS};
     rt_pool_run(pool, (w->n + j.rows - 1) / j.rows, task, &j);
     free(xb);
 }

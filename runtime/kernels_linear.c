@@ -1045,17 +1045,21 @@ typedef struct linear_job {
  * one fma chain each (latency-bound, a quarter of bf8_b decode's GEMV). */
 static int gemv_task_rows(const rt_matrix *w)
 {
-    size_t row_bytes = w->bytes / (size_t)w->n + 1;
     size_t unit = w->dtype == RT_BF8_B || w->dtype == RT_BF4_B ? 128 : 16;
-    size_t r = ((size_t)256 << 10) / row_bytes / unit * unit;
+    /* cut into a multiple of 4 tasks when few: bf4_b's [1024 x 1024] was
+     * 384 + 384 + 256 rows, so on 2 threads one ran 640 of them while the
+     * other idled after 384 (k_proj and v_proj at 28 GB/s, the large
+     * linears at 36-39, 11 % of a Qwen3-0.6B bf4_b decode step between the
+     * two) */
+    return rt_gemv_task_rows(w->n, w->bytes / (size_t)w->n + 1, unit, (size_t)256 << 10);
+}
+
+int rt_gemv_task_rows(int n, size_t row_bytes, size_t unit, size_t task_bytes)
+{
+    size_t r = task_bytes / row_bytes / unit * unit;
     r = r < unit ? unit : r > (size_t)1 << 20 ? (size_t)1 << 20 : r;
-    /* A matrix of a few such tasks is cut into a multiple of 4 tasks (2 or
-     * 4 threads share them evenly): bf4_b's [1024 x 1024] was 384 + 384 +
-     * 256 rows, so on 2 threads one ran 640 of them while the other idled
-     * after 384 (k_proj and v_proj at 28 GB/s, the large linears at 36-39,
-     * 11 % of a Qwen3-0.6B bf4_b decode step between the two). */
-    size_t units = ((size_t)w->n + unit - 1) / unit, tasks = ((size_t)w->n + r - 1) / r;
-    if (tasks > 1 && tasks < 16 && units >= 4) {
+    size_t units = ((size_t)n + unit - 1) / unit, tasks = ((size_t)n + r - 1) / r;
+    if (tasks < 16 && units >= 4) {
         tasks = (tasks + 3) / 4 * 4;
         r = (units + tasks - 1) / tasks * unit;
     }

@@ -101,6 +101,8 @@ __attribute__((target("avx2"))) static uint64_t read_avx2(const uint64_t *a, siz
 
 typedef uint64_t (*read_fn)(const uint64_t *, size_t);
 
+static volatile uint64_t read_sink; /* the read sums, so that no pass is optimised away */
+
 typedef struct rd_arg {
     read_fn fn;
     const uint64_t *a;
@@ -117,65 +119,100 @@ static void *read_part(void *p)
     return NULL;
 }
 
-void bench_read_bandwidth(size_t bytes, int threads, int passes, bench_bw *out)
+static read_fn pick_read(const char **kernel)
 {
     read_fn fn = read_scalar;
-    const char *kernel = "scalar, 8 x u64 accumulators";
+    *kernel = "scalar, 8 x u64 accumulators";
 #if defined(__x86_64__)
     if (rt_cpu_best_isa() == RT_ISA_AVX512) {
         fn = read_avx512;
-        kernel = "AVX-512, 8 x zmm accumulators (vpaddq of aligned 64-byte loads)";
+        *kernel = "AVX-512, 8 x zmm accumulators (vpaddq of aligned 64-byte loads)";
     } else if (rt_cpu_best_isa() == RT_ISA_AVX2) {
         fn = read_avx2;
-        kernel = "AVX2, 8 x ymm accumulators (vpaddq of aligned 32-byte loads)";
+        *kernel = "AVX2, 8 x ymm accumulators (vpaddq of aligned 32-byte loads)";
     }
 #endif
-    if (threads < 1)
-        threads = 1;
-    if (threads > 64)
-        threads = 64;
+    return fn;
+}
+
+static int clamp_threads(int threads)
+{
+    return threads < 1 ? 1 : threads > 64 ? 64 : threads;
+}
+
+int bench_read_buf_init(bench_read_buf *b, size_t bytes, int threads)
+{
+    threads = clamp_threads(threads);
+    memset(b, 0, sizeof *b);
+    size_t words = bytes / 8 / (size_t)(64 * threads) * (size_t)(64 * threads);
+    b->a = aligned_alloc(64, words * 8);
+    if (!b->a)
+        return -1;
+    for (size_t i = 0; i < words; i++) /* touch every page: no zero-page reads */
+        b->a[i] = i;
+    b->words = words;
+    b->bytes = words * 8;
+    pick_read(&b->kernel);
+    return 0;
+}
+
+void bench_read_buf_free(bench_read_buf *b)
+{
+    free(b->a);
+    memset(b, 0, sizeof *b);
+}
+
+double bench_read_pass(const bench_read_buf *b, int threads)
+{
+    const char *kernel;
+    read_fn fn = pick_read(&kernel);
+    threads = clamp_threads(threads);
+    pthread_t th[64];
+    rd_arg args[64];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+    size_t per = b->words / (size_t)threads;
+    for (int t = 0; t < threads; t++) {
+        args[t] = (rd_arg){fn, b->a + per * (size_t)t, per, &start, 0};
+        pthread_create(&th[t], NULL, read_part, &args[t]);
+    }
+    /* the clock starts before the readers are released: read after the
+     * barrier, the timing thread could be descheduled while readers occupy
+     * every core and miss their whole run */
+    double t0 = bench_now();
+    pthread_barrier_wait(&start);
+    uint64_t sum = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(th[t], NULL);
+        sum += args[t].sum;
+    }
+    double gbs = (double)(per * (size_t)threads * 8) / (bench_now() - t0) / 1e9;
+    pthread_barrier_destroy(&start);
+    read_sink += sum; /* keeps the sums alive */
+    return gbs;
+}
+
+void bench_read_bandwidth(size_t bytes, int threads, int passes, bench_bw *out)
+{
+    memset(out, 0, sizeof *out);
+    threads = clamp_threads(threads);
     if (passes > 32)
         passes = 32;
-    size_t words = bytes / 8 / (size_t)(64 * threads) * (size_t)(64 * threads);
-    uint64_t *a = aligned_alloc(64, words * 8);
-    memset(out, 0, sizeof *out);
-    if (!a)
+    bench_read_buf b;
+    if (bench_read_buf_init(&b, bytes, threads) != 0)
         return;
-    for (size_t i = 0; i < words; i++) /* touch every page: no zero-page reads */
-        a[i] = i;
     double gbs[32];
-    uint64_t sink = 0;
-    for (int r = 0; r < passes; r++) {
-        pthread_t th[64];
-        rd_arg args[64];
-        pthread_barrier_t start;
-        pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
-        size_t per = words / (size_t)threads;
-        for (int t = 0; t < threads; t++) {
-            args[t] = (rd_arg){fn, a + per * (size_t)t, per, &start, 0};
-            pthread_create(&th[t], NULL, read_part, &args[t]);
-        }
-        /* the clock starts before the readers are released: read after the
-         * barrier, the timing thread could be descheduled while readers
-         * occupy every core and miss their whole run */
-        double t0 = bench_now();
-        pthread_barrier_wait(&start);
-        for (int t = 0; t < threads; t++) {
-            pthread_join(th[t], NULL);
-            sink += args[t].sum;
-        }
-        gbs[r] = (double)(words * 8) / (bench_now() - t0) / 1e9;
-        pthread_barrier_destroy(&start);
-    }
-    free(a);
+    for (int r = 0; r < passes; r++)
+        gbs[r] = bench_read_pass(&b, threads);
     out->best_gbs = 0;
     for (int r = 0; r < passes; r++)
         out->best_gbs = gbs[r] > out->best_gbs ? gbs[r] : out->best_gbs;
     out->median_gbs = bench_median(gbs, passes);
     out->threads = threads;
     out->passes = passes;
-    out->bytes = words * 8;
-    out->kernel = sink == 1 ? "?" : kernel; /* keeps the sums alive */
+    out->bytes = b.bytes;
+    out->kernel = b.kernel;
+    bench_read_buf_free(&b);
 }
 
 /* ---- matmul rate ------------------------------------------------------------------- */

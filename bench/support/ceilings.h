@@ -8,6 +8,7 @@
 #include "dtype.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct bench_bw {
     double best_gbs, median_gbs;
@@ -19,6 +20,19 @@ typedef struct bench_bw {
 /* Read bandwidth on `threads` threads, each reading its contiguous share of
  * one `bytes` buffer once per pass. */
 void bench_read_bandwidth(size_t bytes, int threads, int passes, bench_bw *out);
+
+/* The same read, one pass at a time, over a buffer kept (resident) between
+ * passes: bench_decode interleaves passes with a configuration's timed runs,
+ * so that each run has a ceiling measured in its own window of a shared
+ * host. */
+typedef struct bench_read_buf {
+    uint64_t *a;
+    size_t words, bytes;
+    const char *kernel;
+} bench_read_buf;
+int bench_read_buf_init(bench_read_buf *b, size_t bytes, int threads); /* 0, or -1: out of memory */
+double bench_read_pass(const bench_read_buf *b, int threads);          /* GB/s */
+void bench_read_buf_free(bench_read_buf *b);
 
 typedef struct bench_mm {
     double best_gflops, median_gflops;

@@ -64,20 +64,30 @@ static inline __mmask16 rt_bfp_fold_bad(__m512 v, __mmask16 live, __mmask16 tiny
 
 /* Prefetches the chunk RT_BFP_PF_CHUNKS after column k0 of row block nb of
  * a matrix of W mantissa bits (7: bf8_b, 3: bf4_b; a constant where it is
- * inlined).  line: k0's code line of that block; past a block's end this
- * touches the next block's bytes, read soon anyway; a prefetch never
- * faults. */
+ * inlined), its code lines and its exponents.  Past the block's end it
+ * prefetches as far into block `after` instead, the block this stream
+ * reads next (the kernels run row blocks in groups, one stream per block:
+ * the block after nb in the matrix is another stream of the same group,
+ * already on its way); none when `after` is past the matrix (the caller's
+ * row view).  A prefetch never faults. */
 static inline __attribute__((always_inline)) void rt_bfp_prefetch(const rt_matrix *w, int W, size_t nb, int k0,
-                                                                  const void *line)
+                                                                  size_t after)
 {
     const int chunk = W == 7 ? 256 : 128; /* code bytes of 16 columns */
-    const char *p = (const char *)line + RT_BFP_PF_CHUNKS * chunk;
+    int ka = k0 + RT_BFP_PF_CHUNKS * 16;
+    if (ka >= w->k) {
+        if (after >= ((size_t)w->n + 15) / 16)
+            return;
+        nb = after;
+        ka -= (w->k + 15) / 16 * 16;
+    }
+    const char *p = (const char *)rt_bfp_line(w, nb, ka);
     /* the builtin (read, keep in all levels: _MM_HINT_T0): gcc 12 emitted
      * no instruction at all for _mm_prefetch in this function when it was a
      * plain static inline (the hint was not folded to a constant) */
     for (int o = 0; o < chunk; o += 64)
         __builtin_prefetch(p + o, 0, 3);
-    __builtin_prefetch(w->exps + nb * (size_t)w->k + (size_t)k0 + RT_BFP_PF_CHUNKS * 16, 0, 3);
+    __builtin_prefetch(w->exps + nb * (size_t)w->k + (size_t)ka, 0, 3);
 }
 
 /* Outputs 16 nb .. 16 nb + 15 (those below n) of M users from acc[i *

@@ -538,7 +538,7 @@ static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w
 #pragma GCC unroll 8
         for (int b = 0; b < NBB; b++) {
             qb[b] = rt_bfp_line(w, nb0 + b, k0);
-            rt_bfp_prefetch(w, 3, nb0 + b, k0, qb[b]);
+            rt_bfp_prefetch(w, 3, nb0 + b, k0, nb0 + b + (size_t)NBB);
         }
         __m512 xv[3];
         __mmask16 nz[3];

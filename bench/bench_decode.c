@@ -125,10 +125,9 @@ typedef struct ratios {
 
 static ratios ratios_of(const result *r)
 {
-    double roof = r->bw_gbs * 1e9 / r->read_bytes_per_token;
     double pceil = r->mm_gflops * 1e9 / r->flops_per_token;
     double need = r->weights_once_mib + r->kv_mib + r->act_mib;
-    return (ratios){.decode = r->decode_of_roof > 0 ? r->decode_of_roof : r->decode_tps / roof, .prefill = r->prefill_tps / pceil, .rss = r->rss_mib / need,
+    return (ratios){.decode = r->decode_of_roof, .prefill = r->prefill_tps / pceil, .rss = r->rss_mib / need,
                     .need_mib = need};
 }
 
@@ -396,7 +395,6 @@ fail:
     mgc_plan_free(&plan);
 }
 
-/* Runs run_config in a child process and collects its result. */
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -482,8 +480,9 @@ out:
     }
 }
 
-/* One child process: a configuration of the cpu plan (run_config), or with
- * pair set the t3000 plan against the cpu plan (run_pair). */
+/* Runs, in a child process, a configuration of the cpu plan (run_config),
+ * or with pair set the t3000 plan against the cpu plan (run_pair), and
+ * collects its result. */
 static void run_child(const model_def *md, const char *spec, const char *ckdir, int dt,
                       int threads, int pair, const settings *s, result *r)
 {

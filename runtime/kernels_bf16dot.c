@@ -170,9 +170,11 @@ static ALWAYS_INLINE void prefetch4(const uint16_t *r0, const uint16_t *r1, cons
 }
 
 /* Columns [cb, ce) (cb a multiple of 32; ce a multiple of 32 or k) of the
- * dots of 4 x rows with 4 weight rows into acc[4i + j] (i the x row, j the
- * weight row), 16 accumulators held in registers meanwhile; each weight
- * vector serves 4 rows of x, each x vector 4 rows of weights.  x rows are bf16, zero-padded to a multiple of 32; callers pass
+ * dots of 4 x rows with 4 weight rows, 16 accumulators held in registers
+ * meanwhile: FIRST starts them at zero (else from acc), LAST sums lane
+ * 4i + j into out[i][j] (i the x row, j the weight row; else they go back
+ * to acc).  Each weight vector serves 4 rows of x, each x vector 4 rows of
+ * weights.  x rows are bf16, zero-padded to a multiple of 32; callers pass
  * repeated rows to fill a partial tile.  While reading weight rows n..n+3
  * the same lines of rows n+4..n+7 are prefetched (pf bytes ahead): a row is
  * too short a stream for the hardware prefetcher to ramp up on.  The tiles

@@ -34,6 +34,9 @@
 #endif
 
 #define TASK_ROWS 64 /* weight rows per pool task: 64 rows x k bf16 stay in L2 */
+/* the widest column block of a task's panel (bfp_rows), in column pairs:
+ * 64 rows x 2048 columns as bf16, 256 KiB */
+#define PANEL_PAIRS_MAX 1024
 
 /* A GEMV of fewer than 4 users (bf16 weights; no tile4x4 reuses a weight
  * tile) reads each weight once: its tasks (rt_gemv_task_rows) are about
@@ -346,14 +349,15 @@ static ALWAYS_INLINE __m512 bfp_scales(__m512i e, int W)
  * column pairs: 16 pairs of 16 rows at a time in registers (a 16 x 16
  * transpose of 32-bit elements), the last pairs one by one (rows past n
  * repeat row n - 1; a lone last column pairs with 0). */
-static void bf16_pair_block(const rt_matrix *w, size_t nb, uint32_t *panel)
+static void bf16_pair_block(const rt_matrix *w, size_t nb, uint32_t *panel, int pb, int pe)
 {
-    const int K = w->k, np = K / 2;
+    const int K = w->k, np = K / 2 < pe ? K / 2 : pe; /* whole pairs of the range */
+    panel -= (size_t)pb * 16; /* indexed by the pair */
     const uint16_t *row[16];
     for (int l = 0; l < 16; l++)
         row[l] = (const uint16_t *)w->data +
                  (nb * 16 + (size_t)l < (size_t)w->n ? nb * 16 + (size_t)l : (size_t)w->n - 1) * w->ld;
-    int p0 = 0;
+    int p0 = pb;
     for (; p0 + 16 <= np; p0 += 16) {
         __m512i t[16], u[16];
         for (int i = 0; i < 8; i++) {
@@ -386,23 +390,26 @@ static void bf16_pair_block(const rt_matrix *w, size_t nb, uint32_t *panel)
             memcpy(&v, row[l] + 2 * p, 4);
             panel[(size_t)p * 16 + (size_t)l] = v;
         }
-        if (K % 2)
+        if (K % 2 && pe == (K + 1) / 2)
             panel[(size_t)np * 16 + (size_t)l] = row[l][K - 1];
     }
 }
 
-/* Row block nb of w into panel[p][16] (uint32 pairs), pairs 0..kp2-1. */
-static void bfp_decode_block(const rt_matrix *w, size_t nb, uint32_t *panel, int kp2)
+/* Pairs [pb, pe) of row block nb of w (pb a multiple of 16) into
+ * panel[p - pb][16] (uint32 pairs). */
+static void bfp_decode_block(const rt_matrix *w, size_t nb, uint32_t *panel, int pb, int pe)
 {
     if (w->dtype == RT_BF16) {
-        bf16_pair_block(w, nb, panel);
+        bf16_pair_block(w, nb, panel, pb, pe);
         return;
     }
+    const int kp2 = pe;
+    panel -= (size_t)pb * 16; /* indexed by the pair */
     const int K = w->k, W = rt_dtype_mant_bits(w->dtype);
     const __m512 tab = _mm512_loadu_ps(bf4_value);
     const uint8_t *blk = rt_bfp_line(w, nb, 0); /* the block's lines */
     float sc[32] __attribute__((aligned(64)));
-    for (int c0 = 0; c0 < 2 * kp2; c0 += 32) {
+    for (int c0 = 2 * pb; c0 < 2 * kp2; c0 += 32) {
         for (int h = 0; h < 2; h++) {
             int from = c0 + 16 * h, kc = K - from >= 16 ? 16 : K - from > 0 ? K - from : 0;
             __mmask16 km = (__mmask16)((1u << kc) - 1);
@@ -442,14 +449,35 @@ static ALWAYS_INLINE void bfp_store(__m512 acc, int o, int n, float *y)
     _mm512_mask_storeu_ps(y + o, left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1), acc);
 }
 
+/* y at o .. o+15, the part below n (the rest 0) */
+static ALWAYS_INLINE __m512 bfp_load(int o, int n, const float *y)
+{
+    int left = n - o;
+    return _mm512_maskz_loadu_ps(left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1), y + o);
+}
+
 /* Outputs of 4 row blocks (pb: each block's kp2 pairs; a block past nblk
  * repeats block 0 and is not stored) for 4 rows of x (xp, rows of xs pairs)
- * or 1: named accumulators, so that they stay in registers. */
-static void bfp_tile4(const uint32_t *xp, size_t xs, const uint32_t *const pb[4], int kp2, int nblk, int n0, int n,
-                      float *y, size_t ldy)
+ * or 1: named accumulators, so that they stay in registers.  Not FIRST: the
+ * pairs go on from the sums y holds (an earlier column block's, stored
+ * there as they stood: the same bits as one run). */
+static ALWAYS_INLINE __m512 bfp_start(int FIRST, int b, int nblk, int n0, int n, const float *y)
 {
-    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00,
-           a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    return FIRST || b >= nblk ? _mm512_setzero_ps() : bfp_load(n0 + 16 * b, n, y);
+}
+
+static void bfp_tile4(const uint32_t *xp, size_t xs, const uint32_t *const pb[4], int kp2, int nblk, int n0, int n,
+                      float *y, size_t ldy, int FIRST)
+{
+    const float *y1 = y + ldy, *y2 = y + 2 * ldy, *y3 = y + 3 * ldy;
+    __m512 a00 = bfp_start(FIRST, 0, nblk, n0, n, y), a01 = bfp_start(FIRST, 1, nblk, n0, n, y),
+           a02 = bfp_start(FIRST, 2, nblk, n0, n, y), a03 = bfp_start(FIRST, 3, nblk, n0, n, y),
+           a10 = bfp_start(FIRST, 0, nblk, n0, n, y1), a11 = bfp_start(FIRST, 1, nblk, n0, n, y1),
+           a12 = bfp_start(FIRST, 2, nblk, n0, n, y1), a13 = bfp_start(FIRST, 3, nblk, n0, n, y1),
+           a20 = bfp_start(FIRST, 0, nblk, n0, n, y2), a21 = bfp_start(FIRST, 1, nblk, n0, n, y2),
+           a22 = bfp_start(FIRST, 2, nblk, n0, n, y2), a23 = bfp_start(FIRST, 3, nblk, n0, n, y2),
+           a30 = bfp_start(FIRST, 0, nblk, n0, n, y3), a31 = bfp_start(FIRST, 1, nblk, n0, n, y3),
+           a32 = bfp_start(FIRST, 2, nblk, n0, n, y3), a33 = bfp_start(FIRST, 3, nblk, n0, n, y3);
     for (int p = 0; p < kp2; p++) {
         __m512i w0 = _mm512_loadu_si512((const void *)(pb[0] + (size_t)p * 16));
         __m512i w1 = _mm512_loadu_si512((const void *)(pb[1] + (size_t)p * 16));
@@ -470,9 +498,11 @@ static void bfp_tile4(const uint32_t *xp, size_t xs, const uint32_t *const pb[4]
             bfp_store(acc[i][b], n0 + 16 * b, n, y + (size_t)i * ldy);
 }
 
-static void bfp_tile1(const uint32_t *xp, const uint32_t *const pb[4], int kp2, int nblk, int n0, int n, float *y)
+static void bfp_tile1(const uint32_t *xp, const uint32_t *const pb[4], int kp2, int nblk, int n0, int n, float *y,
+                      int FIRST)
 {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m512 a0 = bfp_start(FIRST, 0, nblk, n0, n, y), a1 = bfp_start(FIRST, 1, nblk, n0, n, y),
+           a2 = bfp_start(FIRST, 2, nblk, n0, n, y), a3 = bfp_start(FIRST, 3, nblk, n0, n, y);
     for (int p = 0; p < kp2; p++) {
         __m512i xv = _mm512_set1_epi32((int)xp[p]);
         BP(a0, xv, _mm512_loadu_si512((const void *)(pb[0] + (size_t)p * 16)));
@@ -485,22 +515,46 @@ static void bfp_tile1(const uint32_t *xp, const uint32_t *const pb[4], int kp2, 
         bfp_store(acc[b], n0 + 16 * b, n, y);
 }
 
+/* The pairs of a column block of a panel: all kp2 if they are at most
+ * PANEL_PAIRS_MAX, else equal blocks of a multiple of 16 pairs (at most kp2
+ * then: PANEL_PAIRS_MAX is a multiple of 16). */
+static int panel_pairs(int kp2)
+{
+    if (kp2 <= PANEL_PAIRS_MAX)
+        return kp2;
+    int nkb = (kp2 + PANEL_PAIRS_MAX - 1) / PANEL_PAIRS_MAX;
+    return ((kp2 + nkb - 1) / nkb + 15) / 16 * 16;
+}
+
+/* A task's weight rows [n0, n1) for every x row, in column blocks of at
+ * most PANEL_PAIRS_MAX pairs: the block's panel (TASK_ROWS rows, 256 KiB at
+ * most) is decoded once and every tile of x rows passes over it before the
+ * next block, the sums waiting in y between blocks (the same bits as one
+ * pass).  A whole panel of 8192-column rows was 1 MiB, L2's size, which
+ * each tile read again from L3: 128 rows of x on [2048 x 8192], 2 threads,
+ * bf16 325 -> 360 GFLOP/s, bf8_b 360 -> 382; Llama-3.2-1B's 128-token
+ * prefill, calls alternated in one process, bf16 1067 -> 1034 ms, bf8_b
+ * 1099 -> 1084 ms.  A decode batch of 32 on block floats: no change. */
 static void bfp_rows(const uint16_t *xb, size_t kp, int m, const rt_matrix *w, int n0, int n1, uint32_t *panel,
                      float *y)
 {
-    const int kp2 = (w->k + 1) / 2, nblk = (n1 - n0 + 15) / 16;
-    for (int b = 0; b < nblk; b++)
-        bfp_decode_block(w, (size_t)(n0 / 16 + b), panel + (size_t)b * (size_t)kp2 * 16, kp2);
-    const uint32_t *pb[4];
-    for (int b = 0; b < 4; b++)
-        pb[b] = panel + (size_t)(b < nblk ? b : 0) * (size_t)kp2 * 16;
+    const int kp2 = (w->k + 1) / 2, nblk = (n1 - n0 + 15) / 16, kb = panel_pairs(kp2);
     const uint32_t *xp = (const uint32_t *)xb;
     const size_t xs = kp / 2;
-    int r = 0;
-    for (; r + 4 <= m; r += 4)
-        bfp_tile4(xp + (size_t)r * xs, xs, pb, kp2, nblk, n0, w->n, y + (size_t)r * w->n, (size_t)w->n);
-    for (; r < m; r++)
-        bfp_tile1(xp + (size_t)r * xs, pb, kp2, nblk, n0, w->n, y + (size_t)r * w->n);
+    for (int p0 = 0; p0 < kp2; p0 += kb) {
+        const int p1 = kp2 - p0 > kb ? p0 + kb : kp2, first = p0 == 0;
+        for (int b = 0; b < nblk; b++)
+            bfp_decode_block(w, (size_t)(n0 / 16 + b), panel + (size_t)b * (size_t)kb * 16, p0, p1);
+        const uint32_t *pb[4];
+        for (int b = 0; b < 4; b++)
+            pb[b] = panel + (size_t)(b < nblk ? b : 0) * (size_t)kb * 16;
+        int r = 0;
+        for (; r + 4 <= m; r += 4)
+            bfp_tile4(xp + (size_t)r * xs + p0, xs, pb, p1 - p0, nblk, n0, w->n, y + (size_t)r * w->n, (size_t)w->n,
+                      first);
+        for (; r < m; r++)
+            bfp_tile1(xp + (size_t)r * xs + p0, pb, p1 - p0, nblk, n0, w->n, y + (size_t)r * w->n, first);
+    }
 }
 
 /* ---- bf4_b weights, decode (m <= RT_BFP_PAIRS_GEMV_MAX_M) ----
@@ -741,7 +795,8 @@ int rt_gemv_bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, si
 
 size_t rt_bfpdot_scratch_floats(const rt_matrix *w)
 {
-    /* a task's row blocks (at most TASK_ROWS / 16), each ceil(k/2) pairs of 16 lanes */
+    /* a task's row blocks (at most TASK_ROWS / 16), each a column block of
+     * ceil(k/2) pairs at most (panel_pairs) of 16 lanes */
     size_t blocks = ((size_t)w->n + 15) / 16;
     if (blocks > TASK_ROWS / 16)
         blocks = TASK_ROWS / 16;

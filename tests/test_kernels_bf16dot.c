@@ -136,6 +136,10 @@ static void test_against_reference(void **state)
     check(pools[1], 8, 20, 2500, 0);
     check(pools[1], 32, 9, 4100, 1);
     check(pools[0], 5, 7, 2049, 0);
+    /* prefills (the column-pair panels) over rows past a panel's column
+     * block: 3 blocks and an odd k, 2 blocks */
+    check(pools[1], 41, 70, 4501, 0);
+    check(pools[0], 36, 33, 2050, 1);
     pools_close(pools);
 }
 
@@ -335,6 +339,10 @@ static void test_block_float_prefill(void **state)
                           ks[(a + b + (size_t)dt) % (sizeof ks / sizeof ks[0])]);
     check_bfp(pools[1], RT_BF8_B, 128, 200, 1024); /* prefill-sized: many tasks */
     check_bfp(pools[1], RT_BF4_B, 100, 96, 3072);
+    /* rows past a panel's column block (2048 columns): 3 blocks, an odd k,
+     * a partial row block and a row of x past the tiles of 4 */
+    check_bfp(pools[1], RT_BF8_B, 37, 40, 4801);
+    check_bfp(pools[0], RT_BF4_B, 34, 17, 6000);
     pools_close(pools);
 }
 

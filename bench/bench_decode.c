@@ -251,18 +251,25 @@ static void costs(const mgc_plan *p, double ctx, result *r)
     r->act_mib = (double)p->memory.activations * p->ndevices / 1048576.0;
 }
 
+/* Waits until the pool workers of whatever ran last have stopped spinning
+ * (they spin for well under a millisecond after their last job before they
+ * sleep), so that what is timed next has the cores to itself: a read pass
+ * sharing them read 41-54 GB/s where one 5 ms later read 54-56. */
+static void let_workers_sleep(void)
+{
+    struct timespec nap = {0, 5 * 1000 * 1000};
+    nanosleep(&nap, NULL);
+}
+
 /* The read bandwidth of the window a run just had: the best of 8 passes
  * (a 1 GiB pass takes about 20 ms; one pass alone read anywhere from 36 to
  * 64 GB/s here within a second while decode runs of half a second kept
  * within 5 %: the best of several is what the memory gives when no
- * neighbour bursts), after the pool's workers have stopped spinning (they
- * spin for well under a millisecond after their last job before they
- * sleep; a pass sharing the cores with them read 41-54 where one 5 ms
- * later read 54-56, and would flatter the run). */
+ * neighbour bursts), the run's workers asleep (a ceiling read low would
+ * flatter the run). */
 static double window_bandwidth(const bench_read_buf *b, int threads)
 {
-    struct timespec nap = {0, 5 * 1000 * 1000};
-    nanosleep(&nap, NULL);
+    let_workers_sleep();
     double best = 0;
     for (int i = 0; i < 8; i++) {
         double g = bench_read_pass(b, threads);
@@ -395,12 +402,6 @@ fail:
     mgc_plan_free(&plan);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The t3000 plan against the cpu plan (bf16 weights, `threads` cores), in
  * one process: both loaded, each given the same prompt, then decode steps
  * of one user alternated between them, the first of each pair taking turns;
@@ -451,11 +452,7 @@ static void run_pair(const model_def *md, const char *spec, const char *ckdir, i
             for (int j = 0; j < 2; j++) {
                 int i = (j + k + rep) % 2, user = 0;
                 int32_t p = np + k;
-                /* the other plan's pool workers spin for a while after its
-                 * step: let them sleep first, or they hold a core this step
-                 * needs */
-                struct timespec nap = {0, 5 * 1000 * 1000};
-                nanosleep(&nap, NULL);
+                let_workers_sleep(); /* the other plan's, after its step */
                 double a = bench_now();
                 if (rt_engine_decode(en[i], 1, &user, &tok[np + k], &p, logits, &e) != 0) {
                     snprintf(r->err, sizeof r->err, "%s", e.msg);
@@ -464,10 +461,8 @@ static void run_pair(const model_def *md, const char *spec, const char *ckdir, i
                 t[i][rep * steps + k] = bench_now() - a;
             }
     }
-    for (int i = 0; i < 2; i++)
-        qsort(t[i], (size_t)(steps * R), sizeof(double), cmp_double);
-    r->pair_cpu_tps = 1.0 / t[0][steps * R / 2];
-    r->decode_tps = 1.0 / t[1][steps * R / 2];
+    r->pair_cpu_tps = 1.0 / bench_median(t[0], steps * R);
+    r->decode_tps = 1.0 / bench_median(t[1], steps * R);
     r->ok = 1;
 out:
     free(t[0]);

@@ -64,24 +64,27 @@ static inline __mmask16 rt_bfp_fold_bad(__m512 v, __mmask16 live, __mmask16 tiny
 
 /* Prefetches the chunk RT_BFP_PF_CHUNKS after column k0 of row block nb of
  * a matrix of W mantissa bits (7: bf8_b, 3: bf4_b; a constant where it is
- * inlined), its code lines and its exponents.  Past the block's end it
+ * inlined), its code lines and its exponents; line: k0's code line of that
+ * block, which the caller has (so the common case is an offset from it).
+ * Past the block's end it
  * prefetches as far into block `after` instead, the block this stream
  * reads next (the kernels run row blocks in groups, one stream per block:
  * the block after nb in the matrix is another stream of the same group,
  * already on its way); none when `after` is past the matrix (the caller's
  * row view).  A prefetch never faults. */
 static inline __attribute__((always_inline)) void rt_bfp_prefetch(const rt_matrix *w, int W, size_t nb, int k0,
-                                                                  size_t after)
+                                                                  const void *line, size_t after)
 {
     const int chunk = W == 7 ? 256 : 128; /* code bytes of 16 columns */
     int ka = k0 + RT_BFP_PF_CHUNKS * 16;
+    const char *p = (const char *)line + RT_BFP_PF_CHUNKS * chunk;
     if (ka >= w->k) {
         if (after >= ((size_t)w->n + 15) / 16)
             return;
         nb = after;
         ka -= (w->k + 15) / 16 * 16;
+        p = (const char *)rt_bfp_line(w, nb, ka);
     }
-    const char *p = (const char *)rt_bfp_line(w, nb, ka);
     /* the builtin (read, keep in all levels: _MM_HINT_T0): gcc 12 emitted
      * no instruction at all for _mm_prefetch in this function when it was a
      * plain static inline (the hint was not folded to a constant) */

@@ -36,7 +36,7 @@ typedef struct step {
     const rt_call *c;
     size_t i;              /* the op (a collective), or the first op of a segment */
     size_t end;            /* device_task: the segment is ops [i, end) */
-    int r0, rows;          /* its rows (rt_engine_op_rows) */
+    int r0, rows;          /* a collective's rows (rt_engine_op_rows) */
     rt_device_ctx *ctx;    /* [ndev], each with its own error */
     _Atomic int failed;
     size_t n;              /* all_reduce: values per device; all_gather: per device's share */
@@ -179,9 +179,10 @@ int rt_engine_run_lockstep(rt_engine *en, rt_call *c, mgc_error *e)
     int rc = 0;
     for (size_t i = 0; i < c->entry->nops && rc == 0;) {
         s.i = i;
-        rt_engine_op_rows(en, c, i, &s.r0, &s.rows);
-        uint64_t t0 = en->profile ? rt_profile_now() : 0;
         if (is_collective(c->entry, i)) {
+            /* its rows and its time: a segment's device ops record their own */
+            rt_engine_op_rows(en, c, i, &s.r0, &s.rows);
+            uint64_t t0 = en->profile ? rt_profile_now() : 0;
             collective(en, &s);
             for (int d = 0; d < nd; d++)
                 rt_engine_op_done(en, c, d, i, s.r0, s.rows, t0);

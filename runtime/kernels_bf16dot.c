@@ -34,9 +34,6 @@
 #endif
 
 #define TASK_ROWS 64 /* weight rows per pool task: 64 rows x k bf16 stay in L2 */
-/* the widest column block of a task's panel (bfp_rows), in column pairs:
- * 64 rows x 2048 columns as bf16, 256 KiB */
-#define PANEL_PAIRS_MAX 1024
 
 /* A GEMV of fewer than 4 users (bf16 weights; no tile4x4 reuses a weight
  * tile) reads each weight once: its tasks (rt_gemv_task_rows) are about
@@ -45,8 +42,10 @@
  * steps alternated between the two in one process (2 threads; 1 and 2 MiB
  * tied, 4 MiB lost). */
 #define GEMV_TASK_BYTES ((size_t)1 << 20)
-/* the widest column block of a batch's tiles (rows_avx512bf16) */
-#define TILE_K_MAX 2048
+/* The widest column block of a batch's 4 x 4 tiles (rows_avx512bf16) and
+ * of a task's column-pair panel (bfp_rows, 64 rows of it: 256 KiB as bf16
+ * pairs); see col_block. */
+#define COL_BLOCK_MAX 2048
 
 /* Such a GEMV prefetches at least this far ahead in each row's stream
  * (tile1x4; otherwise the next tile's rows, 4 rows ahead).  Over Qwen3-0.6B's
@@ -172,6 +171,17 @@ static ALWAYS_INLINE void prefetch4(const uint16_t *r0, const uint16_t *r1, cons
     _mm_prefetch((const char *)(r3 + c0) + pf, _MM_HINT_T0);
 }
 
+/* The length of a block when n columns (or pairs) go in blocks of at most
+ * max: all n when n <= max, else equal blocks rounded up to a multiple of
+ * align (max is one, so a block is at most n; the last may be shorter). */
+static int col_block(int n, int max, int align)
+{
+    if (n <= max)
+        return n;
+    int blocks = (n + max - 1) / max;
+    return ((n + blocks - 1) / blocks + align - 1) / align * align;
+}
+
 /* Columns [cb, ce) (cb a multiple of 32; ce a multiple of 32 or k) of the
  * dots of 4 x rows with 4 weight rows, 16 accumulators held in registers
  * meanwhile: FIRST starts them at zero (else from acc), LAST sums lane
@@ -272,7 +282,7 @@ static void rows_avx512bf16(const uint16_t *xb, size_t kp, int m, const rt_matri
     /* a GEMV of a few users streams faster: over short rows it prefetches
      * further than the next tile (see GEMV_PF_MIN_BYTES) */
     size_t pf1 = pf < GEMV_PF_MIN_BYTES ? GEMV_PF_MIN_BYTES : pf;
-    /* Tiles of 4 users over rows of more than TILE_K_MAX columns go a block
+    /* Tiles of 4 users over rows of more than COL_BLOCK_MAX columns go a block
      * of columns at a time: every tile over these 4 weight rows takes one
      * block, keeping its accumulators here, before any takes the next, so
      * that the rows' block (4 x 4 KiB at most) stays in L1 while the tiles'
@@ -284,8 +294,7 @@ static void rows_avx512bf16(const uint16_t *xb, size_t kp, int m, const rt_matri
      * (3072 columns) unchanged.  In blocks of 1024, [1024 x 2048] lost 5 %,
      * hence 2048 and no blocks at or below it; whole rows keep their
      * accumulators in registers from start to end. */
-    const int nkb = (k + TILE_K_MAX - 1) / TILE_K_MAX;
-    const int kb = ((k + nkb - 1) / nkb + 31) / 32 * 32;
+    const int kb = col_block(k, COL_BLOCK_MAX, 32);
     __m512 acc[RT_GEMV_MAX_M / 4][16];
     for (int n = n0; n < n1; n += 4) {
         int nr = n1 - n < 4 ? n1 - n : 4;
@@ -303,7 +312,7 @@ static void rows_avx512bf16(const uint16_t *xb, size_t kp, int m, const rt_matri
                 /* the m / 4 tiles over these weight rows share the prefetch
                  * of the next rows: tile t takes every (m / 4)-th step from t
                  * (whole rows: the accumulators never leave the registers) */
-                if (nkb == 1)
+                if (cb == 0 && ce == k)
                     tile4x4_cols(xr, wr, 0, k, k, pf, r / 4, m / 4, 1, 1, NULL, out);
                 else if (cb == 0)
                     tile4x4_cols(xr, wr, cb, ce, k, pf, r / 4, m / 4, 1, 0, a, NULL);
@@ -515,19 +524,8 @@ static void bfp_tile1(const uint32_t *xp, const uint32_t *const pb[4], int kp2, 
         bfp_store(acc[b], n0 + 16 * b, n, y);
 }
 
-/* The pairs of a column block of a panel: all kp2 if they are at most
- * PANEL_PAIRS_MAX, else equal blocks of a multiple of 16 pairs (at most kp2
- * then: PANEL_PAIRS_MAX is a multiple of 16). */
-static int panel_pairs(int kp2)
-{
-    if (kp2 <= PANEL_PAIRS_MAX)
-        return kp2;
-    int nkb = (kp2 + PANEL_PAIRS_MAX - 1) / PANEL_PAIRS_MAX;
-    return ((kp2 + nkb - 1) / nkb + 15) / 16 * 16;
-}
-
 /* A task's weight rows [n0, n1) for every x row, in column blocks of at
- * most PANEL_PAIRS_MAX pairs: the block's panel (TASK_ROWS rows, 256 KiB at
+ * most COL_BLOCK_MAX / 2 pairs: the block's panel (TASK_ROWS rows, 256 KiB at
  * most) is decoded once and every tile of x rows passes over it before the
  * next block, the sums waiting in y between blocks (the same bits as one
  * pass).  A whole panel of 8192-column rows was 1 MiB, L2's size, which
@@ -538,7 +536,7 @@ static int panel_pairs(int kp2)
 static void bfp_rows(const uint16_t *xb, size_t kp, int m, const rt_matrix *w, int n0, int n1, uint32_t *panel,
                      float *y)
 {
-    const int kp2 = (w->k + 1) / 2, nblk = (n1 - n0 + 15) / 16, kb = panel_pairs(kp2);
+    const int kp2 = (w->k + 1) / 2, nblk = (n1 - n0 + 15) / 16, kb = col_block(kp2, COL_BLOCK_MAX / 2, 16);
     const uint32_t *xp = (const uint32_t *)xb;
     const size_t xs = kp / 2;
     for (int p0 = 0; p0 < kp2; p0 += kb) {
@@ -633,7 +631,7 @@ static ALWAYS_INLINE int bf4_dp_blocks(const float *x, int M, const rt_matrix *w
 #pragma GCC unroll 8
         for (int b = 0; b < NBB; b++) {
             qb[b] = rt_bfp_line(w, nb0 + b, k0);
-            rt_bfp_prefetch(w, 3, nb0 + b, k0, nb0 + b + (size_t)NBB);
+            rt_bfp_prefetch(w, 3, nb0 + b, k0, qb[b], nb0 + b + (size_t)NBB);
         }
         __m512 xv[3];
         __mmask16 nz[3];
@@ -796,7 +794,7 @@ int rt_gemv_bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, si
 size_t rt_bfpdot_scratch_floats(const rt_matrix *w)
 {
     /* a task's row blocks (at most TASK_ROWS / 16), each a column block of
-     * ceil(k/2) pairs at most (panel_pairs) of 16 lanes */
+     * ceil(k/2) pairs at most (col_block) of 16 lanes */
     size_t blocks = ((size_t)w->n + 15) / 16;
     if (blocks > TASK_ROWS / 16)
         blocks = TASK_ROWS / 16;

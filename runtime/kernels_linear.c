@@ -637,7 +637,7 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
          * kernel outruns the hardware prefetcher on NBB interleaved streams */
 #pragma GCC unroll 16
         for (int b = 0; b < NBB; b++)
-            rt_bfp_prefetch(w, W, nb0 + b, k0, nb0 + b + (size_t)NBB);
+            rt_bfp_prefetch(w, W, nb0 + b, k0, rt_bfp_line(w, nb0 + b, k0), nb0 + b + (size_t)NBB);
         __m512 xv[16];
         __mmask16 nz[16];
 #pragma GCC unroll 16

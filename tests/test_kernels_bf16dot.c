@@ -131,7 +131,7 @@ static void test_against_reference(void **state)
     check(pools[1], 1, 1100, 1000, 0);
     check(pools[1], 2, 2050, 300, 1);
     check(pools[1], 3, 9000, 128, 0);
-    /* batches over rows longer than a column block (TILE_K_MAX, 2048):
+    /* batches over rows longer than a column block (COL_BLOCK_MAX, 2048):
      * two blocks, three uneven ones, a tile with a leftover row */
     check(pools[1], 8, 20, 2500, 0);
     check(pools[1], 32, 9, 4100, 1);

@@ -152,7 +152,7 @@ int bench_read_buf_init(bench_read_buf *b, size_t bytes, int threads)
         b->a[i] = i;
     b->words = words;
     b->bytes = words * 8;
-    pick_read(&b->kernel);
+    b->read = pick_read(&b->kernel);
     return 0;
 }
 
@@ -164,8 +164,6 @@ void bench_read_buf_free(bench_read_buf *b)
 
 double bench_read_pass(const bench_read_buf *b, int threads)
 {
-    const char *kernel;
-    read_fn fn = pick_read(&kernel);
     threads = clamp_threads(threads);
     pthread_t th[64];
     rd_arg args[64];
@@ -173,7 +171,7 @@ double bench_read_pass(const bench_read_buf *b, int threads)
     pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
     size_t per = b->words / (size_t)threads;
     for (int t = 0; t < threads; t++) {
-        args[t] = (rd_arg){fn, b->a + per * (size_t)t, per, &start, 0};
+        args[t] = (rd_arg){b->read, b->a + per * (size_t)t, per, &start, 0};
         pthread_create(&th[t], NULL, read_part, &args[t]);
     }
     /* the clock starts before the readers are released: read after the

@@ -28,7 +28,8 @@ void bench_read_bandwidth(size_t bytes, int threads, int passes, bench_bw *out);
 typedef struct bench_read_buf {
     uint64_t *a;
     size_t words, bytes;
-    const char *kernel;
+    uint64_t (*read)(const uint64_t *, size_t); /* the read kernel, chosen once */
+    const char *kernel;                          /* which one */
 } bench_read_buf;
 int bench_read_buf_init(bench_read_buf *b, size_t bytes, int threads); /* 0, or -1: out of memory */
 double bench_read_pass(const bench_read_buf *b, int threads);          /* GB/s */

@@ -21,8 +21,10 @@
  * Each configuration runs in its own child process (memory is its own).
  * Ceilings, measured first: read bandwidth (support/ceilings.c: a
  * vectorised 8-accumulator read on T threads over a 1 GiB buffer, best and
- * median of 7 passes) and the matmul rate of prefill's path (the bf16 dot
- * for bf16 weights where the CPU has it, else f32 sgemm).  Each
+ * median of 7 passes), the matmul rate of prefill's path (the bf16 dot
+ * for bf16 weights where the CPU has it, else f32 sgemm) and the register
+ * peak of the instruction each path multiplies with (bench_dot_peak: no
+ * matmul can beat it; the batch bound is given at both rates).  Each
  * configuration's own ratios use ceilings measured in its own process, on
  * its thread count: the read bandwidth right after EACH decode run (best of
  * 8 passes over a 1 GiB buffer kept resident for the purpose), so that a
@@ -110,6 +112,10 @@ typedef struct result {
     /* decode tokens/s over its roofline, run by run against the bandwidth
      * of the run's own window; the median */
     double decode_of_roof;
+    /* runs whose window read less than the run itself moved (a ratio above
+     * 1): a neighbour took the bandwidth while the ceiling was read, so
+     * the ratio says nothing and no target is judged on it */
+    int roof_disturbed;
     /* run_pair: the cpu plan's decode tokens/s, its steps alternated with
      * the t3000 plan's (decode_tps) in the same process */
     double pair_cpu_tps;
@@ -344,6 +350,7 @@ static void run_config(const model_def *md, const char *spec, const char *ckdir,
         dec[rep] = s->steps / (c - b);
         rbw[rep] = window_bandwidth(&rbuf, threads);
         droof[rep] = dec[rep] * r->read_bytes_per_token / (rbw[rep] * 1e9);
+        r->roof_disturbed += droof[rep] > 1.0;
         /* 32 users in one step each, at the positions after the prompt */
         int bsteps = s->steps / 4 > 1 ? s->steps / 4 : 1;
         double d0 = bench_now();
@@ -554,10 +561,15 @@ int main(int argc, char **argv)
     /* ---- ceilings ---- */
     bench_bw bw[2];
     bench_mm mm[2], mmb[2];
+    /* the register peaks bound every matmul path from above: the batch
+     * bound below is given at both (a path's rate is mgc's, not the host's) */
+    bench_peak pkb[2], pkf[2];
     for (int t = 0; t < nt; t++) {
         bench_read_bandwidth(s.quick ? (size_t)64 << 20 : (size_t)1 << 30, tlist[t], s.quick ? 2 : 7, &bw[t]);
         bench_sgemm_rate(tlist[t], 128, s.quick ? 512 : 3072, s.quick ? 256 : 1024, s.quick ? 2 : 7, &mm[t]);
         bench_bf16dot_rate(tlist[t], RT_BF16, 128, s.quick ? 512 : 3072, s.quick ? 256 : 1024, s.quick ? 2 : 7, &mmb[t]);
+        bench_dot_peak(tlist[t], RT_BF16, s.quick ? 2 : 7, &pkb[t]);
+        bench_dot_peak(tlist[t], RT_F32, s.quick ? 2 : 7, &pkf[t]);
     }
     printf("bench_decode%s: %d cores; kernels ISA %s; CPU flags: avx512_bf16 %s (bf16 dot %s), amx_tile %s, "
            "amx_bf16 %s (no mgc path uses AMX)\n",
@@ -578,6 +590,14 @@ int main(int argc, char **argv)
                "bf16 prefill)\n",
                tlist[t], tlist[t] > 1 ? "s" : "", mmb[t].best_gflops, mmb[t].median_gflops, mmb[t].m, mmb[t].n,
                mmb[t].k, mmb[t].path);
+    for (int t = 0; t < nt; t++)
+        for (int f = 0; f < 2; f++) {
+            const bench_peak *pk = f ? &pkf[t] : &pkb[t];
+            if (pk->median_gflops > 0)
+                printf("ceiling: %s register peak %d thread%s: best %.1f GFLOP/s, median %.1f (%d passes; %s)\n",
+                       f ? "f32" : "bf16", tlist[t], tlist[t] > 1 ? "s" : "", pk->best_gflops, pk->median_gflops,
+                       pk->passes, pk->path);
+        }
 
     /* ---- checkpoints ---- */
     char root[] = "/tmp/mgc-bench-decode.XXXXXX";
@@ -671,6 +691,17 @@ int main(int argc, char **argv)
            "bandwidth / bytes per token, the bandwidth read right after each decode run in the configuration's own "
            "process (best of 8 passes) and the ratio the median of the runs' own, the matmul rate after the runs "
            "(columns GB/s: the median of the runs' bandwidths, GF/s); model MiB: weights at plan dtype, a tied table once, + KV + activations)\n");
+    for (int mi = 0; mi < NMODELS; mi++)
+        for (int di = 0; di < NDTYPES; di++)
+            for (int t = 0; t < nt; t++) {
+                const result *r = &res[mi][di][t];
+                if (have[mi] && r->ok && r->roof_disturbed)
+                    printf("%s %s, %d thread%s: decode /roof not a measurement: in %d of %d runs the read ceiling, "
+                           "read right after the run, was below the bandwidth the run itself moved (the host was "
+                           "busy)\n",
+                           MODELS[mi].name, wname(DTYPES[di]), tlist[t], tlist[t] > 1 ? "s" : "", r->roof_disturbed,
+                           s.reps);
+            }
     int T = nt - 1;
     for (int mi = 0; mi < NMODELS; mi++) {
         if (!have[mi] || !t3k[mi].ok)
@@ -690,7 +721,8 @@ int main(int argc, char **argv)
                 ratios q = ratios_of(r);
                 printf("  %-12s %-15s decode %.2f of roofline (>= 0.90: %s); batch32 %.1fx batch 1 (>= 10: %s); "
                        "RSS %.2fx model (<= 1.15: %s)",
-                       MODELS[mi].name, wname(DTYPES[di]), q.decode, mark(q.decode >= 0.9),
+                       MODELS[mi].name, wname(DTYPES[di]), q.decode,
+                       r->roof_disturbed ? "NOT JUDGED, a ceiling window was disturbed" : mark(q.decode >= 0.9),
                        r->batch_tps / r->decode_tps, mark(r->batch_tps / r->decode_tps >= 10), q.rss,
                        mark(q.rss <= 1.15));
                 /* 32 users need 32 tokens' FLOPs per step (the head's
@@ -704,6 +736,16 @@ int main(int argc, char **argv)
                 printf("; batch32 at most %.0f tok/s (= %.1fx batch 1: every linear at the matmul ceiling, the KV "
                        "cache read at the read ceiling), reached %.2f",
                        bound, bound / r->decode_tps, r->batch_tps / bound);
+                /* the same bound with every linear at the register peak of
+                 * the instruction its path multiplies with (best pass): what
+                 * the host allows, whatever mgc's matmul path reaches */
+                const bench_peak *pk = DTYPES[di] != MGC_F32 && pkb[T].best_gflops > 0 ? &pkb[T] : &pkf[T];
+                if (pk->best_gflops > 0) {
+                    double hard = 1.0 / (r->decode_flops_per_token / (pk->best_gflops * 1e9) +
+                                         r->kv_bytes_per_token / (r->bw_gbs * 1e9));
+                    printf("; at the %s register peak %.0f tok/s (= %.1fx), reached %.2f",
+                           pk == &pkb[T] ? "bf16 dot" : "f32 fma", hard, hard / r->decode_tps, r->batch_tps / hard);
+                }
                 if (DTYPES[di] == MGC_BF16) {
                     double want = strstr(MODELS[mi].name, "Qwen") ? 148 : 85;
                     printf("; prefill %.1f tok/s (>= llama.cpp BF16's %.0f quoted in issue 9: %s)", r->prefill_tps,
@@ -726,9 +768,12 @@ int main(int argc, char **argv)
         fprintf(j,
                 "%s\n  {\"threads\": %d, \"read_gbs_best\": %.2f, \"read_gbs_median\": %.2f, \"read_kernel\": \"%s\", "
                 "\"read_bytes\": %zu, \"sgemm_gflops_best\": %.1f, \"sgemm_gflops_median\": %.1f, "
-                "\"bf16dot_gflops_best\": %.1f, \"bf16dot_gflops_median\": %.1f}",
+                "\"bf16dot_gflops_best\": %.1f, \"bf16dot_gflops_median\": %.1f, \"bf16dot_peak_gflops_best\": %.1f, "
+                "\"bf16dot_peak_gflops_median\": %.1f, \"f32_fma_peak_gflops_best\": %.1f, "
+                "\"f32_fma_peak_gflops_median\": %.1f}",
                 t ? "," : "", tlist[t], bw[t].best_gbs, bw[t].median_gbs, bw[t].kernel, bw[t].bytes,
-                mm[t].best_gflops, mm[t].median_gflops, mmb[t].best_gflops, mmb[t].median_gflops);
+                mm[t].best_gflops, mm[t].median_gflops, mmb[t].best_gflops, mmb[t].median_gflops, pkb[t].best_gflops,
+                pkb[t].median_gflops, pkf[t].best_gflops, pkf[t].median_gflops);
     fprintf(j, "],\n \"runs\": [");
     int first = 1;
     for (int mi = 0; mi < NMODELS; mi++)
@@ -744,12 +789,13 @@ int main(int argc, char **argv)
                         "\"batch32_tps\": %.2f, \"eval_pps\": %.2f, \"peak_rss_mib\": %.1f, \"weights_mib\": %.1f, "
                         "\"weights_once_mib\": %.1f, \"kv_mib\": %.1f, \"activations_mib\": %.1f, "
                         "\"decode_bytes_per_token\": %.0f, \"prefill_flops_per_token\": %.0f, \"read_gbs_median\": %.2f, "
-                        "\"matmul_gflops_median\": %.1f, \"decode_flops_per_token\": %.0f, \"kv_bytes_per_token\": %.0f}",
+                        "\"matmul_gflops_median\": %.1f, \"decode_flops_per_token\": %.0f, \"kv_bytes_per_token\": %.0f, "
+                        "\"decode_roof_disturbed_runs\": %d}",
                         first ? "" : ",", MODELS[mi].name, wname(DTYPES[di]), tlist[t], r->prefill_tps,
                         q.prefill, r->decode_tps, q.decode, r->batch_tps, r->eval_pps,
                         r->rss_mib, r->weights_mib, r->weights_once_mib, r->kv_mib, r->act_mib,
                         r->read_bytes_per_token, r->flops_per_token, r->bw_gbs, r->mm_gflops,
-                        r->decode_flops_per_token, r->kv_bytes_per_token);
+                        r->decode_flops_per_token, r->kv_bytes_per_token, r->roof_disturbed);
                 first = 0;
             }
     fprintf(j, "],\n \"t3000_vs_cpu\": [");

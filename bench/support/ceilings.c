@@ -9,6 +9,11 @@
 #include <time.h>
 
 #include "kernels.h"
+#include "simd_target.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 double bench_now(void)
 {
@@ -283,4 +288,160 @@ void bench_bf16dot_rate(int threads, rt_dtype dt, int m, int n, int k, int reps,
         matmul_rate(threads, m, n, k, reps, dt, out);
     else
         memset(out, 0, sizeof *out);
+}
+
+/* ---- register peak ----------------------------------------------------------------- */
+
+/* Iterations of 16 instructions a pass takes per thread: about 20-80 ms on
+ * a core of a few GHz (enough to time, short enough to repeat). */
+#define PEAK_ITERS 10000000
+
+typedef struct peak_arg {
+    void (*fn)(long iters, float out[16]);
+    int passes;                      /* and a warm-up before them */
+    pthread_barrier_t *start, *done; /* every pass: all threads, and the timing one */
+    float out[16];
+} peak_arg;
+
+/* 16 chains: with a latency of about 4 cycles, 8 chains do not keep two
+ * pipes busy (this CPU, vdpbf16ps: 8 chains 0.44 TSC ticks an op, 12-16
+ * 0.30); 16 accumulators plus 2 operands fit in AVX-512's 32 registers
+ * (an array that the unrolled loops index with constants stays in them). */
+#define PEAK_CHAINS 16
+
+/* a[c] = c for the N chains (distinct starts, or the compiler merges chains
+ * that compute the same values), then ITERS rounds of a[c] = STEP(a[c]). */
+#define PEAK_RUN(a, N, SET1, ITERS, STEP)                                                                      \
+    do {                                                                                                       \
+        _Pragma("GCC unroll 16") for (int c = 0; c < (N); c++) a[c] = SET1((float)c);                          \
+        for (long i = 0; i < (ITERS); i++)                                                                     \
+            _Pragma("GCC unroll 16") for (int c = 0; c < (N); c++) a[c] = STEP(a[c]);                          \
+    } while (0)
+
+#if defined(__x86_64__)
+RT_TARGET_AVX512_BEGIN
+/* The chains' sum into out: keeps every chain alive. */
+static inline __attribute__((always_inline)) void peak_sum(const __m512 a[PEAK_CHAINS], float out[16])
+{
+    __m512 s = a[0];
+#pragma GCC unroll 16
+    for (int c = 1; c < PEAK_CHAINS; c++)
+        s = _mm512_add_ps(s, a[c]);
+    _mm512_storeu_ps(out, s);
+}
+
+/* The operands: small normal values, 2^-10 * 2^-10 a product, so that a
+ * chain's PEAK_ITERS (x2 for the bf16 dot) products stay far from overflow. */
+static void peak_fma512(long iters, float out[16])
+{
+    const __m512 x = _mm512_set1_ps(0x1p-10f);
+    __m512 a[PEAK_CHAINS];
+#define FMA512_STEP(v) _mm512_fmadd_ps(x, x, v)
+    PEAK_RUN(a, PEAK_CHAINS, _mm512_set1_ps, iters, FMA512_STEP);
+#undef FMA512_STEP
+    peak_sum(a, out);
+}
+RT_TARGET_END
+
+RT_TARGET_AVX512BF16_BEGIN
+static void peak_bf16dot(long iters, float out[16])
+{
+    const __m512bh x = (__m512bh)_mm512_set1_epi16(0x3a80); /* bf16 2^-10 */
+    __m512 a[PEAK_CHAINS];
+#define DP_STEP(v) _mm512_dpbf16_ps(v, x, x)
+    PEAK_RUN(a, PEAK_CHAINS, _mm512_set1_ps, iters, DP_STEP);
+#undef DP_STEP
+    peak_sum(a, out);
+}
+RT_TARGET_END
+
+RT_TARGET_AVX2_BEGIN
+/* AVX2 has 16 registers: 12 chains and 1 operand (16 chains spilled), 4/3
+ * as many iterations (as many FLOPs as 16 chains' would be) */
+static void peak_fma256(long iters, float out[16])
+{
+    const __m256 x = _mm256_set1_ps(0x1p-10f);
+    __m256 a[12];
+#define FMA256_STEP(v) _mm256_fmadd_ps(x, x, v)
+    PEAK_RUN(a, 12, _mm256_set1_ps, iters * 4 / 3, FMA256_STEP);
+#undef FMA256_STEP
+#pragma GCC unroll 12
+    for (int c = 1; c < 12; c++)
+        a[0] = _mm256_add_ps(a[0], a[c]);
+    memset(out, 0, 16 * sizeof *out);
+    _mm256_storeu_ps(out, a[0]);
+}
+RT_TARGET_END
+#endif
+
+/* A thread for all the passes: new threads for each pass could share a
+ * core for its first milliseconds (a 2-thread pass read as 1 thread's rate
+ * in 2 runs of 3 here), and a pass is about 20 ms. */
+static void *peak_part(void *p)
+{
+    peak_arg *a = p;
+    for (int r = -1; r < a->passes; r++) {
+        pthread_barrier_wait(a->start);
+        a->fn(PEAK_ITERS, a->out);
+        pthread_barrier_wait(a->done);
+    }
+    return NULL;
+}
+
+static volatile float peak_sink; /* the sums, so that no pass is optimised away */
+
+void bench_dot_peak(int threads, rt_dtype dt, int passes, bench_peak *out)
+{
+    memset(out, 0, sizeof *out);
+    void (*fn)(long, float[16]) = NULL;
+    double flops = 0; /* per iteration of one thread */
+#if defined(__x86_64__)
+    if (dt == RT_BF16 && rt_bf16dot_enabled()) {
+        fn = peak_bf16dot;
+        flops = 16.0 * 64;
+        out->path = "vdpbf16ps zmm (AVX512-BF16), 16 independent chains in registers";
+    } else if (dt == RT_F32 && rt_cpu_best_isa() == RT_ISA_AVX512) {
+        fn = peak_fma512;
+        flops = 16.0 * 32;
+        out->path = "vfmadd231ps zmm (AVX-512), 16 independent chains in registers";
+    } else if (dt == RT_F32 && rt_cpu_best_isa() == RT_ISA_AVX2) {
+        fn = peak_fma256;
+        flops = 16.0 * 16; /* 12 chains x 16 FLOPs x 4/3 as many iterations */
+        out->path = "vfmadd231ps ymm (AVX2), 12 independent chains in registers";
+    }
+#endif
+    if (!fn)
+        return;
+    threads = clamp_threads(threads);
+    if (passes > 32)
+        passes = 32;
+    double g[32];
+    pthread_t th[64];
+    peak_arg args[64];
+    pthread_barrier_t start, done;
+    pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+    pthread_barrier_init(&done, NULL, (unsigned)threads + 1);
+    for (int t = 0; t < threads; t++) {
+        args[t] = (peak_arg){.fn = fn, .passes = passes, .start = &start, .done = &done};
+        pthread_create(&th[t], NULL, peak_part, &args[t]);
+    }
+    for (int r = -1; r < passes; r++) { /* r = -1: a warm-up (clocks ramp up) */
+        double t0 = bench_now(); /* before the release, as bench_read_pass */
+        pthread_barrier_wait(&start);
+        pthread_barrier_wait(&done);
+        double dt_s = bench_now() - t0;
+        if (r >= 0)
+            g[r] = flops * PEAK_ITERS * threads / dt_s / 1e9;
+    }
+    for (int t = 0; t < threads; t++) {
+        pthread_join(th[t], NULL);
+        peak_sink += args[t].out[0];
+    }
+    pthread_barrier_destroy(&start);
+    pthread_barrier_destroy(&done);
+    for (int r = 0; r < passes; r++)
+        out->best_gflops = g[r] > out->best_gflops ? g[r] : out->best_gflops;
+    out->median_gflops = bench_median(g, passes);
+    out->threads = threads;
+    out->passes = passes;
 }

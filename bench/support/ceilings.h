@@ -1,7 +1,7 @@
 /* The ceilings bench_decode measures its figures against, in the same run:
  * host read bandwidth (a vectorised multi-accumulator read over a buffer far
- * beyond the last-level cache) and the matrix-multiply rate of the paths mgc
- * runs prefill on. */
+ * beyond the last-level cache), the matrix-multiply rate of the paths mgc
+ * runs prefill on, and the register peak of their multiply instructions. */
 #ifndef BENCH_CEILINGS_H
 #define BENCH_CEILINGS_H
 
@@ -51,6 +51,20 @@ void bench_sgemm_rate(int threads, int m, int n, int k, int reps, bench_mm *out)
  * rt_linear_bfpdot_pool); all zero when this CPU or MGC_KERNELS does not
  * allow it. */
 void bench_bf16dot_rate(int threads, rt_dtype dt, int m, int n, int k, int reps, bench_mm *out);
+
+/* The register peak of the instruction a matmul path multiplies with, on
+ * `threads` threads: 16 independent accumulator chains per thread, operands
+ * in registers, no memory traffic, so no matmul can run faster on this
+ * host.  dt bf16: vdpbf16ps (64 FLOPs a 512-bit instruction), when this CPU
+ * and MGC_KERNELS allow the bf16 dot (else all zero); f32: the widest f32
+ * FMA (AVX-512 32 FLOPs, AVX2 16; all zero elsewhere).  Best and median of
+ * `passes`; `path` names the instruction. */
+typedef struct bench_peak {
+    double best_gflops, median_gflops;
+    int threads, passes;
+    const char *path;
+} bench_peak;
+void bench_dot_peak(int threads, rt_dtype dt, int passes, bench_peak *out);
 
 double bench_now(void);
 double bench_median(double *v, int n); /* sorts v */

@@ -45,6 +45,17 @@ static void silu_finish_avx512(const float *g, const float *t, const float *u, f
     }
 }
 
+/* t = -g: gcc 12 at -O2 left the plain loop scalar, a third of a 32-user
+ * step's silu time (exp and the divide are vectorised) */
+static void negate_avx512(const float *g, float *t, size_t c)
+{
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    for (size_t j = 0; j < c; j += 16) {
+        __mmask16 m = c - j >= 16 ? (__mmask16)0xffff : rt_tail_mask16(c - j);
+        _mm512_mask_storeu_ps(t + j, m, _mm512_xor_ps(_mm512_maskz_loadu_ps(m, g + j), sign));
+    }
+}
+
 static void round_bf16_avx512(float *x, size_t n)
 {
     size_t i = 0;
@@ -88,8 +99,13 @@ void rt_silu_mul_isa(rt_isa isa, const float *g, const float *u, float *out, siz
     float t[CHUNK];
     for (size_t i0 = 0; i0 < n; i0 += CHUNK) {
         size_t c = n - i0 < CHUNK ? n - i0 : CHUNK;
-        for (size_t j = 0; j < c; j++)
-            t[j] = -g[i0 + j];
+#if defined(__x86_64__)
+        if (isa == RT_ISA_AVX512)
+            negate_avx512(g + i0, t, c);
+        else
+#endif
+            for (size_t j = 0; j < c; j++)
+                t[j] = -g[i0 + j];
         rt_exp(isa, t, t, c);
 #if defined(__x86_64__)
         if (isa == RT_ISA_AVX512) {

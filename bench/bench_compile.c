@@ -6,6 +6,9 @@
  * The target is 10 ms per bringup and well under a second for all of them;
  * the figures are printed as a ratio to it.  Exit status 1 if a best time
  * misses the target (medians drift on a shared machine; minima do not).
+ * Quick mode (MGC_BENCH_QUICK, as make bench-quick and CI run it): 3 runs
+ * and no target judged, so that a loaded CI host cannot fail it; it still
+ * fails on a bringup that does not compile.
  * Run from the repository root.  Usage: bench_compile [runs, default 30]
  * [SUBSTRING: only the bringups whose hf id contains it]. */
 #include <stdio.h>
@@ -121,7 +124,8 @@ static stats summarize(double *t, int runs)
 
 int main(int argc, char **argv)
 {
-    int runs = argc > 1 ? atoi(argv[1]) : 30;
+    const int quick = getenv("MGC_BENCH_QUICK") && *getenv("MGC_BENCH_QUICK");
+    int runs = argc > 1 ? atoi(argv[1]) : quick ? 3 : 30;
     if (runs < 1 || runs > 100000) {
         fprintf(stderr, "usage: bench_compile [runs >= 1, default 30] [part of an hf id: only those bringups]\n");
         return 2;
@@ -174,8 +178,9 @@ int main(int argc, char **argv)
     if (all.min > TOTAL_TARGET_MS)
         bad = 1;
     printf("\n%s: slowest bringup median %.2f ms = %.3f of the %.0f ms target; all %zu %.2f ms (median)\n",
-           bad ? "MISSED" : "ok", worst, worst / TARGET_MS, TARGET_MS, N, all.median);
+           quick ? "quick mode, not judged" : bad ? "MISSED" : "ok", worst, worst / TARGET_MS, TARGET_MS, N,
+           all.median);
     free(t);
     free(ty);
-    return bad;
+    return quick ? 0 : bad;
 }

@@ -12,7 +12,8 @@
  *     the last row's logits: rt_engine_prefill_last);
  *   - decode: tokens/s of one user after that prompt;
  *   - batched decode: tokens/s in aggregate of 32 users in one step (the
- *     other users' caches hold zeros at the same positions: the same work);
+ *     other users' caches hold zeros at the same positions: the same work),
+ *     its steps alternated with one user's (batch_vs_one);
  *   - eval: teacher-forced positions/s (a prefill returning every logit);
  *   - peak resident memory (VmHWM, less the resident read buffer below) of
  *     a process that did all that, against
@@ -104,9 +105,9 @@ typedef struct result {
      * attention) and KV cache bytes read, at the same context */
     double decode_flops_per_token, kv_bytes_per_token;
     double prefill_tps, decode_tps, batch_tps, eval_pps;
-    /* 32-user steps alternated with 1-user steps in the same process
-     * (batch_vs_one): the medians' ratio, user tokens/s to tokens/s */
-    double batch_x, alt_one_tps, alt_batch_tps;
+    /* batch_vs_one: batch_tps above and the 1-user steps alternated with
+     * its 32-user steps, tokens/s (1 / the median step) */
+    double alt_one_tps;
     double load_s;
     /* ceilings measured again in this child, on the same thread count:
      * read GB/s right after each decode run (window_bandwidth; the median
@@ -129,6 +130,7 @@ typedef struct result {
  * matmul rate, peak RSS against weights + KV cache + activations. */
 typedef struct ratios {
     double decode, prefill, rss;
+    double batch; /* batched decode's user tokens/s over batch 1's, steps alternated */
     double need_mib; /* weights (a tied table once) + KV cache + activations */
 } ratios;
 
@@ -137,7 +139,7 @@ static ratios ratios_of(const result *r)
     double pceil = r->mm_gflops * 1e9 / r->flops_per_token;
     double need = r->weights_once_mib + r->kv_mib + r->act_mib;
     return (ratios){.decode = r->decode_of_roof, .prefill = r->prefill_tps / pceil, .rss = r->rss_mib / need,
-                    .need_mib = need};
+                    .batch = r->batch_tps / r->alt_one_tps, .need_mib = need};
 }
 
 /* A copy of the spec in dir with tt-metal's performance precision appended
@@ -279,12 +281,10 @@ static void let_workers_sleep(void)
 static double window_bandwidth(const bench_read_buf *b, int threads)
 {
     let_workers_sleep();
-    double best = 0;
-    for (int i = 0; i < 8; i++) {
-        double g = bench_read_pass(b, threads);
-        best = g > best ? g : best;
-    }
-    return best;
+    double g[8];
+    for (int i = 0; i < 8; i++)
+        g[i] = bench_read_pass(b, threads);
+    return bench_best(g, 8);
 }
 
 /* Batch 32 against batch 1, their decode steps alternated in this process
@@ -294,7 +294,8 @@ static double window_bandwidth(const bench_read_buf *b, int threads)
  * a busy neighbour, 7.7x otherwise); alternated, both sides see the same
  * host.  A 1-user step right after a 32-user step ran 17 % slower than in a
  * run of them (Llama-3.2-1B bf16: 15.6 against 18.8 tok/s), which flattered
- * the ratio: each turn takes two 1-user steps and times the second.  User 0
+ * the ratio: each turn takes two 1-user steps and times the second.  These
+ * 32-user steps are also the batched figure itself (batch_tps).  User 0
  * holds the prompt; the other users' caches are whatever they hold, which
  * changes no timing (attention reads the same positions). */
 static int batch_vs_one(rt_engine *en, const settings *s, const int32_t *tok, int *users, int32_t *pos,
@@ -303,6 +304,13 @@ static int batch_vs_one(rt_engine *en, const settings *s, const int32_t *tok, in
     enum { ALT = 12 };
     int n = s->quick ? 2 : ALT, U = s->users;
     double one[ALT], many[ALT];
+    for (int u = 0; u < U; u++) {
+        users[u] = u;
+        pos[u] = s->prompt;
+    }
+    /* untimed: the first 32-user step touches the other users' cache pages */
+    if (rt_engine_decode(en, U, users, tok, pos, logits, e) != 0)
+        return -1;
     for (int k = 0; k < n; k++) {
         int32_t p = s->prompt + k % s->steps;
         int user = 0;
@@ -323,8 +331,7 @@ static int batch_vs_one(rt_engine *en, const settings *s, const int32_t *tok, in
         many[k] = bench_now() - b;
     }
     r->alt_one_tps = 1.0 / bench_median(one, n);
-    r->alt_batch_tps = U / bench_median(many, n);
-    r->batch_x = r->alt_batch_tps / r->alt_one_tps;
+    r->batch_tps = U / bench_median(many, n);
     return 0;
 }
 
@@ -376,7 +383,7 @@ static void run_config(const model_def *md, const char *spec, const char *ckdir,
     int32_t *pos = malloc(sizeof(int32_t) * (size_t)U);
     for (int i = 0; i < np + s->steps + U; i++)
         tok[i] = (int32_t)(((int64_t)i * 7919) % vocab);
-    double pre[16], dec[16], bat[16], ev[16], rbw[16], droof[16];
+    double pre[16], dec[16], ev[16], rbw[16], droof[16];
     int R = s->reps;
     for (int rep = 0; rep < R; rep++) {
         double a = bench_now();
@@ -395,30 +402,18 @@ static void run_config(const model_def *md, const char *spec, const char *ckdir,
         rbw[rep] = window_bandwidth(&rbuf, threads);
         droof[rep] = dec[rep] * r->read_bytes_per_token / (rbw[rep] * 1e9);
         r->roof_disturbed += droof[rep] > 1.0;
-        /* 32 users in one step each, at the positions after the prompt */
-        int bsteps = s->steps / 4 > 1 ? s->steps / 4 : 1;
-        double d0 = bench_now();
-        for (int k = 0; k < bsteps; k++) {
-            for (int u = 0; u < U; u++) {
-                users[u] = u;
-                pos[u] = np + k;
-            }
-            if (rt_engine_decode(en, U, users, &tok[k], pos, logits, &e) != 0)
-                goto fail_free;
-        }
-        bat[rep] = (double)U * bsteps / (bench_now() - d0);
         double f0 = bench_now();
         if (rt_engine_prefill(en, 0, tok, np, 0, logits, &e) != 0)
             goto fail_free;
         ev[rep] = np / (bench_now() - f0);
     }
+    /* 32 users in one step, alternated with one user's steps */
     if (batch_vs_one(en, s, tok, users, pos, logits, r, &e) != 0)
         goto fail_free;
     r->prefill_tps = bench_median(pre, R);
     r->decode_tps = bench_median(dec, R);
     r->bw_gbs = bench_median(rbw, R);
     r->decode_of_roof = bench_median(droof, R);
-    r->batch_tps = bench_median(bat, R);
     r->eval_pps = bench_median(ev, R);
     r->rss_mib = peak_rss_mib() - (double)rbuf.bytes / (1024.0 * 1024.0);
     rt_engine_free(en);
@@ -729,7 +724,7 @@ int main(int argc, char **argv)
                 printf("%-12s %-15s %3d | %9.1f %6.2f | %9.2f %6.2f | %9.1f %6.1f | %8.1f | %8.0f %8.0f %5.2f | %5.1f "
                        "%5.1f\n",
                        MODELS[mi].name, wname(DTYPES[di]), tlist[t], r->prefill_tps, q.prefill, r->decode_tps,
-                       q.decode, r->batch_tps, r->batch_x, r->eval_pps, r->rss_mib, q.need_mib,
+                       q.decode, r->batch_tps, q.batch, r->eval_pps, r->rss_mib, q.need_mib,
                        q.rss, r->bw_gbs, r->mm_gflops);
             }
     printf("(prefill /ceil: tokens/s over the median matmul rate of its path (where the CPU has AVX512-BF16, the bf16 "
@@ -771,7 +766,7 @@ int main(int argc, char **argv)
                        "RSS %.2fx model (<= 1.15: %s)",
                        MODELS[mi].name, wname(DTYPES[di]), q.decode,
                        r->roof_disturbed ? "NOT JUDGED, a ceiling window was disturbed" : mark(q.decode >= 0.9),
-                       r->batch_x, mark(r->batch_x >= 10), q.rss,
+                       q.batch, mark(q.batch >= 10), q.rss,
                        mark(q.rss <= 1.15));
                 /* 32 users need 32 tokens' FLOPs per step (the head's
                  * too) and read 32 users' KV caches: with every linear at
@@ -783,7 +778,7 @@ int main(int argc, char **argv)
                 double bound = 1.0 / floor_s;
                 printf("; batch32 at most %.0f tok/s (= %.1fx batch 1: every linear at the matmul ceiling, the KV "
                        "cache read at the read ceiling), reached %.2f",
-                       bound, bound / r->alt_one_tps, r->alt_batch_tps / bound);
+                       bound, bound / r->alt_one_tps, r->batch_tps / bound);
                 /* the same bound with every linear at the register peak of
                  * the instruction its path multiplies with (best pass): what
                  * the host allows, whatever mgc's matmul path reaches */
@@ -792,7 +787,7 @@ int main(int argc, char **argv)
                     double hard = 1.0 / (r->decode_flops_per_token / (pk->best_gflops * 1e9) +
                                          r->kv_bytes_per_token / (r->bw_gbs * 1e9));
                     printf("; at the %s register peak %.0f tok/s (= %.1fx), reached %.2f",
-                           pk == &pkb[T] ? "bf16 dot" : "f32 fma", hard, hard / r->alt_one_tps, r->alt_batch_tps / hard);
+                           pk == &pkb[T] ? "bf16 dot" : "f32 fma", hard, hard / r->alt_one_tps, r->batch_tps / hard);
                 }
                 if (DTYPES[di] == MGC_BF16) {
                     double want = strstr(MODELS[mi].name, "Qwen") ? 148 : 85;
@@ -839,13 +834,13 @@ int main(int argc, char **argv)
                         "\"decode_bytes_per_token\": %.0f, \"prefill_flops_per_token\": %.0f, \"read_gbs_median\": %.2f, "
                         "\"matmul_gflops_median\": %.1f, \"decode_flops_per_token\": %.0f, \"kv_bytes_per_token\": %.0f, "
                         "\"decode_roof_disturbed_runs\": %d, \"batch32_x_batch1_alternated\": %.2f, "
-                        "\"alternated_decode_tps\": %.3f, \"alternated_batch32_tps\": %.2f}",
+                        "\"alternated_decode_tps\": %.3f}",
                         first ? "" : ",", MODELS[mi].name, wname(DTYPES[di]), tlist[t], r->prefill_tps,
                         q.prefill, r->decode_tps, q.decode, r->batch_tps, r->eval_pps,
                         r->rss_mib, r->weights_mib, r->weights_once_mib, r->kv_mib, r->act_mib,
                         r->read_bytes_per_token, r->flops_per_token, r->bw_gbs, r->mm_gflops,
-                        r->decode_flops_per_token, r->kv_bytes_per_token, r->roof_disturbed, r->batch_x,
-                        r->alt_one_tps, r->alt_batch_tps);
+                        r->decode_flops_per_token, r->kv_bytes_per_token, r->roof_disturbed, q.batch,
+                        r->alt_one_tps);
                 first = 0;
             }
     fprintf(j, "],\n \"t3000_vs_cpu\": [");

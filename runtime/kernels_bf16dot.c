@@ -396,7 +396,6 @@ static ALWAYS_INLINE __m512 bfp_scales(__m512i e, int W)
 static void bf16_pair_block(const rt_matrix *w, size_t nb, uint32_t *panel, int pb, int pe)
 {
     const int K = w->k, np = K / 2 < pe ? K / 2 : pe; /* whole pairs of the range */
-    panel -= (size_t)pb * 16; /* indexed by the pair */
     const uint16_t *row[16];
     for (int l = 0; l < 16; l++)
         row[l] = (const uint16_t *)w->data +
@@ -421,7 +420,7 @@ static void bf16_pair_block(const rt_matrix *w, size_t nb, uint32_t *panel, int 
             __m512i xa = _mm512_shuffle_i32x4(u[q], u[4 + q], 0x44), xb = _mm512_shuffle_i32x4(u[q], u[4 + q], 0xee);
             __m512i ya = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0x44);
             __m512i yb = _mm512_shuffle_i32x4(u[8 + q], u[12 + q], 0xee);
-            uint32_t *dst = panel + (size_t)(p0 + q) * 16;
+            uint32_t *dst = panel + (size_t)(p0 - pb + q) * 16;
             _mm512_storeu_si512((void *)dst, _mm512_shuffle_i32x4(xa, ya, 0x88));
             _mm512_storeu_si512((void *)(dst + 4 * 16), _mm512_shuffle_i32x4(xa, ya, 0xdd));
             _mm512_storeu_si512((void *)(dst + 8 * 16), _mm512_shuffle_i32x4(xb, yb, 0x88));
@@ -432,10 +431,10 @@ static void bf16_pair_block(const rt_matrix *w, size_t nb, uint32_t *panel, int 
         for (int p = p0; p < np; p++) {
             uint32_t v;
             memcpy(&v, row[l] + 2 * p, 4);
-            panel[(size_t)p * 16 + (size_t)l] = v;
+            panel[(size_t)(p - pb) * 16 + (size_t)l] = v;
         }
         if (K % 2 && pe == (K + 1) / 2)
-            panel[(size_t)np * 16 + (size_t)l] = row[l][K - 1];
+            panel[(size_t)(np - pb) * 16 + (size_t)l] = row[l][K - 1];
     }
 }
 
@@ -447,20 +446,18 @@ static void bfp_decode_block(const rt_matrix *w, size_t nb, uint32_t *panel, int
         bf16_pair_block(w, nb, panel, pb, pe);
         return;
     }
-    const int kp2 = pe;
-    panel -= (size_t)pb * 16; /* indexed by the pair */
     const int K = w->k, W = rt_dtype_mant_bits(w->dtype);
     const __m512 tab = _mm512_loadu_ps(bf4_value);
     const uint8_t *blk = rt_bfp_line(w, nb, 0); /* the block's lines */
     float sc[32] __attribute__((aligned(64)));
-    for (int c0 = 2 * pb; c0 < 2 * kp2; c0 += 32) {
+    for (int c0 = 2 * pb; c0 < 2 * pe; c0 += 32) {
         for (int h = 0; h < 2; h++) {
             int from = c0 + 16 * h, kc = K - from >= 16 ? 16 : K - from > 0 ? K - from : 0;
             __mmask16 km = (__mmask16)((1u << kc) - 1);
             __m512i e = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(km, w->exps + nb * K + (size_t)from));
             _mm512_store_ps(sc + 16 * h, _mm512_maskz_mov_ps(km, bfp_scales(e, W)));
         }
-        for (int c = c0; c < c0 + 32 && c < 2 * kp2; c += 2) {
+        for (int c = c0; c < c0 + 32 && c < 2 * pe; c += 2) {
             /* columns c and c + 1 share a line (kernels.h) */
             __m512 v0, v1;
             if (W == 7) {
@@ -479,7 +476,7 @@ static void bfp_decode_block(const rt_matrix *w, size_t nb, uint32_t *panel, int
             __m512i b1 = _mm512_castps_si512(_mm512_mul_ps(v1, _mm512_set1_ps(sc[c - c0 + 1])));
             __m512i pair = _mm512_or_si512(_mm512_and_si512(b1, _mm512_set1_epi32((int)0xffff0000u)),
                                            _mm512_srli_epi32(b0, 16));
-            _mm512_storeu_si512((void *)(panel + (size_t)(c / 2) * 16), pair);
+            _mm512_storeu_si512((void *)(panel + (size_t)(c / 2 - pb) * 16), pair);
         }
     }
 }
@@ -829,11 +826,11 @@ int rt_gemv_bf4_pairs_dp(const float *x, int m, const rt_matrix *w, float *y, si
 size_t rt_bfpdot_scratch_floats(const rt_matrix *w)
 {
     /* a task's row blocks (at most TASK_ROWS / 16), each a column block of
-     * ceil(k/2) pairs at most (col_block) of 16 lanes */
+     * pairs (bfp_rows: col_block) of 16 lanes */
     size_t blocks = ((size_t)w->n + 15) / 16;
     if (blocks > TASK_ROWS / 16)
         blocks = TASK_ROWS / 16;
-    return blocks * (((size_t)w->k + 1) / 2) * 16;
+    return blocks * (size_t)col_block((w->k + 1) / 2, COL_BLOCK_MAX / 2, 16) * 16;
 }
 
 void rt_linear_bfpdot_pool(rt_pool *pool, const float *x, int m, const rt_matrix *w, float *y, float *scratch)

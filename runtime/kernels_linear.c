@@ -633,11 +633,18 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
     for (int k0 = 0; k0 < K; k0 += 16) {
         int kc = K - k0 >= 16 ? 16 : K - k0;
         __mmask16 km = (__mmask16)((1u << kc) - 1);
-        /* each block's streams, a few chunks ahead (bfp_fold.h): the
-         * kernel outruns the hardware prefetcher on NBB interleaved streams */
+        /* each block's lines of this chunk: one base per block, so that the
+         * column loop indexes them with one register (the 8 block streams
+         * computed per column spilled their addresses to the stack); and
+         * each block's streams prefetched a few chunks ahead (bfp_fold.h):
+         * the kernel outruns the hardware prefetcher on NBB interleaved
+         * streams */
+        const uint8_t *qb[16];
 #pragma GCC unroll 16
-        for (int b = 0; b < NBB; b++)
-            rt_bfp_prefetch(w, W, nb0 + b, k0, rt_bfp_line(w, nb0 + b, k0), nb0 + b + (size_t)NBB);
+        for (int b = 0; b < NBB; b++) {
+            qb[b] = rt_bfp_line(w, nb0 + b, k0);
+            rt_bfp_prefetch(w, W, nb0 + b, k0, qb[b], nb0 + b + (size_t)NBB);
+        }
         __m512 xv[16];
         __mmask16 nz[16];
 #pragma GCC unroll 16
@@ -663,13 +670,6 @@ static ALWAYS_INLINE int bfp_blocks_avx512(const float *x, int M, const rt_matri
                     bad |= rt_bfp_fold_bad(v, live, tiny, nz[i]);
             }
         }
-        /* each block's lines of this chunk: one base per block, so that the
-         * column loop indexes them with one register (the 8 block streams
-         * computed per column spilled their addresses to the stack) */
-        const uint8_t *qb[16];
-#pragma GCC unroll 16
-        for (int b = 0; b < NBB; b++)
-            qb[b] = rt_bfp_line(w, nb0 + b, k0);
 /* bf8_b column cc of row block b into every user's accumulators */
 #define BF8_COL(cc)                                                                                            \
     do {                                                                                                       \

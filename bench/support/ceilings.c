@@ -28,6 +28,14 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+double bench_best(const double *v, int n)
+{
+    double best = 0;
+    for (int i = 0; i < n; i++)
+        best = v[i] > best ? v[i] : best;
+    return best;
+}
+
 double bench_median(double *v, int n)
 {
     if (n <= 0)
@@ -207,9 +215,7 @@ void bench_read_bandwidth(size_t bytes, int threads, int passes, bench_bw *out)
     double gbs[32];
     for (int r = 0; r < passes; r++)
         gbs[r] = bench_read_pass(&b, threads);
-    out->best_gbs = 0;
-    for (int r = 0; r < passes; r++)
-        out->best_gbs = gbs[r] > out->best_gbs ? gbs[r] : out->best_gbs;
+    out->best_gbs = bench_best(gbs, passes);
     out->median_gbs = bench_median(gbs, passes);
     out->threads = threads;
     out->passes = passes;
@@ -259,8 +265,7 @@ static void matmul_rate(int threads, int m, int n, int k, int reps, rt_dtype dt,
         if (r >= 0)
             g[r] = 2.0 * m * n * k / (bench_now() - t0) / 1e9;
     }
-    for (int r = 0; r < reps; r++)
-        out->best_gflops = g[r] > out->best_gflops ? g[r] : out->best_gflops;
+    out->best_gflops = bench_best(g, reps);
     out->median_gflops = bench_median(g, reps);
     out->threads = rt_pool_threads(pool);
     out->m = m;
@@ -439,8 +444,7 @@ void bench_dot_peak(int threads, rt_dtype dt, int passes, bench_peak *out)
     }
     pthread_barrier_destroy(&start);
     pthread_barrier_destroy(&done);
-    for (int r = 0; r < passes; r++)
-        out->best_gflops = g[r] > out->best_gflops ? g[r] : out->best_gflops;
+    out->best_gflops = bench_best(g, passes);
     out->median_gflops = bench_median(g, passes);
     out->threads = threads;
     out->passes = passes;

@@ -68,5 +68,6 @@ void bench_dot_peak(int threads, rt_dtype dt, int passes, bench_peak *out);
 
 double bench_now(void);
 double bench_median(double *v, int n); /* sorts v */
+double bench_best(const double *v, int n); /* the largest (0 for none) */
 
 #endif
